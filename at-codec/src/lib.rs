@@ -1,0 +1,4 @@
+//! at-codec placeholder
+#![no_std]
+pub mod hook;
+pub use hook::{Counted, NoHook, PayloadHook};
