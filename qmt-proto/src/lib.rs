@@ -4,6 +4,7 @@
 extern crate alloc;
 
 pub mod cfg;
+pub mod command;
 pub mod error;
 pub mod kind;
 pub mod params;
@@ -12,3 +13,7 @@ pub(crate) mod syntax;
 
 /// What `Debug` and `Display` print instead of a secret.
 pub const REDACTED: &str = "<redacted>";
+
+pub use cfg::{Cfg, CfgInfo, CfgName, CfgOp, CfgValue};
+pub use command::{Command, DataPhase};
+pub use ssl::{SslCfg, SslInfo, SslName, SslOp, SslValue};

@@ -1,0 +1,1044 @@
+//! Host commands (spec §1, §3–§5, §7): every command a host sends to the module, typed.
+//!
+//! One [`Command`] variant per command form (test `=?`, read `?`, write `=…`, execute). The
+//! parameters are the checked types of [`crate::params`] and the command structs below, whose
+//! constructors enforce the rules that tie parameters together (a SUB `msgid` is never 0, a PUBEX
+//! `msgid` is 0 exactly when `qos` is 0, …). So a `Command` that exists is valid and
+//! [`Command::encode`] always writes a line the spec allows.
+//!
+//! [`Command::parse`] is the inverse: it accepts what a person or another driver may type
+//! (lower-case `at+qmtsub=…`, spaces after commas, with or without the final `\r`; spec §1 and §6
+//! variation 5) and checks every value through the same constructors, so an out-of-range value is a
+//! [`ParseError::Param`] that names the parameter. It never panics, whatever the input.
+//!
+//! ```
+//! use qmt_proto::command::{Command, Open};
+//! use qmt_proto::params::{ClientIdx, HostName, Port};
+//!
+//! let open = Command::Open(Open {
+//!     client_idx: ClientIdx::new(0)?,
+//!     host: HostName::new("broker.example")?,
+//!     port: Port::new(1883)?,
+//! });
+//! assert_eq!(open.to_bytes(), b"AT+QMTOPEN=0,\"broker.example\",1883\r");
+//! assert_eq!(Command::parse(b"at+qmtopen=0, \"broker.example\", 1883"), Ok(open));
+//! # Ok::<(), Box<dyn core::error::Error>>(())
+//! ```
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use winnow::Parser;
+use winnow::ascii::{Caseless, space0};
+use winnow::combinator::{alt, empty, opt};
+use winnow::error::ContextError;
+use winnow::stream::AsChar;
+use winnow::token::take_while;
+
+use crate::cfg::Cfg;
+use crate::error::{ParamError, ParseError};
+use crate::kind::{CommandKind, Form};
+use crate::params::{
+    ClientId, ClientIdx, FileName, HostName, MsgId, Password, PayloadLen, Port, Qos, RecvId, Topic,
+    UserName,
+};
+use crate::ssl::SslCfg;
+use crate::syntax::{Out, int, quoted_str};
+
+// ------------------------------------------------------------------------------------------------
+// Small shared pieces (also used by `cfg` and `ssl`).
+
+/// Defines a parameter that takes a few documented numeric values, as an enum.
+macro_rules! code_enum {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $param:literal, $allowed:literal {
+            $($(#[$vdoc:meta])* $variant:ident = $n:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant = $n),+
+        }
+
+        impl $name {
+            /// Checks the values the spec allows.
+            pub fn new(value: i64) -> Result<Self, $crate::error::ParamError> {
+                match value {
+                    $($n => Ok(Self::$variant),)+
+                    _ => Err($crate::error::ParamError::OutOfRange {
+                        param: $param,
+                        value,
+                        allowed: $allowed,
+                    }),
+                }
+            }
+
+            /// The number on the wire.
+            pub const fn get(self) -> u8 {
+                self as u8
+            }
+        }
+
+        impl core::fmt::Display for $name {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                core::fmt::Display::fmt(&self.get(), f)
+            }
+        }
+    };
+}
+pub(crate) use code_enum;
+
+/// Result of the parsers of this module.
+pub(crate) type R<T> = Result<T, ParseError>;
+
+/// Runs a winnow parser; a failure is a syntax error.
+pub(crate) fn lex<'a, O>(i: &mut &'a [u8], mut p: impl Parser<&'a [u8], O, ContextError>) -> R<O> {
+    p.parse_next(i).map_err(|_| ParseError::Syntax)
+}
+
+/// A number, checked by `check` (a constructor of [`crate::params`]).
+pub(crate) fn num<T>(i: &mut &[u8], check: impl FnOnce(i64) -> Result<T, ParamError>) -> R<T> {
+    let n = lex(i, int)?;
+    Ok(check(n)?)
+}
+
+/// A quoted string, checked by `check`.
+pub(crate) fn text<T>(i: &mut &[u8], check: impl FnOnce(String) -> Result<T, ParamError>) -> R<T> {
+    let s = lex(i, quoted_str)?;
+    Ok(check(String::from(s))?)
+}
+
+/// A `0`/`1` parameter.
+pub(crate) fn flag(i: &mut &[u8], param: &'static str) -> R<bool> {
+    num(i, |n| match n {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(ParamError::OutOfRange {
+            param,
+            value: n,
+            allowed: "0-1",
+        }),
+    })
+}
+
+/// A `,` (then spaces).
+pub(crate) fn sep(i: &mut &[u8]) -> R<()> {
+    lex(i, crate::syntax::comma)
+}
+
+/// Consumes a `,` if one follows: whether another parameter follows.
+pub(crate) fn more(i: &mut &[u8]) -> R<bool> {
+    Ok(lex(i, opt(crate::syntax::comma))?.is_some())
+}
+
+/// The end of a line: nothing but spaces, CR or LF may remain.
+pub(crate) fn at_end(i: &[u8]) -> bool {
+    i.iter().all(|&b| matches!(b, b' ' | b'\r' | b'\n'))
+}
+
+/// Writes a secret: the value itself on the wire, [`crate::REDACTED`] for logs.
+pub(crate) fn secret(o: &mut Out<'_>, value: &str, redact: bool) {
+    o.quoted(if redact { crate::REDACTED } else { value });
+}
+
+/// Writes a `0`/`1` parameter.
+pub(crate) fn put_flag(o: &mut Out<'_>, b: bool) {
+    o.num(u8::from(b));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Basic commands.
+
+code_enum!(
+    /// `<n>` of `AT+CMEE=<n>` (3GPP TS 27.007): how the module reports errors (spec §1).
+    CmeeMode, "n", "0-2" {
+        /// 0: a plain `ERROR`.
+        Disabled = 0,
+        /// 1: `+CME ERROR: <n>` with a numeric code.
+        Numeric = 1,
+        /// 2: `+CME ERROR: <text>` with a verbose message.
+        Verbose = 2,
+    }
+);
+
+// ------------------------------------------------------------------------------------------------
+// §4 connection commands.
+
+/// `AT+QMTOPEN=<client_idx>,"<host_name>",<port>` (spec §4): open the TCP (or TLS, per `ssl`)
+/// connection of a client to an MQTT server. `OK` at once, then `+QMTOPEN: <client_idx>,<result>`
+/// within 120 s.
+///
+/// Every field's type checks its own range, so the fields are public.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Open {
+    /// Which of the six clients (0–5).
+    pub client_idx: ClientIdx,
+    /// Domain name or IP address of the server, at most 100 bytes.
+    pub host: HostName,
+    /// TCP port of the server, 1–65535 (1883 plain, 8883 TLS by convention).
+    pub port: Port,
+}
+
+/// `username` and `password` of `AT+QMTCONN` (spec §4). They travel together: the command has
+/// either both or neither.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// The MQTT user name.
+    pub username: UserName,
+    /// The MQTT password (redacted in `Debug` and `Display`).
+    pub password: Password,
+}
+
+/// `AT+QMTCONN=<client_idx>,"<clientid>"[,"<username>","<password>"]` (spec §4): send MQTT
+/// CONNECT over an opened client. `OK` at once, then `+QMTCONN: <client_idx>,<result>[,<ret_code>]`
+/// within `pkt_timeout`. Omit the credentials when `aliauth` (or another cloud auth) is configured.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Conn {
+    /// Which of the six clients (0–5); it must have been opened with [`Open`].
+    pub client_idx: ClientIdx,
+    /// The MQTT client identifier. A second connection with the same id makes the broker drop the
+    /// first one.
+    pub client_id: ClientId,
+    /// User name and password, if the broker wants them.
+    pub credentials: Option<Credentials>,
+}
+
+// ------------------------------------------------------------------------------------------------
+// §5 messaging commands.
+
+/// Refuses `msgid` 0 where the spec wants 1–65535 (SUB, UNS).
+fn nonzero_msgid(msgid: MsgId) -> Result<MsgId, ParamError> {
+    if msgid.get() == 0 {
+        return Err(ParamError::OutOfRange {
+            param: "msgid",
+            value: 0,
+            allowed: "1-65535",
+        });
+    }
+    Ok(msgid)
+}
+
+/// Checks the number of topics of one SUB or UNS command.
+fn topic_count(n: usize) -> Result<(), ParamError> {
+    if !(1..=MAX_TOPICS).contains(&n) {
+        return Err(ParamError::OutOfRange {
+            param: "number of topics",
+            value: i64::try_from(n).unwrap_or(i64::MAX),
+            allowed: "1-5",
+        });
+    }
+    Ok(())
+}
+
+/// The most topics one `AT+QMTSUB` or `AT+QMTUNS` carries. The spec's safe assumption (§5,
+/// **uncertain**): modules are documented with examples of up to 5; send more in several commands.
+pub const MAX_TOPICS: usize = 5;
+
+/// `AT+QMTSUB=<client_idx>,<msgid>,"<topic1>",<qos1>[,"<topic2>",<qos2>…]` (spec §5): subscribe
+/// to 1–5 topic filters (`+` and `#` allowed). `OK` at once, then
+/// `+QMTSUB: <client_idx>,<msgid>,<result>[,<value>]`.
+///
+/// Built with [`Sub::new`], which refuses `msgid` 0 and an empty or too long topic list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Sub {
+    client_idx: ClientIdx,
+    msgid: MsgId,
+    topics: Vec<(Topic, Qos)>,
+}
+
+impl Sub {
+    /// A subscription of `client_idx` to 1–[`MAX_TOPICS`] `(topic filter, requested qos)` pairs.
+    /// `msgid` (1–65535) is the MQTT packet identifier; the result line repeats it.
+    pub fn new(
+        client_idx: ClientIdx,
+        msgid: MsgId,
+        topics: impl IntoIterator<Item = (Topic, Qos)>,
+    ) -> Result<Sub, ParamError> {
+        let msgid = nonzero_msgid(msgid)?;
+        let topics: Vec<_> = topics.into_iter().take(MAX_TOPICS + 1).collect();
+        topic_count(topics.len())?;
+        Ok(Sub {
+            client_idx,
+            msgid,
+            topics,
+        })
+    }
+
+    /// The client (0–5).
+    pub fn client_idx(&self) -> ClientIdx {
+        self.client_idx
+    }
+
+    /// The packet identifier (1–65535).
+    pub fn msgid(&self) -> MsgId {
+        self.msgid
+    }
+
+    /// The 1–5 `(topic filter, qos)` pairs, in wire order.
+    pub fn topics(&self) -> &[(Topic, Qos)] {
+        &self.topics
+    }
+}
+
+/// `AT+QMTUNS=<client_idx>,<msgid>,"<topic1>"[,"<topic2>"…]` (spec §5): unsubscribe 1–5 topic
+/// filters. `OK` at once, then `+QMTUNS: <client_idx>,<msgid>,<result>[,<value>]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Uns {
+    client_idx: ClientIdx,
+    msgid: MsgId,
+    topics: Vec<Topic>,
+}
+
+impl Uns {
+    /// Unsubscribes `client_idx` from 1–[`MAX_TOPICS`] topic filters; `msgid` 1–65535.
+    pub fn new(
+        client_idx: ClientIdx,
+        msgid: MsgId,
+        topics: impl IntoIterator<Item = Topic>,
+    ) -> Result<Uns, ParamError> {
+        let msgid = nonzero_msgid(msgid)?;
+        let topics: Vec<_> = topics.into_iter().take(MAX_TOPICS + 1).collect();
+        topic_count(topics.len())?;
+        Ok(Uns {
+            client_idx,
+            msgid,
+            topics,
+        })
+    }
+
+    /// The client (0–5).
+    pub fn client_idx(&self) -> ClientIdx {
+        self.client_idx
+    }
+
+    /// The packet identifier (1–65535).
+    pub fn msgid(&self) -> MsgId {
+        self.msgid
+    }
+
+    /// The 1–5 topic filters, in wire order.
+    pub fn topics(&self) -> &[Topic] {
+        &self.topics
+    }
+}
+
+/// `AT+QMTPUBEX=<client_idx>,<msgid>,<qos>,<retain>,"<topic>",<length>` (spec §5): publish a
+/// message. The module answers `> ` and the host writes exactly `length` bytes (see
+/// [`Command::data_phase`]); then `OK`, and later `+QMTPUBEX: <client_idx>,<msgid>,<result>[,<value>]`.
+///
+/// Prefer [`PubEx::for_payload`], which takes `length` from the payload itself so the two can
+/// never disagree.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PubEx {
+    client_idx: ClientIdx,
+    msgid: MsgId,
+    qos: Qos,
+    retain: bool,
+    topic: Topic,
+    length: PayloadLen,
+}
+
+impl PubEx {
+    /// A publish of `length` bytes on `topic`. `msgid` must be 0 when `qos` is 0 (no packet
+    /// identifier in a QoS 0 PUBLISH) and 1–65535 otherwise (spec §2). `retain`: the broker keeps
+    /// the message for future subscribers.
+    pub fn new(
+        client_idx: ClientIdx,
+        msgid: MsgId,
+        qos: Qos,
+        retain: bool,
+        topic: Topic,
+        length: PayloadLen,
+    ) -> Result<PubEx, ParamError> {
+        match (qos, msgid.get()) {
+            (Qos::AtMostOnce, 0) => {}
+            (Qos::AtMostOnce, _) => {
+                return Err(ParamError::Invalid {
+                    param: "msgid",
+                    reason: "must be 0 when qos is 0",
+                });
+            }
+            (_, 0) => {
+                return Err(ParamError::Invalid {
+                    param: "msgid",
+                    reason: "must be 1-65535 when qos is 1 or 2",
+                });
+            }
+            _ => {}
+        }
+        Ok(PubEx {
+            client_idx,
+            msgid,
+            qos,
+            retain,
+            topic,
+            length,
+        })
+    }
+
+    /// Like [`PubEx::new`] with `length` = `payload.len()` (0–1500 bytes; longer is refused with
+    /// the parameter `length`, before anything is written).
+    pub fn for_payload(
+        client_idx: ClientIdx,
+        msgid: MsgId,
+        qos: Qos,
+        retain: bool,
+        topic: Topic,
+        payload: &[u8],
+    ) -> Result<PubEx, ParamError> {
+        let length = PayloadLen::new(i64::try_from(payload.len()).unwrap_or(i64::MAX))?;
+        PubEx::new(client_idx, msgid, qos, retain, topic, length)
+    }
+
+    /// The client (0–5).
+    pub fn client_idx(&self) -> ClientIdx {
+        self.client_idx
+    }
+
+    /// The packet identifier (0 for QoS 0).
+    pub fn msgid(&self) -> MsgId {
+        self.msgid
+    }
+
+    /// The quality of service.
+    pub fn qos(&self) -> Qos {
+        self.qos
+    }
+
+    /// Whether the broker retains the message.
+    pub fn retain(&self) -> bool {
+        self.retain
+    }
+
+    /// The topic name.
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
+
+    /// The number of payload bytes the host writes after `> `.
+    pub fn length(&self) -> PayloadLen {
+        self.length
+    }
+}
+
+/// `AT+QMTRECV=<client_idx>[,<recv_id>]` (spec §5): read messages stored in the module's buffer
+/// (`recv/mode` 1). Answers zero or more `+QMTRECV: …` lines, then `OK`. Reading frees the slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Recv {
+    /// The client (0–5).
+    pub client_idx: ClientIdx,
+    /// One slot (0–4), or `None` to read every stored message.
+    pub recv_id: Option<RecvId>,
+}
+
+// ------------------------------------------------------------------------------------------------
+// §7 AT+QFUPL.
+
+/// `file_size` of `AT+QFUPL`: 1–10 485 760 bytes.
+///
+/// The spec gives no range; this crate's choice: at least one byte (an upload of nothing is not an
+/// upload) and at most 10 MiB, well above the user file system of these modules (certificates and
+/// keys are a few KiB), so a wrong size is caught before the module waits for bytes that never come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FileSize(u32);
+
+impl FileSize {
+    /// The smallest allowed size.
+    pub const MIN: u32 = 1;
+    /// The largest allowed size (10 MiB).
+    pub const MAX: u32 = 10 * 1024 * 1024;
+
+    /// Checks the range 1–10 485 760.
+    pub fn new(value: i64) -> Result<FileSize, ParamError> {
+        match u32::try_from(value) {
+            Ok(v) if (Self::MIN..=Self::MAX).contains(&v) => Ok(FileSize(v)),
+            _ => Err(ParamError::OutOfRange {
+                param: "file_size",
+                value,
+                allowed: "1-10485760",
+            }),
+        }
+    }
+
+    /// The size in bytes.
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// `timeout` of `AT+QFUPL` in seconds: how long the module waits for the file's bytes after
+/// `CONNECT` (default 5 s). The spec gives no range; this crate allows 1–3600 s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UploadTimeout(u16);
+
+impl UploadTimeout {
+    /// The smallest allowed timeout.
+    pub const MIN: u16 = 1;
+    /// The largest allowed timeout.
+    pub const MAX: u16 = 3600;
+
+    /// Checks the range 1–3600.
+    pub fn new(value: i64) -> Result<UploadTimeout, ParamError> {
+        match u16::try_from(value) {
+            Ok(v) if (Self::MIN..=Self::MAX).contains(&v) => Ok(UploadTimeout(v)),
+            _ => Err(ParamError::OutOfRange {
+                param: "timeout",
+                value,
+                allowed: "1-3600",
+            }),
+        }
+    }
+
+    /// The timeout in seconds.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// `AT+QFUPL="<filename>"[,<file_size>[,<timeout>]]` (spec §7): upload a file (a certificate, a
+/// key) to the module's file system. With a size the module answers `CONNECT` and the host writes
+/// exactly `file_size` bytes; then `+QFUPL: <upload_size>,<checksum>` and `OK`.
+///
+/// Without a size the module's own default applies and the data phase has no length this crate
+/// could announce ([`Command::data_phase`] is `None`); drivers should always give the size.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileUpload {
+    name: FileName,
+    size: Option<FileSize>,
+    timeout: Option<UploadTimeout>,
+}
+
+impl FileUpload {
+    /// An upload of `file_size` bytes to `name` (`"UFS:<file>"`), the module's default timeout.
+    pub fn new(name: FileName, size: FileSize) -> FileUpload {
+        FileUpload {
+            name,
+            size: Some(size),
+            timeout: None,
+        }
+    }
+
+    /// An upload with an explicit data timeout.
+    pub fn with_timeout(name: FileName, size: FileSize, timeout: UploadTimeout) -> FileUpload {
+        FileUpload {
+            name,
+            size: Some(size),
+            timeout: Some(timeout),
+        }
+    }
+
+    /// The bare form `AT+QFUPL="<filename>"` (no size, no timeout).
+    pub fn without_size(name: FileName) -> FileUpload {
+        FileUpload {
+            name,
+            size: None,
+            timeout: None,
+        }
+    }
+
+    /// Any shape the syntax allows: a timeout needs a size (parameter `timeout` refused otherwise).
+    pub fn from_parts(
+        name: FileName,
+        size: Option<FileSize>,
+        timeout: Option<UploadTimeout>,
+    ) -> Result<FileUpload, ParamError> {
+        if size.is_none() && timeout.is_some() {
+            return Err(ParamError::Invalid {
+                param: "timeout",
+                reason: "needs a file_size before it",
+            });
+        }
+        Ok(FileUpload {
+            name,
+            size,
+            timeout,
+        })
+    }
+
+    /// The file name on the module (`UFS:…`).
+    pub fn name(&self) -> &FileName {
+        &self.name
+    }
+
+    /// The number of bytes the host writes after `CONNECT`.
+    pub fn size(&self) -> Option<FileSize> {
+        self.size
+    }
+
+    /// The data timeout, if given.
+    pub fn timeout(&self) -> Option<UploadTimeout> {
+        self.timeout
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Command.
+
+/// A raw data phase that follows a command (spec §1): the module invites the data, then the host
+/// writes exactly `len` bytes with no terminator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataPhase {
+    /// The module answers the two bytes `> ` (no line end): `AT+QMTPUBEX`, and
+    /// `AT+QMTCFG="willex"` with `will_fg` 1.
+    Prompt {
+        /// How many bytes the host writes after the prompt.
+        len: usize,
+    },
+    /// The module answers the line `CONNECT`: `AT+QFUPL` with a size.
+    Connect {
+        /// How many bytes the host writes after `CONNECT`.
+        len: usize,
+    },
+}
+
+impl DataPhase {
+    /// How many raw bytes the host writes.
+    pub fn data_len(&self) -> usize {
+        match *self {
+            DataPhase::Prompt { len } | DataPhase::Connect { len } => len,
+        }
+    }
+}
+
+/// Every host command of the spec, one variant per command form.
+///
+/// `Debug` and `Display` never show a secret (password, device secret, access key, product
+/// secret); [`Command::encode`] writes them, since the module needs them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// `AT`: is the module there? (`OK`).
+    At,
+    /// `ATE0` (`false`) / `ATE1` (`true`): command echo off / on (spec §1; modules start with echo on).
+    Echo(bool),
+    /// `AT+CMEE=<n>`: how errors are reported.
+    Cmee(CmeeMode),
+    /// `AT+QMTCFG=?`: list every sub-command with its ranges (spec §3).
+    CfgTest,
+    /// `AT+QMTCFG="<name>",<client_idx>[,<values>…]`: query or set one option (spec §3).
+    Cfg(Cfg),
+    /// `AT+QMTOPEN=?`.
+    OpenTest,
+    /// `AT+QMTOPEN?`: which clients are open, to which server.
+    OpenRead,
+    /// `AT+QMTOPEN=<client_idx>,"<host_name>",<port>`.
+    Open(Open),
+    /// `AT+QMTCLOSE=?`.
+    CloseTest,
+    /// `AT+QMTCLOSE=<client_idx>`: close a client's network connection (result within 30 s).
+    Close(ClientIdx),
+    /// `AT+QMTCONN=?`.
+    ConnTest,
+    /// `AT+QMTCONN?`: the state of every client (1 initializing … 4 disconnecting).
+    ConnRead,
+    /// `AT+QMTCONN=<client_idx>,"<clientid>"[,"<username>","<password>"]`.
+    Conn(Conn),
+    /// `AT+QMTDISC=?`.
+    DiscTest,
+    /// `AT+QMTDISC=<client_idx>`: send DISCONNECT and close the connection (result within 30 s).
+    Disc(ClientIdx),
+    /// `AT+QMTSUB=?`.
+    SubTest,
+    /// `AT+QMTSUB=<client_idx>,<msgid>,"<topic>",<qos>…`.
+    Sub(Sub),
+    /// `AT+QMTUNS=?`.
+    UnsTest,
+    /// `AT+QMTUNS=<client_idx>,<msgid>,"<topic>"…`.
+    Uns(Uns),
+    /// `AT+QMTPUBEX=?`.
+    PubExTest,
+    /// `AT+QMTPUBEX=<client_idx>,<msgid>,<qos>,<retain>,"<topic>",<length>`, then the payload.
+    PubEx(PubEx),
+    /// `AT+QMTRECV=?` (answers only `OK`).
+    RecvTest,
+    /// `AT+QMTRECV?`: which buffer slots of each client hold a message.
+    RecvRead,
+    /// `AT+QMTRECV=<client_idx>[,<recv_id>]`.
+    Recv(Recv),
+    /// `AT+QFUPL="<filename>"[,<file_size>[,<timeout>]]`, then the file's bytes.
+    FileUpload(FileUpload),
+    /// `AT+QSSLCFG="<name>",<ssl_ctx_id>[,<value>]`: query or set one option of an SSL context.
+    SslCfg(SslCfg),
+}
+
+impl Command {
+    /// Appends the exact bytes the host sends, including the terminating `\r` (spec §1).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        self.write(&mut Out(out), false);
+        out.push(b'\r');
+    }
+
+    /// The exact bytes the host sends, including the terminating `\r`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.encode(&mut v);
+        v
+    }
+
+    /// The command line without `\r`; secrets are written as-is, or as [`crate::REDACTED`].
+    fn write(&self, o: &mut Out<'_>, redact: bool) {
+        match self {
+            Command::At => {
+                o.raw(b"AT");
+            }
+            Command::Echo(on) => {
+                o.raw(if *on { b"ATE1" } else { b"ATE0" });
+            }
+            Command::Cmee(n) => {
+                o.raw(b"AT+CMEE=").num(n);
+            }
+            Command::CfgTest => {
+                o.raw(b"AT+QMTCFG=?");
+            }
+            Command::Cfg(cfg) => cfg.write(o, redact),
+            Command::OpenTest => {
+                o.raw(b"AT+QMTOPEN=?");
+            }
+            Command::OpenRead => {
+                o.raw(b"AT+QMTOPEN?");
+            }
+            Command::Open(c) => {
+                o.raw(b"AT+QMTOPEN=")
+                    .num(c.client_idx)
+                    .comma()
+                    .quoted(c.host.as_str());
+                o.comma().num(c.port);
+            }
+            Command::CloseTest => {
+                o.raw(b"AT+QMTCLOSE=?");
+            }
+            Command::Close(idx) => {
+                o.raw(b"AT+QMTCLOSE=").num(idx);
+            }
+            Command::ConnTest => {
+                o.raw(b"AT+QMTCONN=?");
+            }
+            Command::ConnRead => {
+                o.raw(b"AT+QMTCONN?");
+            }
+            Command::Conn(c) => {
+                o.raw(b"AT+QMTCONN=")
+                    .num(c.client_idx)
+                    .comma()
+                    .quoted(c.client_id.as_str());
+                if let Some(cred) = &c.credentials {
+                    o.comma().quoted(cred.username.as_str()).comma();
+                    secret(o, cred.password.expose(), redact);
+                }
+            }
+            Command::DiscTest => {
+                o.raw(b"AT+QMTDISC=?");
+            }
+            Command::Disc(idx) => {
+                o.raw(b"AT+QMTDISC=").num(idx);
+            }
+            Command::SubTest => {
+                o.raw(b"AT+QMTSUB=?");
+            }
+            Command::Sub(s) => {
+                o.raw(b"AT+QMTSUB=").num(s.client_idx).comma().num(s.msgid);
+                for (topic, qos) in &s.topics {
+                    o.comma().quoted(topic.as_str()).comma().num(qos);
+                }
+            }
+            Command::UnsTest => {
+                o.raw(b"AT+QMTUNS=?");
+            }
+            Command::Uns(u) => {
+                o.raw(b"AT+QMTUNS=").num(u.client_idx).comma().num(u.msgid);
+                for topic in &u.topics {
+                    o.comma().quoted(topic.as_str());
+                }
+            }
+            Command::PubExTest => {
+                o.raw(b"AT+QMTPUBEX=?");
+            }
+            Command::PubEx(p) => {
+                o.raw(b"AT+QMTPUBEX=")
+                    .num(p.client_idx)
+                    .comma()
+                    .num(p.msgid)
+                    .comma()
+                    .num(p.qos);
+                o.comma();
+                put_flag(o, p.retain);
+                o.comma().quoted(p.topic.as_str()).comma().num(p.length);
+            }
+            Command::RecvTest => {
+                o.raw(b"AT+QMTRECV=?");
+            }
+            Command::RecvRead => {
+                o.raw(b"AT+QMTRECV?");
+            }
+            Command::Recv(r) => {
+                o.raw(b"AT+QMTRECV=").num(r.client_idx);
+                if let Some(id) = r.recv_id {
+                    o.comma().num(id);
+                }
+            }
+            Command::FileUpload(f) => {
+                o.raw(b"AT+QFUPL=").quoted(f.name.as_str());
+                if let Some(size) = f.size {
+                    o.comma().num(size.get());
+                }
+                if let Some(t) = f.timeout {
+                    o.comma().num(t.get());
+                }
+            }
+            Command::SslCfg(s) => s.write(o),
+        }
+    }
+
+    /// Parses one command line, with or without its final `\r`.
+    ///
+    /// `AT` and the command and sub-command names are case-insensitive, spaces after commas are
+    /// tolerated. Every value is checked by the same constructors as a built command: a value out of
+    /// range is [`ParseError::Param`] naming the parameter, anything else [`ParseError::Syntax`].
+    /// A `"` inside a quoted string cannot be told from its end (spec §1 defines no escape), so it
+    /// is a syntax error; CR and LF inside quotes are `ParamError::ForbiddenByte`.
+    pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
+        let mut i = line;
+        let cmd = command(&mut i)?;
+        if at_end(i) {
+            Ok(cmd)
+        } else {
+            Err(ParseError::Syntax)
+        }
+    }
+
+    /// Which command this is, and in which form.
+    pub fn kind(&self) -> (CommandKind, Form) {
+        use CommandKind as K;
+        use Form::{Execute, Read, Test, Write};
+        match self {
+            Command::At => (K::At, Execute),
+            Command::Echo(_) => (K::Echo, Execute),
+            Command::Cmee(_) => (K::Cmee, Write),
+            Command::CfgTest => (K::QmtCfg, Test),
+            Command::Cfg(_) => (K::QmtCfg, Write),
+            Command::OpenTest => (K::QmtOpen, Test),
+            Command::OpenRead => (K::QmtOpen, Read),
+            Command::Open(_) => (K::QmtOpen, Write),
+            Command::CloseTest => (K::QmtClose, Test),
+            Command::Close(_) => (K::QmtClose, Write),
+            Command::ConnTest => (K::QmtConn, Test),
+            Command::ConnRead => (K::QmtConn, Read),
+            Command::Conn(_) => (K::QmtConn, Write),
+            Command::DiscTest => (K::QmtDisc, Test),
+            Command::Disc(_) => (K::QmtDisc, Write),
+            Command::SubTest => (K::QmtSub, Test),
+            Command::Sub(_) => (K::QmtSub, Write),
+            Command::UnsTest => (K::QmtUns, Test),
+            Command::Uns(_) => (K::QmtUns, Write),
+            Command::PubExTest => (K::QmtPubEx, Test),
+            Command::PubEx(_) => (K::QmtPubEx, Write),
+            Command::RecvTest => (K::QmtRecv, Test),
+            Command::RecvRead => (K::QmtRecv, Read),
+            Command::Recv(_) => (K::QmtRecv, Write),
+            Command::FileUpload(_) => (K::QfUpl, Write),
+            Command::SslCfg(_) => (K::QsslCfg, Write),
+        }
+    }
+
+    /// The raw data phase that follows this command, if any (spec §1): the `> ` prompt after
+    /// `AT+QMTPUBEX` and after `AT+QMTCFG="willex"` with `will_fg` 1, the `CONNECT` line after
+    /// `AT+QFUPL` with a size.
+    pub fn data_phase(&self) -> Option<DataPhase> {
+        match self {
+            Command::PubEx(p) => Some(DataPhase::Prompt {
+                len: usize::from(p.length.get()),
+            }),
+            Command::Cfg(cfg) => cfg.will_len().map(|len| DataPhase::Prompt { len }),
+            Command::FileUpload(f) => f
+                .size
+                .and_then(|s| usize::try_from(s.get()).ok())
+                .map(|len| DataPhase::Connect { len }),
+            _ => None,
+        }
+    }
+}
+
+/// The command line without `\r`, every secret replaced by [`crate::REDACTED`].
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut v = Vec::new();
+        self.write(&mut Out(&mut v), true);
+        // Every part is ASCII or comes from a `String`: the line is UTF-8.
+        f.write_str(&String::from_utf8_lossy(&v))
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Parsing.
+
+/// The names after `AT+` this crate knows.
+const NAMES: [(&str, CommandKind); 11] = [
+    ("CMEE", CommandKind::Cmee),
+    ("QMTCFG", CommandKind::QmtCfg),
+    ("QMTOPEN", CommandKind::QmtOpen),
+    ("QMTCLOSE", CommandKind::QmtClose),
+    ("QMTCONN", CommandKind::QmtConn),
+    ("QMTDISC", CommandKind::QmtDisc),
+    ("QMTSUB", CommandKind::QmtSub),
+    ("QMTUNS", CommandKind::QmtUns),
+    ("QMTPUBEX", CommandKind::QmtPubEx),
+    ("QMTRECV", CommandKind::QmtRecv),
+    ("QFUPL", CommandKind::QfUpl),
+];
+
+/// `AT`, `ATE<n>` or `AT+<name><form>…`.
+fn command(i: &mut &[u8]) -> R<Command> {
+    lex(i, Caseless("AT"))?;
+    if lex(i, opt(Caseless("E")))?.is_some() {
+        return num(i, |n| match n {
+            0 => Ok(Command::Echo(false)),
+            1 => Ok(Command::Echo(true)),
+            _ => Err(ParamError::OutOfRange {
+                param: "echo",
+                value: n,
+                allowed: "0-1",
+            }),
+        });
+    }
+    if lex(i, opt(b'+'))?.is_none() {
+        return Ok(Command::At);
+    }
+    let name = lex(i, take_while(1.., AsChar::is_alphanum))?;
+    let form = lex(
+        i,
+        alt((
+            "=?".value(Form::Test),
+            "?".value(Form::Read),
+            ("=", space0).value(Form::Write),
+            empty.value(Form::Execute),
+        )),
+    )?;
+    if name.eq_ignore_ascii_case(b"QSSLCFG") {
+        return match form {
+            Form::Write => Ok(Command::SslCfg(SslCfg::parse_params(i)?)),
+            _ => Err(ParseError::Syntax),
+        };
+    }
+    let kind = NAMES
+        .iter()
+        .find(|(n, _)| name.eq_ignore_ascii_case(n.as_bytes()))
+        .map(|&(_, k)| k)
+        .ok_or(ParseError::Syntax)?;
+    use CommandKind as K;
+    use Form::{Read, Test, Write};
+    Ok(match (kind, form) {
+        (K::Cmee, Write) => Command::Cmee(num(i, CmeeMode::new)?),
+        (K::QmtCfg, Test) => Command::CfgTest,
+        (K::QmtCfg, Write) => Command::Cfg(Cfg::parse_params(i)?),
+        (K::QmtOpen, Test) => Command::OpenTest,
+        (K::QmtOpen, Read) => Command::OpenRead,
+        (K::QmtOpen, Write) => {
+            let client_idx = num(i, ClientIdx::new)?;
+            sep(i)?;
+            let host = text(i, HostName::new)?;
+            sep(i)?;
+            let port = num(i, Port::new)?;
+            Command::Open(Open {
+                client_idx,
+                host,
+                port,
+            })
+        }
+        (K::QmtClose, Test) => Command::CloseTest,
+        (K::QmtClose, Write) => Command::Close(num(i, ClientIdx::new)?),
+        (K::QmtConn, Test) => Command::ConnTest,
+        (K::QmtConn, Read) => Command::ConnRead,
+        (K::QmtConn, Write) => {
+            let client_idx = num(i, ClientIdx::new)?;
+            sep(i)?;
+            let client_id = text(i, ClientId::new)?;
+            let credentials = if more(i)? {
+                let username = text(i, UserName::new)?;
+                sep(i)?;
+                let password = text(i, Password::new)?;
+                Some(Credentials { username, password })
+            } else {
+                None
+            };
+            Command::Conn(Conn {
+                client_idx,
+                client_id,
+                credentials,
+            })
+        }
+        (K::QmtDisc, Test) => Command::DiscTest,
+        (K::QmtDisc, Write) => Command::Disc(num(i, ClientIdx::new)?),
+        (K::QmtSub, Test) => Command::SubTest,
+        (K::QmtSub, Write) => {
+            let (client_idx, msgid) = idx_msgid(i)?;
+            let mut topics = Vec::new();
+            // At most one pair past the limit is read: enough to report the count, bounded work.
+            while topics.len() <= MAX_TOPICS && more(i)? {
+                let topic = text(i, Topic::new)?;
+                sep(i)?;
+                topics.push((topic, num(i, Qos::new)?));
+            }
+            Command::Sub(Sub::new(client_idx, msgid, topics)?)
+        }
+        (K::QmtUns, Test) => Command::UnsTest,
+        (K::QmtUns, Write) => {
+            let (client_idx, msgid) = idx_msgid(i)?;
+            let mut topics = Vec::new();
+            while topics.len() <= MAX_TOPICS && more(i)? {
+                topics.push(text(i, Topic::new)?);
+            }
+            Command::Uns(Uns::new(client_idx, msgid, topics)?)
+        }
+        (K::QmtPubEx, Test) => Command::PubExTest,
+        (K::QmtPubEx, Write) => {
+            let (client_idx, msgid) = idx_msgid(i)?;
+            sep(i)?;
+            let qos = num(i, Qos::new)?;
+            sep(i)?;
+            let retain = flag(i, "retain")?;
+            sep(i)?;
+            let topic = text(i, Topic::new)?;
+            sep(i)?;
+            let length = num(i, PayloadLen::new)?;
+            Command::PubEx(PubEx::new(client_idx, msgid, qos, retain, topic, length)?)
+        }
+        (K::QmtRecv, Test) => Command::RecvTest,
+        (K::QmtRecv, Read) => Command::RecvRead,
+        (K::QmtRecv, Write) => {
+            let client_idx = num(i, ClientIdx::new)?;
+            let recv_id = if more(i)? {
+                Some(num(i, RecvId::new)?)
+            } else {
+                None
+            };
+            Command::Recv(Recv {
+                client_idx,
+                recv_id,
+            })
+        }
+        (K::QfUpl, Write) => {
+            let name = text(i, FileName::new)?;
+            let size = if more(i)? {
+                Some(num(i, FileSize::new)?)
+            } else {
+                None
+            };
+            let timeout = if size.is_some() && more(i)? {
+                Some(num(i, UploadTimeout::new)?)
+            } else {
+                None
+            };
+            Command::FileUpload(FileUpload::from_parts(name, size, timeout)?)
+        }
+        _ => return Err(ParseError::Syntax),
+    })
+}
+
+/// `<client_idx>,<msgid>`.
+fn idx_msgid(i: &mut &[u8]) -> R<(ClientIdx, MsgId)> {
+    let client_idx = num(i, ClientIdx::new)?;
+    sep(i)?;
+    Ok((client_idx, num(i, MsgId::new)?))
+}
