@@ -49,18 +49,10 @@ pub enum ParamError {
 impl fmt::Display for ParamError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParamError::OutOfRange {
-                param,
-                value,
-                allowed,
-            } => {
+            ParamError::OutOfRange { param, value, allowed } => {
                 write!(f, "{param} = {value} is out of range (allowed: {allowed})")
             }
-            ParamError::Length {
-                param,
-                len,
-                allowed,
-            } => {
+            ParamError::Length { param, len, allowed } => {
                 write!(f, "{param} is {len} bytes long (allowed: {allowed})")
             }
             ParamError::ForbiddenByte { param, byte, at } => write!(

@@ -205,7 +205,12 @@ fn sub_like(rest: &[u8]) -> Option<(ClientIdx, MsgId, PacketResult, Values<'_>)>
     let values = if i.is_empty() {
         Values::EMPTY
     } else {
-        Values::parse(crate::recv::skip_spaces(i.strip_prefix(b",")?))?
+        // A comma promises at least one value.
+        let raw = crate::recv::skip_spaces(i.strip_prefix(b",")?);
+        if raw.is_empty() {
+            return None;
+        }
+        Values::parse(raw)?
     };
     Some((client(c)?, msgid(m)?, PacketResult::from_code(r), values))
 }

@@ -144,11 +144,7 @@ impl Qos {
             0 => Ok(Qos::AtMostOnce),
             1 => Ok(Qos::AtLeastOnce),
             2 => Ok(Qos::ExactlyOnce),
-            _ => Err(ParamError::OutOfRange {
-                param: "qos",
-                value,
-                allowed: "0-2",
-            }),
+            _ => Err(ParamError::OutOfRange { param: "qos", value, allowed: "0-2" }),
         }
     }
 
@@ -179,11 +175,7 @@ impl MqttVersion {
         match value {
             3 => Ok(MqttVersion::V3_1),
             4 => Ok(MqttVersion::V3_1_1),
-            _ => Err(ParamError::OutOfRange {
-                param: "vsn",
-                value,
-                allowed: "3 (MQTT 3.1), 4 (MQTT 3.1.1)",
-            }),
+            _ => Err(ParamError::OutOfRange { param: "vsn", value, allowed: "3 (MQTT 3.1), 4 (MQTT 3.1.1)" }),
         }
     }
 
@@ -202,21 +194,10 @@ pub(crate) fn check_quoted(
     allowed: &'static str,
 ) -> Result<(), ParamError> {
     if value.len() < min || value.len() > max {
-        return Err(ParamError::Length {
-            param,
-            len: value.len(),
-            allowed,
-        });
+        return Err(ParamError::Length { param, len: value.len(), allowed });
     }
-    if let Some(at) = value
-        .iter()
-        .position(|&b| matches!(b, b'"' | b'\r' | b'\n'))
-    {
-        return Err(ParamError::ForbiddenByte {
-            param,
-            byte: value[at],
-            at,
-        });
+    if let Some(at) = value.iter().position(|&b| matches!(b, b'"' | b'\r' | b'\n')) {
+        return Err(ParamError::ForbiddenByte { param, byte: value[at], at });
     }
     Ok(())
 }
@@ -357,10 +338,7 @@ mod tests {
     fn ranges_are_checked_and_named() {
         assert!(ClientIdx::new(5).is_ok());
         let e = ClientIdx::new(6).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "client_idx = 6 is out of range (allowed: 0-5)"
-        );
+        assert_eq!(e.to_string(), "client_idx = 6 is out of range (allowed: 0-5)");
         assert!(KeepAlive::new(3601).is_err());
         assert!(PdpCid::new(0).is_err());
         assert!(Qos::new(3).is_err());
@@ -374,14 +352,7 @@ mod tests {
         assert!(Topic::new("").is_err());
         assert!(Topic::new("a".repeat(257)).is_err());
         let e = Topic::new("a\"b").unwrap_err();
-        assert_eq!(
-            e,
-            ParamError::ForbiddenByte {
-                param: "topic",
-                byte: b'"',
-                at: 1
-            }
-        );
+        assert_eq!(e, ParamError::ForbiddenByte { param: "topic", byte: b'"', at: 1 });
         assert!(HostName::new("h\r").is_err());
         assert!(HostName::new("a".repeat(101)).is_err());
     }
@@ -392,9 +363,6 @@ mod tests {
         assert!(!format!("{p:?} {p}").contains("hunter2"));
         assert_eq!(p.expose(), "hunter2");
         let e = Password::new("a\nb").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "password holds byte 0x0a at 1, which a quoted AT string cannot carry (\", CR, LF are forbidden)"
-        );
+        assert_eq!(e, "password holds byte 0x0a at 1, which a quoted AT string cannot carry (\", CR, LF are forbidden)");
     }
 }

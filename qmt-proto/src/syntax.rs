@@ -5,10 +5,10 @@
 use alloc::vec::Vec;
 use core::fmt::{self, Write as _};
 
-use winnow::Parser;
 use winnow::ascii::{dec_int, dec_uint, space0};
 use winnow::error::ContextError;
 use winnow::token::{literal, take_till};
+use winnow::Parser;
 
 use crate::error::ParseError;
 
@@ -32,9 +32,7 @@ pub(crate) fn comma(i: &mut &[u8]) -> PResult<()> {
 
 /// A double-quoted string without escapes (spec §1): the bytes up to the next `"`.
 pub(crate) fn quoted<'a>(i: &mut &'a [u8]) -> PResult<&'a [u8]> {
-    (b'"', take_till(0.., b'"'), b'"')
-        .map(|(_, s, _)| s)
-        .parse_next(i)
+    (b'"', take_till(0.., b'"'), b'"').map(|(_, s, _)| s).parse_next(i)
 }
 
 /// A quoted string that must be UTF-8 (topics, host names, identifiers).
@@ -54,11 +52,7 @@ pub(crate) fn complete<'a, O>(
 ) -> Result<O, ParseError> {
     let mut i = input;
     let out = parser.parse_next(&mut i).map_err(|_| ParseError::Syntax)?;
-    if i.iter().all(|&b| b == b' ' || b == b'\r') {
-        Ok(out)
-    } else {
-        Err(ParseError::Syntax)
-    }
+    if i.iter().all(|&b| b == b' ' || b == b'\r') { Ok(out) } else { Err(ParseError::Syntax) }
 }
 
 /// Appends AT syntax to a byte buffer.

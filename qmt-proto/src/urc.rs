@@ -191,12 +191,16 @@ impl<'a> Values<'a> {
         }
         let mut i = raw;
         loop {
-            i = i.strip_prefix(b"-").unwrap_or(i);
-            let n = i.iter().take_while(|b| b.is_ascii_digit()).count();
-            if n == 0 || n > 18 {
-                return None;
-            }
-            i = i.get(n..)?;
+            let sign = usize::from(i.first() == Some(&b'-'));
+            let n = i
+                .iter()
+                .skip(sign)
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            let (token, rest) = i.split_at_checked(sign + n)?;
+            // Each value must be an i64 (so `iter` yields exactly the values written).
+            core::str::from_utf8(token).ok()?.parse::<i64>().ok()?;
+            i = rest;
             if i.is_empty() {
                 return Some(Values(raw));
             }

@@ -2,7 +2,7 @@
 //! typed value, re-encoded to the same bytes, and pinned by an insta snapshot.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use qmt_proto::codes::{CloseResult, ConnackCode, DiscResult, OpenResult, PacketResult};
+use qmt_proto::codes::{ConnackCode, DiscResult, OpenResult, PacketResult};
 use qmt_proto::kind::{CommandKind as K, Form};
 use qmt_proto::line::TestLine;
 use qmt_proto::params::{ClientIdx, MsgId, Port};
@@ -27,7 +27,11 @@ struct Golden {
 }
 
 fn g(line: &'static [u8], in_flight: Option<(K, Form)>, expected: ModuleLine<'static>) -> Golden {
-    Golden { line, in_flight, expected }
+    Golden {
+        line,
+        in_flight,
+        expected,
+    }
 }
 
 fn transcript_8_1() -> Vec<Golden> {
@@ -49,7 +53,10 @@ fn transcript_8_1() -> Vec<Golden> {
         g(
             b"+QMTOPEN: 0,0",
             None,
-            ModuleLine::Urc(Urc::Open { client_idx: c(0), result: OpenResult::Opened }),
+            ModuleLine::Urc(Urc::Open {
+                client_idx: c(0),
+                result: OpenResult::Opened,
+            }),
         ),
         g(
             b"+QMTOPEN: 0,\"iot-as-mqtt.cn-shanghai.aliyuncs.com\",1883",
@@ -172,7 +179,10 @@ fn transcript_8_1() -> Vec<Golden> {
         g(
             b"+QMTDISC: 0,0",
             None,
-            ModuleLine::Urc(Urc::Disc { client_idx: c(0), result: DiscResult::Disconnected }),
+            ModuleLine::Urc(Urc::Disc {
+                client_idx: c(0),
+                result: DiscResult::Disconnected,
+            }),
         ),
     ]
 }
@@ -193,7 +203,10 @@ fn transcript_8_2() -> Vec<Golden> {
         v.push(g(
             line,
             Some((K::QfUpl, Write)),
-            ModuleLine::Info(Info::QfUpl { upload_size: size, checksum: sum }),
+            ModuleLine::Info(Info::QfUpl {
+                upload_size: size,
+                checksum: sum,
+            }),
         ));
         v.push(g(b"OK", Some((K::QfUpl, Write)), OK));
     }
@@ -318,10 +331,22 @@ fn golden_8_2_with_tls() {
 /// that is in flight when they arrive (DESIGN.md trap 2 at the line level).
 #[test]
 fn golden_results_are_not_info_for_the_next_command() {
-    assert_eq!(Info::parse_for(K::QmtOpen, Form::Read, b"+QMTOPEN: 0,0"), None);
-    assert_eq!(Info::parse_for(K::QmtConn, Form::Write, b"+QMTCONN: 0,0,0"), None);
-    assert_eq!(Info::parse_for(K::QmtConn, Form::Read, b"+QMTCONN: 0,0,0"), None);
-    assert_eq!(Info::parse_for(K::QmtSub, Form::Write, b"+QMTSUB: 0,1,0,2"), None);
+    assert_eq!(
+        Info::parse_for(K::QmtOpen, Form::Read, b"+QMTOPEN: 0,0"),
+        None
+    );
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Write, b"+QMTCONN: 0,0,0"),
+        None
+    );
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Read, b"+QMTCONN: 0,0,0"),
+        None
+    );
+    assert_eq!(
+        Info::parse_for(K::QmtSub, Form::Write, b"+QMTSUB: 0,1,0,2"),
+        None
+    );
     assert_eq!(
         Info::parse_for(
             K::QmtRecv,
@@ -337,17 +362,26 @@ fn golden_results_are_not_info_for_the_next_command() {
 /// `qfupl_checksum`. Here: a checksum printed with 4 lowercase hex digits survives the round trip.
 #[test]
 fn golden_qfupl_checksum_field() {
-    let ModuleLine::Info(Info::QfUpl { upload_size, checksum }) =
-        ModuleLine::parse(b"+QFUPL: 1679,335f")
+    let ModuleLine::Info(Info::QfUpl {
+        upload_size,
+        checksum,
+    }) = ModuleLine::parse(b"+QFUPL: 1679,335f")
     else {
         panic!("not QFUPL")
     };
     assert_eq!((upload_size, checksum), (1679, 0x335f));
     assert_eq!(
         ModuleLine::parse(b"+QFUPL: 10,000a"),
-        ModuleLine::Info(Info::QfUpl { upload_size: 10, checksum: 0x000a })
+        ModuleLine::Info(Info::QfUpl {
+            upload_size: 10,
+            checksum: 0x000a
+        })
     );
     let mut out = Vec::new();
-    ModuleLine::Info(Info::QfUpl { upload_size: 10, checksum: 0xa }).encode(&mut out);
+    ModuleLine::Info(Info::QfUpl {
+        upload_size: 10,
+        checksum: 0xa,
+    })
+    .encode(&mut out);
     assert_eq!(out, b"+QFUPL: 10,000a");
 }
