@@ -76,6 +76,7 @@ impl FinalCode<'_> {
 pub struct TestLine<'a> {
     /// The command: one of `QmtOpen`, `QmtClose`, `QmtConn`, `QmtDisc`, `QmtSub`, `QmtUns`,
     /// `QmtPubEx` (`AT+QMTCFG=?` answers are [`Info::Cfg`]; `AT+QMTRECV=?` answers only `OK`).
+    /// Another kind has no test line of its own and encodes with the placeholder prefix `+?:`.
     pub command: CommandKind,
     /// The text after `+<CMD>: `, starting with `(`.
     pub params: &'a str,
@@ -424,6 +425,27 @@ impl<'a> ModuleLine<'a> {
     /// Types one line (without its framing CR LF). Context-free; never fails and never panics:
     /// what it cannot type is [`ModuleLine::Unknown`]. Does not allocate (except inside the
     /// `+QMTCFG`/`+QSSLCFG` parsers of [`CfgInfo`]/[`SslInfo`]).
+    ///
+    /// ```
+    /// use qmt_proto::codes::StatCode;
+    /// use qmt_proto::kind::{CommandKind, Form};
+    /// use qmt_proto::{Info, ModuleLine, Urc};
+    ///
+    /// let line = b"+QMTRECV: 0,0,\"topic/pub\",30,This is test data, hello MQTT.";
+    /// let ModuleLine::Urc(Urc::Recv(msg)) = ModuleLine::parse(line) else { panic!() };
+    /// assert_eq!((msg.topic, msg.payload), ("topic/pub", &b"This is test data, hello MQTT."[..]));
+    ///
+    /// let ModuleLine::Urc(Urc::Stat { err_code, .. }) = ModuleLine::parse(b"+QMTSTAT: 0,1") else { panic!() };
+    /// assert_eq!(err_code, StatCode::ClosedByPeer);
+    ///
+    /// // `+QMTCONN: 0,3` is a read answer only while `AT+QMTCONN?` is in flight.
+    /// assert!(matches!(ModuleLine::parse(b"+QMTCONN: 0,3"), ModuleLine::Urc(Urc::Conn { .. })));
+    /// assert!(Info::parse_for(CommandKind::QmtConn, Form::Read, b"+QMTCONN: 0,3").is_some());
+    ///
+    /// let mut out = Vec::new();
+    /// ModuleLine::parse(line).encode(&mut out);
+    /// assert_eq!(out, line);
+    /// ```
     pub fn parse(line: &'a [u8]) -> ModuleLine<'a> {
         if line.first() == Some(&b'+') {
             return parse_plus(line).unwrap_or(ModuleLine::Unknown(line));
