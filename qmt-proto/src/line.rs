@@ -1,0 +1,610 @@
+//! Every line the module sends, typed: final result codes, information lines, URCs and two-phase
+//! results, `CONNECT`, the `> ` prompt (spec §1, §3–§8).
+//!
+//! [`ModuleLine::parse`] is context-free and never fails: a line it cannot type is
+//! [`ModuleLine::Unknown`]. Prefixes are ASCII case-insensitive, spaces after `:` and after commas
+//! are tolerated, trailing spaces (and a stray CR) are ignored except inside a `+QMTRECV` payload.
+//! A line whose numbers are outside the range of the checked parameter types (`client_idx` 9,
+//! `port` 0, `recv_id` 5) is `Unknown`; result codes never are (they have `Unknown(n)` variants).
+//!
+//! Some lines mean different things depending on the command in flight: `+QMTCONN: 0,3` is the
+//! read answer "state 3 (connected)" to `AT+QMTCONN?`, and otherwise the result of a connect
+//! (`result` 3, unknown). Context-free, such a line parses as the [`Urc`]; the command-aware
+//! classifier [`Info::parse_for`] (DESIGN.md "Command-aware classification") says whether a line
+//! is information for the command in flight.
+//!
+//! `encode` writes a line's exact bytes without framing; `encode_framed` writes what the module
+//! puts on the wire (`\r\n<line>\r\n`; the prompt is `\r\n> `). For lines in canonical form (the
+//! module's own: `: ` after the prefix, no spaces after commas) `encode(parse(line)) == line`.
+
+use alloc::vec::Vec;
+
+use crate::cfg::CfgInfo;
+use crate::codes::{
+    CloseResult, ConnState, DiscResult, OpenResult, PacketResult, PingResult, StatCode, StoreStatus,
+};
+use crate::kind::{CommandKind, Form};
+use crate::params::{ClientIdx, MsgId, Port, RecvId};
+use crate::recv::Recv;
+use crate::ssl::SslInfo;
+use crate::syntax::{Out, complete, int, quoted_str, uint};
+use crate::urc::{ConnValue, PubPrefix, Urc, Values};
+use winnow::Parser;
+use winnow::combinator::{opt, preceded};
+
+/// A final result code: the end of a command's response (spec §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FinalCode<'a> {
+    /// `OK`: the command was accepted (for two-phase commands: only accepted; the outcome follows
+    /// as a [`Urc`]).
+    Ok,
+    /// `ERROR`: refused (syntax, a parameter, or the state).
+    Error,
+    /// `+CME ERROR: <n>`: refused with a numeric error code (`AT+CMEE=1`).
+    CmeError(u32),
+    /// `+CME ERROR: <text>`: refused with a verbose error (`AT+CMEE=2`). The text is kept as
+    /// written; it never consists of digits only (that is [`CmeError`](Self::CmeError)).
+    CmeErrorText(&'a str),
+    /// `+CMS ERROR: <n>`: seen on some firmware instead of `+CME ERROR`.
+    CmsError(u32),
+}
+
+impl FinalCode<'_> {
+    /// Whether the command succeeded (`OK`).
+    pub const fn is_ok(&self) -> bool {
+        matches!(self, FinalCode::Ok)
+    }
+
+    /// Appends the line's exact bytes, without the framing CR LF.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut o = Out(out);
+        match *self {
+            FinalCode::Ok => o.raw(b"OK"),
+            FinalCode::Error => o.raw(b"ERROR"),
+            FinalCode::CmeError(n) => o.raw(b"+CME ERROR: ").num(n),
+            FinalCode::CmeErrorText(t) => o.raw(b"+CME ERROR: ").raw(t.as_bytes()),
+            FinalCode::CmsError(n) => o.raw(b"+CMS ERROR: ").num(n),
+        };
+    }
+}
+
+/// The answer lines of test commands `AT+<cmd>=?` (spec §4, §5): the command they describe, and
+/// the parameter text kept as written (`(0-5),"hostname",(1-65535)`) so it re-encodes exactly.
+///
+/// Recognised by shape: after the prefix the text starts with `(`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TestLine<'a> {
+    /// The command: one of `QmtOpen`, `QmtClose`, `QmtConn`, `QmtDisc`, `QmtSub`, `QmtUns`,
+    /// `QmtPubEx` (`AT+QMTCFG=?` answers are [`Info::Cfg`]; `AT+QMTRECV=?` answers only `OK`).
+    /// Another kind has no test line of its own and encodes with the placeholder prefix `+?:`.
+    pub command: CommandKind,
+    /// The text after `+<CMD>: `, starting with `(`.
+    pub params: &'a str,
+}
+
+/// The prefix (with colon) of the test-answer line of a command, if it has one of its own.
+pub const fn test_prefix(kind: CommandKind) -> Option<&'static str> {
+    Some(match kind {
+        CommandKind::QmtOpen => "+QMTOPEN:",
+        CommandKind::QmtClose => "+QMTCLOSE:",
+        CommandKind::QmtConn => "+QMTCONN:",
+        CommandKind::QmtDisc => "+QMTDISC:",
+        CommandKind::QmtSub => "+QMTSUB:",
+        CommandKind::QmtUns => "+QMTUNS:",
+        CommandKind::QmtPubEx => "+QMTPUBEX:",
+        _ => return None,
+    })
+}
+
+/// An information line: part of a command's response, before its final code (spec §1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Info<'a> {
+    /// `+QMTOPEN: <client_idx>,"<host_name>",<port>`: one line per open client, answering
+    /// `AT+QMTOPEN?` (spec §4). Not to be confused with the result `+QMTOPEN: <idx>,<result>`
+    /// (DESIGN.md trap 2).
+    OpenRead {
+        /// The client.
+        client_idx: ClientIdx,
+        /// The server it is open to.
+        host: &'a str,
+        /// The server port.
+        port: Port,
+    },
+    /// `+QMTCONN: <client_idx>,<state>`: one line per client, answering `AT+QMTCONN?` (spec §4).
+    /// Only [`Info::parse_for`] yields it: context-free the same bytes are a [`Urc::Conn`].
+    ConnRead {
+        /// The client.
+        client_idx: ClientIdx,
+        /// Its MQTT state.
+        state: ConnState,
+    },
+    /// `+QMTRECV: <client_idx>,<store_status_0>,…,<store_status_4>`: the five buffer slots of a
+    /// client, answering `AT+QMTRECV?` (spec §5).
+    RecvStatus {
+        /// The client.
+        client_idx: ClientIdx,
+        /// Slot 0 to 4.
+        slots: [StoreStatus; 5],
+    },
+    /// `+QMTRECV: <client_idx>,<msgid>,"<topic>"[,<len>],<payload>`: a stored message, answering
+    /// `AT+QMTRECV=<client_idx>[,<recv_id>]` (spec §5). Only [`Info::parse_for`] yields it:
+    /// context-free the same bytes are a [`Urc::Recv`].
+    Message(Recv<'a>),
+    /// `+QFUPL: <upload_size>,<checksum>`: the end of a file upload (spec §7). Compare `checksum`
+    /// with [`qfupl_checksum`](crate::checksum::qfupl_checksum) of the bytes written.
+    QfUpl {
+        /// Bytes the module stored.
+        upload_size: u64,
+        /// The module's 16-bit XOR checksum (written as 4 lowercase hex digits).
+        checksum: u16,
+    },
+    /// A test-command answer (`+QMTOPEN: (0-5),"hostname",(1-65535)`).
+    Test(TestLine<'a>),
+    /// A `+QMTCFG:` line (answer to a configuration query or to `AT+QMTCFG=?`, spec §3).
+    Cfg(CfgInfo),
+    /// A `+QSSLCFG:` line (answer to an SSL context query, spec §7).
+    Ssl(SslInfo),
+}
+
+/// One line the module sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModuleLine<'a> {
+    /// A final result code.
+    Final(FinalCode<'a>),
+    /// An information line.
+    Info(Info<'a>),
+    /// A URC or two-phase result.
+    Urc(Urc<'a>),
+    /// `CONNECT`: `AT+QFUPL` waits for the file's bytes (spec §7).
+    Connect,
+    /// `> `: the module waits for the data of `AT+QMTPUBEX` or `AT+QMTCFG="willex"` (spec §1). The
+    /// framer delivers it as its own frame (it has no line end); parsing accepts `>` and `> `.
+    Prompt,
+    /// A line this crate does not type (or whose numbers are out of range). Kept so nothing that
+    /// follows is lost.
+    Unknown(&'a [u8]),
+}
+
+/// Trailing spaces and CR removed.
+fn trim_end(mut l: &[u8]) -> &[u8] {
+    while let [rest @ .., b' ' | b'\r'] = l {
+        l = rest;
+    }
+    l
+}
+
+/// Splits `+NAME:` off `line`: the name (colon included) and the rest after the spaces.
+fn split_prefix(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let head = line.get(..line.len().min(16))?;
+    let colon = memchr::memchr(b':', head)?;
+    let (name, rest) = line.split_at(colon + 1);
+    Some((name, crate::recv::skip_spaces(rest)))
+}
+
+fn client(n: i64) -> Option<ClientIdx> {
+    ClientIdx::new(n).ok()
+}
+
+fn msgid(n: i64) -> Option<MsgId> {
+    MsgId::new(n).ok()
+}
+
+/// `,<int>`.
+fn cint(i: &mut &[u8]) -> crate::syntax::PResult<i64> {
+    preceded(crate::syntax::comma, int).parse_next(i)
+}
+
+/// `<int>,<int>` over all of `rest`.
+fn two(rest: &[u8]) -> Option<(i64, i64)> {
+    complete((int, cint), rest).ok()
+}
+
+/// `<idx>,<msgid>,<result>[,<values>]` of SUB/UNS.
+fn sub_like(rest: &[u8]) -> Option<(ClientIdx, MsgId, PacketResult, Values<'_>)> {
+    let mut i = rest;
+    let (c, m, r) = (int, cint, cint).parse_next(&mut i).ok()?;
+    let values = if i.is_empty() {
+        Values::EMPTY
+    } else {
+        // A comma promises at least one value.
+        let raw = crate::recv::skip_spaces(i.strip_prefix(b",")?);
+        if raw.is_empty() {
+            return None;
+        }
+        Values::parse(raw)?
+    };
+    Some((client(c)?, msgid(m)?, PacketResult::from_code(r), values))
+}
+
+fn test_line(kind: CommandKind, rest: &[u8]) -> Option<Info<'_>> {
+    if rest.first() != Some(&b'(') {
+        return None;
+    }
+    Some(Info::Test(TestLine {
+        command: kind,
+        params: core::str::from_utf8(rest).ok()?,
+    }))
+}
+
+fn is(name: &[u8], p: &str) -> bool {
+    name.eq_ignore_ascii_case(p.as_bytes())
+}
+
+/// Parses a `+NAME: …` line.
+fn parse_plus(line: &[u8]) -> Option<ModuleLine<'_>> {
+    let (name, raw_rest) = split_prefix(line)?;
+    // `+QMTRECV` payloads may end with spaces: only other lines are trimmed.
+    if is(name, "+QMTRECV:") {
+        if let Some(r) = Recv::parse_fields(raw_rest) {
+            return Some(ModuleLine::Urc(Urc::Recv(r)));
+        }
+        let rest = trim_end(raw_rest);
+        if let Some((c, id)) = two(rest) {
+            let recv_id = RecvId::new(id).ok()?;
+            return Some(ModuleLine::Urc(Urc::RecvStored {
+                client_idx: client(c)?,
+                recv_id,
+            }));
+        }
+        let (idx, s0, s1, s2, s3, s4) = complete((int, cint, cint, cint, cint, cint), rest).ok()?;
+        let slots = [s0, s1, s2, s3, s4].map(StoreStatus::from_code);
+        return Some(ModuleLine::Info(Info::RecvStatus {
+            client_idx: client(idx)?,
+            slots,
+        }));
+    }
+    let rest = trim_end(raw_rest);
+    let urc = |u| Some(ModuleLine::Urc(u));
+    let info = |i| Some(ModuleLine::Info(i));
+    if is(name, "+QMTOPEN:") {
+        if let Some(t) = test_line(CommandKind::QmtOpen, rest) {
+            return info(t);
+        }
+        let c = crate::syntax::comma;
+        if let Ok((idx, _, host, _, port)) = complete((int, c, quoted_str, c, int), rest) {
+            return info(Info::OpenRead {
+                client_idx: client(idx)?,
+                host,
+                port: Port::new(port).ok()?,
+            });
+        }
+        let (c, r) = two(rest)?;
+        return urc(Urc::Open {
+            client_idx: client(c)?,
+            result: OpenResult::from_code(r),
+        });
+    }
+    if is(name, "+QMTCLOSE:") {
+        if let Some(t) = test_line(CommandKind::QmtClose, rest) {
+            return info(t);
+        }
+        let (c, r) = two(rest)?;
+        return urc(Urc::Close {
+            client_idx: client(c)?,
+            result: CloseResult::from_code(r),
+        });
+    }
+    if is(name, "+QMTCONN:") {
+        if let Some(t) = test_line(CommandKind::QmtConn, rest) {
+            return info(t);
+        }
+        let (idx, r, v) = complete((int, cint, opt(cint)), rest).ok()?;
+        let result = PacketResult::from_code(r);
+        let value = v.map(|v| ConnValue::interpret(result, v));
+        return urc(Urc::Conn {
+            client_idx: client(idx)?,
+            result,
+            value,
+        });
+    }
+    if is(name, "+QMTDISC:") {
+        if let Some(t) = test_line(CommandKind::QmtDisc, rest) {
+            return info(t);
+        }
+        let (c, r) = two(rest)?;
+        return urc(Urc::Disc {
+            client_idx: client(c)?,
+            result: DiscResult::from_code(r),
+        });
+    }
+    if is(name, "+QMTSUB:") || is(name, "+QMTUNS:") {
+        let sub = is(name, "+QMTSUB:");
+        let kind = if sub {
+            CommandKind::QmtSub
+        } else {
+            CommandKind::QmtUns
+        };
+        if let Some(t) = test_line(kind, rest) {
+            return info(t);
+        }
+        let (client_idx, msgid, result, values) = sub_like(rest)?;
+        return urc(if sub {
+            Urc::Sub {
+                client_idx,
+                msgid,
+                result,
+                values,
+            }
+        } else {
+            Urc::Uns {
+                client_idx,
+                msgid,
+                result,
+                values,
+            }
+        });
+    }
+    if is(name, "+QMTPUBEX:") || is(name, "+QMTPUB:") {
+        let prefix = if is(name, "+QMTPUBEX:") {
+            PubPrefix::PubEx
+        } else {
+            PubPrefix::Pub
+        };
+        if prefix == PubPrefix::PubEx {
+            if let Some(t) = test_line(CommandKind::QmtPubEx, rest) {
+                return info(t);
+            }
+        }
+        let (idx, m, r, v) = complete((int, cint, cint, opt(cint)), rest).ok()?;
+        return urc(Urc::PubEx {
+            prefix,
+            client_idx: client(idx)?,
+            msgid: msgid(m)?,
+            result: PacketResult::from_code(r),
+            value: v,
+        });
+    }
+    if is(name, "+QMTSTAT:") {
+        let (c, e) = two(rest)?;
+        return urc(Urc::Stat {
+            client_idx: client(c)?,
+            err_code: StatCode::from_code(e),
+        });
+    }
+    if is(name, "+QMTPING:") {
+        let (c, r) = two(rest)?;
+        return urc(Urc::Ping {
+            client_idx: client(c)?,
+            result: PingResult::from_code(r),
+        });
+    }
+    if is(name, "+QFUPL:") {
+        let (size, checksum) =
+            complete((uint, preceded(crate::syntax::comma, hex16)), rest).ok()?;
+        return info(Info::QfUpl {
+            upload_size: size,
+            checksum,
+        });
+    }
+    if is(name, "+QMTCFG:") {
+        return CfgInfo::parse(line)
+            .ok()
+            .map(|c| ModuleLine::Info(Info::Cfg(c)));
+    }
+    if is(name, "+QSSLCFG:") {
+        return SslInfo::parse(line)
+            .ok()
+            .map(|s| ModuleLine::Info(Info::Ssl(s)));
+    }
+    if is(name, "+CME ERROR:") {
+        if let Ok(n) = complete(uint, rest) {
+            return Some(ModuleLine::Final(FinalCode::CmeError(
+                u32::try_from(n).ok()?,
+            )));
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let text = core::str::from_utf8(raw_rest).ok()?;
+        return Some(ModuleLine::Final(FinalCode::CmeErrorText(text)));
+    }
+    if is(name, "+CMS ERROR:") {
+        let n = complete(uint, rest).ok()?;
+        return Some(ModuleLine::Final(FinalCode::CmsError(
+            u32::try_from(n).ok()?,
+        )));
+    }
+    if is(name, "+CPIN:") && rest.eq_ignore_ascii_case(b"READY") {
+        return urc(Urc::CpinReady);
+    }
+    None
+}
+
+/// 1–4 hex digits (either case) as a `u16`: the `+QFUPL` checksum.
+fn hex16(i: &mut &[u8]) -> crate::syntax::PResult<u16> {
+    winnow::token::take_while(1..=4, |b: u8| b.is_ascii_hexdigit())
+        .map(|d: &[u8]| {
+            d.iter().fold(0u16, |v, &b| {
+                v << 4 | u16::from((b as char).to_digit(16).unwrap_or(0) as u8)
+            })
+        })
+        .parse_next(i)
+}
+
+impl<'a> ModuleLine<'a> {
+    /// Types one line (without its framing CR LF). Context-free; never fails and never panics:
+    /// what it cannot type is [`ModuleLine::Unknown`]. Does not allocate (except inside the
+    /// `+QMTCFG`/`+QSSLCFG` parsers of [`CfgInfo`]/[`SslInfo`]).
+    ///
+    /// ```
+    /// use qmt_proto::codes::StatCode;
+    /// use qmt_proto::kind::{CommandKind, Form};
+    /// use qmt_proto::{Info, ModuleLine, Urc};
+    ///
+    /// let line = b"+QMTRECV: 0,0,\"topic/pub\",30,This is test data, hello MQTT.";
+    /// let ModuleLine::Urc(Urc::Recv(msg)) = ModuleLine::parse(line) else { panic!() };
+    /// assert_eq!((msg.topic, msg.payload), ("topic/pub", &b"This is test data, hello MQTT."[..]));
+    ///
+    /// let ModuleLine::Urc(Urc::Stat { err_code, .. }) = ModuleLine::parse(b"+QMTSTAT: 0,1") else { panic!() };
+    /// assert_eq!(err_code, StatCode::ClosedByPeer);
+    ///
+    /// // `+QMTCONN: 0,3` is a read answer only while `AT+QMTCONN?` is in flight.
+    /// assert!(matches!(ModuleLine::parse(b"+QMTCONN: 0,3"), ModuleLine::Urc(Urc::Conn { .. })));
+    /// assert!(Info::parse_for(CommandKind::QmtConn, Form::Read, b"+QMTCONN: 0,3").is_some());
+    ///
+    /// let mut out = Vec::new();
+    /// ModuleLine::parse(line).encode(&mut out);
+    /// assert_eq!(out, line);
+    /// ```
+    pub fn parse(line: &'a [u8]) -> ModuleLine<'a> {
+        if line.first() == Some(&b'+') {
+            return parse_plus(line).unwrap_or(ModuleLine::Unknown(line));
+        }
+        let t = trim_end(line);
+        let word = |w: &str| t.eq_ignore_ascii_case(w.as_bytes());
+        if word("OK") {
+            ModuleLine::Final(FinalCode::Ok)
+        } else if word("ERROR") {
+            ModuleLine::Final(FinalCode::Error)
+        } else if word("CONNECT") {
+            ModuleLine::Connect
+        } else if word("RDY") {
+            ModuleLine::Urc(Urc::Rdy)
+        } else if word("POWERED DOWN") {
+            ModuleLine::Urc(Urc::PoweredDown)
+        } else if word(">") {
+            ModuleLine::Prompt
+        } else {
+            ModuleLine::Unknown(line)
+        }
+    }
+
+    /// Appends the line's exact bytes, without the framing CR LF (the prompt is `> `).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            ModuleLine::Final(f) => f.encode(out),
+            ModuleLine::Info(i) => i.encode(out),
+            ModuleLine::Urc(u) => u.encode(out),
+            ModuleLine::Connect => out.extend_from_slice(b"CONNECT"),
+            ModuleLine::Prompt => out.extend_from_slice(b"> "),
+            ModuleLine::Unknown(b) => out.extend_from_slice(b),
+        }
+    }
+
+    /// Appends what the module sends on the wire: `\r\n<line>\r\n`, or `\r\n> ` for the prompt
+    /// (spec §8: the prompt has no line end).
+    pub fn encode_framed(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\r\n");
+        self.encode(out);
+        if *self != ModuleLine::Prompt {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+impl<'a> Info<'a> {
+    /// Command-aware classification (DESIGN.md "Command-aware classification"): `Some` only when
+    /// `line` is information that the command `kind` in form `form` can answer — its prefix *and*
+    /// its shape match. Everything else (a two-phase result of an earlier command, a URC, a final
+    /// code) is `None`, and the caller treats it as context-free ([`ModuleLine::parse`]).
+    ///
+    /// | command in flight | information lines |
+    /// |---|---|
+    /// | `AT+QMTOPEN?` | `+QMTOPEN: <idx>,"<host>",<port>` (not `+QMTOPEN: <idx>,<result>`) |
+    /// | `AT+QMTCONN?` | `+QMTCONN: <idx>,<state>` (not `+QMTCONN: <idx>,<result>,<ret_code>`) |
+    /// | `AT+QMTRECV?` | `+QMTRECV: <idx>,<s0>,…,<s4>` |
+    /// | `AT+QMTRECV=<idx>[,<recv_id>]` | `+QMTRECV: <idx>,<msgid>,"<topic>",…` (not `+QMTRECV: <idx>,<recv_id>`) |
+    /// | `AT+QFUPL=…` | `+QFUPL: <size>,<checksum>` |
+    /// | `AT+QMTCFG…` (any form but execute) | `+QMTCFG: …` |
+    /// | `AT+QSSLCFG…` (any form but execute) | `+QSSLCFG: …` |
+    /// | `AT+<cmd>=?` | that command's test line `+<CMD>: (…` |
+    pub fn parse_for(kind: CommandKind, form: Form, line: &'a [u8]) -> Option<Info<'a>> {
+        use CommandKind as K;
+        if kind == K::QmtConn && form == Form::Read {
+            // The only read answer whose bytes are also a URC shape: typed here, not context-free.
+            let (name, rest) = split_prefix(line)?;
+            if !is(name, "+QMTCONN:") {
+                return None;
+            }
+            let (c, s) = two(trim_end(rest))?;
+            return Some(Info::ConnRead {
+                client_idx: client(c)?,
+                state: ConnState::from_code(s),
+            });
+        }
+        let parsed = ModuleLine::parse(line);
+        match (kind, form, parsed) {
+            (K::QmtOpen, Form::Read, ModuleLine::Info(i @ Info::OpenRead { .. })) => Some(i),
+            (K::QmtRecv, Form::Read, ModuleLine::Info(i @ Info::RecvStatus { .. })) => Some(i),
+            (K::QmtRecv, Form::Write, ModuleLine::Urc(Urc::Recv(r))) => Some(Info::Message(r)),
+            (K::QfUpl, Form::Write | Form::Execute, ModuleLine::Info(i @ Info::QfUpl { .. })) => {
+                Some(i)
+            }
+            (K::QmtCfg, f, ModuleLine::Info(i @ Info::Cfg(_))) if f != Form::Execute => Some(i),
+            (K::QsslCfg, f, ModuleLine::Info(i @ Info::Ssl(_))) if f != Form::Execute => Some(i),
+            (k, Form::Test, ModuleLine::Info(Info::Test(t))) if t.command == k => {
+                Some(Info::Test(t))
+            }
+            _ => None,
+        }
+    }
+
+    /// Appends the line's exact bytes, without the framing CR LF.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Info::OpenRead {
+                client_idx,
+                host,
+                port,
+            } => {
+                Out(out)
+                    .raw(b"+QMTOPEN: ")
+                    .num(client_idx)
+                    .comma()
+                    .quoted(host)
+                    .comma()
+                    .num(port);
+            }
+            Info::ConnRead { client_idx, state } => {
+                Out(out)
+                    .raw(b"+QMTCONN: ")
+                    .num(client_idx)
+                    .comma()
+                    .num(state.code());
+            }
+            Info::RecvStatus { client_idx, slots } => {
+                let mut o = Out(out);
+                o.raw(b"+QMTRECV: ").num(client_idx);
+                for s in slots {
+                    o.comma().num(s.code());
+                }
+            }
+            Info::Message(r) => r.encode(out),
+            Info::QfUpl {
+                upload_size,
+                checksum,
+            } => {
+                let mut o = Out(out);
+                o.raw(b"+QFUPL: ").num(upload_size).comma();
+                let _ = core::fmt::Write::write_fmt(&mut o, format_args!("{checksum:04x}"));
+            }
+            Info::Test(t) => {
+                let p = test_prefix(t.command).unwrap_or("+?:");
+                Out(out)
+                    .raw(p.as_bytes())
+                    .raw(b" ")
+                    .raw(t.params.as_bytes());
+            }
+            Info::Cfg(c) => c.encode(out),
+            Info::Ssl(s) => s.encode(out),
+        }
+    }
+}
+
+impl<'a> From<FinalCode<'a>> for ModuleLine<'a> {
+    fn from(f: FinalCode<'a>) -> Self {
+        ModuleLine::Final(f)
+    }
+}
+
+impl<'a> From<Info<'a>> for ModuleLine<'a> {
+    fn from(i: Info<'a>) -> Self {
+        ModuleLine::Info(i)
+    }
+}
+
+impl<'a> From<Urc<'a>> for ModuleLine<'a> {
+    fn from(u: Urc<'a>) -> Self {
+        ModuleLine::Urc(u)
+    }
+}

@@ -1,0 +1,547 @@
+//! `+QMTRECV` messages: the payload rules of spec §6, the split form, hex payloads, and the
+//! [`RecvHook`] that tells the framer (at-codec) how long a counted `+QMTRECV` line is.
+//!
+//! # The payload rules (spec §6 "Payload form inside +QMTRECV")
+//!
+//! A message line is `+QMTRECV: <client_idx>,<msgid>,"<topic>"[,<payload_len>],<payload>`. Call
+//! everything after the comma that follows the topic's closing quote the *rest*. [`Recv::parse`]
+//! decides deterministically, in this order:
+//!
+//! 1. **Lengthed** (rule 1): the rest starts with a canonical decimal number `n` (digits, no leading
+//!    zero unless it is `0`, no sign, no spaces), then a `,`, then a *body*. If the body is exactly
+//!    `n` bytes, it is the payload ([`PayloadForm::Unquoted`]). If it is exactly `n + 2` bytes,
+//!    starts with `"` and its byte `n + 1` is `"`, the payload is the `n` bytes between the quotes
+//!    ([`PayloadForm::Quoted`]). The payload may hold any byte: CR, LF, `"`, `,`, NUL, `> `.
+//! 2. **Split** (variation 2): the rest is `n`, then CR LF, then exactly `n` bytes: the header line
+//!    and the data run the framer delivered separately, joined (see [`Recv::from_split`]).
+//! 3. **Unlengthed** (rule 2, variation 1) — whenever 1 and 2 do not fit *exactly*: the whole rest is
+//!    the payload; if it is at least 2 bytes long and both starts and ends with `"`, those two quotes
+//!    are removed ([`PayloadForm::Quoted`]; the closing quote is the **last** `"` of the line, so
+//!    unescaped quotes inside stay in the payload). Otherwise it is taken as it is.
+//!
+//! So `+QMTRECV: 0,0,"t",30,This…` is lengthed only if exactly 30 (or 32 with quotes) bytes follow
+//! `30,`; `+QMTRECV: 0,0,"t",5,hello world` is the unlengthed payload `5,hello world`. A driver that
+//! knows `msg_len_enable` = 0 for the client can check [`Recv::payload_len`] against it; an
+//! unlengthed payload that happens to read as a consistent length is the one case the line alone
+//! cannot tell apart.
+//!
+//! Parsing borrows from the line and never allocates.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use at_codec::{Counted, PayloadHook};
+
+use crate::params::{ClientIdx, MsgId};
+use crate::syntax::Out;
+
+/// The `+QMTRECV:` prefix as the module writes it.
+pub(crate) const RECV_PREFIX: &str = "+QMTRECV:";
+
+/// How the payload was carried on the line, kept so that [`Recv::encode`] reproduces the same bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PayloadForm {
+    /// The payload bytes follow the comma as they are (`…,30,This is test data, hello MQTT.`).
+    Unquoted,
+    /// The payload is enclosed in one pair of double quotes (`…,36,"This is the payload…"`).
+    Quoted,
+    /// Spec §6 variation 2 (some EC200U firmware): the header line ends with the length and the raw
+    /// payload follows as a separate data run (`+QMTRECV: 0,0,"t",23` CR LF `<23 bytes>`). Always
+    /// has a length.
+    Split,
+}
+
+/// A received MQTT message: the `+QMTRECV` URC of recv/mode 0, or a message line answering
+/// `AT+QMTRECV=<client_idx>[,<recv_id>]` (spec §5, §6). Borrows topic and payload from the line.
+///
+/// The module-level docs give the parsing rules.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Recv<'a> {
+    /// The client that received the message.
+    pub client_idx: ClientIdx,
+    /// The MQTT packet identifier of the incoming PUBLISH (0 for QoS 0).
+    pub msgid: MsgId,
+    /// The topic name, as the module quoted it (UTF-8, no `"`).
+    pub topic: &'a str,
+    /// `Some(n)` when the line carried `<payload_len>` (msg_len_enable = 1, or the split form).
+    /// Parsing guarantees `n == payload.len()`; [`encode`](Self::encode) writes `payload.len()`.
+    pub payload_len: Option<usize>,
+    /// The payload bytes, quotes removed. In hex recv mode (`dataformat` recv_mode = 1) these are
+    /// hex digits: see [`decode_hex_payload_into`](Self::decode_hex_payload_into).
+    pub payload: &'a [u8],
+    /// How the payload was carried.
+    pub form: PayloadForm,
+}
+
+impl fmt::Debug for Recv<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recv")
+            .field("client_idx", &self.client_idx)
+            .field("msgid", &self.msgid)
+            .field("topic", &self.topic)
+            .field("payload_len", &self.payload_len)
+            .field("payload", &ByteStr(self.payload))
+            .field("form", &self.form)
+            .finish()
+    }
+}
+
+/// Debug-prints bytes as an escaped byte string literal.
+pub(crate) struct ByteStr<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for ByteStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+/// The fields before the payload: `<client_idx>,<msgid>,"<topic>"` and what follows the topic.
+struct Header<'a> {
+    client_idx: u64,
+    msgid: u64,
+    topic: &'a [u8],
+    after_topic: &'a [u8],
+}
+
+/// Digits at the start of `i` as a number (at most 19 digits, so no overflow), and the rest.
+fn take_uint(i: &[u8]) -> Option<(u64, &[u8])> {
+    let n = i.iter().take_while(|b| b.is_ascii_digit()).count();
+    if n == 0 || n > 19 {
+        return None;
+    }
+    let (digits, rest) = i.split_at(n);
+    let v = digits
+        .iter()
+        .fold(0u64, |v, &b| v * 10 + u64::from(b - b'0'));
+    Some((v, rest))
+}
+
+/// A `,` and the spaces after it.
+fn take_comma(i: &[u8]) -> Option<&[u8]> {
+    let i = i.strip_prefix(b",")?;
+    Some(skip_spaces(i))
+}
+
+pub(crate) fn skip_spaces(i: &[u8]) -> &[u8] {
+    let n = i.iter().take_while(|&&b| b == b' ').count();
+    i.get(n..).unwrap_or_default()
+}
+
+/// Parses `<client_idx>,<msgid>,"<topic>"` (spaces after commas tolerated).
+fn header(i: &[u8]) -> Option<Header<'_>> {
+    let (client_idx, i) = take_uint(i)?;
+    let i = take_comma(i)?;
+    let (msgid, i) = take_uint(i)?;
+    let i = take_comma(i)?;
+    let i = i.strip_prefix(b"\"")?;
+    let q = memchr::memchr(b'"', i)?;
+    let (topic, i) = i.split_at(q);
+    let after_topic = i.get(1..)?;
+    Some(Header {
+        client_idx,
+        msgid,
+        topic,
+        after_topic,
+    })
+}
+
+/// A canonical decimal length (no leading zero unless it is `0`) and the bytes after it.
+fn length_field(i: &[u8]) -> Option<(usize, &[u8])> {
+    let n = i.iter().take_while(|b| b.is_ascii_digit()).count();
+    if n == 0 || n > 9 || (n > 1 && i.first() == Some(&b'0')) {
+        return None;
+    }
+    let (v, rest) = take_uint(i)?;
+    Some((usize::try_from(v).ok()?, rest))
+}
+
+/// If `body` is `"<n bytes>"`, the bytes between the quotes.
+fn quoted_exact(body: &[u8], n: usize) -> Option<&[u8]> {
+    if body.len() != n.checked_add(2)? || body.first() != Some(&b'"') || body.last() != Some(&b'"')
+    {
+        return None;
+    }
+    body.get(1..=n)
+}
+
+/// If `rest` is `"<anything>"` (at least the two quotes), the bytes between the first and the last
+/// byte.
+fn quoted_unlengthed(rest: &[u8]) -> Option<&[u8]> {
+    if rest.len() >= 2 && rest.first() == Some(&b'"') && rest.last() == Some(&b'"') {
+        rest.get(1..rest.len() - 1)
+    } else {
+        None
+    }
+}
+
+/// Strips `+QMTRECV:` (any case) and the spaces after it.
+fn strip_recv_prefix(line: &[u8]) -> Option<&[u8]> {
+    let p = RECV_PREFIX.as_bytes();
+    let head = line.get(..p.len())?;
+    if !head.eq_ignore_ascii_case(p) {
+        return None;
+    }
+    Some(skip_spaces(line.get(p.len()..)?))
+}
+
+impl<'a> Recv<'a> {
+    /// Parses a whole message line `+QMTRECV: <client_idx>,<msgid>,"<topic>"[,<len>],<payload>`
+    /// (without the framing CR LF; the prefix is case-insensitive), or a split-form header and its
+    /// data joined by CR LF. `None` if the line is not a message line or a number is out of range.
+    /// Never allocates, never panics.
+    pub fn parse(line: &'a [u8]) -> Option<Recv<'a>> {
+        Self::parse_fields(strip_recv_prefix(line)?)
+    }
+
+    /// Parses what follows `+QMTRECV: `.
+    pub(crate) fn parse_fields(fields: &'a [u8]) -> Option<Recv<'a>> {
+        let h = header(fields)?;
+        let client_idx = ClientIdx::new(i64::try_from(h.client_idx).ok()?).ok()?;
+        let msgid = MsgId::new(i64::try_from(h.msgid).ok()?).ok()?;
+        let topic = core::str::from_utf8(h.topic).ok()?;
+        let rest = h.after_topic.strip_prefix(b",")?;
+        let make = |payload_len, payload, form| Recv {
+            client_idx,
+            msgid,
+            topic,
+            payload_len,
+            payload,
+            form,
+        };
+
+        // Rules 1 and 2: a length, only if the byte counts agree with it exactly.
+        if let Some((n, tail)) = length_field(rest) {
+            if let Some(body) = tail.strip_prefix(b",") {
+                if body.len() == n {
+                    return Some(make(Some(n), body, PayloadForm::Unquoted));
+                }
+                if let Some(p) = quoted_exact(body, n) {
+                    return Some(make(Some(n), p, PayloadForm::Quoted));
+                }
+            } else if let Some(data) = tail.strip_prefix(b"\r\n") {
+                if data.len() == n {
+                    return Some(make(Some(n), data, PayloadForm::Split));
+                }
+            }
+        }
+        // Rule 3: no (consistent) length: the rest of the line, one pair of quotes removed.
+        Some(match quoted_unlengthed(rest) {
+            Some(p) => make(None, p, PayloadForm::Quoted),
+            None => make(None, rest, PayloadForm::Unquoted),
+        })
+    }
+
+    /// Assembles the split form of spec §6 variation 2 from the header line
+    /// `+QMTRECV: <client_idx>,<msgid>,"<topic>",<len>` (without CR LF) and the data run the framer
+    /// delivered after it (see [`LenMode::Split`]). `None` unless the header has that exact shape
+    /// and `data` is exactly `<len>` bytes.
+    pub fn from_split(header_line: &'a [u8], data: &'a [u8]) -> Option<Recv<'a>> {
+        let h = header(strip_recv_prefix(header_line)?)?;
+        let client_idx = ClientIdx::new(i64::try_from(h.client_idx).ok()?).ok()?;
+        let msgid = MsgId::new(i64::try_from(h.msgid).ok()?).ok()?;
+        let topic = core::str::from_utf8(h.topic).ok()?;
+        let (n, tail) = length_field(h.after_topic.strip_prefix(b",")?)?;
+        if !tail.is_empty() || data.len() != n {
+            return None;
+        }
+        Some(Recv {
+            client_idx,
+            msgid,
+            topic,
+            payload_len: Some(n),
+            payload: data,
+            form: PayloadForm::Split,
+        })
+    }
+
+    /// Appends the line's exact bytes, without the framing CR LF. For [`PayloadForm::Split`] that is
+    /// the header, CR LF and the data, as the module sends them between the framing CR LFs.
+    /// A length, when present, is written as `payload.len()`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut o = Out(out);
+        o.raw(b"+QMTRECV: ")
+            .num(self.client_idx)
+            .comma()
+            .num(self.msgid)
+            .comma()
+            .quoted(self.topic)
+            .comma();
+        let has_len = self.payload_len.is_some() || self.form == PayloadForm::Split;
+        if has_len {
+            o.num(self.payload.len());
+        }
+        match self.form {
+            PayloadForm::Split => {
+                o.raw(b"\r\n").raw(self.payload);
+            }
+            PayloadForm::Quoted => {
+                if has_len {
+                    o.comma();
+                }
+                o.quoted(self.payload);
+            }
+            PayloadForm::Unquoted => {
+                if has_len {
+                    o.comma();
+                }
+                o.raw(self.payload);
+            }
+        }
+    }
+
+    /// Whether `Recv::parse` of [`encode`](Self::encode)'s output gives this value back. False
+    /// when the topic holds `"` or `payload_len` disagrees with the payload, and for the unlengthed
+    /// payloads the line cannot carry unambiguously: an unquoted one that starts and ends with `"`,
+    /// or one that starts like a consistent length (`5,hello`). A driver never needs this; tests do.
+    pub fn round_trips(&self) -> bool {
+        if self.topic.as_bytes().contains(&b'"') {
+            return false;
+        }
+        match (self.payload_len, self.form) {
+            (Some(n), _) => n == self.payload.len(),
+            (None, PayloadForm::Split) => false,
+            (None, PayloadForm::Quoted) => true,
+            (None, PayloadForm::Unquoted) => {
+                let mut line = Vec::new();
+                self.encode(&mut line);
+                Recv::parse(&line).as_ref() == Some(self)
+            }
+        }
+    }
+
+    /// Decodes a hex payload (`AT+QMTCFG="dataformat",<idx>,<send>,1`: spec §6 rule 3) into `out`,
+    /// without allocating. Returns the number of bytes written.
+    pub fn decode_hex_payload_into(&self, out: &mut [u8]) -> Result<usize, HexError> {
+        decode_hex_into(self.payload, out)
+    }
+
+    /// Decodes a hex payload into a new vector (convenience over
+    /// [`decode_hex_payload_into`](Self::decode_hex_payload_into)).
+    pub fn decode_hex_payload(&self) -> Result<Vec<u8>, HexError> {
+        decode_hex(self.payload)
+    }
+}
+
+/// A hex payload that does not decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HexError {
+    /// An odd number of hex digits.
+    OddLength,
+    /// A byte that is not a hex digit, at this position.
+    InvalidDigit {
+        /// Position of the byte in the hex text.
+        at: usize,
+    },
+    /// The output buffer is shorter than the decoded data.
+    BufferTooSmall {
+        /// The bytes the decoded data needs.
+        needed: usize,
+    },
+}
+
+impl fmt::Display for HexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HexError::OddLength => f.write_str("hex payload has an odd number of digits"),
+            HexError::InvalidDigit { at } => write!(f, "hex payload has a non-hex byte at {at}"),
+            HexError::BufferTooSmall { needed } => {
+                write!(f, "output buffer too small: {needed} bytes needed")
+            }
+        }
+    }
+}
+
+impl core::error::Error for HexError {}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes hex text (two digits per byte, either case) into `out`, without allocating. Returns the
+/// number of bytes written (`hex.len() / 2`). Nothing is written unless the whole text is valid and
+/// fits.
+pub fn decode_hex_into(hex: &[u8], out: &mut [u8]) -> Result<usize, HexError> {
+    if hex.len() % 2 != 0 {
+        return Err(HexError::OddLength);
+    }
+    let needed = hex.len() / 2;
+    if let Some(at) = hex.iter().position(|&b| hex_val(b).is_none()) {
+        return Err(HexError::InvalidDigit { at });
+    }
+    let Some(dst) = out.get_mut(..needed) else {
+        return Err(HexError::BufferTooSmall { needed });
+    };
+    for (d, pair) in dst.iter_mut().zip(hex.chunks_exact(2)) {
+        let hi = hex_val(pair[0]).unwrap_or(0);
+        let lo = hex_val(pair[1]).unwrap_or(0);
+        *d = hi << 4 | lo;
+    }
+    Ok(needed)
+}
+
+/// Decodes hex text into a new vector (convenience over [`decode_hex_into`]).
+pub fn decode_hex(hex: &[u8]) -> Result<Vec<u8>, HexError> {
+    let mut v = alloc::vec![0u8; hex.len() / 2];
+    let n = decode_hex_into(hex, &mut v)?;
+    v.truncate(n);
+    Ok(v)
+}
+
+/// What a driver knows about one client's `+QMTRECV` lines (`AT+QMTCFG="recv/mode"`'s
+/// `msg_len_enable`, and the firmware's habit), for [`RecvHook`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LenMode {
+    /// msg_len_enable = 0: lines carry no length, so nothing is counted. A payload that starts
+    /// with `30,` is text, and a line ends at its first CR LF (spec §6 rule 2).
+    Off,
+    /// msg_len_enable = 1, or unknown (the syntactic default of [`RecvHook::auto`]): a head
+    /// `+QMTRECV: <idx>,<msgid>,"<topic>",<len>,` is counted inline.
+    On,
+    /// Like [`On`](Self::On), and also a head that *ends* with the length
+    /// (`+QMTRECV: 0,0,"t",23`) announces a following data run of that length (spec §6
+    /// variation 2). Only for firmware known to do this: otherwise that head is an unlengthed
+    /// payload `23`, and counting would swallow the next 23 bytes of output.
+    Split,
+}
+
+/// The [`PayloadHook`] for `+QMTRECV` lines: tells at-codec how long a counted message line is, so
+/// CR LF inside a lengthed payload (spec §6 rule 1) is not taken as a line end.
+///
+/// For a head `+QMTRECV: <idx>,<msgid>,"<topic>",<len>,…` it answers
+/// `Counted::Inline(header_len + len)`, where `header_len` counts the bytes up to and including the
+/// comma after `<len>`. The framer ends the line at the first CR LF at or after that offset, which
+/// is right for both payload forms:
+///
+/// * unquoted: the body is `header + payload` (`header_len + len` bytes), so the first CR LF at or
+///   after the offset is the one right after the payload. CR LF inside the payload start before the
+///   offset and are skipped; a payload ending in CR gives `… CR CR LF`, whose first CR LF *at or
+///   after* the offset is the real line end.
+/// * quoted: the body is `header + " + payload + "` (`header_len + len + 2` bytes). The offset
+///   falls on the last payload byte; the pair starting there is (last byte, `"`) and the next is
+///   (`"`, CR), neither a CR LF, so the first CR LF at or after the offset is the one after the
+///   closing quote.
+///
+/// In [`LenMode::Split`] a head ending right after `<len>` gives `Counted::Following(len)`: the
+/// framer ends the header line there and delivers the next `len` bytes as a data frame; join them
+/// with [`Recv::from_split`].
+///
+/// The decision uses only the header, which cannot hold CR LF (the topic is quoted without CR LF),
+/// as the hook contract requires — except the split test, which needs the head's end, i.e. the
+/// CR LF itself. Heads not starting with `+`, other prefixes, `client_idx` above 5, lengths above
+/// [`max_len`](Self::max_len) and malformed headers all answer `Counted::None`. Never panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RecvHook {
+    modes: [LenMode; 6],
+    max_len: usize,
+}
+
+impl Default for RecvHook {
+    fn default() -> Self {
+        Self::auto()
+    }
+}
+
+impl RecvHook {
+    /// The default bound on a counted payload: larger lengths are not believed (the line then ends
+    /// at its first CR LF, and the framer's own line limit applies).
+    pub const DEFAULT_MAX_LEN: usize = 65_536;
+
+    /// Syntactic counting for every client ([`LenMode::On`]): any head with a length field
+    /// followed by a comma is counted.
+    pub const fn auto() -> Self {
+        Self {
+            modes: [LenMode::On; 6],
+            max_len: Self::DEFAULT_MAX_LEN,
+        }
+    }
+
+    /// The same mode for every client.
+    pub const fn all(mode: LenMode) -> Self {
+        Self {
+            modes: [mode; 6],
+            max_len: Self::DEFAULT_MAX_LEN,
+        }
+    }
+
+    /// Sets one client's mode (builder style).
+    pub const fn with(mut self, client_idx: ClientIdx, mode: LenMode) -> Self {
+        self.modes[client_idx.get() as usize] = mode;
+        self
+    }
+
+    /// Sets one client's mode, for example after `AT+QMTCFG="recv/mode",<idx>,0,<msg_len_enable>`
+    /// returned `OK`.
+    pub fn set(&mut self, client_idx: ClientIdx, mode: LenMode) {
+        if let Some(m) = self.modes.get_mut(usize::from(client_idx.get())) {
+            *m = mode;
+        }
+    }
+
+    /// One client's mode.
+    pub fn mode(&self, client_idx: ClientIdx) -> LenMode {
+        self.modes
+            .get(usize::from(client_idx.get()))
+            .copied()
+            .unwrap_or(LenMode::On)
+    }
+
+    /// Sets the largest payload length believed (default [`DEFAULT_MAX_LEN`](Self::DEFAULT_MAX_LEN)).
+    pub const fn with_max_len(mut self, max_len: usize) -> Self {
+        self.max_len = max_len;
+        self
+    }
+
+    /// The largest payload length believed.
+    pub const fn max_len(&self) -> usize {
+        self.max_len
+    }
+}
+
+impl PayloadHook for RecvHook {
+    fn counted(&self, head: &[u8]) -> Counted {
+        if head.first() != Some(&b'+') {
+            return Counted::None;
+        }
+        let Some(fields) = strip_recv_prefix(head) else {
+            return Counted::None;
+        };
+        let Some(h) = header(fields) else {
+            return Counted::None;
+        };
+        let Some(&mode) = usize::try_from(h.client_idx)
+            .ok()
+            .and_then(|i| self.modes.get(i))
+        else {
+            return Counted::None;
+        };
+        if mode == LenMode::Off {
+            return Counted::None;
+        }
+        let Some(rest) = h.after_topic.strip_prefix(b",") else {
+            return Counted::None;
+        };
+        let Some((len, tail)) = length_field(rest) else {
+            return Counted::None;
+        };
+        if len > self.max_len {
+            return Counted::None;
+        }
+        if tail.first() == Some(&b',') {
+            // `tail` is a suffix of `head`: the header ends just after its first byte.
+            let header_len = head.len() - tail.len() + 1;
+            match header_len.checked_add(len) {
+                Some(n) => Counted::Inline(n),
+                None => Counted::None,
+            }
+        } else if tail.is_empty() && mode == LenMode::Split {
+            Counted::Following(len)
+        } else {
+            Counted::None
+        }
+    }
+}

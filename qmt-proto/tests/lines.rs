@@ -1,0 +1,1076 @@
+//! Module lines: round trips under proptest for every variant, the spec §6 variations, the
+//! command-aware classifier, `+QMTSTAT` actions, `Unknown` fallbacks and the `RecvHook` table.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use at_codec::{Counted, PayloadHook};
+use proptest::prelude::*;
+use qmt_proto::codes::*;
+use qmt_proto::kind::{CommandKind as K, Form};
+use qmt_proto::line::TestLine;
+use qmt_proto::params::{ClientIdx, MsgId, Port, RecvId};
+use qmt_proto::recv::{HexError, LenMode, PayloadForm, decode_hex, decode_hex_into};
+use qmt_proto::urc::{ConnValue, PubPrefix, Values};
+use qmt_proto::{FinalCode, Info, ModuleLine, Recv, RecvHook, Urc};
+
+fn c(n: i64) -> ClientIdx {
+    ClientIdx::new(n).unwrap()
+}
+fn m(n: i64) -> MsgId {
+    MsgId::new(n).unwrap()
+}
+fn enc(l: &ModuleLine<'_>) -> Vec<u8> {
+    let mut v = Vec::new();
+    l.encode(&mut v);
+    v
+}
+fn leak_str(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+fn leak_bytes(v: Vec<u8>) -> &'static [u8] {
+    Box::leak(v.into_boxed_slice())
+}
+fn recv_of(l: &[u8]) -> Recv<'_> {
+    match ModuleLine::parse(l) {
+        ModuleLine::Urc(Urc::Recv(r)) => r,
+        other => panic!("not a message line: {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+// ---------------------------------------------------------------------------------------------
+
+fn client() -> impl Strategy<Value = ClientIdx> {
+    (0..=5i64).prop_map(c)
+}
+fn msgid() -> impl Strategy<Value = MsgId> {
+    (0..=65535i64).prop_map(m)
+}
+/// A code number: mostly near the tables, sometimes any i64 (variation 8).
+fn code() -> impl Strategy<Value = i64> {
+    prop_oneof![4 => -3..10i64, 1 => 100..300i64, 1 => any::<i64>()]
+}
+fn topic() -> impl Strategy<Value = &'static str> {
+    "[^\"\r\n]{0,24}".prop_map(leak_str)
+}
+fn values() -> impl Strategy<Value = Values<'static>> {
+    prop::collection::vec(prop_oneof![0..3i64, Just(128i64), any::<i64>()], 0..6).prop_map(|v| {
+        let s: Vec<String> = v.iter().map(|n| n.to_string()).collect();
+        Values::parse(leak_bytes(s.join(",").into_bytes())).unwrap()
+    })
+}
+fn payload() -> impl Strategy<Value = &'static [u8]> {
+    // Every byte value, CR LF and quotes included.
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..80),
+        prop::collection::vec(prop::sample::select(b"\r\n\",> \0ab1".to_vec()), 0..20),
+    ]
+    .prop_map(leak_bytes)
+}
+fn form() -> impl Strategy<Value = PayloadForm> {
+    prop_oneof![
+        Just(PayloadForm::Unquoted),
+        Just(PayloadForm::Quoted),
+        Just(PayloadForm::Split)
+    ]
+}
+
+/// A message in every form: lengthed (any bytes), split, unlengthed quoted/unquoted.
+fn recv() -> impl Strategy<Value = Recv<'static>> {
+    (client(), msgid(), topic(), payload(), form(), any::<bool>())
+        .prop_map(|(client_idx, msgid, topic, payload, form, with_len)| {
+            let with_len = with_len || form == PayloadForm::Split;
+            Recv {
+                client_idx,
+                msgid,
+                topic,
+                payload_len: with_len.then_some(payload.len()),
+                payload,
+                form,
+            }
+        })
+        // Drops the few unlengthed payloads the line cannot carry unambiguously (an unquoted
+        // payload that starts and ends with `"`, or starts like a consistent length).
+        .prop_filter("representable", |r| r.round_trips())
+}
+
+fn urc() -> impl Strategy<Value = Urc<'static>> {
+    prop_oneof![
+        (client(), code()).prop_map(|(client_idx, r)| Urc::Open {
+            client_idx,
+            result: OpenResult::from_code(r)
+        }),
+        (client(), code()).prop_map(|(client_idx, r)| Urc::Close {
+            client_idx,
+            result: CloseResult::from_code(r)
+        }),
+        (client(), code(), prop::option::of(code())).prop_map(|(client_idx, r, v)| {
+            let result = PacketResult::from_code(r);
+            Urc::Conn {
+                client_idx,
+                result,
+                value: v.map(|v| ConnValue::interpret(result, v)),
+            }
+        }),
+        (client(), code()).prop_map(|(client_idx, r)| Urc::Disc {
+            client_idx,
+            result: DiscResult::from_code(r)
+        }),
+        (client(), msgid(), code(), values(), any::<bool>()).prop_map(
+            |(client_idx, msgid, r, values, sub)| {
+                let result = PacketResult::from_code(r);
+                if sub {
+                    Urc::Sub {
+                        client_idx,
+                        msgid,
+                        result,
+                        values,
+                    }
+                } else {
+                    Urc::Uns {
+                        client_idx,
+                        msgid,
+                        result,
+                        values,
+                    }
+                }
+            }
+        ),
+        (
+            client(),
+            msgid(),
+            code(),
+            prop::option::of(code()),
+            any::<bool>()
+        )
+            .prop_map(|(client_idx, msgid, r, value, ex)| Urc::PubEx {
+                prefix: if ex { PubPrefix::PubEx } else { PubPrefix::Pub },
+                client_idx,
+                msgid,
+                result: PacketResult::from_code(r),
+                value,
+            }),
+        (client(), code()).prop_map(|(client_idx, e)| Urc::Stat {
+            client_idx,
+            err_code: StatCode::from_code(e)
+        }),
+        (client(), code()).prop_map(|(client_idx, r)| Urc::Ping {
+            client_idx,
+            result: PingResult::from_code(r)
+        }),
+        recv().prop_map(Urc::Recv),
+        (client(), 0..=4i64).prop_map(|(client_idx, id)| Urc::RecvStored {
+            client_idx,
+            recv_id: RecvId::new(id).unwrap()
+        }),
+        Just(Urc::Rdy),
+        Just(Urc::CpinReady),
+        Just(Urc::PoweredDown),
+    ]
+}
+
+const TEST_KINDS: [K; 7] = [
+    K::QmtOpen,
+    K::QmtClose,
+    K::QmtConn,
+    K::QmtDisc,
+    K::QmtSub,
+    K::QmtUns,
+    K::QmtPubEx,
+];
+
+/// Context-free information lines (ConnRead and Message need the command: see below; the
+/// `+QMTCFG`/`+QSSLCFG` types are still uninhabited stubs).
+fn info() -> impl Strategy<Value = Info<'static>> {
+    prop_oneof![
+        (client(), "[^\"\r\n]{0,40}", 1..=65535i64).prop_map(|(client_idx, host, port)| {
+            Info::OpenRead {
+                client_idx,
+                host: leak_str(host),
+                port: Port::new(port).unwrap(),
+            }
+        }),
+        (client(), prop::array::uniform5(code())).prop_map(|(client_idx, s)| Info::RecvStatus {
+            client_idx,
+            slots: s.map(StoreStatus::from_code)
+        }),
+        (any::<u64>(), any::<u16>()).prop_map(|(upload_size, checksum)| Info::QfUpl {
+            upload_size,
+            checksum
+        }),
+        (
+            prop::sample::select(TEST_KINDS.to_vec()),
+            "\\(([ -~]{0,30}[!-~])?"
+        )
+            .prop_map(|(command, params)| Info::Test(TestLine {
+                command,
+                params: leak_str(params)
+            })),
+    ]
+}
+
+fn final_code() -> impl Strategy<Value = FinalCode<'static>> {
+    prop_oneof![
+        Just(FinalCode::Ok),
+        Just(FinalCode::Error),
+        any::<u32>().prop_map(FinalCode::CmeError),
+        // Verbose text: starts with a non-digit, non-space character.
+        "[A-Za-z\u{4e00}-\u{4e10}][^\r\n]{0,30}".prop_map(|t| FinalCode::CmeErrorText(leak_str(t))),
+        any::<u32>().prop_map(FinalCode::CmsError),
+    ]
+}
+
+/// Lines no parser claims: an unknown prefix, or a word that is not a result code.
+fn unknown() -> impl Strategy<Value = &'static [u8]> {
+    prop_oneof![
+        "#[ -~]{0,30}",
+        "\\+ZZ[A-Z]{0,6}: [ -~]{0,20}",
+        "[a-z]{11,14}"
+    ]
+    .prop_map(|s| leak_bytes(s.into_bytes()))
+}
+
+fn module_line() -> impl Strategy<Value = ModuleLine<'static>> {
+    prop_oneof![
+        1 => final_code().prop_map(ModuleLine::Final),
+        1 => info().prop_map(ModuleLine::Info),
+        4 => urc().prop_map(ModuleLine::Urc),
+        1 => Just(ModuleLine::Connect),
+        1 => Just(ModuleLine::Prompt),
+        1 => unknown().prop_map(ModuleLine::Unknown),
+    ]
+}
+
+/// Simulates at-codec's use of the hook: the head is the bytes up to the first CR LF; an
+/// `Inline(k)` line ends at the first CR LF at or after `k`. Returns the line body length.
+fn framed_line_len(hook: &RecvHook, wire: &[u8]) -> Option<usize> {
+    let first_crlf = wire.windows(2).position(|w| w == b"\r\n")?;
+    match hook.counted(&wire[..first_crlf]) {
+        Counted::None => Some(first_crlf),
+        Counted::Inline(k) => wire
+            .get(k..)?
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map(|p| k + p),
+        Counted::Following(_) => None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// parse(encode(x)) == x for every context-free variant.
+    #[test]
+    fn every_module_line_round_trips(line in module_line()) {
+        let bytes = enc(&line);
+        prop_assert_eq!(ModuleLine::parse(&bytes), line);
+    }
+
+    /// encode_framed = CR LF + line + CR LF (the prompt has no line end).
+    #[test]
+    fn framed_encoding(line in module_line()) {
+        let mut framed = Vec::new();
+        line.encode_framed(&mut framed);
+        let bytes = enc(&line);
+        prop_assert!(framed.starts_with(b"\r\n"));
+        if line == ModuleLine::Prompt {
+            prop_assert_eq!(framed, b"\r\n> ".to_vec());
+        } else {
+            prop_assert_eq!(&framed[2..framed.len() - 2], &bytes[..]);
+            prop_assert!(framed.ends_with(b"\r\n"));
+        }
+    }
+
+    /// The context-dependent information lines round-trip through the classifier.
+    #[test]
+    fn conn_read_round_trips(client_idx in client(), s in code()) {
+        let i = Info::ConnRead { client_idx, state: ConnState::from_code(s) };
+        let mut bytes = Vec::new();
+        i.encode(&mut bytes);
+        prop_assert_eq!(Info::parse_for(K::QmtConn, Form::Read, &bytes), Some(i));
+        // Context-free, the same bytes are a connect result.
+        let is_conn = matches!(ModuleLine::parse(&bytes), ModuleLine::Urc(Urc::Conn { value: None, .. }));
+        prop_assert!(is_conn);
+    }
+
+    #[test]
+    fn stored_message_round_trips(r in recv()) {
+        let i = Info::Message(r);
+        let mut bytes = Vec::new();
+        i.encode(&mut bytes);
+        prop_assert_eq!(Info::parse_for(K::QmtRecv, Form::Write, &bytes), Some(i));
+        prop_assert_eq!(Info::parse_for(K::QmtRecv, Form::Read, &bytes), None);
+    }
+
+    /// Rule 1: a lengthed payload holding any bytes (CR LF included) is framed as one line by the
+    /// hook and parses back exactly.
+    #[test]
+    fn lengthed_payload_frames_and_parses(client_idx in client(), msgid in msgid(), topic in topic(),
+                                          payload in payload(), quoted in any::<bool>(),
+                                          tail in prop::collection::vec(any::<u8>(), 0..20)) {
+        let r = Recv {
+            client_idx, msgid, topic, payload_len: Some(payload.len()), payload,
+            form: if quoted { PayloadForm::Quoted } else { PayloadForm::Unquoted },
+        };
+        let mut wire = Vec::new();
+        r.encode(&mut wire);
+        let body_len = wire.len();
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(&tail); // whatever follows must not matter
+        prop_assert_eq!(framed_line_len(&RecvHook::auto(), &wire), Some(body_len));
+        prop_assert_eq!(Recv::parse(&wire[..body_len]), Some(r));
+    }
+
+    /// Never panics, whatever the bytes, and `Unknown` keeps them all.
+    #[test]
+    fn parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..120)) {
+        if let ModuleLine::Unknown(b) = ModuleLine::parse(&bytes) {
+            prop_assert_eq!(b, &bytes[..]);
+        }
+        let _ = RecvHook::all(LenMode::Split).counted(&bytes);
+        let _ = RecvHook::auto().with_max_len(usize::MAX).counted(&bytes);
+        for k in TEST_KINDS.iter().chain(&[K::QmtRecv, K::QfUpl, K::QmtCfg, K::QsslCfg, K::At]) {
+            for f in [Form::Test, Form::Read, Form::Write, Form::Execute] {
+                let _ = Info::parse_for(*k, f, &bytes);
+            }
+        }
+    }
+
+    /// Never panics on near-valid lines: a valid line with bytes changed, cut or inserted.
+    #[test]
+    fn mutated_lines_never_panic(line in module_line(), at in any::<prop::sample::Index>(),
+                                 b in any::<u8>(), op in 0..3u8) {
+        let mut bytes = enc(&line);
+        if !bytes.is_empty() {
+            let i = at.index(bytes.len());
+            match op { 0 => bytes[i] = b, 1 => bytes.truncate(i), _ => bytes.insert(i, b) }
+        }
+        let _ = ModuleLine::parse(&bytes);
+        let _ = RecvHook::all(LenMode::Split).counted(&bytes);
+        let _ = Info::parse_for(K::QmtConn, Form::Read, &bytes);
+    }
+
+    /// Code enums keep every number (variation 8).
+    #[test]
+    fn codes_keep_every_number(n in any::<i64>()) {
+        prop_assert_eq!(OpenResult::from_code(n).code(), n);
+        prop_assert_eq!(StatCode::from_code(n).code(), n);
+        prop_assert_eq!(ConnackCode::from_code(n).code(), n);
+        prop_assert_eq!(GrantedQos::from_code(n).code(), n);
+        let line = format!("+QMTSTAT: 3,{n}");
+        prop_assert_eq!(
+            ModuleLine::parse(line.as_bytes()),
+            ModuleLine::Urc(Urc::Stat { client_idx: c(3), err_code: StatCode::from_code(n) })
+        );
+    }
+
+    /// Hex payloads decode into a caller's buffer.
+    #[test]
+    fn hex_round_trip(data in prop::collection::vec(any::<u8>(), 0..64), upper in any::<bool>()) {
+        let hex: String = data.iter().map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") }).collect();
+        let mut buf = [0u8; 64];
+        let n = decode_hex_into(hex.as_bytes(), &mut buf).unwrap();
+        prop_assert_eq!(&buf[..n], &data[..]);
+        prop_assert_eq!(decode_hex(hex.as_bytes()).unwrap(), data);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec §6 rules and variations
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn rule_1_lengthed_payload_holds_any_byte() {
+    let all: Vec<u8> = (0..=255u8).collect();
+    for form in [
+        PayloadForm::Unquoted,
+        PayloadForm::Quoted,
+        PayloadForm::Split,
+    ] {
+        let r = Recv {
+            client_idx: c(5),
+            msgid: m(65535),
+            topic: "bin/ärger/😀",
+            payload_len: Some(256),
+            payload: &all,
+            form,
+        };
+        let mut line = Vec::new();
+        r.encode(&mut line);
+        assert_eq!(Recv::parse(&line), Some(r), "{form:?}");
+    }
+    // CR LF, quotes, commas, NUL and a prompt inside: exactly 13 bytes after `13,`.
+    let line = b"+QMTRECV: 1,7,\"t\",13,a\r\nb\"c,\0> d\"e";
+    assert_eq!(
+        recv_of(line),
+        Recv {
+            client_idx: c(1),
+            msgid: m(7),
+            topic: "t",
+            payload_len: Some(13),
+            payload: b"a\r\nb\"c,\0> d\"e",
+            form: PayloadForm::Unquoted,
+        }
+    );
+    // Quoted: the quotes are skipped only when byte 0 and byte len+1 are `"`.
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",5,\"a\r\nb\"\"");
+    assert_eq!((r.payload, r.form), (&b"a\r\nb\""[..], PayloadForm::Quoted));
+    // Exactly 5 bytes that happen to be quoted text: the length wins, the quotes are payload.
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",5,\"abc\"");
+    assert_eq!(
+        (r.payload, r.form, r.payload_len),
+        (&b"\"abc\""[..], PayloadForm::Unquoted, Some(5))
+    );
+    // Empty payloads.
+    assert_eq!(recv_of(b"+QMTRECV: 0,0,\"t\",0,").payload, b"");
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",0,\"\"");
+    assert_eq!((r.payload, r.form), (&b""[..], PayloadForm::Quoted));
+}
+
+#[test]
+fn rule_2_unlengthed_payload_is_the_rest_of_the_line() {
+    let r = recv_of(b"+QMTRECV: 0,3,\"a/b\",hello, world");
+    assert_eq!(
+        (r.payload, r.payload_len, r.form),
+        (&b"hello, world"[..], None, PayloadForm::Unquoted)
+    );
+    let r = recv_of(b"+QMTRECV: 0,3,\"a/b\",\"hello, world\"");
+    assert_eq!(
+        (r.payload, r.form),
+        (&b"hello, world"[..], PayloadForm::Quoted)
+    );
+    // Trailing spaces are payload.
+    assert_eq!(recv_of(b"+QMTRECV: 0,3,\"a/b\",x  ").payload, b"x  ");
+    // A lone quote is not a pair.
+    let r = recv_of(b"+QMTRECV: 0,3,\"a/b\",\"");
+    assert_eq!((r.payload, r.form), (&b"\""[..], PayloadForm::Unquoted));
+}
+
+/// `30,` is a length only when the rest is consistent with it (documented rule in `recv.rs`).
+#[test]
+fn ambiguous_length_is_decided_by_byte_count() {
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",30,This is test data, hello MQTT.");
+    assert_eq!(
+        (r.payload_len, r.payload),
+        (Some(30), &b"This is test data, hello MQTT."[..])
+    );
+    // 31 bytes follow `30,`: not consistent, so the whole rest is an unlengthed payload.
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",30,This is test data, hello MQTT!!");
+    assert_eq!(
+        (r.payload_len, r.payload),
+        (None, &b"30,This is test data, hello MQTT!!"[..])
+    );
+    // Consistent by accident: read as a length (the line alone cannot tell).
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",5,hello");
+    assert_eq!((r.payload_len, r.payload), (Some(5), &b"hello"[..]));
+    // A non-canonical length (leading zero) is not a length.
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",05,hello");
+    assert_eq!((r.payload_len, r.payload), (None, &b"05,hello"[..]));
+    // Digits alone: the payload "23", not a length.
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",23");
+    assert_eq!((r.payload_len, r.payload), (None, &b"23"[..]));
+    // The unlengthed value that would read as a length does not round-trip, and says so.
+    let odd = Recv {
+        payload_len: None,
+        payload: b"5,hello",
+        form: PayloadForm::Unquoted,
+        ..r
+    };
+    assert!(!odd.round_trips());
+}
+
+#[test]
+fn variation_1_unescaped_quotes_run_to_the_last_quote() {
+    let line = b"+QMTRECV: 0,1,\"topic\",\"{\"method\":\"set\",\"params\":true}\"";
+    assert_eq!(
+        recv_of(line),
+        Recv {
+            client_idx: c(0),
+            msgid: m(1),
+            topic: "topic",
+            payload_len: None,
+            payload: b"{\"method\":\"set\",\"params\":true}",
+            form: PayloadForm::Quoted,
+        }
+    );
+    assert_eq!(enc(&ModuleLine::parse(line)), line);
+}
+
+#[test]
+fn variation_2_split_form() {
+    let header = b"+QMTRECV: 0,0,\"pump/01/cmd\",23";
+    let data = b"{\"relay1\":1,\"relay2\":0}";
+    assert_eq!(data.len(), 23);
+    // The hook announces the data run only when configured for split firmware.
+    let split = RecvHook::auto().with(c(0), LenMode::Split);
+    assert_eq!(split.counted(header), Counted::Following(23));
+    assert_eq!(RecvHook::auto().counted(header), Counted::None);
+    assert_eq!(RecvHook::all(LenMode::Off).counted(header), Counted::None);
+    // Only client 0 is configured: client 1's identical head is an unlengthed payload "23".
+    assert_eq!(
+        split.counted(b"+QMTRECV: 1,0,\"pump/01/cmd\",23"),
+        Counted::None
+    );
+    // Split firmware may still send the inline form.
+    assert_eq!(
+        split.counted(b"+QMTRECV: 0,0,\"t\",2,ab"),
+        Counted::Inline(22)
+    );
+
+    let r = Recv::from_split(header, data).unwrap();
+    let expected = Recv {
+        client_idx: c(0),
+        msgid: m(0),
+        topic: "pump/01/cmd",
+        payload_len: Some(23),
+        payload: data,
+        form: PayloadForm::Split,
+    };
+    assert_eq!(r, expected);
+    // Encoding gives the header, CR LF and the data; parsing that gives the same value back.
+    let mut joined = Vec::new();
+    r.encode(&mut joined);
+    assert_eq!(joined, [&header[..], b"\r\n", &data[..]].concat());
+    assert_eq!(Recv::parse(&joined), Some(expected));
+    // Wrong data length or a header that is not header-only: refused.
+    assert_eq!(Recv::from_split(header, &data[..22]), None);
+    assert_eq!(Recv::from_split(b"+QMTRECV: 0,0,\"t\",2,ab", b"ab"), None);
+    assert_eq!(Recv::from_split(b"+QMTRECV: 0,0,\"t\"", b""), None);
+    // Context-free, the header line alone is an unlengthed payload "23".
+    assert_eq!(recv_of(header).payload, b"23");
+}
+
+#[test]
+fn variation_3_conn_without_ret_code() {
+    let l = ModuleLine::parse(b"+QMTCONN: 0,0");
+    let u = Urc::Conn {
+        client_idx: c(0),
+        result: PacketResult::Acked,
+        value: None,
+    };
+    assert_eq!(l, ModuleLine::Urc(u));
+    assert_eq!(u.connack(), Some(ConnackCode::Accepted));
+    assert_eq!(enc(&l), b"+QMTCONN: 0,0");
+    // With ret_code, and result 1 carrying a retransmission count, not a CONNACK code.
+    assert_eq!(
+        Urc::parse(b"+QMTCONN: 2,0,4").unwrap().connack(),
+        Some(ConnackCode::BadCredentials)
+    );
+    assert_eq!(
+        Urc::parse(b"+QMTCONN: 2,1,4"),
+        Some(Urc::Conn {
+            client_idx: c(2),
+            result: PacketResult::Retransmission,
+            value: Some(ConnValue::Retransmissions(4))
+        })
+    );
+    assert_eq!(Urc::parse(b"+QMTCONN: 2,1,4").unwrap().connack(), None);
+    assert_eq!(
+        Urc::parse(b"+QMTCONN: 2,0,9").unwrap().connack(),
+        Some(ConnackCode::Unknown(9))
+    );
+}
+
+#[test]
+fn variation_4_qmtpub_prefix_is_kept() {
+    let l = ModuleLine::parse(b"+QMTPUB: 0,5,1,2");
+    assert_eq!(
+        l,
+        ModuleLine::Urc(Urc::PubEx {
+            prefix: PubPrefix::Pub,
+            client_idx: c(0),
+            msgid: m(5),
+            result: PacketResult::Retransmission,
+            value: Some(2),
+        })
+    );
+    assert_eq!(enc(&l), b"+QMTPUB: 0,5,1,2");
+    let l = ModuleLine::parse(b"+QMTPUBEX: 0,5,2");
+    assert!(matches!(
+        l,
+        ModuleLine::Urc(Urc::PubEx {
+            prefix: PubPrefix::PubEx,
+            value: None,
+            ..
+        })
+    ));
+    assert_eq!(enc(&l), b"+QMTPUBEX: 0,5,2");
+}
+
+#[test]
+fn variation_5_case_and_spaces_are_tolerated() {
+    assert_eq!(ModuleLine::parse(b"ok"), ModuleLine::Final(FinalCode::Ok));
+    assert_eq!(
+        ModuleLine::parse(b"Error "),
+        ModuleLine::Final(FinalCode::Error)
+    );
+    let stat = ModuleLine::Urc(Urc::Stat {
+        client_idx: c(1),
+        err_code: StatCode::ClosedByPeer,
+    });
+    assert_eq!(ModuleLine::parse(b"+qmtstat: 1,1"), stat);
+    assert_eq!(ModuleLine::parse(b"+QMTSTAT:1,1"), stat);
+    assert_eq!(ModuleLine::parse(b"+QMTSTAT:  1, 1  "), stat);
+    assert_eq!(ModuleLine::parse(b"+QMTSTAT: 1,1\r"), stat);
+    assert_eq!(recv_of(b"+qmtrecv: 0, 0, \"t\",2,ab").payload, b"ab");
+    assert_eq!(
+        ModuleLine::parse(b"+cpin: ready"),
+        ModuleLine::Urc(Urc::CpinReady)
+    );
+    assert_eq!(
+        ModuleLine::parse(b"powered down"),
+        ModuleLine::Urc(Urc::PoweredDown)
+    );
+}
+
+#[test]
+fn variation_7_blank_lines_and_prompts() {
+    assert_eq!(ModuleLine::parse(b""), ModuleLine::Unknown(b""));
+    assert_eq!(ModuleLine::parse(b">"), ModuleLine::Prompt);
+    assert_eq!(ModuleLine::parse(b"> "), ModuleLine::Prompt);
+    assert_eq!(enc(&ModuleLine::Prompt), b"> ");
+    // A prompt followed by echoed payload is not a prompt line.
+    assert_eq!(
+        ModuleLine::parse(b"> hello"),
+        ModuleLine::Unknown(b"> hello")
+    );
+}
+
+#[test]
+fn variation_8_codes_outside_the_tables() {
+    assert_eq!(
+        ModuleLine::parse(b"+QMTOPEN: 0,-1"),
+        ModuleLine::Urc(Urc::Open {
+            client_idx: c(0),
+            result: OpenResult::FailedToOpen
+        })
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QMTOPEN: 0,42"),
+        ModuleLine::Urc(Urc::Open {
+            client_idx: c(0),
+            result: OpenResult::Unknown(42)
+        })
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QMTCLOSE: 4,-7"),
+        ModuleLine::Urc(Urc::Close {
+            client_idx: c(4),
+            result: CloseResult::Unknown(-7)
+        })
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QMTPING: 1,2"),
+        ModuleLine::Urc(Urc::Ping {
+            client_idx: c(1),
+            result: PingResult::Unknown(2)
+        })
+    );
+    let l = ModuleLine::parse(b"+QMTSUB: 0,9,0,1,128,7");
+    let ModuleLine::Urc(Urc::Sub { values, .. }) = l else {
+        panic!("{l:?}")
+    };
+    assert_eq!(
+        values.granted_qos().collect::<Vec<_>>(),
+        [
+            GrantedQos::AtLeastOnce,
+            GrantedQos::Failure,
+            GrantedQos::Unknown(7)
+        ]
+    );
+    assert_eq!(values.len(), 3);
+    let l = ModuleLine::parse(b"+QMTUNS: 0,9,1,3");
+    let ModuleLine::Urc(Urc::Uns { result, values, .. }) = l else {
+        panic!("{l:?}")
+    };
+    assert_eq!(
+        (result, values.first()),
+        (PacketResult::Retransmission, Some(3))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command-aware classification (DESIGN.md traps 1 and 2 at the line level)
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn parse_for_open_read_vs_open_result() {
+    let read = b"+QMTOPEN: 0,\"host\",1883";
+    assert_eq!(
+        Info::parse_for(K::QmtOpen, Form::Read, read),
+        Some(Info::OpenRead {
+            client_idx: c(0),
+            host: "host",
+            port: Port::new(1883).unwrap()
+        })
+    );
+    // The result of an earlier open is not information for `AT+QMTOPEN?`.
+    assert_eq!(
+        Info::parse_for(K::QmtOpen, Form::Read, b"+QMTOPEN: 0,0"),
+        None
+    );
+    // The read answer is not information for another command or form.
+    assert_eq!(Info::parse_for(K::QmtOpen, Form::Write, read), None);
+    assert_eq!(Info::parse_for(K::QmtConn, Form::Read, read), None);
+    // Context-free the read answer is still typed as what it is (trap 2: never a URC).
+    assert!(matches!(
+        ModuleLine::parse(read),
+        ModuleLine::Info(Info::OpenRead { .. })
+    ));
+}
+
+#[test]
+fn parse_for_conn_read_vs_conn_result_and_stat() {
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Read, b"+QMTCONN: 0,3"),
+        Some(Info::ConnRead {
+            client_idx: c(0),
+            state: ConnState::Connected
+        })
+    );
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Read, b"+qmtconn: 5,9"),
+        Some(Info::ConnRead {
+            client_idx: c(5),
+            state: ConnState::Unknown(9)
+        })
+    );
+    // Trap 1: a `+QMTSTAT` between `+QMTCONN: 0,3` and `OK` is not part of the response.
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Read, b"+QMTSTAT: 0,1"),
+        None
+    );
+    // A connect result with ret_code is not a read answer.
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Read, b"+QMTCONN: 0,0,0"),
+        None
+    );
+    // Without the command in flight, `+QMTCONN: 0,3` is a connect result.
+    assert_eq!(
+        ModuleLine::parse(b"+QMTCONN: 0,3"),
+        ModuleLine::Urc(Urc::Conn {
+            client_idx: c(0),
+            result: PacketResult::Unknown(3),
+            value: None
+        })
+    );
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Write, b"+QMTCONN: 0,3"),
+        None
+    );
+    assert_eq!(Info::parse_for(K::QmtConn, Form::Read, b"OK"), None);
+    assert_eq!(
+        Info::parse_for(K::QmtConn, Form::Read, b"+QMTCONN: 6,3"),
+        None
+    );
+}
+
+#[test]
+fn parse_for_recv_qfupl_and_tests() {
+    let msg = b"+QMTRECV: 0,4,\"a\",\"hi\"";
+    assert!(matches!(
+        Info::parse_for(K::QmtRecv, Form::Write, msg),
+        Some(Info::Message(_))
+    ));
+    assert!(matches!(
+        ModuleLine::parse(msg),
+        ModuleLine::Urc(Urc::Recv(_))
+    ));
+    // A "stored" announcement during `AT+QMTRECV=0` is a URC, not a message.
+    assert_eq!(
+        Info::parse_for(K::QmtRecv, Form::Write, b"+QMTRECV: 0,3"),
+        None
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QMTRECV: 0,3"),
+        ModuleLine::Urc(Urc::RecvStored {
+            client_idx: c(0),
+            recv_id: RecvId::new(3).unwrap()
+        })
+    );
+    let status = b"+QMTRECV: 1,0,1,0,0,1";
+    let expected = Info::RecvStatus {
+        client_idx: c(1),
+        slots: [0, 1, 0, 0, 1].map(StoreStatus::from_code),
+    };
+    assert_eq!(
+        Info::parse_for(K::QmtRecv, Form::Read, status),
+        Some(expected.clone())
+    );
+    assert_eq!(ModuleLine::parse(status), ModuleLine::Info(expected));
+    assert_eq!(Info::parse_for(K::QmtRecv, Form::Write, status), None);
+
+    assert_eq!(
+        Info::parse_for(K::QfUpl, Form::Write, b"+QFUPL: 1758,384a"),
+        Some(Info::QfUpl {
+            upload_size: 1758,
+            checksum: 0x384a
+        })
+    );
+    assert_eq!(
+        Info::parse_for(K::QmtOpen, Form::Write, b"+QFUPL: 1758,384a"),
+        None
+    );
+
+    let t = b"+QMTOPEN: (0-5),\"hostname\",(1-65535)";
+    assert!(matches!(
+        Info::parse_for(K::QmtOpen, Form::Test, t),
+        Some(Info::Test(_))
+    ));
+    assert_eq!(Info::parse_for(K::QmtConn, Form::Test, t), None);
+    assert_eq!(Info::parse_for(K::QmtOpen, Form::Read, t), None);
+    assert_eq!(
+        ModuleLine::parse(b"+QMTCLOSE: (0-5)"),
+        ModuleLine::Info(Info::Test(TestLine {
+            command: K::QmtClose,
+            params: "(0-5)"
+        }))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QMTUNS: (0-5),<msgid>,list of [\"topic\"]"),
+        ModuleLine::Info(Info::Test(TestLine {
+            command: K::QmtUns,
+            params: "(0-5),<msgid>,list of [\"topic\"]"
+        }))
+    );
+    // `+QMTCFG:`/`+QSSLCFG:` go to the (stub) config parsers; their Err is Unknown for now.
+    let cfg = b"+QMTCFG: \"keepalive\",0,120";
+    assert!(matches!(
+        ModuleLine::parse(cfg),
+        ModuleLine::Unknown(_) | ModuleLine::Info(Info::Cfg(_))
+    ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Final codes, StatCode actions, Unknown fallbacks
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn final_codes() {
+    assert_eq!(
+        ModuleLine::parse(b"+CME ERROR: 10"),
+        ModuleLine::Final(FinalCode::CmeError(10))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+CME ERROR: SIM not inserted"),
+        ModuleLine::Final(FinalCode::CmeErrorText("SIM not inserted"))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+CMS ERROR: 500"),
+        ModuleLine::Final(FinalCode::CmsError(500))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+CME ERROR: "),
+        ModuleLine::Unknown(b"+CME ERROR: ")
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+CMS ERROR: x"),
+        ModuleLine::Unknown(b"+CMS ERROR: x")
+    );
+    assert_eq!(
+        enc(&ModuleLine::Final(FinalCode::CmeErrorText(
+            "operation not allowed"
+        ))),
+        b"+CME ERROR: operation not allowed"
+    );
+    assert_eq!(ModuleLine::parse(b"CONNECT"), ModuleLine::Connect);
+    assert_eq!(ModuleLine::parse(b"RDY"), ModuleLine::Urc(Urc::Rdy));
+}
+
+#[test]
+fn stat_code_actions() {
+    use RecommendedAction as A;
+    let table = [
+        (1, StatCode::ClosedByPeer, A::Reopen),
+        (2, StatCode::PingFailed, A::ResetPdpThenReopen),
+        (3, StatCode::ConnectFailed, A::CheckCredentialsThenReopen),
+        (4, StatCode::ConnackFailed, A::CheckCredentialsThenReopen),
+        (5, StatCode::Disconnected, A::Nothing),
+        (6, StatCode::SendFailures, A::CheckDataThenReopen),
+        (7, StatCode::LinkDown, A::CheckLinkThenReopen),
+        (8, StatCode::ClosedByClient, A::ReopenIfWanted),
+        (9, StatCode::Unknown(9), A::ConnectionLost),
+        (255, StatCode::Unknown(255), A::ConnectionLost),
+        (0, StatCode::Unknown(0), A::ConnectionLost),
+        (-1, StatCode::Unknown(-1), A::ConnectionLost),
+    ];
+    for (n, code, action) in table {
+        assert_eq!(StatCode::from_code(n), code);
+        assert_eq!(code.recommended_action(), action, "{n}");
+        assert_eq!(action.reopens(), action != A::Nothing);
+        assert!(!action.text().is_empty());
+    }
+    assert_eq!(A::Reopen.text(), "re-run AT+QMTOPEN then AT+QMTCONN");
+    assert_eq!(
+        StatCode::ClosedByPeer.meaning(),
+        "connection closed or reset by peer"
+    );
+}
+
+#[test]
+fn unknown_fallbacks() {
+    for line in [
+        &b"+QMTOPEN: 9,0"[..],                  // client_idx out of range
+        b"+QMTSTAT: 6,1",                       // client_idx out of range
+        b"+QMTSTAT: -1,1",                      // negative client_idx
+        b"+QMTOPEN: 0,\"host\",0",              // port 0
+        b"+QMTOPEN: 0,\"host\",65536",          // port too large
+        b"+QMTOPEN: 0,\"host\"",                // missing port
+        b"+QMTRECV: 0,5",                       // recv_id out of range
+        b"+QMTRECV: 0,70000,\"t\",x",           // msgid out of range
+        b"+QMTRECV: 0,0,\"\xff\",x",            // topic not UTF-8
+        b"+QMTRECV: 0,0,\"t\"",                 // no payload field
+        b"+QMTRECV: 0,0,\"t",                   // unterminated topic
+        b"+QMTSUB: 0,1,0,x",                    // value not a number
+        b"+QMTSUB: 0,1,0,",                     // empty value
+        b"+QMTOPEN: 0,99999999999999999999999", // overflow
+        b"+QMTOPEN: 0,0,0",                     // too many fields
+        b"+QMTPUBEX: 0,1,0,1,2",                // too many fields
+        b"+QMTPUB: (0-5)",                      // test line only under +QMTPUBEX
+        b"+QMTFOO: 1,2",                        // unknown prefix
+        b"+CPIN: SIM PIN",                      // not READY
+        b"+QFUPL: 10,xyz1",                     // checksum not hex
+        b"+QFUPL: 10,12345",                    // checksum too long
+        b"OKAY",
+        b"CONNECT 115200",
+        b"+",
+        b":",
+        b"\xff\xfe",
+    ] {
+        assert_eq!(
+            ModuleLine::parse(line),
+            ModuleLine::Unknown(line),
+            "{}",
+            line.escape_ascii()
+        );
+        // Unknown encodes back to its bytes.
+        assert_eq!(enc(&ModuleLine::Unknown(line)), line);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// RecvHook table and hex
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn recv_hook_table() {
+    let auto = RecvHook::auto();
+    let off0 = RecvHook::auto().with(c(0), LenMode::Off);
+    let split = RecvHook::all(LenMode::Split);
+    let small = RecvHook::auto().with_max_len(10);
+    // (hook, head, expected)
+    let h: &[u8] = b"+QMTRECV: 0,0,\"topic/pub\",30,";
+    assert_eq!(h.len(), 29);
+    let table: &[(&RecvHook, &[u8], Counted)] = &[
+        (
+            &auto,
+            b"+QMTRECV: 0,0,\"topic/pub\",30,This is test data, hello MQTT.",
+            Counted::Inline(59),
+        ),
+        (
+            &auto,
+            b"+QMTRECV: 0,0,\"topic/pub\",30,This is",
+            Counted::Inline(59),
+        ), // cut by an inner CR LF
+        (
+            &auto,
+            b"+QMTRECV: 0,0,\"topic/example\",36,\"This is the payload related to topic\"",
+            Counted::Inline(33 + 36),
+        ),
+        (&auto, b"+qmtrecv:0,0,\"t\",3,abc", Counted::Inline(19 + 3)),
+        (
+            &auto,
+            b"+QMTRECV: 0, 0, \"t\",3,abc",
+            Counted::Inline(22 + 3),
+        ),
+        (&auto, b"+QMTRECV: 0,0,\"t\",0,", Counted::Inline(20)),
+        (&auto, b"+QMTRECV: 0,0,\"pump/01/cmd\",23", Counted::None),
+        (
+            &split,
+            b"+QMTRECV: 0,0,\"pump/01/cmd\",23",
+            Counted::Following(23),
+        ),
+        (&split, b"+QMTRECV: 0,0,\"pump/01/cmd\",23 ", Counted::None),
+        (&split, b"+QMTRECV: 0,0,\"t\",0", Counted::Following(0)),
+        (&off0, b"+QMTRECV: 0,0,\"t\",3,abc", Counted::None),
+        (&off0, b"+QMTRECV: 1,0,\"t\",3,abc", Counted::Inline(20 + 3)),
+        (&small, b"+QMTRECV: 0,0,\"t\",10,", Counted::Inline(21 + 10)),
+        (&small, b"+QMTRECV: 0,0,\"t\",11,", Counted::None),
+        (&auto, b"+QMTRECV: 0,0,\"t\",hello", Counted::None), // unlengthed
+        (&auto, b"+QMTRECV: 0,0,\"t\",\"3,abc\"", Counted::None), // quoted unlengthed
+        (&auto, b"+QMTRECV: 0,0,\"t\",03,abc", Counted::None), // non-canonical length
+        (&auto, b"+QMTRECV: 0,0,\"t\",99999999999,", Counted::None), // absurd length
+        (&auto, b"+QMTRECV: 6,0,\"t\",3,abc", Counted::None), // client_idx out of range
+        (&auto, b"+QMTRECV: 0,3", Counted::None),             // stored announcement
+        (&auto, b"+QMTRECV: 0,0,\"t", Counted::None),         // topic cut
+        (&auto, b"+QMTSTAT: 0,1", Counted::None),
+        (&auto, b"QMTRECV: 0,0,\"t\",3,abc", Counted::None), // no '+'
+        (&auto, b"", Counted::None),
+        (&auto, b"+", Counted::None),
+        (&auto, b"+QMTRECV:", Counted::None),
+    ];
+    for (i, (hook, head, want)) in table.iter().enumerate() {
+        assert_eq!(
+            hook.counted(head),
+            *want,
+            "row {i}: {}",
+            head.escape_ascii()
+        );
+    }
+    assert_eq!(split.mode(c(3)), LenMode::Split);
+    let mut hk = RecvHook::auto();
+    hk.set(c(2), LenMode::Off);
+    assert_eq!((hk.mode(c(2)), hk.mode(c(1))), (LenMode::Off, LenMode::On));
+    assert_eq!(RecvHook::default(), RecvHook::auto());
+}
+
+/// The hook frames a lengthed payload holding CR LF as one line, in both forms, and a payload
+/// ending in CR.
+#[test]
+fn recv_hook_frames_embedded_crlf() {
+    let hook = RecvHook::auto();
+    for (wire, body) in [
+        (
+            &b"+QMTRECV: 0,0,\"t\",4,a\r\nb\r\nOK\r\n"[..],
+            &b"+QMTRECV: 0,0,\"t\",4,a\r\nb"[..],
+        ),
+        (
+            b"+QMTRECV: 0,0,\"t\",4,\"a\r\nb\"\r\nOK\r\n",
+            b"+QMTRECV: 0,0,\"t\",4,\"a\r\nb\"",
+        ),
+        (
+            b"+QMTRECV: 0,0,\"t\",2,a\r\r\nOK\r\n",
+            b"+QMTRECV: 0,0,\"t\",2,a\r",
+        ),
+        (
+            b"+QMTRECV: 0,0,\"t\",2,\r\n\r\nOK\r\n",
+            b"+QMTRECV: 0,0,\"t\",2,\r\n",
+        ),
+    ] {
+        assert_eq!(
+            framed_line_len(&hook, wire),
+            Some(body.len()),
+            "{}",
+            wire.escape_ascii()
+        );
+        assert!(Recv::parse(body).unwrap().payload_len.is_some());
+    }
+}
+
+#[test]
+fn hex_payloads() {
+    let r = recv_of(b"+QMTRECV: 0,0,\"t\",8,\"48690d0A\"");
+    let mut buf = [0u8; 4];
+    assert_eq!(r.decode_hex_payload_into(&mut buf), Ok(4));
+    assert_eq!(&buf, b"Hi\r\n");
+    assert_eq!(r.decode_hex_payload().unwrap(), b"Hi\r\n");
+    let mut small = [0u8; 3];
+    assert_eq!(
+        r.decode_hex_payload_into(&mut small),
+        Err(HexError::BufferTooSmall { needed: 4 })
+    );
+    assert_eq!(small, [0, 0, 0]);
+    assert_eq!(decode_hex(b"abc"), Err(HexError::OddLength));
+    assert_eq!(decode_hex(b"a0zz"), Err(HexError::InvalidDigit { at: 2 }));
+    assert_eq!(decode_hex(b""), Ok(vec![]));
+}
