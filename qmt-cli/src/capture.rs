@@ -41,7 +41,11 @@ fn trim_end_cr(line: &[u8]) -> &[u8] {
 /// exactly what the module sends (spec §8); other lines (comments, notes) are skipped.
 pub fn pieces(bytes: &[u8]) -> Vec<Piece> {
     if !is_text_log(bytes) {
-        return vec![Piece { dir: Direction::Module, bytes: bytes.to_vec(), line: 0 }];
+        return vec![Piece {
+            dir: Direction::Module,
+            bytes: bytes.to_vec(),
+            line: 0,
+        }];
     }
     let mut out: Vec<Piece> = Vec::new();
     for (n, raw) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -60,7 +64,11 @@ pub fn pieces(bytes: &[u8]) -> Vec<Piece> {
             Direction::Module if text == b">" || text == b"> " => b"\r\n> ".to_vec(),
             Direction::Module => [b"\r\n", text, b"\r\n"].concat(),
         };
-        out.push(Piece { dir, bytes, line: n + 1 });
+        out.push(Piece {
+            dir,
+            bytes,
+            line: n + 1,
+        });
     }
     out
 }
@@ -73,14 +81,24 @@ mod tests {
     fn text_logs_are_recognised_after_comments() {
         assert!(is_text_log(b"# note\n\n>> AT\n<< OK\n"));
         assert!(!is_text_log(b"\r\nOK\r\n"));
-        assert!(!is_text_log(b"RDY\r\n>> looks like a log but is not first\n"));
+        assert!(!is_text_log(
+            b"RDY\r\n>> looks like a log but is not first\n"
+        ));
     }
 
     #[test]
     fn text_log_pieces_rebuild_module_framing() {
-        let p = pieces(b"# c\r\n>> AT+QMTOPEN?\r\n<< OK\n   (note)\n<< >\n>> data, with spaces  \n");
+        let p =
+            pieces(b"# c\r\n>> AT+QMTOPEN?\r\n<< OK\n   (note)\n<< >\n>> data, with spaces  \n");
         assert_eq!(p.len(), 4);
-        assert_eq!(p[0], Piece { dir: Direction::Host, bytes: b"AT+QMTOPEN?".to_vec(), line: 2 });
+        assert_eq!(
+            p[0],
+            Piece {
+                dir: Direction::Host,
+                bytes: b"AT+QMTOPEN?".to_vec(),
+                line: 2
+            }
+        );
         assert_eq!(p[1].bytes, b"\r\nOK\r\n");
         assert_eq!(p[2].bytes, b"\r\n> ");
         assert_eq!(p[3].bytes, b"data, with spaces  ");
@@ -89,6 +107,13 @@ mod tests {
     #[test]
     fn raw_capture_is_one_module_piece() {
         let p = pieces(b"RDY\r\n");
-        assert_eq!(p, vec![Piece { dir: Direction::Module, bytes: b"RDY\r\n".to_vec(), line: 0 }]);
+        assert_eq!(
+            p,
+            vec![Piece {
+                dir: Direction::Module,
+                bytes: b"RDY\r\n".to_vec(),
+                line: 0
+            }]
+        );
     }
 }

@@ -133,7 +133,10 @@ impl<'o, W: Write> Session<'o, W> {
                 let sum = qfupl_checksum(bytes);
                 if placeholder {
                     self.upload_checksum = None;
-                    format!("{want} bytes of file data (the capture holds a {}-byte placeholder)", bytes.len())
+                    format!(
+                        "{want} bytes of file data (the capture holds a {}-byte placeholder)",
+                        bytes.len()
+                    )
                 } else {
                     self.upload_checksum = Some((want as u64, sum));
                     format!("{want} bytes of file data, checksum {sum:04x}")
@@ -141,7 +144,11 @@ impl<'o, W: Write> Session<'o, W> {
             }
             DataPhase::Prompt { .. } => {
                 if placeholder {
-                    format!("{want} bytes expected, capture holds {}: {}", bytes.len(), escape(bytes, 200))
+                    format!(
+                        "{want} bytes expected, capture holds {}: {}",
+                        bytes.len(),
+                        escape(bytes, 200)
+                    )
                 } else {
                     format!("{want} bytes: {}", escape(bytes, 200))
                 }
@@ -153,7 +160,11 @@ impl<'o, W: Write> Session<'o, W> {
     /// Notes the command whose response comes next.
     fn start(&mut self, cmd: &Command) {
         let (kind, form) = cmd.kind();
-        self.in_flight = Some(InFlight { kind, form, data: cmd.data_phase() });
+        self.in_flight = Some(InFlight {
+            kind,
+            form,
+            data: cmd.data_phase(),
+        });
         self.awaiting_data = None;
     }
 
@@ -214,7 +225,11 @@ impl<'o, W: Write> Session<'o, W> {
             OwnedFrame::Prompt => self.typed(ModuleLine::Prompt),
             OwnedFrame::Overflow(len) => {
                 self.summary.overflows += 1;
-                self.emit("<<", "overflow", &format!("line of {len} bytes discarded (longer than {LINE_CAPACITY})"))
+                self.emit(
+                    "<<",
+                    "overflow",
+                    &format!("line of {len} bytes discarded (longer than {LINE_CAPACITY})"),
+                )
             }
         }
     }
@@ -251,7 +266,10 @@ impl<'o, W: Write> Session<'o, W> {
             ModuleLine::Prompt | ModuleLine::Connect => {
                 self.awaiting_data = self.in_flight.and_then(|f| f.data);
             }
-            ModuleLine::Info(Info::QfUpl { upload_size, checksum }) => {
+            ModuleLine::Info(Info::QfUpl {
+                upload_size,
+                checksum,
+            }) => {
                 if let Some((size, ours)) = self.upload_checksum.take() {
                     let verdict = if (size, ours) == (*upload_size, *checksum) {
                         "matches the uploaded bytes"
@@ -259,13 +277,22 @@ impl<'o, W: Write> Session<'o, W> {
                         self.summary.checksum_mismatches += 1;
                         "DOES NOT match the uploaded bytes"
                     };
-                    let text = format!("{line:?} (checksum {verdict}: {ours:04x})");
+                    let text = format!(
+                        "QfUpl {{ upload_size: {upload_size}, checksum: {checksum:04x} }} ({verdict}: {ours:04x})"
+                    );
                     return self.emit("<<", kind, &text);
                 }
             }
             _ => {}
         }
         let text = match &line {
+            // The spec writes the checksum in hex (`+QFUPL: 1758,384a`); so does the output.
+            ModuleLine::Info(Info::QfUpl {
+                upload_size,
+                checksum,
+            }) => {
+                format!("QfUpl {{ upload_size: {upload_size}, checksum: {checksum:04x} }}")
+            }
             ModuleLine::Final(f) => format!("{f:?}"),
             ModuleLine::Info(i) => format!("{i:?}"),
             ModuleLine::Urc(u) => format!("{u:?}"),
@@ -284,7 +311,11 @@ impl<'o, W: Write> Session<'o, W> {
         self.summary.events += 1;
         *self.summary.by_kind.entry(kind).or_default() += 1;
         let name = type_name(kind, text);
-        *self.summary.by_name.entry(format!("{kind} {name}")).or_default() += 1;
+        *self
+            .summary
+            .by_name
+            .entry(format!("{kind} {name}"))
+            .or_default() += 1;
         if self.opts.json {
             let v = serde_json::json!({
                 "event": self.summary.events,
@@ -315,7 +346,12 @@ impl<'o, W: Write> Session<'o, W> {
             return writeln!(self.out, "{v}");
         }
         let kinds: Vec<String> = s.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        writeln!(self.out, "\nsummary: {} events: {}", s.events, kinds.join(", "))?;
+        writeln!(
+            self.out,
+            "\nsummary: {} events: {}",
+            s.events,
+            kinds.join(", ")
+        )?;
         let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (key, n) in &s.by_name {
             if let Some((kind, name)) = key.split_once(' ') {
@@ -338,9 +374,11 @@ impl<'o, W: Write> Session<'o, W> {
 /// The typed name of an event: the variant its Debug text starts with (`Open`, `Ok`, …).
 fn type_name(kind: &str, text: &str) -> String {
     match kind {
-        "command" | "echo" | "final" | "info" | "urc" => {
-            text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').next().unwrap_or("").to_string()
-        }
+        "command" | "echo" | "final" | "info" | "urc" => text
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or("")
+            .to_string(),
         _ => String::new(),
     }
 }

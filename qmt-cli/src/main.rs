@@ -56,7 +56,11 @@ pub enum RecvLen {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Cmd::Decode { file, json, recv_len } => {
+        Cmd::Decode {
+            file,
+            json,
+            recv_len,
+        } => {
             let (name, bytes) = match read_input(file.as_deref()) {
                 Ok(v) => v,
                 Err(msg) => {
@@ -87,7 +91,9 @@ fn read_input(file: Option<&std::path::Path>) -> Result<(String, Vec<u8>), Strin
         Some(p) if p.as_os_str() == "-" => read_stdin(),
         Some(p) => {
             let name = p.display().to_string();
-            std::fs::read(p).map(|b| (name.clone(), b)).map_err(|e| format!("cannot read {name}: {e}"))
+            std::fs::read(p)
+                .map(|b| (name.clone(), b))
+                .map_err(|e| format!("cannot read {name}: {e}"))
         }
     }
 }

@@ -437,66 +437,7 @@ pub struct Recv {
 // ------------------------------------------------------------------------------------------------
 // §7 AT+QFUPL.
 
-/// `file_size` of `AT+QFUPL`: 1–10 485 760 bytes.
-///
-/// The spec gives no range; this crate's choice: at least one byte (an upload of nothing is not an
-/// upload) and at most 10 MiB, well above the user file system of these modules (certificates and
-/// keys are a few KiB), so a wrong size is caught before the module waits for bytes that never come.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FileSize(u32);
-
-impl FileSize {
-    /// The smallest allowed size.
-    pub const MIN: u32 = 1;
-    /// The largest allowed size (10 MiB).
-    pub const MAX: u32 = 10 * 1024 * 1024;
-
-    /// Checks the range 1–10 485 760.
-    pub fn new(value: i64) -> Result<FileSize, ParamError> {
-        match u32::try_from(value) {
-            Ok(v) if (Self::MIN..=Self::MAX).contains(&v) => Ok(FileSize(v)),
-            _ => Err(ParamError::OutOfRange {
-                param: "file_size",
-                value,
-                allowed: "1-10485760",
-            }),
-        }
-    }
-
-    /// The size in bytes.
-    pub const fn get(self) -> u32 {
-        self.0
-    }
-}
-
-/// `timeout` of `AT+QFUPL` in seconds: how long the module waits for the file's bytes after
-/// `CONNECT` (default 5 s). The spec gives no range; this crate allows 1–3600 s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct UploadTimeout(u16);
-
-impl UploadTimeout {
-    /// The smallest allowed timeout.
-    pub const MIN: u16 = 1;
-    /// The largest allowed timeout.
-    pub const MAX: u16 = 3600;
-
-    /// Checks the range 1–3600.
-    pub fn new(value: i64) -> Result<UploadTimeout, ParamError> {
-        match u16::try_from(value) {
-            Ok(v) if (Self::MIN..=Self::MAX).contains(&v) => Ok(UploadTimeout(v)),
-            _ => Err(ParamError::OutOfRange {
-                param: "timeout",
-                value,
-                allowed: "1-3600",
-            }),
-        }
-    }
-
-    /// The timeout in seconds.
-    pub const fn get(self) -> u16 {
-        self.0
-    }
-}
+pub use crate::params::{FileSize, UploadTimeout};
 
 /// `AT+QFUPL="<filename>"[,<file_size>[,<timeout>]]` (spec §7): upload a file (a certificate, a
 /// key) to the module's file system. With a size the module answers `CONNECT` and the host writes

@@ -37,9 +37,11 @@ macro_rules! bounded_int {
             }
         }
 
+        /// The bare number: the field name around it already says what it is, and logs of
+        /// typed lines stay short (`client_idx: 0`, not `client_idx: ClientIdx(0)`).
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, concat!(stringify!($name), "({})"), self.0)
+                fmt::Debug::fmt(&self.0, f)
             }
         }
 
@@ -117,6 +119,19 @@ bounded_int!(
     /// `length` of an `AT+QMTPUBEX` payload (spec §5: at most 1500 bytes; longer input is cut by
     /// the module, so the driver refuses it before writing anything).
     PayloadLen(u16), "length", 0, 1500, "0-1500"
+);
+
+bounded_int!(
+    /// `file_size` of `AT+QFUPL` (spec §7), 1–10 485 760 bytes. The spec gives no range; this is
+    /// qmt's choice: an upload of nothing is not an upload, and 10 MiB is well above the module's
+    /// user file system (certificates and keys are a few KiB), so a wrong size is caught before the
+    /// module waits for bytes that never come.
+    FileSize(u32), "file_size", 1, 10 * 1024 * 1024, "1-10485760"
+);
+bounded_int!(
+    /// `timeout` of `AT+QFUPL` in seconds (spec §7, default 5): how long the module waits for the
+    /// file's bytes after `CONNECT`. The spec gives no range; qmt allows 1–3600 s.
+    UploadTimeout(u16), "timeout", 1, 3600, "1-3600"
 );
 
 impl ClientIdx {
