@@ -1,0 +1,110 @@
+//! The borrowed path allocates nothing: framing a stream of `+QMTRECV` messages and typing every
+//! line (URCs, results, finals) makes zero heap allocations, counted by a global allocator.
+//!
+//! Only `+QMTCFG`/`+QSSLCFG` answers (owned configuration values) are allowed to allocate; they are
+//! not in this stream.
+
+// A `GlobalAlloc` can only be implemented with `unsafe`; it forwards to the system allocator and
+// counts. This test binary is the only place the workspace allows it.
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use at_codec::{Decoder, Frame};
+use qmt_proto::{ModuleLine, RecvHook, Urc};
+
+struct Counting;
+
+thread_local! {
+    /// Allocations made by this thread while counting is on (`None` when off). Const-initialised,
+    /// so touching it does not allocate.
+    static COUNT: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = COUNT.try_with(|c| {
+            if let Some(n) = c.get() {
+                c.set(Some(n + 1));
+            }
+        });
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f` and returns how many allocations this thread made meanwhile.
+fn allocations(f: impl FnOnce()) -> usize {
+    COUNT.with(|c| c.set(Some(0)));
+    f();
+    COUNT.with(|c| c.replace(None)).unwrap_or(0)
+}
+
+#[test]
+fn framing_and_typing_urcs_does_not_allocate() {
+    // A realistic stream, built before counting starts.
+    let mut wire = Vec::new();
+    for i in 0..200u32 {
+        let payload = format!("{{\"seq\":{i},\"text\":\"a,b\\r\\n> \"}}\r\n");
+        wire.extend_from_slice(
+            format!(
+                "\r\n+QMTRECV: {},{},\"sensors/{i}/data\",{},",
+                i % 6,
+                i % 65536,
+                payload.len()
+            )
+            .as_bytes(),
+        );
+        wire.extend_from_slice(payload.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+        wire.extend_from_slice(b"\r\n+QMTRECV: 1,0,\"t\",\"{\"method\":\"set\"}\"\r\n");
+        wire.extend_from_slice(b"\r\nOK\r\n\r\n> \r\nOK\r\n\r\n+QMTPUBEX: 0,7,0\r\n");
+        wire.extend_from_slice(
+            b"\r\n+QMTSUB: 0,1,0,2,1,128\r\n\r\n+QMTSTAT: 0,1\r\n\r\n+CME ERROR: 3\r\n",
+        );
+    }
+
+    let mut framer = Box::new(Decoder::<4096, RecvHook>::with_hook(RecvHook::auto()));
+    let mut messages = 0usize;
+    let mut payload_bytes = 0usize;
+    let mut other = 0usize;
+    let n = allocations(|| {
+        for read in wire.chunks(64) {
+            framer.decode(read, |frame| match frame {
+                Frame::Line(l) => match ModuleLine::parse(l) {
+                    ModuleLine::Urc(Urc::Recv(r)) => {
+                        messages += 1;
+                        payload_bytes += r.payload.len();
+                    }
+                    ModuleLine::Unknown(_) => panic!("untyped line"),
+                    _ => other += 1,
+                },
+                Frame::Prompt => other += 1,
+                Frame::Data(_) | Frame::Overflow { .. } => panic!("unexpected frame"),
+            });
+        }
+    });
+    assert_eq!(messages, 400, "every message typed");
+    assert!(payload_bytes > 200 * 30);
+    assert_eq!(other, 200 * 7);
+    assert_eq!(n, 0, "allocations on the borrowed path");
+}
+
+#[test]
+fn the_counter_does_count() {
+    // Guards the test above against a counter that never counts.
+    let n = allocations(|| {
+        let v = std::hint::black_box(vec![1u8; 10]);
+        drop(v);
+    });
+    assert_eq!(n, 1);
+}
