@@ -1,0 +1,547 @@
+//! Integration tests of `qmt decode`: the real binary on the bundled captures and on small
+//! hand-made ones.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const ALIYUN_SECRET: &str = "wN9Y6pZSlly7Exa5qVzcmigEGO4kAazZ";
+
+fn capture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/captures")
+        .join(name)
+}
+
+/// Runs `qmt` with `args`, feeding `stdin` (or nothing) to it.
+fn qmt(args: &[&std::ffi::OsStr], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qmt"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qmt starts");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.unwrap_or_default().to_vec();
+    let writer = std::thread::spawn(move || {
+        // The binary may not read standard input at all (a file argument): ignore a closed pipe.
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("qmt runs");
+    writer.join().expect("stdin writer");
+    out
+}
+
+/// `qmt decode <file> [extra…]`, which must succeed; returns its standard output.
+fn decode_ok(file: &Path, extra: &[&str]) -> String {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["decode".as_ref(), file.as_os_str()];
+    args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+    let out = qmt(&args, None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "qmt decode {} {extra:?} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "unexpected stderr: {out:?}");
+    String::from_utf8(out.stdout).expect("output is UTF-8")
+}
+
+/// A file in the temp directory, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(test: &str, bytes: &[u8]) -> Self {
+        let path =
+            std::env::temp_dir().join(format!("qmt-cli-decode-{}-{test}.bin", std::process::id()));
+        std::fs::write(&path, bytes).expect("temp file written");
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One event line of the text output.
+#[derive(Debug, PartialEq, Eq)]
+struct Event<'a> {
+    dir: &'a str,
+    kind: &'a str,
+    text: &'a str,
+}
+
+/// The event lines of a text output (`<dir> <kind padded to 8> <text>`), in order.
+fn events(out: &str) -> Vec<Event<'_>> {
+    out.lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            assert!(
+                l.starts_with(">> ") || l.starts_with("<< "),
+                "not an event line: {l:?}"
+            );
+            let rest = &l[3..];
+            Event {
+                dir: &l[..2],
+                kind: rest[..8].trim_end(),
+                text: &rest[9..],
+            }
+        })
+        .collect()
+}
+
+/// The summary of a text output: total events and events per kind.
+fn summary(out: &str) -> (usize, BTreeMap<String, usize>) {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("summary: "))
+        .expect("a summary line");
+    let (total, kinds) = line.split_once(" events: ").expect("summary form");
+    let kinds = kinds
+        .split(", ")
+        .map(|kn| {
+            let (k, n) = kn.rsplit_once(' ').expect("kind count");
+            (k.to_string(), n.parse().expect("count"))
+        })
+        .collect();
+    (total.parse().expect("total"), kinds)
+}
+
+fn kinds(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|&(k, n)| (k.to_string(), n)).collect()
+}
+
+/// The `(line number, direction)` of every `>>` / `<<` line of a text log, in order.
+fn log_lines(log: &str) -> Vec<(u64, &'static str)> {
+    log.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let dir = if l.starts_with(">>") {
+                "host"
+            } else if l.starts_with("<<") {
+                "module"
+            } else {
+                return None;
+            };
+            Some((i as u64 + 1, dir))
+        })
+        .collect()
+}
+
+/// Parses `--json` output: every line one JSON object; the last one the summary.
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
+            assert!(v.is_object(), "not an object: {l:?}");
+            v
+        })
+        .collect()
+}
+
+/// Checks that a text log is decoded line for line: one event per `>>`/`<<` line, same
+/// direction, same line number (from `--json`), in order, and nothing unknown or invalid.
+fn assert_log_decoded_line_for_line(name: &str) {
+    let path = capture(name);
+    let log = std::fs::read_to_string(&path).expect("capture readable");
+    let want = log_lines(&log);
+
+    let text = decode_ok(&path, &[]);
+    let evs = events(&text);
+    assert_eq!(evs.len(), want.len(), "one event per log line");
+    for (ev, (n, dir)) in evs.iter().zip(&want) {
+        let want_dir = if *dir == "host" { ">>" } else { "<<" };
+        assert_eq!(ev.dir, want_dir, "direction of log line {n}: {ev:?}");
+        assert!(
+            !matches!(ev.kind, "unknown" | "invalid" | "overflow" | "echo"),
+            "log line {n} not typed: {ev:?}"
+        );
+    }
+
+    let json = json_lines(&decode_ok(&path, &["--json"]));
+    let (summary, evs) = json.split_last().expect("at least a summary");
+    assert_eq!(summary["summary"]["events"], want.len() as u64);
+    let got: Vec<(u64, &str)> = evs
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_u64().expect("text log events carry a line"),
+                v["dir"].as_str().expect("dir"),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "JSON events name the log lines in order");
+}
+
+#[test]
+fn aliyun_log() {
+    let out = decode_ok(&capture("aliyun.log"), &[]);
+    insta::assert_snapshot!("aliyun", out);
+
+    assert_log_decoded_line_for_line("aliyun.log");
+    let (total, by_kind) = summary(&out);
+    assert_eq!(total, 44);
+    assert_eq!(
+        by_kind,
+        kinds(&[
+            ("command", 14),
+            ("data", 1),
+            ("final", 14),
+            ("info", 5),
+            ("prompt", 1),
+            ("urc", 9),
+        ])
+    );
+    assert!(out.contains(
+        "\n  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0\n"
+    ));
+    assert!(out.contains("\n  final    Ok 14\n"));
+    assert!(out.contains("\n  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 2, Sub 2, Uns 1\n"));
+    // Both payload forms of spec §6: quoted and unquoted, each with its length.
+    assert!(out.contains(
+        r#"payload_len: Some(36), payload: b"This is the payload related to topic", form: Quoted"#
+    ));
+    assert!(out.contains(
+        r#"payload_len: Some(30), payload: b"This is test data, hello MQTT.", form: Unquoted"#
+    ));
+    assert!(out.contains(r#">> data     30 bytes: "This is test data, hello MQTT.""#));
+}
+
+#[test]
+fn aws_tls_log() {
+    let out = decode_ok(&capture("aws-tls.log"), &[]);
+    insta::assert_snapshot!("aws_tls", out);
+
+    assert_log_decoded_line_for_line("aws-tls.log");
+    let (total, by_kind) = summary(&out);
+    // 17 commands + 4 host data pieces (3 file uploads, 1 publish); 17 OK, 3 CONNECT,
+    // 3 +QFUPL, 1 prompt, 6 URCs.
+    assert_eq!(total, 51);
+    assert_eq!(
+        by_kind,
+        kinds(&[
+            ("command", 17),
+            ("connect", 3),
+            ("data", 4),
+            ("final", 17),
+            ("info", 3),
+            ("prompt", 1),
+            ("urc", 6),
+        ])
+    );
+    assert!(out.contains(
+        "\n  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0\n"
+    ));
+    assert!(out.contains(
+        "\n  command  Cfg 2, Conn 1, Disc 1, FileUpload 3, Open 1, PubEx 1, SslCfg 7, Sub 1\n"
+    ));
+    // The `<N bytes of …>` placeholders are recognised as such, never taken as file contents.
+    for (size, placeholder, sum) in [(1758, 26, "384a"), (1220, 26, "2d53"), (1679, 28, "335f")] {
+        assert!(out.contains(&format!(
+            ">> data     {size} bytes of file data (the capture holds a {placeholder}-byte placeholder)\n"
+        )));
+        assert!(out.contains(&format!(
+            "<< info     QfUpl {{ upload_size: {size}, checksum: {sum} }}\n"
+        )));
+    }
+    assert!(!out.contains("bytes of cacert.pem"));
+}
+
+#[test]
+fn ec200_raw_capture() {
+    let out = decode_ok(&capture("ec200-raw.bin"), &[]);
+    insta::assert_snapshot!("ec200_raw", out);
+
+    let evs = events(&out);
+    assert!(
+        evs.iter().all(|e| e.dir == "<<"),
+        "a raw capture is all module bytes"
+    );
+    let (total, by_kind) = summary(&out);
+    assert_eq!(total, 31);
+    assert_eq!(total, evs.len());
+    assert_eq!(
+        by_kind,
+        kinds(&[
+            ("echo", 2),
+            ("final", 9),
+            ("info", 1),
+            ("overflow", 1),
+            ("prompt", 1),
+            ("unknown", 1),
+            ("urc", 16),
+        ])
+    );
+    assert!(out.contains(
+        "\n  unknown lines: 1, overflows: 1, invalid commands: 0, checksum mismatches: 0\n"
+    ));
+
+    let of = |kind: &str| -> Vec<&str> {
+        evs.iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.text)
+            .collect()
+    };
+    assert_eq!(of("echo"), ["At", "Echo(false)"]);
+    assert_eq!(of("unknown"), [r#""garbage \xff\xfe line""#]);
+    assert_eq!(
+        of("overflow"),
+        ["line of 5000 bytes discarded (longer than 4096)"]
+    );
+    // The counted payload holds CR LF, a quote, a comma, NUL and "> ": all 12 bytes intact, and
+    // the bytes after it still frame normally.
+    let recvs: Vec<&str> = of("urc")
+        .into_iter()
+        .filter(|t| t.starts_with("Recv("))
+        .collect();
+    assert_eq!(
+        recvs,
+        [
+            r#"Recv(Recv { client_idx: 0, msgid: 1, topic: "dev/cmd", payload_len: Some(12), payload: b"a\r\nb,\"c\x00> d!", form: Quoted })"#,
+            r#"Recv(Recv { client_idx: 1, msgid: 0, topic: "dev/json", payload_len: None, payload: b"{\"method\":\"set\",\"params\":true}", form: Quoted })"#,
+        ]
+    );
+    // The embedded "> " is not a prompt: the only prompt is the real one.
+    assert_eq!(of("prompt"), ["Prompt"]);
+    // The first and last lines, which have no leading CR LF or come after the overflow.
+    assert_eq!(evs.first().map(|e| e.text), Some("Rdy"));
+    assert_eq!(evs.last().map(|e| e.text), Some("PoweredDown"));
+}
+
+#[test]
+fn secrets_are_redacted_in_text_and_json() {
+    let log = std::fs::read_to_string(capture("aliyun.log")).expect("capture readable");
+    assert!(log.contains(ALIYUN_SECRET), "the capture holds the secret");
+    for extra in [&[][..], &["--json"][..]] {
+        let out = decode_ok(&capture("aliyun.log"), extra);
+        assert!(!out.contains(ALIYUN_SECRET), "secret leaked with {extra:?}");
+        assert!(out.contains("<redacted>"), "no redaction with {extra:?}");
+        assert!(out.contains("device_secret: <redacted>"));
+        // The other AliAuth fields are not secret.
+        assert!(out.contains("oyjtmPI5a5j") && out.contains("MQTT_TEST"));
+    }
+}
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let out = decode_ok(&capture("aliyun.log"), &["--json"]);
+    // Structural check, independent of a JSON parser.
+    for l in out.lines() {
+        assert!(l.starts_with('{') && l.ends_with('}'), "{l:?}");
+    }
+    let json = json_lines(&out);
+    let (summary, evs) = json.split_last().expect("summary");
+    assert_eq!(evs.len(), 44);
+    for (i, v) in evs.iter().enumerate() {
+        assert_eq!(v["event"], i as u64 + 1, "{v}");
+        assert!(v["kind"].is_string() && v["value"].is_string(), "{v}");
+        assert!(matches!(v["dir"].as_str(), Some("host" | "module")), "{v}");
+    }
+    assert_eq!(evs[0]["kind"], "command");
+    assert_eq!(evs[0]["name"], "Cfg");
+    assert_eq!(evs[0]["line"], 4);
+    // Log line 33, the first +QMTRECV, is the 29th event.
+    let recv = &evs[28];
+    assert_eq!(recv["kind"], "urc");
+    assert_eq!(recv["name"], "Recv");
+    assert_eq!(recv["line"], 33);
+
+    let last = out.lines().last().expect("lines");
+    assert!(last.contains("\"summary\"") && last.contains("\"events\":44"));
+    let s = &summary["summary"];
+    assert_eq!(s["events"], 44);
+    assert_eq!(s["unknown"], 0);
+    assert_eq!(s["overflows"], 0);
+    assert_eq!(s["invalid_commands"], 0);
+    assert_eq!(s["checksum_mismatches"], 0);
+    assert_eq!(
+        s["by_kind"],
+        serde_json::json!({"command": 14, "data": 1, "final": 14, "info": 5, "prompt": 1, "urc": 9})
+    );
+    assert_eq!(s["by_name"]["final Ok"], 14);
+    assert_eq!(s["by_name"]["urc Recv"], 2);
+
+    // The raw capture's bytes (NUL, 0xff, quotes) survive as valid JSON too.
+    let raw = json_lines(&decode_ok(&capture("ec200-raw.bin"), &["--json"]));
+    assert_eq!(raw.len(), 32);
+    assert!(raw[..31].iter().all(|v| v["line"].is_null()));
+    assert_eq!(raw[31]["summary"]["unknown"], 1);
+    assert_eq!(raw[31]["summary"]["overflows"], 1);
+    assert_eq!(raw[24]["kind"], "unknown");
+    assert_eq!(raw[24]["value"], r#""garbage \xff\xfe line""#);
+}
+
+#[test]
+fn stdin_gives_the_same_output_as_the_file() {
+    let path = capture("aliyun.log");
+    let bytes = std::fs::read(&path).expect("capture readable");
+    let from_file = decode_ok(&path, &[]);
+    for args in [&["decode", "-"][..], &["decode"][..]] {
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let out = qmt(&args, Some(&bytes));
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        assert!(out.stderr.is_empty(), "{out:?}");
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            from_file,
+            "{args:?}"
+        );
+    }
+    // The raw capture, bytes that are not UTF-8, too.
+    let raw = capture("ec200-raw.bin");
+    let out = qmt(
+        &["decode".as_ref(), "-".as_ref(), "--json".as_ref()],
+        Some(&std::fs::read(&raw).unwrap()),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        decode_ok(&raw, &["--json"])
+    );
+}
+
+/// Exit status 2, nothing on stdout, and one line on stderr naming `path` — not a panic.
+fn assert_read_error(path: &Path, reason: &str) {
+    let out = qmt(&["decode".as_ref(), path.as_os_str()], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(stderr.ends_with('\n'), "{stderr:?}");
+    assert!(stderr.starts_with("qmt decode: "), "{stderr:?}");
+    assert!(stderr.contains(&*path.to_string_lossy()), "{stderr:?}");
+    assert!(stderr.contains(reason), "{stderr:?}");
+}
+
+#[test]
+fn missing_file_is_a_one_line_error() {
+    let path = std::env::temp_dir().join(format!(
+        "qmt-cli-decode-{}-no-such-capture.log",
+        std::process::id()
+    ));
+    assert!(!path.exists());
+    assert_read_error(&path, "No such file");
+}
+
+#[test]
+fn directory_is_a_one_line_error() {
+    assert_read_error(&std::env::temp_dir(), "directory");
+}
+
+/// A counted payload with an embedded CR LF.
+const COUNTED_CRLF: &[u8] = b"\r\n+QMTRECV: 0,1,\"t\",4,a\r\nb\r\n\r\nOK\r\n";
+
+#[test]
+fn recv_len_auto_keeps_a_counted_payload_whole() {
+    let f = TempFile::new("counted-auto", COUNTED_CRLF);
+    for extra in [
+        &[][..],
+        &["--recv-len", "auto"][..],
+        &["--recv-len", "split"][..],
+    ] {
+        let out = decode_ok(&f.0, extra);
+        let evs = events(&out);
+        assert_eq!(
+            evs,
+            [
+                Event {
+                    dir: "<<",
+                    kind: "urc",
+                    text: r#"Recv(Recv { client_idx: 0, msgid: 1, topic: "t", payload_len: Some(4), payload: b"a\r\nb", form: Unquoted })"#,
+                },
+                Event {
+                    dir: "<<",
+                    kind: "final",
+                    text: "Ok",
+                },
+            ],
+            "{extra:?}"
+        );
+        assert!(out.contains("unknown lines: 0,"), "{extra:?}");
+    }
+}
+
+#[test]
+fn recv_len_off_cuts_the_payload_at_crlf() {
+    let f = TempFile::new("counted-off", COUNTED_CRLF);
+    let out = decode_ok(&f.0, &["--recv-len", "off"]);
+    let evs = events(&out);
+    // Without lengths the `4` is part of the payload, which ends at the first CR LF; the rest of
+    // the payload is a line of its own that no type matches.
+    assert_eq!(
+        evs,
+        [
+            Event {
+                dir: "<<",
+                kind: "urc",
+                text: r#"Recv(Recv { client_idx: 0, msgid: 1, topic: "t", payload_len: None, payload: b"4,a", form: Unquoted })"#,
+            },
+            Event {
+                dir: "<<",
+                kind: "unknown",
+                text: r#""b""#,
+            },
+            Event {
+                dir: "<<",
+                kind: "final",
+                text: "Ok",
+            },
+        ]
+    );
+    assert!(!out.contains(r#"payload: b"a\r\nb""#));
+    assert!(out.contains("unknown lines: 1,"));
+}
+
+/// The EC200U split form (spec §6 variation 2): header ending with the length, payload on the
+/// next line.
+const SPLIT: &[u8] = b"\r\n+QMTRECV: 0,0,\"pump/01/cmd\",23\r\n{\"relay1\":1,\"relay2\":0}\r\n";
+
+#[test]
+fn recv_len_split_joins_header_and_payload() {
+    let f = TempFile::new("split", SPLIT);
+    let out = decode_ok(&f.0, &["--recv-len", "split"]);
+    assert_eq!(
+        events(&out),
+        [Event {
+            dir: "<<",
+            kind: "urc",
+            text: r#"Recv(Recv { client_idx: 0, msgid: 0, topic: "pump/01/cmd", payload_len: Some(23), payload: b"{\"relay1\":1,\"relay2\":0}", form: Split })"#,
+        }]
+    );
+    assert_eq!(summary(&out), (1, kinds(&[("urc", 1)])));
+    assert!(out.contains("unknown lines: 0,"));
+}
+
+#[test]
+fn recv_len_auto_and_off_do_not_join_the_split_form() {
+    let f = TempFile::new("split-auto", SPLIT);
+    // Without `split`, a header ending with a number is a length-less line whose payload is that
+    // number, and the JSON on the next line is an unknown line.
+    for extra in [&[][..], &["--recv-len", "off"][..]] {
+        let out = decode_ok(&f.0, extra);
+        assert_eq!(
+            events(&out),
+            [
+                Event {
+                    dir: "<<",
+                    kind: "urc",
+                    text: r#"Recv(Recv { client_idx: 0, msgid: 0, topic: "pump/01/cmd", payload_len: None, payload: b"23", form: Unquoted })"#,
+                },
+                Event {
+                    dir: "<<",
+                    kind: "unknown",
+                    text: r#""{\"relay1\":1,\"relay2\":0}""#,
+                },
+            ],
+            "{extra:?}"
+        );
+        assert!(out.contains("unknown lines: 1,"), "{extra:?}");
+    }
+}
