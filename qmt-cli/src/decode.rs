@@ -212,6 +212,11 @@ impl<'o, W: Write> Session<'o, W> {
                 }
                 self.line_event(&l)
             }
+            // The input ended right after a split header: no data run came.
+            OwnedFrame::Data(d) if d.is_empty() => match self.split_header.take() {
+                Some(h) => self.line_event(&h),
+                None => Ok(()),
+            },
             OwnedFrame::Data(d) => match self.split_header.take() {
                 Some(h) => match Recv::from_split(&h, &d) {
                     Some(r) => self.typed(ModuleLine::Urc(Urc::Recv(r))),
@@ -311,11 +316,11 @@ impl<'o, W: Write> Session<'o, W> {
         self.summary.events += 1;
         *self.summary.by_kind.entry(kind).or_default() += 1;
         let name = type_name(kind, text);
-        *self
-            .summary
-            .by_name
-            .entry(format!("{kind} {name}"))
-            .or_default() += 1;
+        let key = match &name {
+            Some(n) => format!("{kind} {n}"),
+            None => kind.to_string(),
+        };
+        *self.summary.by_name.entry(key).or_default() += 1;
         if self.opts.json {
             let v = serde_json::json!({
                 "event": self.summary.events,
@@ -346,18 +351,24 @@ impl<'o, W: Write> Session<'o, W> {
             return writeln!(self.out, "{v}");
         }
         let kinds: Vec<String> = s.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        writeln!(
-            self.out,
-            "\nsummary: {} events: {}",
-            s.events,
-            kinds.join(", ")
-        )?;
+        let plural = if s.events == 1 { "" } else { "s" };
+        if kinds.is_empty() {
+            writeln!(
+                self.out,
+                "\nsummary: no events (the capture holds no AT traffic)"
+            )?;
+        } else {
+            writeln!(
+                self.out,
+                "\nsummary: {} event{plural}: {}",
+                s.events,
+                kinds.join(", ")
+            )?;
+        }
         let mut by_kind: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (key, n) in &s.by_name {
             if let Some((kind, name)) = key.split_once(' ') {
-                if !name.is_empty() {
-                    by_kind.entry(kind).or_default().push(format!("{name} {n}"));
-                }
+                by_kind.entry(kind).or_default().push(format!("{name} {n}"));
             }
         }
         for (kind, names) in by_kind {
@@ -371,15 +382,16 @@ impl<'o, W: Write> Session<'o, W> {
     }
 }
 
-/// The typed name of an event: the variant its Debug text starts with (`Open`, `Ok`, …).
-fn type_name(kind: &str, text: &str) -> String {
+/// The typed name of an event: the variant its Debug text starts with (`Open`, `Ok`, …); `None`
+/// for kinds without variants (data, prompt, unknown, …).
+fn type_name(kind: &str, text: &str) -> Option<String> {
     match kind {
         "command" | "echo" | "final" | "info" | "urc" => text
             .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
             .next()
-            .unwrap_or("")
-            .to_string(),
-        _ => String::new(),
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        _ => None,
     }
 }
 
