@@ -119,7 +119,7 @@ impl<'o, W: Write> Session<'o, W> {
             }
             Err(e) => {
                 self.summary.bad_commands += 1;
-                self.emit(">>", "invalid", &format!("{e}: {}", escape(bytes, 120)))
+                self.emit(">>", "invalid", &format!("{e}: {}", invalid_line(bytes)))
             }
         }
     }
@@ -394,6 +394,40 @@ fn type_name(kind: &str, text: &str) -> Option<String> {
         _ => None,
     }
 }
+
+/// A host line that did not parse, for display. A command that can carry a secret (the
+/// `AT+QMTCONN` password, the `aliauth`/`onenet`/`hwauth`/`hwprodid` keys) shows only its head: which
+/// of its parameters is the secret cannot be known once it fails to parse.
+fn invalid_line(bytes: &[u8]) -> String {
+    let upper = bytes.to_ascii_uppercase();
+    let secret_bearing = upper.starts_with(b"AT+QMTCONN=")
+        || (upper.starts_with(b"AT+QMTCFG=")
+            && [
+                &b"\"ALIAUTH\""[..],
+                b"\"ONENET\"",
+                b"\"HWAUTH\"",
+                b"\"HWPRODID\"",
+            ]
+            .iter()
+            .any(|name| upper[10..].starts_with(name)));
+    if secret_bearing {
+        let head = bytes
+            .iter()
+            .position(|&b| b == b'=')
+            .map_or(bytes, |eq| &bytes[..=eq]);
+        format!(
+            "{}{} ({} bytes)",
+            escape(head, 40).trim_end_matches('"'),
+            REDACTED_TAIL,
+            bytes.len()
+        )
+    } else {
+        escape(bytes, 120)
+    }
+}
+
+/// What replaces the parameters of an unparsable secret-bearing command.
+const REDACTED_TAIL: &str = "<parameters redacted>\"";
 
 /// A frame copied out of the decoder's buffer.
 enum OwnedFrame {

@@ -586,3 +586,25 @@ fn upload_checksum_is_checked_against_the_bytes_written() {
     );
     assert!(out.contains("checksum mismatches: 1"));
 }
+
+#[test]
+fn unparsable_commands_that_carry_secrets_are_shown_without_parameters() {
+    let log = b">> AT+QMTCONN=0,\"id\",\"user\",\"hunter\"2\"\n>> at+qmtcfg=\"ALIAUTH\",0,\"pk\",\"dn\",\"s3cr3t\",9\n>> AT+QMTCFG=\"keepalive\",0,99999\n";
+    let f = TempFile::new("invalid-secrets", log);
+    let out = decode_ok(&f.0, &[]);
+    assert!(!out.contains("hunter"), "{out}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(
+        out.contains(r#">> invalid  syntax error: "AT+QMTCONN=<parameters redacted>" (35 bytes)"#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#""at+qmtcfg=<parameters redacted>""#),
+        "{out}"
+    );
+    // Commands without secrets show the whole line and the parameter at fault.
+    assert!(out.contains(
+        r#"keep_alive_time = 99999 is out of range (allowed: 0-3600): "AT+QMTCFG=\"keepalive\",0,99999""#
+    ));
+    assert!(out.contains("invalid commands: 3"));
+}
