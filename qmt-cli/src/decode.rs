@@ -13,14 +13,26 @@ use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::recv::LenMode;
 use qmt_proto::{Command, DataPhase, Info, ModuleLine, Recv, RecvHook, Urc};
 
-use crate::RecvLen;
 use crate::capture::{Direction, pieces};
+
+/// How `+QMTRECV` lines carry lengths (the module's `msg_len_enable`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum RecvLen {
+    /// A length field followed by a comma is a length (msg_len_enable=1, or unknown).
+    #[default]
+    Auto,
+    /// Lines carry no length (msg_len_enable=0).
+    Off,
+    /// Like `Auto`, and a header ending with the length announces the payload on the next line
+    /// (EC200U firmware, spec §6 variation 2).
+    Split,
+}
 
 /// Longest module line the decoder delivers; longer lines are reported as overflows.
 pub const LINE_CAPACITY: usize = 4096;
 
 /// How to decode and print.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// One JSON object per event instead of text.
     pub json: bool,

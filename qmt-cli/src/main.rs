@@ -3,14 +3,12 @@
 //! `qmt decode [FILE|-]` turns a captured serial log of a Quectel module's MQTT AT traffic into typed,
 //! readable events (see `qmt decode --help`).
 
-mod capture;
-mod decode;
-
 use std::io::Read as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use qmt_cli::decode::{self, RecvLen};
 
 /// Typed MQTT over the AT port of Quectel EC200x / EC600x / EG912Y modules.
 #[derive(Parser, Debug)]
@@ -37,14 +35,14 @@ enum Cmd {
         /// How `+QMTRECV` lines carry lengths (the module's `msg_len_enable`): `auto` counts a
         /// payload whenever a length field is present, `off` never, `split` also accepts the
         /// EC200U form with the payload on the next line.
-        #[arg(long, value_enum, default_value_t = RecvLen::Auto)]
-        recv_len: RecvLen,
+        #[arg(long, value_enum, default_value_t = RecvLenArg::Auto)]
+        recv_len: RecvLenArg,
     },
 }
 
 /// `--recv-len` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum RecvLen {
+enum RecvLenArg {
     /// A length field followed by a comma is a length (msg_len_enable=1 or unknown).
     Auto,
     /// Lines carry no length (msg_len_enable=0).
@@ -70,6 +68,11 @@ fn main() -> ExitCode {
             };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
+            let recv_len = match recv_len {
+                RecvLenArg::Auto => RecvLen::Auto,
+                RecvLenArg::Off => RecvLen::Off,
+                RecvLenArg::Split => RecvLen::Split,
+            };
             let opts = decode::Options { json, recv_len };
             match decode::run(&bytes, &opts, &mut out) {
                 Ok(_) => ExitCode::SUCCESS,
