@@ -310,7 +310,7 @@ pub fn next_line<'a>(data: &'a [u8], scanned: &mut usize) -> Option<(Split<'a>, 
 }
 
 /// Runs [`next_line`] over `stream` in `model`, calling `on` for each non-empty item.
-pub fn split_lines<'a>(
+pub fn split_lines(
     stream: &[u8],
     model: ReadModel,
     mut on: impl FnMut(Split<'_>),
@@ -466,6 +466,9 @@ pub mod atat {
     }
 
     /// The URCs of the stream, as an atat user declares them.
+    // atat is no_std: URCs hold their payload inline (heapless), as its docs do; boxing the
+    // message would be a heap allocation per URC that an atat user does not make.
+    #[allow(clippy::large_enum_variant)]
     #[derive(Clone, Debug, AtatUrc)]
     pub enum QmtUrc {
         /// A received message.

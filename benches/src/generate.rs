@@ -349,7 +349,10 @@ mod tests {
         }
         // Mostly +QMTRECV, by count and by bytes.
         assert!(t.recv * 10 > t.lines * 6, "{t:?}");
-        assert!(t.recv_payload_bytes * 10 > s.bytes.len() as u64 * 7, "{t:?}");
+        assert!(
+            t.recv_payload_bytes * 10 > s.bytes.len() as u64 * 7,
+            "{t:?}"
+        );
         // Payloads hold the awkward bytes.
         for b in [b'>', b'@', b'\\', b',', b'"'] {
             assert!(s.bytes.contains(&b));

@@ -27,7 +27,12 @@ pub struct Verification {
 
 /// Checks `counts` of `contender` in `model` against `truth`: the fields the contender reports
 /// must match, and it must have no failed parses, panics, buffer clears or untyped items.
-pub fn check(contender: Contender, model: ReadModel, counts: &Counts, truth: &Truth) -> Verification {
+pub fn check(
+    contender: Contender,
+    model: ReadModel,
+    counts: &Counts,
+    truth: &Truth,
+) -> Verification {
     let mut fields = Vec::new();
     let mut diffs = Vec::new();
     for &f in contender.checks() {
@@ -91,7 +96,12 @@ pub fn verify_path() -> PathBuf {
 }
 
 /// Writes `results` (and the stream's size and truth) as JSON to `path`, creating its directory.
-pub fn write(path: &Path, stream_len: usize, truth: &Truth, results: &[Verification]) -> std::io::Result<()> {
+pub fn write(
+    path: &Path,
+    stream_len: usize,
+    truth: &Truth,
+    results: &[Verification],
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
