@@ -29,7 +29,8 @@
 //!   before the CONNACK. An invalid CONNECT configuration (a string over 65535 bytes, an invalid will
 //!   topic) fails the connect at once. On a dead or closed session operations are ignored.
 //! - **Server packets the client cannot receive** (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ,
-//!   DISCONNECT, reserved types), malformed packets, trailing bytes inside a packet and packets
+//!   DISCONNECT, reserved types), malformed packets (including any that does not encode back to
+//!   exactly its bytes, e.g. a non-minimal remaining length or a truncated string) and packets
 //!   longer than [`MAX_INCOMING_PACKET`] are protocol errors. Well-formed but unexpected packets
 //!   (an ACK for an unknown id, anything before the CONNACK, a second CONNACK, a stray PINGRESP)
 //!   are ignored and counted in [`SessionStats::ignored`].
@@ -48,6 +49,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
+use ::mqtt::control::PacketType;
 use ::mqtt::packet::{
     ConnectPacket, DisconnectPacket, PingreqPacket, PubackPacket, PubcompPacket, PublishPacket,
     PubrecPacket, PubrelPacket, QoSWithPacketIdentifier, SubscribePacket, UnsubscribePacket,
@@ -116,7 +118,10 @@ impl core::fmt::Debug for SessionConfig {
             .field("version", &self.version)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| qmt_proto::REDACTED))
+            .field(
+                "password",
+                &self.password.as_ref().map(|_| qmt_proto::REDACTED),
+            )
             .field("keep_alive", &self.keep_alive)
             .field("clean_session", &self.clean_session)
             .field("pkt_timeout", &self.pkt_timeout)
@@ -298,7 +303,7 @@ enum Framing {
     Incomplete,
     /// The whole packet is the first `n` bytes.
     Complete(usize),
-    /// The remaining length is longer than four bytes.
+    /// An invalid first byte, or a remaining length longer than four bytes.
     Malformed,
     /// The packet would exceed [`MAX_INCOMING_PACKET`].
     TooLarge,
@@ -419,7 +424,7 @@ impl Session {
             match frame_len(rest) {
                 Framing::Incomplete => break,
                 Framing::Malformed => {
-                    self.protocol_error("malformed remaining length");
+                    self.protocol_error("malformed fixed header");
                     break;
                 }
                 Framing::TooLarge => {
@@ -601,7 +606,14 @@ impl Session {
         let Some(first) = encode(&packet) else {
             return self.fail_now(Op::Pub, id, "cannot encode PUBLISH");
         };
-        debug!(msgid = id, ?qos, retain, topic, len = payload.len(), "mqtt tx PUBLISH");
+        debug!(
+            msgid = id,
+            ?qos,
+            retain,
+            topic,
+            len = payload.len(),
+            "mqtt tx PUBLISH"
+        );
         match qos {
             Qos::AtMostOnce => {
                 self.queue(first, now);
@@ -854,9 +866,7 @@ impl Session {
     }
 
     fn on_packet(&mut self, packet: VariablePacket, now: Instant) {
-        if self.state == State::Connecting
-            && !matches!(packet, VariablePacket::ConnackPacket(_))
-        {
+        if self.state == State::Connecting && !matches!(packet, VariablePacket::ConnackPacket(_)) {
             return self.ignore("packet before CONNACK");
         }
         match packet {
@@ -973,9 +983,9 @@ impl Session {
     }
 
     fn is_held(&self, id: u16) -> bool {
-        self.pending.iter().any(|p| {
-            matches!(p, Pending::Incoming(m) if m.msgid == id && m.qos != Qos::AtMostOnce)
-        })
+        self.pending
+            .iter()
+            .any(|p| matches!(p, Pending::Incoming(m) if m.msgid == id && m.qos != Qos::AtMostOnce))
     }
 
     fn on_publish(&mut self, p: PublishPacket, now: Instant) {
@@ -984,7 +994,14 @@ impl Session {
             QoSWithPacketIdentifier::Level1(id) => (Qos::AtLeastOnce, id),
             QoSWithPacketIdentifier::Level2(id) => (Qos::ExactlyOnce, id),
         };
-        debug!(msgid, ?qos, retain = p.retain(), topic = p.topic_name(), len = p.payload().len(), "mqtt rx PUBLISH");
+        debug!(
+            msgid,
+            ?qos,
+            retain = p.retain(),
+            topic = p.topic_name(),
+            len = p.payload().len(),
+            "mqtt rx PUBLISH"
+        );
         if qos == Qos::ExactlyOnce && self.awaiting_pubrel.contains(&msgid) {
             // Delivered already; MQTT 3.1.1 §4.3.3: answer with PUBREC again, deliver nothing.
             self.stats.duplicates += 1;
@@ -1089,7 +1106,17 @@ fn encode_connect(c: &SessionConfig) -> Result<Vec<u8>, &'static str> {
 }
 
 /// How long the packet at the start of `b` is, from its fixed header's remaining length.
+///
+/// The first byte is checked as soon as it arrives (a reserved type, invalid flags, a packet type
+/// only clients send), so a stream that is not MQTT fails at once instead of waiting for the
+/// length it seems to announce.
 fn frame_len(b: &[u8]) -> Framing {
+    let Some(&first) = b.first() else {
+        return Framing::Incomplete;
+    };
+    if PacketType::from_u8(first).is_err() || is_client_only(first) {
+        return Framing::Malformed;
+    }
     let mut len: usize = 0;
     for i in 0..4 {
         let Some(&byte) = b.get(1 + i) else {
@@ -1110,17 +1137,29 @@ fn frame_len(b: &[u8]) -> Framing {
     Framing::Malformed
 }
 
-/// Decodes one whole packet. Packet types only clients send are refused before decoding (less
-/// untrusted input reaches the decoder), and so are bytes left over inside the packet.
+/// Whether the packet starting with `first` is one only clients send (CONNECT, SUBSCRIBE,
+/// UNSUBSCRIBE, PINGREQ, DISCONNECT): refused before decoding, so less untrusted input reaches
+/// the decoder.
+fn is_client_only(first: u8) -> bool {
+    matches!(first >> 4, 1 | 8 | 10 | 12 | 14)
+}
+
+/// Decodes one whole packet; bytes left over inside the packet, or a packet that does not
+/// encode back to exactly its bytes, are an error.
 fn decode_frame(frame: &[u8]) -> Result<VariablePacket, String> {
-    let kind = frame.first().map_or(0, |b| b >> 4);
-    if matches!(kind, 0 | 1 | 8 | 10 | 12 | 14 | 15) {
-        return Err(format!("packet type {kind} from the server"));
+    if frame.first().is_none_or(|&b| is_client_only(b)) {
+        return Err("a packet type only clients send".to_owned());
     }
     let mut cursor = Cursor::new(frame);
     let packet = VariablePacket::decode(&mut cursor).map_err(|e| e.to_string())?;
     if usize::try_from(cursor.position()).ok() != Some(frame.len()) {
         return Err("bytes left over inside the packet".to_owned());
+    }
+    // mqtt-protocol 0.12 reads a length-prefixed string shorter than its prefix says without
+    // complaint (`take(len).read_to_end`); encoding the packet again and comparing catches that
+    // and any other leniency (a non-minimal remaining length too).
+    if encode(&packet).as_deref() != Some(frame) {
+        return Err("packet does not encode back to its bytes".to_owned());
     }
     Ok(packet)
 }

@@ -49,7 +49,11 @@ fn enc<P: Encodable>(p: &P) -> Vec<u8> {
 fn dec(bytes: &[u8]) -> VariablePacket {
     let mut c = Cursor::new(bytes);
     let p = VariablePacket::decode(&mut c).unwrap();
-    assert_eq!(c.position() as usize, bytes.len(), "one packet per transmit");
+    assert_eq!(
+        c.position() as usize,
+        bytes.len(),
+        "one packet per transmit"
+    );
     p
 }
 
@@ -94,7 +98,10 @@ fn message(msgid: u16, qos: Qos, topic: &str, payload: &[u8]) -> SessionEvent {
 /// A session that has sent CONNECT and got CONNACK 0 at `clock.at(0)`, drained.
 fn connected(config: SessionConfig, clock: &Clock) -> Session {
     let mut s = Session::connect(config, clock.at(0));
-    assert!(matches!(sent(&mut s)[..], [VariablePacket::ConnectPacket(_)]));
+    assert!(matches!(
+        sent(&mut s)[..],
+        [VariablePacket::ConnectPacket(_)]
+    ));
     s.handle_bytes(&connack(0), clock.at(0));
     assert_eq!(events(&mut s), [SessionEvent::ConnAck { code: 0 }]);
     assert!(s.is_connected());
@@ -203,7 +210,11 @@ fn connack_refused_codes_are_reported_and_end_the_session() {
         let mut s = Session::connect(config(), clock.at(0));
         raw(&mut s);
         s.handle_bytes(&connack(code), clock.at(1));
-        assert_eq!(events(&mut s), [SessionEvent::ConnAck { code }], "code {code}");
+        assert_eq!(
+            events(&mut s),
+            [SessionEvent::ConnAck { code }],
+            "code {code}"
+        );
         assert!(!s.is_connected());
         assert!(s.is_dead());
         assert_eq!(s.poll_timeout(), None);
@@ -379,7 +390,11 @@ fn subscribe_and_suback() {
 fn unsubscribe_and_unsuback() {
     let clock = Clock::new();
     let mut s = connected(config(), &clock);
-    s.unsubscribe(2, &["topic/example".to_owned(), "x/#".to_owned()], clock.at(1));
+    s.unsubscribe(
+        2,
+        &["topic/example".to_owned(), "x/#".to_owned()],
+        clock.at(1),
+    );
     let packets = sent(&mut s);
     let [VariablePacket::UnsubscribePacket(p)] = &packets[..] else {
         panic!("expected UNSUBSCRIBE, got {packets:?}");
@@ -420,7 +435,10 @@ fn subscribe_resent_unchanged_then_failed_without_notice() {
     assert!(s.is_connected());
     // A late SUBACK is ignored.
     s.handle_bytes(
-        &enc(&SubackPacket::new(9, vec![SubscribeReturnCode::MaximumQoSLevel1])),
+        &enc(&SubackPacket::new(
+            9,
+            vec![SubscribeReturnCode::MaximumQoSLevel1],
+        )),
         clock.at(12),
     );
     assert!(events(&mut s).is_empty());
@@ -497,7 +515,14 @@ fn invalid_operations_fail_at_once() {
 fn publish_qos0_is_published_when_queued() {
     let clock = Clock::new();
     let mut s = connected(config(), &clock);
-    s.publish(0, Qos::AtMostOnce, true, "topic/pub", b"This is test data, hello MQTT.", clock.at(1));
+    s.publish(
+        0,
+        Qos::AtMostOnce,
+        true,
+        "topic/pub",
+        b"This is test data, hello MQTT.",
+        clock.at(1),
+    );
     assert_eq!(events(&mut s), [SessionEvent::Published { msgid: 0 }]);
     let packets = sent(&mut s);
     let [VariablePacket::PublishPacket(p)] = &packets[..] else {
@@ -554,7 +579,11 @@ fn publish_qos2_runs_pubrec_pubrel_pubcomp() {
         [VariablePacket::PubrelPacket(PubrelPacket::new(300))]
     );
     assert!(events(&mut s).is_empty());
-    assert_eq!(s.poll_timeout(), Some(clock.at(7)), "PUBREL timer from PUBREC");
+    assert_eq!(
+        s.poll_timeout(),
+        Some(clock.at(7)),
+        "PUBREL timer from PUBREC"
+    );
     s.handle_bytes(&enc(&PubcompPacket::new(300)), clock.at(3));
     assert_eq!(events(&mut s), [SessionEvent::Published { msgid: 300 }]);
     assert_eq!(s.poll_timeout(), None);
@@ -623,7 +652,10 @@ fn publish_qos2_pubrel_retransmitted_then_failed() {
     );
     s.handle_bytes(&enc(&PubrecPacket::new(8)), clock.at(6));
     let pubrel = raw(&mut s);
-    assert_eq!(dec(&pubrel[0]), VariablePacket::PubrelPacket(PubrelPacket::new(8)));
+    assert_eq!(
+        dec(&pubrel[0]),
+        VariablePacket::PubrelPacket(PubrelPacket::new(8))
+    );
     // PUBREL has its own retransmissions, counted from 1.
     for (n, t) in [(1u8, 11u64), (2, 16)] {
         assert_eq!(s.poll_timeout(), Some(clock.at(t)));
@@ -650,4 +682,508 @@ fn publish_qos2_pubrel_retransmitted_then_failed() {
             msgid: 8
         }]
     );
+}
+
+// ---- PUBLISH in -----------------------------------------------------------------------------
+
+#[test]
+fn incoming_qos0_1_2_delivered_and_acknowledged() {
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.handle_bytes(&publish(0, 0, "a", b"zero", false, true), clock.at(1));
+    assert_eq!(
+        events(&mut s),
+        [SessionEvent::Message {
+            msgid: 0,
+            qos: Qos::AtMostOnce,
+            retain: true,
+            topic: "a".to_owned(),
+            payload: b"zero".to_vec()
+        }]
+    );
+    assert!(raw(&mut s).is_empty(), "QoS 0 is not acknowledged");
+
+    s.handle_bytes(&publish(1, 11, "b", b"one", false, false), clock.at(1));
+    assert_eq!(events(&mut s), [message(11, Qos::AtLeastOnce, "b", b"one")]);
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PubackPacket(PubackPacket::new(11))]
+    );
+
+    s.handle_bytes(&publish(2, 12, "c", b"two", false, false), clock.at(1));
+    assert_eq!(events(&mut s), [message(12, Qos::ExactlyOnce, "c", b"two")]);
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PubrecPacket(PubrecPacket::new(12))]
+    );
+    // The server did not see the PUBREC and sends the PUBLISH again, with DUP: PUBREC again,
+    // no second delivery.
+    s.handle_bytes(&publish(2, 12, "c", b"two", true, false), clock.at(2));
+    assert!(events(&mut s).is_empty());
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PubrecPacket(PubrecPacket::new(12))]
+    );
+    assert_eq!(s.stats().duplicates, 1);
+    s.handle_bytes(&enc(&PubrelPacket::new(12)), clock.at(3));
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PubcompPacket(PubcompPacket::new(12))]
+    );
+    assert!(events(&mut s).is_empty());
+    // Released: the id may now carry a new message.
+    s.handle_bytes(&publish(2, 12, "c", b"new", false, false), clock.at(4));
+    assert_eq!(events(&mut s), [message(12, Qos::ExactlyOnce, "c", b"new")]);
+    assert_eq!(sent(&mut s).len(), 1);
+    // A PUBREL for an unknown id is still answered with PUBCOMP (MQTT 3.1.1 §4.3.3).
+    s.handle_bytes(&enc(&PubrelPacket::new(99)), clock.at(5));
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PubcompPacket(PubcompPacket::new(99))]
+    );
+}
+
+#[test]
+fn held_while_not_accepting_then_released_in_order_one_at_a_time() {
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.subscribe(1, &[("#".to_owned(), Qos::ExactlyOnce)], clock.at(0));
+    raw(&mut s);
+    s.set_accepting(false, clock.at(1));
+    assert!(!s.is_accepting());
+    let mut bytes = publish(1, 21, "t", b"m1", false, false);
+    bytes.extend(publish(0, 0, "t", b"m2", false, false));
+    bytes.extend(publish(2, 22, "t", b"m3", false, false));
+    bytes.extend(enc(&SubackPacket::new(
+        1,
+        vec![SubscribeReturnCode::MaximumQoSLevel2],
+    )));
+    bytes.extend(publish(1, 23, "t", b"m4", false, false));
+    // The server repeats a held one: not held twice.
+    bytes.extend(publish(1, 21, "t", b"m1", true, false));
+    s.handle_bytes(&bytes, clock.at(1));
+    assert_eq!(s.held(), 4);
+    assert_eq!(s.stats().duplicates, 1);
+    // The SUBACK overtakes the held messages; nothing is delivered or acknowledged.
+    assert_eq!(
+        events(&mut s),
+        [SessionEvent::SubAck {
+            msgid: 1,
+            granted: vec![2]
+        }]
+    );
+    assert!(raw(&mut s).is_empty());
+    // A PUBREL for a held (not yet PUBREC'd) publish is not answered.
+    s.handle_bytes(&enc(&PubrelPacket::new(22)), clock.at(1));
+    assert!(raw(&mut s).is_empty());
+
+    s.set_accepting(true, clock.at(2));
+    assert_eq!(
+        s.poll_event(),
+        Some(message(21, Qos::AtLeastOnce, "t", b"m1"))
+    );
+    // The core's slots are full again.
+    s.set_accepting(false, clock.at(2));
+    assert_eq!(s.poll_event(), None);
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PubackPacket(PubackPacket::new(21))]
+    );
+    assert_eq!(s.held(), 3);
+
+    s.set_accepting(true, clock.at(3));
+    assert_eq!(
+        events(&mut s),
+        [
+            message(0, Qos::AtMostOnce, "t", b"m2"),
+            message(22, Qos::ExactlyOnce, "t", b"m3"),
+            message(23, Qos::AtLeastOnce, "t", b"m4"),
+        ]
+    );
+    assert_eq!(
+        sent(&mut s),
+        [
+            VariablePacket::PubrecPacket(PubrecPacket::new(22)),
+            VariablePacket::PubackPacket(PubackPacket::new(23)),
+        ]
+    );
+    assert_eq!(s.held(), 0);
+}
+
+#[test]
+fn holding_is_bounded() {
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.set_accepting(false, clock.at(1));
+    for i in 0..MAX_HELD + 3 {
+        s.handle_bytes(&publish(0, 0, "t", &[i as u8], false, false), clock.at(1));
+    }
+    assert_eq!(s.held(), MAX_HELD);
+    assert_eq!(s.stats().dropped, 3);
+    s.set_accepting(true, clock.at(2));
+    let got = events(&mut s);
+    assert_eq!(got.len(), MAX_HELD);
+    assert_eq!(got[0], message(0, Qos::AtMostOnce, "t", &[0]));
+}
+
+// ---- keep-alive -----------------------------------------------------------------------------
+
+#[test]
+fn pingreq_after_keep_alive_of_silence_and_pingresp_rearms() {
+    let clock = Clock::new();
+    let mut cfg = config();
+    cfg.keep_alive = 10;
+    let mut s = connected(cfg, &clock);
+    assert_eq!(s.poll_timeout(), Some(clock.at(10)));
+    // Packets from the server do not reset the client's clock.
+    s.handle_bytes(&publish(0, 0, "t", b"x", false, false), clock.at(5));
+    events(&mut s);
+    assert_eq!(s.poll_timeout(), Some(clock.at(10)));
+    s.handle_timeout(clock.ms(9999));
+    assert!(raw(&mut s).is_empty());
+    s.handle_timeout(clock.at(10));
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PingreqPacket(PingreqPacket::new())]
+    );
+    // Waiting pkt_timeout for PINGRESP; no second PINGREQ meanwhile.
+    assert_eq!(s.poll_timeout(), Some(clock.at(15)));
+    s.handle_bytes(&enc(&PingrespPacket::new()), clock.at(12));
+    assert!(events(&mut s).is_empty());
+    assert_eq!(
+        s.poll_timeout(),
+        Some(clock.at(20)),
+        "keep-alive counts from the PINGREQ"
+    );
+    // Sending anything resets the clock.
+    s.publish(0, Qos::AtMostOnce, false, "t", b"x", clock.at(18));
+    raw(&mut s);
+    events(&mut s);
+    assert_eq!(s.poll_timeout(), Some(clock.at(28)));
+    s.handle_timeout(clock.at(20));
+    assert!(raw(&mut s).is_empty());
+    s.handle_timeout(clock.at(28));
+    assert_eq!(
+        sent(&mut s),
+        [VariablePacket::PingreqPacket(PingreqPacket::new())]
+    );
+    // A stray second PINGRESP is ignored.
+    s.handle_bytes(&enc(&PingrespPacket::new()), clock.at(29));
+    s.handle_bytes(&enc(&PingrespPacket::new()), clock.at(29));
+    assert_eq!(s.stats().ignored, 1);
+    assert!(s.is_connected());
+}
+
+#[test]
+fn no_pingresp_is_a_ping_timeout_and_the_session_is_dead() {
+    let clock = Clock::new();
+    let mut cfg = config();
+    cfg.keep_alive = 30;
+    cfg.pkt_timeout = Duration::from_secs(3);
+    let mut s = connected(cfg, &clock);
+    s.handle_timeout(clock.at(30));
+    assert_eq!(sent(&mut s).len(), 1);
+    s.handle_timeout(clock.at(32));
+    assert!(events(&mut s).is_empty());
+    s.publish(4, Qos::AtLeastOnce, false, "t", b"x", clock.at(32));
+    raw(&mut s);
+    s.handle_timeout(clock.at(33));
+    assert_eq!(events(&mut s), [SessionEvent::PingTimeout]);
+    assert!(s.is_dead());
+    assert!(!s.is_connected());
+    assert_eq!(s.poll_timeout(), None);
+    // Nothing more: no bytes, no events, whatever comes in.
+    s.handle_bytes(&enc(&PubackPacket::new(4)), clock.at(34));
+    s.handle_bytes(&publish(1, 1, "t", b"x", false, false), clock.at(34));
+    s.handle_timeout(clock.at(100));
+    s.subscribe(5, &[("t".to_owned(), Qos::AtMostOnce)], clock.at(100));
+    s.disconnect(clock.at(100));
+    assert!(raw(&mut s).is_empty());
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn keep_alive_zero_never_pings() {
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.handle_timeout(clock.at(100_000));
+    assert!(raw(&mut s).is_empty());
+    assert_eq!(s.poll_timeout(), None);
+}
+
+// ---- DISCONNECT -----------------------------------------------------------------------------
+
+#[test]
+fn disconnect_is_the_last_packet() {
+    let clock = Clock::new();
+    let mut cfg = config();
+    cfg.keep_alive = 10;
+    let mut s = connected(cfg, &clock);
+    s.publish(1, Qos::AtLeastOnce, false, "t", b"x", clock.at(1));
+    s.disconnect(clock.at(1));
+    let packets = sent(&mut s);
+    assert!(matches!(
+        packets[..],
+        [
+            VariablePacket::PublishPacket(_),
+            VariablePacket::DisconnectPacket(_)
+        ]
+    ));
+    assert!(s.is_closed());
+    assert!(!s.is_connected());
+    assert_eq!(s.poll_timeout(), None);
+    s.publish(2, Qos::AtLeastOnce, false, "t", b"x", clock.at(2));
+    s.handle_bytes(&enc(&PubackPacket::new(1)), clock.at(2));
+    s.handle_timeout(clock.at(60));
+    s.disconnect(clock.at(60));
+    assert!(raw(&mut s).is_empty());
+    assert!(events(&mut s).is_empty());
+}
+
+// ---- framing and untrusted input ------------------------------------------------------------
+
+/// A server conversation after the CONNACK: SUBACK, incoming QoS 1 and 2 (with a long payload:
+/// a two-byte remaining length), UNSUBACK, PUBACK, an incoming QoS 0 with an empty payload, a
+/// PUBREL for an id never received.
+fn server_script() -> Vec<u8> {
+    let mut b = enc(&SubackPacket::new(
+        1,
+        vec![SubscribeReturnCode::MaximumQoSLevel1],
+    ));
+    b.extend(publish(1, 40, "x/y", b"hello", false, true));
+    b.extend(publish(2, 41, "x/z", &[0xA5; 300], false, false));
+    b.extend(enc(&UnsubackPacket::new(2)));
+    b.extend(enc(&PubackPacket::new(3)));
+    b.extend(publish(0, 0, "x/0", b"", false, false));
+    b.extend(enc(&PubrelPacket::new(77)));
+    b
+}
+
+/// Feeds `chunks` to a connected session with SUBSCRIBE 1, UNSUBSCRIBE 2 and PUBLISH 3 in
+/// flight, draining events and packets after each chunk.
+fn run_script(chunks: &[&[u8]]) -> (Vec<SessionEvent>, Vec<Vec<u8>>) {
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.subscribe(1, &[("x/#".to_owned(), Qos::AtLeastOnce)], clock.at(0));
+    s.unsubscribe(2, &["x/#".to_owned()], clock.at(0));
+    s.publish(3, Qos::AtLeastOnce, false, "p", b"q", clock.at(0));
+    assert_eq!(raw(&mut s).len(), 3);
+    assert!(events(&mut s).is_empty());
+    let mut evs = Vec::new();
+    let mut out = Vec::new();
+    for chunk in chunks {
+        s.handle_bytes(chunk, clock.at(1));
+        evs.extend(events(&mut s));
+        out.extend(raw(&mut s));
+    }
+    (evs, out)
+}
+
+#[test]
+fn any_split_of_the_input_gives_the_same_events_and_packets() {
+    let script = server_script();
+    let (whole_events, whole_out) = run_script(&[&script]);
+    assert_eq!(
+        whole_events,
+        [
+            SessionEvent::SubAck {
+                msgid: 1,
+                granted: vec![1]
+            },
+            SessionEvent::Message {
+                msgid: 40,
+                qos: Qos::AtLeastOnce,
+                retain: true,
+                topic: "x/y".to_owned(),
+                payload: b"hello".to_vec()
+            },
+            message(41, Qos::ExactlyOnce, "x/z", &[0xA5; 300]),
+            SessionEvent::UnsubAck { msgid: 2 },
+            SessionEvent::Published { msgid: 3 },
+            message(0, Qos::AtMostOnce, "x/0", b""),
+        ]
+    );
+    // PUBCOMP 77 is queued at once; PUBACK 40 and PUBREC 41 when their messages are delivered.
+    let decoded: Vec<VariablePacket> = whole_out.iter().map(|b| dec(b)).collect();
+    assert_eq!(
+        decoded,
+        [
+            VariablePacket::PubcompPacket(PubcompPacket::new(77)),
+            VariablePacket::PubackPacket(PubackPacket::new(40)),
+            VariablePacket::PubrecPacket(PubrecPacket::new(41)),
+        ]
+    );
+
+    let singles: Vec<&[u8]> = script.chunks(1).collect();
+    let (single_events, single_out) = run_script(&singles);
+    assert_eq!(single_events, whole_events, "one byte at a time");
+    // Fed byte by byte, each ACK goes out as soon as its message is delivered.
+    let sorted = |mut v: Vec<Vec<u8>>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(single_out), sorted(whole_out.clone()));
+
+    for cut in 0..=script.len() {
+        let (a, b) = script.split_at(cut);
+        let (e, o) = run_script(&[a, b]);
+        assert_eq!(e, whole_events, "cut at {cut}");
+        assert_eq!(sorted(o), sorted(whole_out.clone()), "cut at {cut}");
+    }
+}
+
+#[test]
+fn connack_one_byte_at_a_time() {
+    let clock = Clock::new();
+    let mut s = Session::connect(config(), clock.at(0));
+    raw(&mut s);
+    let bytes = connack(0);
+    for (i, b) in bytes.iter().enumerate() {
+        assert!(!s.is_connected(), "after {i} bytes");
+        assert!(events(&mut s).is_empty());
+        s.handle_bytes(std::slice::from_ref(b), clock.at(1));
+    }
+    assert_eq!(events(&mut s), [SessionEvent::ConnAck { code: 0 }]);
+    assert!(s.is_connected());
+}
+
+fn assert_protocol_error(bytes: &[u8], what: &str) {
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.publish(1, Qos::AtLeastOnce, false, "t", b"x", clock.at(0));
+    raw(&mut s);
+    s.handle_bytes(bytes, clock.at(1));
+    assert_eq!(events(&mut s), [SessionEvent::ProtocolError], "{what}");
+    assert!(s.is_dead(), "{what}");
+    assert!(!s.is_connected(), "{what}");
+    assert_eq!(s.poll_timeout(), None, "{what}");
+    s.handle_bytes(&enc(&PubackPacket::new(1)), clock.at(2));
+    s.handle_timeout(clock.at(100));
+    assert!(raw(&mut s).is_empty(), "{what}");
+    assert!(events(&mut s).is_empty(), "{what}");
+}
+
+#[test]
+fn garbage_from_the_server_is_a_protocol_error() {
+    let cases: &[(&[u8], &str)] = &[
+        (b"\x00\x00", "reserved type 0"),
+        (b"\xF0\x00", "reserved type 15"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "not MQTT at all"),
+        (
+            b"\x40\xFF\xFF\xFF\xFF\x01",
+            "remaining length over four bytes",
+        ),
+        (b"\x40\xFF\xFF\xFF\x7F", "packet larger than the limit"),
+        (b"\x20\x02\x02\x00", "CONNACK with reserved flags"),
+        (b"\x36\x05\x00\x01t\x00\x01", "PUBLISH with QoS 3"),
+        (b"\x41\x02\x00\x01", "PUBACK with flags"),
+        (b"\x40\x03\x00\x01\x00", "PUBACK with a byte left over"),
+        (b"\x40\x01\x00", "PUBACK too short"),
+        (b"\x30\x04\x00\x05ab", "topic longer than the packet"),
+        (b"\x30\x04\x00\x02\xff\xfe", "topic not UTF-8"),
+        (b"\x30\x03\x00\x01+", "wildcard in a topic name"),
+        (b"\x90\x03\x00\x01\x03", "SUBACK with return code 3"),
+        (b"\x40\x82\x00\x00\x01", "non-minimal remaining length"),
+        (
+            b"\x32\x06\x00\x09abc\x00\x01",
+            "string prefix longer than the packet",
+        ),
+        (b"\x10\x00", "CONNECT from the server"),
+        (b"\x82\x00", "SUBSCRIBE from the server"),
+        (b"\xC0\x00", "PINGREQ from the server"),
+        (b"\xE0\x00", "DISCONNECT from the server"),
+    ];
+    for (bytes, what) in cases {
+        assert_protocol_error(bytes, what);
+    }
+    // Valid packets before the garbage still count; the PUBACK before it completes.
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.publish(1, Qos::AtLeastOnce, false, "t", b"x", clock.at(0));
+    raw(&mut s);
+    let mut bytes = enc(&PubackPacket::new(1));
+    bytes.extend(b"\x00\x00");
+    s.handle_bytes(&bytes, clock.at(1));
+    assert_eq!(
+        events(&mut s),
+        [
+            SessionEvent::Published { msgid: 1 },
+            SessionEvent::ProtocolError
+        ]
+    );
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    // A deterministic xorshift; every session must end in a sane state.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let clock = Clock::new();
+    for round in 0..2000 {
+        let mut s = connected(config(), &clock);
+        s.subscribe(1, &[("t".to_owned(), Qos::AtLeastOnce)], clock.at(0));
+        s.publish(2, Qos::ExactlyOnce, false, "t", b"x", clock.at(0));
+        let len = (next() % 64) as usize;
+        let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Bias towards plausible fixed headers.
+        if let Some(b) = bytes.first_mut() {
+            *b = [
+                0x20, 0x30, 0x32, 0x34, 0x40, 0x50, 0x62, 0x70, 0x90, 0xB0, 0xD0,
+            ][round % 11]
+                | (*b & 0x01);
+        }
+        if let Some(b) = bytes.get_mut(1) {
+            *b = (*b % 64).min(len.saturating_sub(2) as u8);
+        }
+        for chunk in bytes.chunks(1 + (next() % 7) as usize) {
+            s.handle_bytes(chunk, clock.at(1));
+        }
+        s.handle_timeout(clock.at(1000));
+        let evs = events(&mut s);
+        raw(&mut s);
+        if evs.contains(&SessionEvent::ProtocolError) {
+            assert!(s.is_dead());
+            assert_eq!(s.poll_timeout(), None);
+        }
+    }
+}
+
+#[test]
+fn packets_before_the_connack_are_ignored() {
+    let clock = Clock::new();
+    let mut s = Session::connect(config(), clock.at(0));
+    raw(&mut s);
+    let mut bytes = publish(1, 3, "t", b"early", false, false);
+    bytes.extend(enc(&PingrespPacket::new()));
+    bytes.extend(connack(0));
+    bytes.extend(connack(0));
+    s.handle_bytes(&bytes, clock.at(1));
+    assert_eq!(events(&mut s), [SessionEvent::ConnAck { code: 0 }]);
+    assert!(raw(&mut s).is_empty());
+    assert_eq!(s.stats().ignored, 3);
+    assert!(s.is_connected());
+}
+
+// ---- secrets --------------------------------------------------------------------------------
+
+#[test]
+fn debug_hides_the_password() {
+    let clock = Clock::new();
+    let cfg = config();
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert!(shown.contains(qmt_proto::REDACTED), "{shown}");
+    assert!(shown.contains("dev-1"), "{shown}");
+    // Nor does the session, with the CONNECT (which holds the password) still queued.
+    let s = Session::connect(cfg, clock.at(0));
+    let shown = format!("{s:?} {s:#?}");
+    assert!(!shown.contains(SECRET), "{shown}");
+    let bytes_as_debug = format!("{:?}", SECRET.as_bytes());
+    let inner = &bytes_as_debug[1..bytes_as_debug.len() - 1];
+    assert!(!shown.contains(inner), "{shown}");
 }
