@@ -11,6 +11,31 @@
 //! Every packet is encoded and decoded with the `mqtt-protocol` crate; this module only reads the
 //! fixed header's remaining length to know when a whole packet is buffered.
 //!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use qmt_proto::params::MqttVersion;
+//! use qmt_sim::mqtt::{Session, SessionConfig, SessionEvent};
+//!
+//! let config = SessionConfig {
+//!     version: MqttVersion::V3_1_1, client_id: "dev-1".into(), username: None, password: None,
+//!     keep_alive: 120, clean_session: true, pkt_timeout: Duration::from_secs(5), retry_times: 3,
+//!     timeout_notice: false, will: None,
+//! };
+//! let t0 = Instant::now();
+//! let mut session = Session::connect(config, t0);
+//! let connect = session.poll_transmit().expect("CONNECT"); // write it to the socket
+//! assert_eq!(connect[0], 0x10);
+//! assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(5))); // CONNACK wait
+//! session.handle_bytes(&[0x20, 0x02, 0x00, 0x00], t0); // CONNACK 0, read from the socket
+//! assert_eq!(session.poll_event(), Some(SessionEvent::ConnAck { code: 0 }));
+//! assert!(session.is_connected());
+//! assert_eq!(session.poll_timeout(), Some(t0 + Duration::from_secs(120))); // keep-alive
+//! ```
+//!
+//! A driver loop: after any `handle_*` call or operation, drain [`Session::poll_event`], then
+//! [`Session::poll_transmit`] (delivering a message queues its acknowledgement), then re-arm a
+//! timer at [`Session::poll_timeout`].
+//!
 //! # Choices where the spec is silent
 //! - **Retransmission** (spec §9): a packet unanswered after `pkt_timeout` is sent again (PUBLISH
 //!   with DUP), at most `retry_times` times; when the last one is unanswered for another
@@ -648,6 +673,10 @@ impl Session {
 
     /// Whether incoming publishes are delivered (and acknowledged). While `false` they are held,
     /// unacknowledged, in arrival order (spec §9: all receive slots full).
+    ///
+    /// Turning it back on delivers nothing by itself: the held publishes come out of
+    /// [`Session::poll_event`], one per call, each acknowledged as it is delivered, for as long as
+    /// the session still accepts.
     pub fn set_accepting(&mut self, accepting: bool, now: Instant) {
         self.tick(now);
         self.accepting = accepting;

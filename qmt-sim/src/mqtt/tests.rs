@@ -1187,3 +1187,58 @@ fn debug_hides_the_password() {
     let inner = &bytes_as_debug[1..bytes_as_debug.len() - 1];
     assert!(!shown.contains(inner), "{shown}");
 }
+
+/// Records every field of every trace event and span, at every level.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<String>>);
+
+impl tracing::field::Visit for Capture {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
+        let line = format!("{}={value:?} ", field.name());
+        self.0.lock().unwrap().push_str(&line);
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        span.record(&mut self.clone());
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut self.clone());
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        event.record(&mut self.clone());
+        self.0.lock().unwrap().push('\n');
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn traces_never_show_the_password() {
+    let capture = Capture::default();
+    tracing::subscriber::with_default(capture.clone(), || {
+        let clock = Clock::new();
+        let mut cfg = config();
+        cfg.keep_alive = 10;
+        cfg.retry_times = 1;
+        let mut s = Session::connect(cfg, clock.at(0));
+        s.handle_timeout(clock.at(5)); // CONNECT retransmitted
+        s.handle_bytes(&connack(0), clock.at(6));
+        s.publish(1, Qos::AtLeastOnce, false, "t", b"x", clock.at(6));
+        s.handle_bytes(&publish(1, 2, "t", b"y", false, false), clock.at(6));
+        events(&mut s);
+        raw(&mut s);
+        s.handle_bytes(b"\x00\x00", clock.at(7));
+    });
+    let log = capture.0.lock().unwrap().clone();
+    assert!(log.contains("mqtt tx CONNECT"), "{log}");
+    assert!(log.contains("mqtt rx CONNACK"), "{log}");
+    assert!(log.contains("protocol error"), "{log}");
+    assert!(!log.contains(SECRET), "{log}");
+}
