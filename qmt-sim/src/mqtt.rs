@@ -467,7 +467,11 @@ impl Session {
             }
         }
         if self.is_live() {
-            self.rx = buf.get(start..).unwrap_or_default().to_vec();
+            // Keep the incomplete tail without copying when nothing was consumed (a large packet
+            // arriving in small pieces stays linear).
+            let mut buf = buf;
+            buf.drain(..start.min(buf.len()));
+            self.rx = buf;
         }
     }
 
