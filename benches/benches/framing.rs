@@ -23,7 +23,7 @@ fn main() {
     let len = if bench_mode { BENCH_LEN } else { 64 << 10 };
     let stream = generate(BENCH_SEED, len);
 
-    // atat's URC parser panics on some lines (see the README); each panic is caught and counted,
+    // atat's URC parser panics on some lines (`tests/contenders.rs`); each panic is caught and counted,
     // and the default hook would print a message per panic.
     std::panic::set_hook(Box::new(|_| {}));
 

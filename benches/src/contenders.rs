@@ -310,11 +310,7 @@ pub fn next_line<'a>(data: &'a [u8], scanned: &mut usize) -> Option<(Split<'a>, 
 }
 
 /// Runs [`next_line`] over `stream` in `model`, calling `on` for each non-empty item.
-pub fn split_lines(
-    stream: &[u8],
-    model: ReadModel,
-    mut on: impl FnMut(Split<'_>),
-) -> SerialBuffer {
+pub fn split_lines(stream: &[u8], model: ReadModel, mut on: impl FnMut(Split<'_>)) -> SerialBuffer {
     let mut sb = SerialBuffer::new(model.buffer_len(stream));
     let mut scanned = 0;
     model.reads(stream, |read| {
@@ -486,7 +482,7 @@ pub mod atat {
     }
 
     /// `AtatUrc::parse`, with a panic caught and reported as `Err` (serde_at's `LengthDelimited`
-    /// can slice past the end of a line, see the crate README).
+    /// can slice past the end of a line: `tests/contenders.rs`).
     fn parse_urc(line: &[u8]) -> Result<Option<QmtUrc>, ()> {
         std::panic::catch_unwind(|| QmtUrc::parse(line)).map_err(|_| ())
     }
