@@ -116,8 +116,8 @@ enum Link {
     Open {
         host: String,
         port: u16,
-        /// The MQTT session, once `AT+QMTCONN` started one.
-        session: Option<Session>,
+        /// The MQTT session, once `AT+QMTCONN` started one (boxed: it is large).
+        session: Option<Box<Session>>,
         /// CONNACK 0 received.
         connected: bool,
     },
@@ -137,7 +137,7 @@ struct Client {
 impl Client {
     fn session_mut(&mut self) -> Option<&mut Session> {
         match &mut self.link {
-            Link::Open { session, .. } => session.as_mut(),
+            Link::Open { session, .. } => session.as_deref_mut(),
             _ => None,
         }
     }
@@ -729,7 +729,7 @@ impl Module {
                     session, connected, ..
                 } = &mut client.link
                 {
-                    *session = Some(Session::connect(config, now));
+                    *session = Some(Box::new(Session::connect(config, now)));
                     *connected = false;
                 }
                 client.accepting = true;

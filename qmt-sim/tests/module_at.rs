@@ -869,3 +869,60 @@ fn garbage_and_stray_urcs_go_out_between_frames() {
     assert!(h.net().is_empty());
     assert_eq!(h.send("AT\r"), lines(&["OK"]));
 }
+
+#[test]
+fn random_host_bytes_never_panic_or_wedge() {
+    // Deterministic xorshift; fragments of real commands mixed with noise.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let pieces: [&[u8]; 12] = [
+        b"AT+QMTPUBEX=0,0,0,0,\"t\",5\r",
+        b"AT+QMTCFG=\"willex\",0,1,0,0,\"w\",3\r",
+        b"AT+QFUPL=\"UFS:f\",4,1\r",
+        b"AT+QMTCFG=\"edit/timeout\",0,1,1\r",
+        b"AT+QMTOPEN=0,\"h\",1\r",
+        b"AT+QMTRECV=0\r",
+        b"AT+CMEE=2\r",
+        b"\r\n",
+        b"\"",
+        b"AT+QSSLCFG=\"ciphersuite\",0,0x",
+        b"ATE1\r",
+        b"\x00\xff\x1a",
+    ];
+    let now = Instant::now();
+    let mut m = Module::new(now);
+    let mut t = now;
+    for _ in 0..20_000 {
+        let r = next();
+        if r % 5 == 0 {
+            let len = usize::try_from(r >> 8).unwrap() % 16;
+            let bytes: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
+            m.feed(&bytes, t);
+        } else {
+            m.feed(pieces[usize::try_from(r >> 8).unwrap() % pieces.len()], t);
+        }
+        if r % 7 == 0 {
+            t += Duration::from_millis(700);
+            m.handle_timeout(t);
+        }
+        if r % 11 == 0 {
+            m.handle_net(NetEvent::Connected { client_idx: c(0) }, t);
+        }
+        while m.poll_output().is_some() {}
+        while m.poll_net().is_some() {}
+    }
+    // Whatever state it was left in, a data phase ends within its timeout and commands work.
+    m.inject(Fault::PowerCycle, t);
+    while m.poll_output().is_some() {}
+    m.feed(b"ATE0\rAT\r", t);
+    let mut out = Vec::new();
+    while let Some(o) = m.poll_output() {
+        out.extend(o);
+    }
+    assert_eq!(out, b"ATE0\r\r\nOK\r\n\r\nOK\r\n");
+}
