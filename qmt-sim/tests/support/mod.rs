@@ -113,7 +113,9 @@ impl AtPort {
                 return Some(l);
             }
             let left = deadline.checked_duration_since(Instant::now())?;
-            let chunk = self.read_chunk(left.min(Duration::from_millis(100)))?;
+            let Some(chunk) = self.read_chunk(left.min(Duration::from_millis(100))) else {
+                continue;
+            };
             let lines = &mut self.lines;
             self.decoder.decode(&chunk, |f| match f {
                 Frame::Line(l) => lines.push_back(String::from_utf8_lossy(l).into_owned()),
