@@ -52,7 +52,10 @@ impl core::fmt::Debug for SessionConfig {
             .field("version", &self.version)
             .field("client_id", &self.client_id)
             .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| qmt_proto::REDACTED))
+            .field(
+                "password",
+                &self.password.as_ref().map(|_| qmt_proto::REDACTED),
+            )
             .field("keep_alive", &self.keep_alive)
             .field("clean_session", &self.clean_session)
             .field("pkt_timeout", &self.pkt_timeout)

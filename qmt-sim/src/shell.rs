@@ -416,7 +416,9 @@ impl<C: Core> Shell<C> {
         while !self.stop {
             let now = Instant::now();
             self.pump(now);
-            let timeout = self.next_deadline().map(|d| d.saturating_duration_since(now));
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -1059,7 +1061,8 @@ pub(crate) fn publish_burst(broker: SocketAddr, topic: &str, count: usize) -> io
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static SERIAL: AtomicUsize = AtomicUsize::new(0);
-    let topic = TopicName::new(topic).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let topic =
+        TopicName::new(topic).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let mut sock = std::net::TcpStream::connect_timeout(&broker, Duration::from_secs(5))?;
     sock.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut connect = ConnectPacket::new(format!(

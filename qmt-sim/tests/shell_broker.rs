@@ -13,16 +13,17 @@ fn round_trip(addr: std::net::SocketAddr, client_id: &str, payload: Vec<u8>) {
     opts.set_keep_alive(Duration::from_secs(30));
     opts.set_max_packet_size(128 * 1024, 128 * 1024);
     let (client, mut conn) = Client::new(opts, 16);
-    client.subscribe("qmt/echo", QoS::AtLeastOnce).unwrap();
+    support::ok(client.subscribe("qmt/echo", QoS::AtLeastOnce), "subscribe");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut published = false;
     while Instant::now() < deadline {
         let event = conn.recv_timeout(Duration::from_secs(1));
         match event {
             Ok(Ok(Event::Incoming(Packet::SubAck(_)))) if !published => {
-                client
-                    .publish("qmt/echo", QoS::AtLeastOnce, false, payload.clone())
-                    .unwrap();
+                support::ok(
+                    client.publish("qmt/echo", QoS::AtLeastOnce, false, payload.clone()),
+                    "publish",
+                );
                 published = true;
             }
             Ok(Ok(Event::Incoming(Packet::Publish(p)))) => {
@@ -42,7 +43,11 @@ fn round_trip(addr: std::net::SocketAddr, client_id: &str, payload: Vec<u8>) {
 fn embedded_broker_delivers_a_clients_own_message() {
     let broker = EmbeddedBroker::start().unwrap();
     assert!(broker.addr().ip().is_loopback());
-    round_trip(broker.addr(), "qmt-test-own", b"hello from rumqttc".to_vec());
+    round_trip(
+        broker.addr(),
+        "qmt-test-own",
+        b"hello from rumqttc".to_vec(),
+    );
 }
 
 #[test]

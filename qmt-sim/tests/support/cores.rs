@@ -135,7 +135,9 @@ impl Core for NetCore {
             NetEvent::ConnectFailed { client_idx, error } => {
                 format!("FAILED {client_idx} {error:?}")
             }
-            NetEvent::Received { client_idx, bytes } => format!("RECV {client_idx} {}", hex(&bytes)),
+            NetEvent::Received { client_idx, bytes } => {
+                format!("RECV {client_idx} {}", hex(&bytes))
+            }
             NetEvent::Closed { client_idx } => format!("CLOSED {client_idx}"),
         };
         self.line(&line);

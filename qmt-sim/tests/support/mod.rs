@@ -212,7 +212,7 @@ fn write_file(path: &Path, bytes: &[u8]) {
 
 // ---- TestPki -----------------------------------------------------------------------------------
 
-fn ok<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
+pub fn ok<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
     match r {
         Ok(v) => v,
         Err(e) => panic!("{what}: {e}"),
@@ -307,7 +307,10 @@ impl TestPki {
 
     /// A client certificate with this common name.
     pub fn client_cert(&self, cn: &str) -> CertKey {
-        let mut params = ok(CertificateParams::new(Vec::<String>::new()), "client params");
+        let mut params = ok(
+            CertificateParams::new(Vec::<String>::new()),
+            "client params",
+        );
         params.distinguished_name.push(DnType::CommonName, cn);
         self.issue(params, ExtendedKeyUsagePurpose::ClientAuth)
     }
