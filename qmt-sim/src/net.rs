@@ -31,7 +31,10 @@ impl core::fmt::Debug for TlsConfig {
             .field("ctx", &self.ctx)
             .field("ca_cert", &self.ca_cert.as_ref().map(Vec::len))
             .field("client_cert", &self.client_cert.as_ref().map(Vec::len))
-            .field("client_key", &self.client_key.as_ref().map(|_| qmt_proto::REDACTED))
+            .field(
+                "client_key",
+                &self.client_key.as_ref().map(|_| qmt_proto::REDACTED),
+            )
             .field("seclevel", &self.seclevel)
             .field("sslversion", &self.sslversion)
             .field("ignore_local_time", &self.ignore_local_time)
