@@ -1188,14 +1188,47 @@ fn debug_hides_the_password() {
     assert!(!shown.contains(inner), "{shown}");
 }
 
-/// Records every field of every trace event and span, at every level.
+/// Records every field of every trace event and span, at every level, per thread.
+///
+/// It is installed once as the process-wide subscriber: tracing caches each callsite's interest
+/// globally, so a thread-local subscriber (`with_default`) races with other test threads that hit
+/// the same callsites without one, and loses events. Per-thread buffers keep tests apart.
 #[derive(Clone, Default)]
-struct Capture(std::sync::Arc<std::sync::Mutex<String>>);
+struct Capture(
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<std::thread::ThreadId, String>>>,
+);
+
+impl Capture {
+    /// The process-wide capture, installed on first use.
+    fn global() -> &'static Capture {
+        static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+        CAPTURE.get_or_init(|| {
+            let capture = Capture::default();
+            tracing::subscriber::set_global_default(capture.clone())
+                .expect("no other global subscriber in this test binary");
+            capture
+        })
+    }
+
+    fn push(&self, text: &str) {
+        let mut map = self.0.lock().unwrap();
+        map.entry(std::thread::current().id())
+            .or_default()
+            .push_str(text);
+    }
+
+    /// Everything this thread logged so far.
+    fn this_thread(&self) -> String {
+        let map = self.0.lock().unwrap();
+        map.get(&std::thread::current().id())
+            .cloned()
+            .unwrap_or_default()
+    }
+}
 
 impl tracing::field::Visit for Capture {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn core::fmt::Debug) {
-        let line = format!("{}={value:?} ", field.name());
-        self.0.lock().unwrap().push_str(&line);
+        self.push(&format!("{}={value:?} ", field.name()));
     }
 }
 
@@ -1213,7 +1246,7 @@ impl tracing::Subscriber for Capture {
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         event.record(&mut self.clone());
-        self.0.lock().unwrap().push('\n');
+        self.push("\n");
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
@@ -1221,8 +1254,8 @@ impl tracing::Subscriber for Capture {
 
 #[test]
 fn traces_never_show_the_password() {
-    let capture = Capture::default();
-    tracing::subscriber::with_default(capture.clone(), || {
+    let capture = Capture::global();
+    {
         let clock = Clock::new();
         let mut cfg = config();
         cfg.keep_alive = 10;
@@ -1235,8 +1268,8 @@ fn traces_never_show_the_password() {
         events(&mut s);
         raw(&mut s);
         s.handle_bytes(b"\x00\x00", clock.at(7));
-    });
-    let log = capture.0.lock().unwrap().clone();
+    }
+    let log = capture.this_thread();
     assert!(log.contains("mqtt tx CONNECT"), "{log}");
     assert!(log.contains("mqtt rx CONNACK"), "{log}");
     assert!(log.contains("protocol error"), "{log}");
