@@ -176,11 +176,19 @@ fn shutdown_stops_the_sim_and_inject_then_fails() {
 }
 
 #[test]
-fn the_real_module_stub_runs_in_the_shell() {
-    // The stub answers nothing; the plumbing must still accept input and faults.
+fn the_real_module_answers_over_the_pty() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let mut port = AtPort::open(sim.pty_path());
+    // Power-up: RDY was written before any host opened the port, and waited in the pty.
+    port.expect_line(|l| l == "RDY", T);
+    // Echo is on at power-up: the command comes back before its answer.
     port.send("AT");
-    sim.inject(Fault::StrayUrc("x".into())).unwrap();
-    assert!(port.lines_within(Duration::from_millis(200)).is_empty());
+    assert_eq!(port.read_until_final(T), ["AT", "OK"]);
+    port.send("ATE0");
+    assert_eq!(port.read_until_final(T), ["ATE0", "OK"]);
+    port.send("AT+QMTCFG=\"keepalive\",0");
+    assert_eq!(port.read_until_final(T), ["+QMTCFG: \"keepalive\",120", "OK"]);
+    // A fault forwarded to the core shows up on the line.
+    sim.inject(Fault::StrayUrc("+QMTSTAT: 0,1".into())).unwrap();
+    port.expect_line(|l| l == "+QMTSTAT: 0,1", T);
 }
