@@ -233,10 +233,6 @@ pub struct Module {
     files: Files,
 }
 
-fn idx_of(i: usize) -> Option<ClientIdx> {
-    ClientIdx::new(i64::try_from(i).ok()?).ok()
-}
-
 fn msgid(n: u16) -> MsgId {
     // MsgId's range is exactly u16's: this cannot fail.
     MsgId::new(i64::from(n)).expect("every u16 is a msgid")
