@@ -1,0 +1,208 @@
+//! The message suite's core against mosquitto — MQTT 3.1.1 and MQTT 3.1 (`AT+QMTCFG="version"`),
+//! each over plain TCP, TLS with the server verified by an uploaded CA (seclevel 1) and mutual
+//! TLS (seclevel 2) — plus what MQTT 3.1 gets from the embedded rumqttd (3.1.1 only) and what a
+//! wrong CA gets.
+//!
+//! Mosquitto absent: each test skips loudly (or fails with `QMT_REQUIRE_MOSQUITTO=1`).
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::net::SocketAddr;
+
+use qmt_sim::{BrokerChoice, ResolveAll, Sim, SimConfig, SimHandle};
+use rumqttc::QoS;
+use support::session::{Host, Peer, T, recv_line, ssl_context};
+use support::{Mosquitto, MosquittoOpts, TestPki};
+
+/// A host name the test server certificate is valid for.
+const AWS: &str = "alzgnxur10j8ux.iot.us-east-1.amazonaws.com";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Link {
+    Plain,
+    /// TLS, the server verified with the uploaded CA (seclevel 1).
+    Tls,
+    /// TLS with a client certificate (seclevel 2) on a listener that requires one.
+    Mutual,
+}
+
+/// A sim whose every host name resolves to `target`, the external broker being mosquitto.
+fn sim_to(m: &Mosquitto, target: SocketAddr) -> SimHandle {
+    Sim::start(SimConfig {
+        broker: BrokerChoice::External(m.plain),
+        resolve_all_to: ResolveAll::To(target),
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+/// The next two lines: the publish's result and its delivery back to the publishing client (a
+/// subscriber of the topic), in the broker's order. The delivery's msgid is the broker's: 0 for
+/// QoS 0, a packet id otherwise.
+fn pub_result_and_echo(h: &mut Host, msgid: u16, qos: u8, topic: &str, payload: &[u8]) {
+    let result = format!("+QMTPUBEX: 0,{msgid},0");
+    let want_tail = recv_line(0, 0, topic, payload)["+QMTRECV: 0,0,".len()..].to_owned();
+    let (mut saw_result, mut saw_echo) = (false, false);
+    while !(saw_result && saw_echo) {
+        let line = h.port.expect_line(|_| true, T);
+        if line == result && !saw_result {
+            saw_result = true;
+            continue;
+        }
+        let body = line
+            .strip_prefix("+QMTRECV: 0,")
+            .unwrap_or_else(|| panic!("unexpected {line:?} (waiting for {result:?} and the echo)"));
+        let (id, tail) = body.split_once(',').unwrap();
+        assert_eq!(tail, want_tail, "{line:?}");
+        let id: u16 = id.parse().unwrap();
+        assert_eq!(
+            id == 0,
+            qos == 0,
+            "msgid {id} for a QoS {qos} delivery: {line:?}"
+        );
+        assert!(!saw_echo, "delivered twice: {line:?}");
+        saw_echo = true;
+    }
+}
+
+/// Connect, subscribe, publish at QoS 0/1/2 (to itself and to an independent subscriber),
+/// receive from an independent publisher, disconnect — with MQTT `version` 3 or 4 over `link`.
+fn core_suite(version: u8, link: Link) {
+    let pki = TestPki::new("qmt e2e mosquitto CA");
+    let Some(m) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: true,
+    }) else {
+        return;
+    };
+    let (target, host_name) = match link {
+        Link::Plain => (m.plain, "mqtt.example"),
+        Link::Tls => (m.tls.unwrap(), AWS),
+        Link::Mutual => (m.mutual_tls.unwrap(), AWS),
+    };
+    let sim = sim_to(&m, target);
+    let mut h = Host::start(&sim);
+    h.ok(&format!(r#"AT+QMTCFG="version",0,{version}"#));
+    h.ok(r#"AT+QMTCFG="recv/mode",0,0,1"#);
+    match link {
+        Link::Plain => {}
+        Link::Tls => {
+            ssl_context(&mut h, 2, 1, &pki.ca_pem, None);
+            h.ok(r#"AT+QMTCFG="ssl",0,1,2"#);
+        }
+        Link::Mutual => {
+            ssl_context(&mut h, 2, 2, &pki.ca_pem, Some(&pki.client));
+            h.ok(r#"AT+QMTCFG="ssl",0,1,2"#);
+        }
+    }
+    let client_id = format!("e2e-mosq-v{version}-{link:?}");
+    h.open(0, host_name, 8883);
+    h.conn(0, &client_id);
+    // mosquitto logs the protocol it accepted: p1 = MQTT 3.1 (MQIsdp), p2 = MQTT 3.1.1.
+    let proto = if version == 3 { "p1" } else { "p2" };
+    let log = m.log();
+    assert!(
+        log.contains(&format!("as {client_id} ({proto},")),
+        "mosquitto did not log {client_id} with {proto}:\n{log}"
+    );
+
+    let mut peer = Peer::connect(m.plain, &format!("{client_id}-peer"));
+    peer.subscribe("e2e/mosq/out/#", QoS::ExactlyOnce);
+    h.sub(0, 1, "e2e/mosq/#", 2, 2);
+
+    for qos in 0..=2u8 {
+        let msgid = u16::from(qos) * 10;
+        let topic = format!("e2e/mosq/out/{qos}");
+        let payload = format!("qos {qos} over {link:?}\r\n\"v{version}\"\0").into_bytes();
+        h.pubex_data(0, msgid, qos, &topic, &payload);
+        pub_result_and_echo(&mut h, msgid, qos, &topic, &payload);
+        let got = peer.recv();
+        assert_eq!(got.topic, topic);
+        assert_eq!(got.payload.as_ref(), payload.as_slice());
+        assert_eq!(got.qos as u8, qos);
+    }
+
+    // From the independent client, QoS 1: the delivery carries a packet id.
+    peer.publish("e2e/mosq/in", QoS::AtLeastOnce, b"from the peer");
+    let line = h.port.expect_line(|_| true, T);
+    let tail = line
+        .strip_prefix("+QMTRECV: 0,")
+        .and_then(|b| b.split_once(','))
+        .map(|(id, tail)| (id != "0", tail.to_owned()));
+    assert_eq!(
+        tail,
+        Some((true, r#""e2e/mosq/in",13,"from the peer""#.to_owned())),
+        "{line:?}"
+    );
+
+    h.disc(0);
+    h.quiet(std::time::Duration::from_millis(300));
+}
+
+#[test]
+fn mqtt_3_1_1_plain() {
+    core_suite(4, Link::Plain);
+}
+
+#[test]
+fn mqtt_3_1_1_tls() {
+    core_suite(4, Link::Tls);
+}
+
+#[test]
+fn mqtt_3_1_1_mutual_tls() {
+    core_suite(4, Link::Mutual);
+}
+
+#[test]
+fn mqtt_3_1_plain() {
+    core_suite(3, Link::Plain);
+}
+
+#[test]
+fn mqtt_3_1_tls() {
+    core_suite(3, Link::Tls);
+}
+
+#[test]
+fn mqtt_3_1_mutual_tls() {
+    core_suite(3, Link::Mutual);
+}
+
+#[test]
+fn a_wrong_ca_fails_the_open_with_minus_1() {
+    let pki = TestPki::new("qmt e2e mosquitto CA");
+    let Some(m) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: false,
+    }) else {
+        return;
+    };
+    let other = TestPki::new("some other CA");
+    let sim = sim_to(&m, m.tls.unwrap());
+    let mut h = Host::start(&sim);
+    ssl_context(&mut h, 1, 1, &other.ca_pem, None);
+    h.ok(r#"AT+QMTCFG="ssl",0,1,1"#);
+    h.ok(&format!(r#"AT+QMTOPEN=0,"{AWS}",8883"#));
+    h.urc("+QMTOPEN: 0,-1");
+    // The client is not open: nothing to connect, and it can be opened again.
+    assert_eq!(h.cmd("AT+QMTOPEN?"), ["OK"]);
+    assert_eq!(h.cmd(r#"AT+QMTCONN=0,"x""#), ["ERROR"]);
+    // With the right CA the same client opens.
+    support::session::upload(&mut h, "cacert.pem", &pki.ca_pem);
+    h.open(0, AWS, 8883);
+}
+
+#[test]
+fn mqtt_3_1_against_the_embedded_rumqttd() {
+    // rumqttd speaks MQTT 3.1.1 (and 5) only.
+    let sim = Sim::start(SimConfig::default()).unwrap();
+    let mut h = Host::start(&sim);
+    h.ok(r#"AT+QMTCFG="version",0,3"#);
+    h.open(0, "broker.example", 1883);
+    h.ok(r#"AT+QMTCONN=0,"e2e-v31-rumqttd""#);
+    let first = h.port.expect_line(|_| true, T);
+    let rest = h.port.lines_within(std::time::Duration::from_millis(500));
+    panic!("observed: {first:?} then {rest:?}");
+}
