@@ -57,7 +57,7 @@ fn a_message_from_another_client_arrives_inline_with_and_without_length() {
     // A QoS 1 delivery: the msgid is the broker's packet id, never 0.
     h.sub(0, 2, "e2e/in1/#", 1, 1);
     peer.publish("e2e/in1/b", QoS::AtLeastOnce, b"qos one");
-    let line = h.port.expect_line(|_| true, support::session::T);
+    let line = h.next_line();
     let (idx, msgid, rest) = recv_parts(&line);
     assert_eq!((idx, rest), (0, r#""e2e/in1/b","qos one""#), "{line:?}");
     assert_ne!(msgid, 0, "{line:?}");
@@ -237,11 +237,11 @@ fn hex_send_and_receive_modes() {
 
     // Odd or non-hex data: error (CMEE 0: plain ERROR), nothing published.
     h.port.send(r#"AT+QMTPUBEX=0,0,0,0,"e2e/hex/out",3"#);
-    assert_eq!(h.port.expect_line(|_| true, support::session::T), "> ");
+    assert_eq!(h.next_line(), "> ");
     h.port.send_raw(b"ABC");
     assert_eq!(h.port.read_until_final(support::session::T), ["ERROR"]);
     h.port.send(r#"AT+QMTPUBEX=0,0,0,0,"e2e/hex/out",2"#);
-    assert_eq!(h.port.expect_line(|_| true, support::session::T), "> ");
+    assert_eq!(h.next_line(), "> ");
     h.port.send_raw(b"zz");
     assert_eq!(h.port.read_until_final(support::session::T), ["ERROR"]);
     // The next valid one is the next the peer sees.
@@ -264,7 +264,7 @@ fn wills_are_published_when_a_power_cycle_drops_the_connections() {
         r#"AT+QMTCFG="willex",1,1,1,0,"e2e/will/bin",{}"#,
         binary.len()
     ));
-    assert_eq!(h.port.expect_line(|_| true, support::session::T), "> ");
+    assert_eq!(h.next_line(), "> ");
     h.port.send_raw(binary);
     assert_eq!(h.port.read_until_final(support::session::T), ["OK"]);
     for (idx, id) in [(0, "e2e-will-0"), (1, "e2e-will-1")] {
@@ -337,7 +337,7 @@ fn clean_session_0_gets_the_message_published_while_away() {
     // queued it, or sent it to the closing connection and now re-sends it unacknowledged).
     h.open(0, "broker.example", 1883);
     h.conn(0, "e2e-persist");
-    let line = h.port.expect_line(|_| true, support::session::T);
+    let line = h.next_line();
     let (idx, msgid, rest) = recv_parts(&line);
     assert_eq!(
         (idx, rest),
@@ -363,4 +363,121 @@ fn clean_session_1_does_not_get_it() {
     h.sub(0, 2, "e2e/clean", 0, 0);
     peer.publish("e2e/clean", QoS::AtMostOnce, b"fresh");
     h.urc(&recv_line(0, 0, "e2e/clean", b"fresh"));
+}
+
+// ---- more: six clients, size limits, close -----------------------------------------------------
+
+#[test]
+fn six_clients_of_one_module_talk_to_each_other_through_the_broker() {
+    let sim = sim();
+    let mut h = Host::start(&sim);
+    for idx in 0..6u8 {
+        h.ok(&format!(r#"AT+QMTCFG="recv/mode",{idx},0,1"#));
+        h.open(idx, "broker.example", 1883);
+        h.conn(idx, &format!("e2e-six-{idx}"));
+        h.sub(idx, 1, &format!("e2e/six/{idx}"), 1, 1);
+    }
+    assert_eq!(
+        h.cmd("AT+QMTCONN?"),
+        [
+            "+QMTCONN: 0,3",
+            "+QMTCONN: 1,3",
+            "+QMTCONN: 2,3",
+            "+QMTCONN: 3,3",
+            "+QMTCONN: 4,3",
+            "+QMTCONN: 5,3",
+            "OK"
+        ]
+    );
+    for i in 0..6u8 {
+        let j = (i + 1) % 6;
+        h.pubex_data(
+            i,
+            100 + u16::from(i),
+            1,
+            &format!("e2e/six/{j}"),
+            format!("{i}->{j}").as_bytes(),
+        );
+    }
+    // Twelve lines in the broker's order: six results and six deliveries (the delivery's msgid
+    // is the broker's packet id, shown as `*`).
+    let mut got: Vec<String> = (0..12)
+        .map(|_| {
+            let l = h.next_line();
+            match l.strip_prefix("+QMTRECV: ") {
+                Some(body) => {
+                    let (idx, msgid, rest) = recv_parts(&l);
+                    assert_ne!(msgid, 0, "{body}");
+                    format!("+QMTRECV: {idx},*,{rest}")
+                }
+                None => l,
+            }
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = (0..6u8)
+        .flat_map(|i| {
+            let j = (i + 1) % 6;
+            [
+                format!("+QMTPUBEX: {i},{},0", 100 + u16::from(i)),
+                format!(r#"+QMTRECV: {j},*,"e2e/six/{j}",4,"{i}->{j}""#),
+            ]
+        })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn the_largest_payloads_go_both_ways_intact() {
+    let sim = sim();
+    let mut h = connected(&sim, "e2e-large", &[r#"AT+QMTCFG="recv/mode",0,0,1"#]);
+    h.sub(0, 1, "e2e/large/in", 0, 0);
+    let mut peer = Peer::connect(sim.broker_addr(), "e2e-large-peer");
+    peer.subscribe("e2e/large/out", QoS::AtLeastOnce);
+
+    // 1500 bytes, the spec's maximum for AT+QMTPUBEX, every byte value present.
+    let out: Vec<u8> = (0..1500u32).map(|i| (i * 7 % 256) as u8).collect();
+    h.pubex(0, 1, 1, "e2e/large/out", &out);
+    assert_eq!(peer.recv().payload.as_ref(), out.as_slice());
+    // 1501: refused before the prompt (CMEE 0: ERROR).
+    assert_eq!(
+        h.cmd(r#"AT+QMTPUBEX=0,2,1,0,"e2e/large/out",1501"#),
+        ["ERROR"]
+    );
+
+    // 4000 bytes in: one +QMTRECV line, CR LF inside included, framed by its length.
+    let text: Vec<u8> = (0..4000u32)
+        .map(|i| match i % 50 {
+            48 => b'\r',
+            49 => b'\n',
+            n => b'a' + (n % 26) as u8,
+        })
+        .collect();
+    peer.publish("e2e/large/in", QoS::AtMostOnce, &text);
+    h.urc(&recv_line(0, 0, "e2e/large/in", &text));
+    h.quiet(std::time::Duration::from_millis(300));
+}
+
+#[test]
+fn qmtclose_drops_the_connection_without_disconnect() {
+    let sim = sim();
+    let mut peer = Peer::connect(sim.broker_addr(), "e2e-close-peer");
+    peer.subscribe("e2e/close/will", QoS::AtLeastOnce);
+    let mut h = Host::start(&sim);
+    h.ok(r#"AT+QMTCFG="will",0,1,0,0,"e2e/close/will","closed, not disconnected""#);
+    h.open(0, "broker.example", 1883);
+    h.conn(0, "e2e-close");
+    h.ok("AT+QMTCLOSE=0");
+    h.urc("+QMTCLOSE: 0,0");
+    // Closing the network connection is no MQTT DISCONNECT: the broker publishes the will.
+    let p = peer.recv();
+    assert_eq!(
+        (p.topic.as_str(), p.payload.as_ref()),
+        ("e2e/close/will", b"closed, not disconnected".as_slice())
+    );
+    assert_eq!(h.cmd("AT+QMTOPEN?"), ["OK"]);
+    // The client opens again.
+    h.open(0, "broker.example", 1883);
+    h.conn(0, "e2e-close");
 }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use qmt_sim::{BrokerChoice, ResolveAll, Sim, SimConfig, SimHandle};
 use rumqttc::QoS;
-use support::session::{Host, Peer, T, recv_line, ssl_context};
+use support::session::{CustomMosquitto, Host, Peer, T, recv_line, ssl_context};
 use support::{Mosquitto, MosquittoOpts, TestPki};
 
 /// A host name the test server certificate is valid for.
@@ -45,7 +45,7 @@ fn pub_result_and_echo(h: &mut Host, msgid: u16, qos: u8, topic: &str, payload: 
     let want_tail = recv_line(0, 0, topic, payload)["+QMTRECV: 0,0,".len()..].to_owned();
     let (mut saw_result, mut saw_echo) = (false, false);
     while !(saw_result && saw_echo) {
-        let line = h.port.expect_line(|_| true, T);
+        let line = h.next_line();
         if line == result && !saw_result {
             saw_result = true;
             continue;
@@ -125,7 +125,7 @@ fn core_suite(version: u8, link: Link) {
 
     // From the independent client, QoS 1: the delivery carries a packet id.
     peer.publish("e2e/mosq/in", QoS::AtLeastOnce, b"from the peer");
-    let line = h.port.expect_line(|_| true, T);
+    let line = h.next_line();
     let tail = line
         .strip_prefix("+QMTRECV: 0,")
         .and_then(|b| b.split_once(','))
@@ -217,4 +217,81 @@ fn mqtt_3_1_against_the_embedded_rumqttd() {
     h.open(0, "broker.example", 1883);
     h.conn(0, "e2e-v31-rumqttd");
     assert_eq!(h.cmd("AT+QMTCONN?"), ["+QMTCONN: 0,3", "OK"]);
+}
+
+/// A sim whose every host name resolves to `addr` (no mosquitto of the support's kind).
+fn sim_at(addr: SocketAddr) -> SimHandle {
+    Sim::start(SimConfig {
+        broker: BrokerChoice::External(addr),
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn credentials_accepted_and_refused_by_mosquitto() {
+    let Some(m) = CustomMosquitto::start(
+        "allow_anonymous false\npassword_file {dir}/passwd",
+        &[("dev", "s3cret"), ("Dev1&pk1", "ali-secret")],
+    ) else {
+        return;
+    };
+    let sim = sim_at(m.addr);
+    let mut h = Host::start(&sim);
+    for idx in 0..4 {
+        h.open(idx, "mqtt.example", 1883);
+    }
+    // Right user name and password: accepted.
+    h.ok(r#"AT+QMTCONN=0,"e2e-auth-0","dev","s3cret""#);
+    h.urc("+QMTCONN: 0,0,0");
+    // `aliauth` credentials go out as `<device name>&<product key>` / `<device secret>`
+    // (module docs: no signature): accepted by a broker that knows them.
+    h.ok(r#"AT+QMTCFG="aliauth",3,"pk1","Dev1","ali-secret""#);
+    h.ok(r#"AT+QMTCONN=3,"e2e-auth-3""#);
+    h.urc("+QMTCONN: 3,0,0");
+
+    // Wrong password, and no credentials: mosquitto refuses with CONNACK 5 (not authorized) and
+    // closes the connection.
+    for (idx, args) in [(1, r#","dev","wrong""#), (2, "")] {
+        h.ok(&format!(r#"AT+QMTCONN={idx},"e2e-auth-{idx}"{args}"#));
+        h.urc(&format!("+QMTCONN: {idx},0,5"));
+        h.urc(&format!("+QMTSTAT: {idx},1"));
+    }
+    assert_eq!(
+        h.cmd("AT+QMTCONN?"),
+        ["+QMTCONN: 0,3", "+QMTCONN: 3,3", "OK"]
+    );
+    // The accepted clients work.
+    h.sub(0, 1, "e2e/auth", 1, 1);
+    h.pubex_data(3, 1, 1, "e2e/auth", b"from 3");
+    let mut lines = vec![h.next_line(), h.next_line()];
+    lines.sort();
+    assert_eq!(lines[0], "+QMTPUBEX: 3,1,0");
+    assert!(
+        lines[1].starts_with("+QMTRECV: 0,") && lines[1].ends_with(r#","e2e/auth","from 3""#),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn keep_alive_holds_a_mosquitto_connection_open() {
+    let Some(m) = CustomMosquitto::start("allow_anonymous true\nlog_type all", &[]) else {
+        return;
+    };
+    let sim = sim_at(m.addr);
+    let mut h = Host::start(&sim);
+    // keep-alive 1 s: mosquitto drops a client silent for 1.5 s; the module's PINGREQs keep it.
+    h.ok(r#"AT+QMTCFG="keepalive",0,1"#);
+    h.open(0, "mqtt.example", 1883);
+    h.conn(0, "e2e-keepalive");
+    h.quiet(std::time::Duration::from_millis(4000));
+    assert_eq!(h.cmd("AT+QMTCONN?"), ["+QMTCONN: 0,3", "OK"]);
+    let log = m.log();
+    assert!(
+        !log.contains("exceeded timeout") && !log.contains("disconnected"),
+        "mosquitto dropped the client:\n{log}"
+    );
+    // PINGREQ every second: at least 3 in 4 s (the debug log names each).
+    let pings = log.matches("Received PINGREQ from e2e-keepalive").count();
+    assert!(pings >= 3, "{pings} PINGREQs in 4 s:\n{log}");
 }

@@ -24,6 +24,8 @@ pub const T: Duration = Duration::from_secs(20);
 /// The host on the sim's serial line, after power-up (`RDY`) and `ATE0`.
 pub struct Host {
     pub port: AtPort,
+    /// URCs that arrived while a command waited for its prompt or final code, in order.
+    stash: std::collections::VecDeque<String>,
 }
 
 impl Host {
@@ -33,7 +35,18 @@ impl Host {
         assert_eq!(port.expect_line(|_| true, T), "RDY");
         port.send("ATE0");
         assert_eq!(port.read_until_final(T), ["ATE0", "OK"]);
-        Host { port }
+        Host {
+            port,
+            stash: Default::default(),
+        }
+    }
+
+    /// The next module line outside a command (stashed URCs first).
+    pub fn next_line(&mut self) -> String {
+        match self.stash.pop_front() {
+            Some(l) => l,
+            None => self.port.expect_line(|_| true, T),
+        }
     }
 
     /// Sends a command and returns its lines up to the final code.
@@ -49,7 +62,7 @@ impl Host {
 
     /// The next module line, which must be exactly `want`.
     pub fn urc(&mut self, want: &str) {
-        let got = self.port.expect_line(|_| true, T);
+        let got = self.next_line();
         assert_eq!(got, want, "waiting for {want:?}");
     }
 
@@ -59,7 +72,7 @@ impl Host {
         let mut left: Vec<&str> = want.to_vec();
         let mut seen = Vec::new();
         while !left.is_empty() {
-            let got = self.port.expect_line(|_| true, T);
+            let got = self.next_line();
             match left.iter().position(|w| *w == got) {
                 Some(i) => {
                     left.remove(i);
@@ -72,7 +85,8 @@ impl Host {
 
     /// No module line within `window`.
     pub fn quiet(&mut self, window: Duration) {
-        let got = self.port.lines_within(window);
+        let mut got: Vec<String> = self.stash.drain(..).collect();
+        got.extend(self.port.lines_within(window));
         assert!(got.is_empty(), "unexpected lines: {got:?}");
     }
 
@@ -107,9 +121,24 @@ impl Host {
             "AT+QMTPUBEX={idx},{msgid},{qos},0,\"{topic}\",{}",
             data.len()
         ));
-        assert_eq!(self.port.expect_line(|_| true, T), "> ", "prompt");
+        // URCs (results of earlier commands) may come before the prompt and the final code.
+        loop {
+            let l = self.port.expect_line(|_| true, T);
+            if l == "> " {
+                break;
+            }
+            assert!(!super::is_final(&l), "{l:?} instead of the prompt");
+            self.stash.push_back(l);
+        }
         self.port.send_raw(data);
-        assert_eq!(self.port.read_until_final(T), ["OK"], "after the data");
+        loop {
+            let l = self.port.expect_line(|_| true, T);
+            if super::is_final(&l) {
+                assert_eq!(l, "OK", "after the data");
+                break;
+            }
+            self.stash.push_back(l);
+        }
     }
 
     /// `AT+QMTPUBEX` with its result `+QMTPUBEX: idx,msgid,0` next.
@@ -396,5 +425,91 @@ impl Peer {
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.client.try_disconnect();
+    }
+}
+
+// ---- a mosquitto with a configuration of the test's own ----------------------------------------
+
+/// A mosquitto with one plain listener and `extra` configuration lines (e.g. `allow_anonymous
+/// false`, `password_file …`), killed on drop. `None` (with the support's loud notice, or a
+/// panic with `QMT_REQUIRE_MOSQUITTO=1`) when mosquitto is not installed.
+pub struct CustomMosquitto {
+    child: std::process::Child,
+    pub dir: std::path::PathBuf,
+    pub addr: SocketAddr,
+}
+
+impl CustomMosquitto {
+    /// `users`: name/password pairs written with `mosquitto_passwd` to `<dir>/passwd`, which
+    /// `extra` may name as `{dir}/passwd` (`{dir}` is replaced).
+    pub fn start(extra: &str, users: &[(&str, &str)]) -> Option<CustomMosquitto> {
+        use std::process::{Command, Stdio};
+        let Some(bin) = super::find_mosquitto() else {
+            // The support's launcher prints the notice (or panics when mosquitto is required).
+            let none = super::Mosquitto::start(super::MosquittoOpts::default());
+            assert!(none.is_none());
+            return None;
+        };
+        let dir = super::temp_dir("mosquitto-custom");
+        for (i, (user, pass)) in users.iter().enumerate() {
+            let passwd = bin.with_file_name("mosquitto_passwd");
+            let passwd = if passwd.is_file() {
+                passwd
+            } else {
+                std::path::PathBuf::from("/usr/bin/mosquitto_passwd")
+            };
+            let mut cmd = Command::new(passwd);
+            cmd.arg("-b");
+            if i == 0 {
+                cmd.arg("-c");
+            }
+            let status = super::ok(
+                cmd.arg(dir.join("passwd"))
+                    .arg(user)
+                    .arg(pass)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status(),
+                "mosquitto_passwd",
+            );
+            assert!(status.success(), "mosquitto_passwd failed: {status}");
+        }
+        let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, super::free_port()));
+        let conf = format!(
+            "persistence false\nlistener {} 127.0.0.1\n{}\n",
+            addr.port(),
+            extra.replace("{dir}", &dir.display().to_string())
+        );
+        super::ok(
+            std::fs::write(dir.join("mosquitto.conf"), conf),
+            "mosquitto.conf",
+        );
+        let log = super::ok(std::fs::File::create(dir.join("mosquitto.log")), "log");
+        let child = super::ok(
+            Command::new(&bin)
+                .arg("-c")
+                .arg(dir.join("mosquitto.conf"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn(),
+            "spawning mosquitto",
+        );
+        let m = CustomMosquitto { child, dir, addr };
+        super::wait_accepting(addr, "mosquitto", Duration::from_secs(10));
+        Some(m)
+    }
+
+    /// Mosquitto's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for CustomMosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
