@@ -481,3 +481,96 @@ fn qmtclose_drops_the_connection_without_disconnect() {
     h.open(0, "broker.example", 1883);
     h.conn(0, "e2e-close");
 }
+
+#[test]
+fn with_all_five_slots_full_the_next_message_waits_for_a_read() {
+    let sim = sim();
+    let mut h = connected(&sim, "e2e-slots-full", &[r#"AT+QMTCFG="recv/mode",0,1,1"#]);
+    h.sub(0, 1, "e2e/full", 1, 1);
+    let mut peer = Peer::connect(sim.broker_addr(), "e2e-slots-full-peer");
+    for n in 0..6 {
+        peer.publish("e2e/full", QoS::AtLeastOnce, format!("m{n}").as_bytes());
+    }
+    for slot in 0..5 {
+        h.urc(&format!("+QMTRECV: 0,{slot}"));
+    }
+    // The sixth is not stored (spec §9: not acknowledged until a slot is read).
+    h.quiet(std::time::Duration::from_millis(500));
+    assert_eq!(h.cmd("AT+QMTRECV?"), ["+QMTRECV: 0,1,1,1,1,1", "OK"]);
+    // Reading slot 2 frees it: the sixth message takes it.
+    let read = h.cmd("AT+QMTRECV=0,2");
+    assert_eq!(read.len(), 2, "{read:?}");
+    let (_, msgid, rest) = recv_parts(&read[0]);
+    assert_ne!(msgid, 0);
+    assert_eq!(rest, r#""e2e/full",2,"m2""#);
+    h.urc("+QMTRECV: 0,2");
+    let all = h.cmd("AT+QMTRECV=0");
+    let payloads: Vec<&str> = all
+        .iter()
+        .filter_map(|l| l.strip_prefix("+QMTRECV: "))
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    // Slot order: 0, 1, 2 (now the sixth), 3, 4.
+    assert_eq!(
+        payloads,
+        [r#""m0""#, r#""m1""#, r#""m5""#, r#""m3""#, r#""m4""#],
+        "{all:?}"
+    );
+    assert_eq!(h.cmd("AT+QMTRECV?"), ["+QMTRECV: 0,0,0,0,0,0", "OK"]);
+}
+
+#[test]
+fn a_retained_publish_reaches_a_later_subscriber() {
+    let sim = sim();
+    let mut h = Host::start(&sim);
+    for idx in 0..2u8 {
+        h.ok(&format!(r#"AT+QMTCFG="recv/mode",{idx},0,1"#));
+        h.open(idx, "broker.example", 1883);
+        h.conn(idx, &format!("e2e-retain-{idx}"));
+    }
+    // QoS 1, retain 1: the result comes with the broker's PUBACK, so the broker holds the
+    // retained message before client 1 subscribes (QoS 0 would be reported as soon as sent).
+    h.port.send(r#"AT+QMTPUBEX=0,1,1,1,"e2e/retained",4"#);
+    assert_eq!(h.next_line(), "> ");
+    h.port.send_raw(b"kept");
+    assert_eq!(h.port.read_until_final(support::session::T), ["OK"]);
+    h.urc("+QMTPUBEX: 0,1,0");
+    // A later subscriber (QoS 0) gets it; the order of its SUBACK result and the retained
+    // delivery is left open.
+    h.ok(r#"AT+QMTSUB=1,1,"e2e/retained",0"#);
+    h.urcs_any_order(&[
+        "+QMTSUB: 1,1,0,0",
+        r#"+QMTRECV: 1,0,"e2e/retained",4,"kept""#,
+    ]);
+}
+
+#[test]
+fn after_unsubscribing_messages_stop() {
+    let sim = sim();
+    let mut h = connected(&sim, "e2e-uns", &[r#"AT+QMTCFG="recv/mode",0,0,1"#]);
+    h.ok(r#"AT+QMTSUB=0,1,"e2e/uns/a",0,"e2e/uns/b",0"#);
+    h.urc("+QMTSUB: 0,1,0,0,0");
+    let mut peer = Peer::connect(sim.broker_addr(), "e2e-uns-peer");
+    peer.publish("e2e/uns/a", QoS::AtMostOnce, b"a1");
+    h.urc(&recv_line(0, 0, "e2e/uns/a", b"a1"));
+    h.ok(r#"AT+QMTUNS=0,2,"e2e/uns/a""#);
+    h.urc("+QMTUNS: 0,2,0");
+    peer.publish("e2e/uns/a", QoS::AtMostOnce, b"a2");
+    peer.publish("e2e/uns/b", QoS::AtMostOnce, b"b1");
+    // On one connection the broker keeps the order: a2 would come before b1.
+    h.urc(&recv_line(0, 0, "e2e/uns/b", b"b1"));
+    h.quiet(std::time::Duration::from_millis(300));
+}
+
+#[test]
+fn a_second_connection_with_the_same_client_id_takes_over() {
+    let sim = sim();
+    let mut h = Host::start(&sim);
+    h.open(0, "broker.example", 1883);
+    h.conn(0, "e2e-same-id");
+    h.open(1, "broker.example", 1883);
+    h.conn(1, "e2e-same-id");
+    // The broker drops the older connection (spec §4): client 0 reports the closed link.
+    h.urc("+QMTSTAT: 0,1");
+    assert_eq!(h.cmd("AT+QMTCONN?"), ["+QMTCONN: 1,3", "OK"]);
+}

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use qmt_sim::{BrokerChoice, ResolveAll, Sim, SimConfig, SimHandle};
 use rumqttc::QoS;
-use support::session::{CustomMosquitto, Host, Peer, T, recv_line, ssl_context};
+use support::session::{CustomMosquitto, Host, Peer, recv_line, ssl_context};
 use support::{Mosquitto, MosquittoOpts, TestPki};
 
 /// A host name the test server certificate is valid for.
