@@ -111,6 +111,15 @@ fn recv_mode_1_stores_messages_in_slots_read_by_id() {
         [recv_line(0, 0, "e2e/slot", b"third"), "OK".to_owned()]
     );
     assert_eq!(h.cmd("AT+QMTRECV?"), ["+QMTRECV: 0,0,0,0,0,0", "OK"]);
+
+    // msg_len_enable 0: the stored message reads without its length.
+    h.ok(r#"AT+QMTCFG="recv/mode",0,1,0"#);
+    peer.publish("e2e/slot", QoS::AtMostOnce, b"fourth");
+    h.urc("+QMTRECV: 0,0");
+    assert_eq!(
+        h.cmd("AT+QMTRECV=0,0"),
+        [r#"+QMTRECV: 0,0,"e2e/slot","fourth""#, "OK"]
+    );
 }
 
 // ---- (b) exact bytes both ways -----------------------------------------------------------------

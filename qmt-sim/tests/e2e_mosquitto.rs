@@ -295,3 +295,146 @@ fn keep_alive_holds_a_mosquitto_connection_open() {
     let pings = log.matches("Received PINGREQ from e2e-keepalive").count();
     assert!(pings >= 3, "{pings} PINGREQs in 4 s:\n{log}");
 }
+
+#[test]
+fn tls_server_name_must_match_unless_verification_is_off() {
+    let pki = TestPki::new("qmt e2e mosquitto CA");
+    let Some(m) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: false,
+    }) else {
+        return;
+    };
+    let other = TestPki::new("some other CA");
+    let sim = sim_to(&m, m.tls.unwrap());
+    let mut h = Host::start(&sim);
+    // Context 1 verifies the server with the right CA; context 2 verifies nothing (seclevel 0)
+    // and holds a CA that did not sign the server's certificate.
+    ssl_context(&mut h, 1, 1, &pki.ca_pem, None);
+    h.ok(r#"AT+QMTCFG="ssl",0,1,1"#);
+    // A name the certificate is not for: refused.
+    h.ok(r#"AT+QMTOPEN=0,"not-in-the-cert.example",8883"#);
+    h.urc("+QMTOPEN: 0,-1");
+    h.open(0, AWS, 8883);
+    h.conn(0, "e2e-tls-names");
+
+    support::session::upload(&mut h, "other.pem", &other.ca_pem);
+    h.ok(r#"AT+QSSLCFG="cacert",2,"UFS:other.pem""#);
+    h.ok(r#"AT+QSSLCFG="seclevel",2,0"#);
+    h.ok(r#"AT+QMTCFG="ssl",1,1,2"#);
+    h.open(1, "not-in-the-cert.example", 8883);
+    h.conn(1, "e2e-tls-noverify");
+}
+
+#[test]
+fn a_burst_of_large_messages_over_tls_arrives_complete_and_in_order() {
+    let pki = TestPki::new("qmt e2e mosquitto CA");
+    let Some(m) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: true,
+    }) else {
+        return;
+    };
+    let sim = sim_to(&m, m.mutual_tls.unwrap());
+    let mut h = Host::start(&sim);
+    ssl_context(&mut h, 2, 2, &pki.ca_pem, Some(&pki.client));
+    h.ok(r#"AT+QMTCFG="ssl",0,1,2"#);
+    h.ok(r#"AT+QMTCFG="recv/mode",0,0,1"#);
+    h.open(0, AWS, 8883);
+    h.conn(0, "e2e-tls-burst");
+    h.sub(0, 1, "e2e/burst/in", 0, 0);
+    let mut peer = Peer::connect(m.plain, "e2e-tls-burst-peer");
+    peer.subscribe("e2e/burst/out", QoS::AtMostOnce);
+
+    // In: 60 messages of 3000 bytes (several TLS records each) published back to back, then
+    // one of 7000 bytes: every one complete, in order.
+    let msg = |n: usize, len: usize| -> Vec<u8> {
+        let mut v = format!("{n:04}:").into_bytes();
+        v.extend((0..len - 5).map(|i| b"0123456789\r\nabcdef"[(i + n) % 18]));
+        v
+    };
+    let sizes: Vec<usize> = (0..60).map(|_| 3000).chain([7000]).collect();
+    for (n, &len) in sizes.iter().enumerate() {
+        peer.publish("e2e/burst/in", QoS::AtMostOnce, &msg(n, len));
+    }
+    for (n, &len) in sizes.iter().enumerate() {
+        h.urc(&recv_line(0, 0, "e2e/burst/in", &msg(n, len)));
+    }
+
+    // Out: 20 publishes of 1500 bytes at QoS 1, each complete at the subscriber.
+    for n in 0..20u16 {
+        let payload = msg(usize::from(n), 1500);
+        h.pubex(0, n + 1, 1, "e2e/burst/out", &payload);
+        let got = peer.recv();
+        assert_eq!(got.payload.as_ref(), payload.as_slice(), "message {n}");
+    }
+    h.quiet(std::time::Duration::from_millis(300));
+}
+
+#[test]
+fn disconnect_over_tls_reaches_the_broker_before_the_close() {
+    // QMTDISC sends DISCONNECT and closes at once: over TLS the encrypted DISCONNECT must be
+    // flushed before the socket closes, or the broker sees a dropped link and fires the will.
+    let pki = TestPki::new("qmt e2e mosquitto CA");
+    let Some(m) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: true,
+    }) else {
+        return;
+    };
+    let sim = sim_to(&m, m.mutual_tls.unwrap());
+    let mut peer = Peer::connect(m.plain, "e2e-tls-disc-peer");
+    peer.subscribe("e2e/tlsdisc/#", QoS::AtLeastOnce);
+    let mut h = Host::start(&sim);
+    ssl_context(&mut h, 2, 2, &pki.ca_pem, Some(&pki.client));
+    for idx in 0..2u8 {
+        h.ok(&format!(r#"AT+QMTCFG="ssl",{idx},1,2"#));
+        h.ok(&format!(
+            r#"AT+QMTCFG="will",{idx},1,1,0,"e2e/tlsdisc/{idx}","will of {idx}""#
+        ));
+        h.open(idx, AWS, 8883);
+        h.conn(idx, &format!("e2e-tls-disc-{idx}"));
+    }
+    h.disc(0);
+    // Client 1 is dropped by a power cycle: its will is the first (and only) one.
+    sim.inject(qmt_sim::Fault::PowerCycle).unwrap();
+    h.urc("RDY");
+    let p = peer.recv();
+    assert_eq!(
+        (p.topic.as_str(), p.payload.as_ref()),
+        ("e2e/tlsdisc/1", b"will of 1".as_slice())
+    );
+    let log = m.log();
+    assert!(
+        log.contains("Client e2e-tls-disc-0 disconnected."),
+        "mosquitto did not log a DISCONNECT of client 0:\n{log}"
+    );
+}
+
+#[test]
+fn sslversion_3_and_4_open_and_the_old_versions_fail() {
+    let pki = TestPki::new("qmt e2e mosquitto CA");
+    let Some(m) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: false,
+    }) else {
+        return;
+    };
+    let sim = sim_to(&m, m.tls.unwrap());
+    let mut h = Host::start(&sim);
+    ssl_context(&mut h, 2, 1, &pki.ca_pem, None);
+    h.ok(r#"AT+QMTCFG="ssl",0,1,2"#);
+    // 0–2 (SSL 3.0, TLS 1.0, TLS 1.1): the sim's rustls offers none of them, so the open fails
+    // (qmt-sim/src/tls.rs); 3 (TLS 1.2) and 4 (all) connect and speak MQTT.
+    for v in 0..=4 {
+        h.ok(&format!(r#"AT+QSSLCFG="sslversion",2,{v}"#));
+        if v < 3 {
+            h.ok(&format!(r#"AT+QMTOPEN=0,"{AWS}",8883"#));
+            h.urc("+QMTOPEN: 0,-1");
+        } else {
+            h.open(0, AWS, 8883);
+            h.conn(0, &format!("e2e-sslversion-{v}"));
+            h.disc(0);
+        }
+    }
+}
