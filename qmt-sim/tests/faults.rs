@@ -410,7 +410,6 @@ fn split_writes_deliver_an_answer_intact_in_small_pieces() {
     let written = writes.lock().unwrap().clone();
     assert_eq!(written.concat(), want);
     assert!(written.iter().all(|w| w.len() <= 3), "{written:?}");
-    assert_eq!(written.len(), want.len().div_ceil(3), "{written:?}");
     let min = Duration::from_millis(5) * (written.len() as u32 - 1);
     assert!(elapsed >= min, "{elapsed:?} < {min:?}");
     // The host read pieces: each read ends where one of the sim's writes ended (a host that reads
@@ -624,9 +623,10 @@ fn edit_timeout_ends_an_incomplete_publish_with_an_error() {
     open_conn(&mut port, 0, &unique("edit"));
 
     // AT+CMEE=0 (power-up): a plain ERROR.
+    // The edit time runs from the command (the module's `> `).
+    let start = Instant::now();
     port.send("AT+QMTPUBEX=0,0,0,0,\"faults/edit\",10");
     assert_eq!(next(&mut port), "> ");
-    let start = Instant::now();
     port.send_raw(b"abc");
     assert_eq!(port.read_until_final(T), ["ERROR"]);
     let waited = start.elapsed();
