@@ -269,6 +269,11 @@ fn broker_stall_retransmits_a_qos1_publish_then_fails_it() {
     quiet(&mut port);
     // The client stays connected: only the publish failed.
     assert_eq!(cmd(&mut port, "AT+QMTCONN?"), ["+QMTCONN: 0,3", "OK"]);
+    // Once the broker answers again, the next publish is acknowledged.
+    sim.inject(Fault::BrokerResume(Some(idx(0)))).unwrap();
+    pubex(&mut port, 0, 8, 1, "faults/stall", b"again");
+    assert_eq!(next(&mut port), "+QMTPUBEX: 0,8,0");
+    quiet(&mut port);
 }
 
 #[test]
@@ -282,6 +287,10 @@ fn broker_stall_retransmits_a_subscribe_then_fails_it() {
     expect_retransmissions(&mut port, "+QMTSUB: 0,9", sent);
     quiet(&mut port);
     assert_eq!(cmd(&mut port, "AT+QMTCONN?"), ["+QMTCONN: 0,3", "OK"]);
+    sim.inject(Fault::BrokerResume(None)).unwrap();
+    ok(&mut port, "AT+QMTSUB=0,10,\"faults/stall/#\",1");
+    assert_eq!(next(&mut port), "+QMTSUB: 0,10,0,1");
+    quiet(&mut port);
 }
 
 // ---- DnsFailure ----------------------------------------------------------------------------------
