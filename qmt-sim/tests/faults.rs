@@ -656,3 +656,50 @@ fn edit_timeout_ends_an_incomplete_publish_with_an_error() {
     assert_eq!(next(&mut port), "+QMTPUBEX: 0,0,0");
     quiet(&mut port);
 }
+
+/// recv/mode 1 and a burst far beyond the five slots: the module stores five and holds the rest
+/// unacknowledged (spec §9); reading the slots again and again yields every message, in order.
+#[test]
+fn a_burst_into_receive_slots_is_held_and_read_out_completely_in_order() {
+    const N: usize = 40;
+    let (sim, mut port) = start();
+    ok(&mut port, "AT+QMTCFG=\"recv/mode\",0,1");
+    let topic = format!("faults/burst-slots/{}", unique("t"));
+    open_conn(&mut port, 0, &unique("burst-slots"));
+    ok(&mut port, &format!("AT+QMTSUB=0,1,\"{topic}\",0"));
+    assert_eq!(next(&mut port), "+QMTSUB: 0,1,0,0");
+
+    sim.inject(Fault::Burst {
+        topic: topic.clone(),
+        count: N,
+    })
+    .unwrap();
+    let mut payloads = Vec::new();
+    let deadline = Instant::now() + T;
+    while payloads.len() < N {
+        assert!(
+            Instant::now() < deadline,
+            "read {} of {N}: {payloads:?}",
+            payloads.len()
+        );
+        // Wait for a full set of slots (or the last few messages), then read them all.
+        let want = (N - payloads.len()).min(5);
+        for _ in 0..want {
+            let l = port.expect_line(|l| l.starts_with("+QMTRECV: 0,"), T);
+            assert!(l.len() <= "+QMTRECV: 0,4".len(), "a slot notice: {l}");
+        }
+        let read = cmd(&mut port, "AT+QMTRECV=0");
+        assert_eq!(read.last().map(String::as_str), Some("OK"), "{read:?}");
+        for line in &read[..read.len() - 1] {
+            let prefix = format!("+QMTRECV: 0,0,\"{topic}\",\"");
+            let p = line
+                .strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("{line}"));
+            payloads.push(p.to_owned());
+        }
+    }
+    let want: Vec<String> = (0..N).map(|n| n.to_string()).collect();
+    assert_eq!(payloads, want);
+    quiet(&mut port);
+}
