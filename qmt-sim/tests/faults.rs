@@ -398,16 +398,17 @@ fn split_writes_deliver_an_answer_intact_in_small_pieces() {
     // the pty afterwards would not prove that, so wait until an answer comes out split.
     let deadline = Instant::now() + T;
     loop {
-        writes.lock().unwrap().clear();
+        let mark = writes.lock().unwrap().len();
         assert_eq!(cmd(&mut port, "AT"), ["OK"]);
-        if writes.lock().unwrap().iter().all(|w| w.len() <= 3) {
+        let answer = traced(&writes, mark, b"\r\nOK\r\n".len());
+        if answer.iter().all(|w| w.len() <= 3) {
             break;
         }
         assert!(Instant::now() < deadline, "the split never took effect");
     }
 
-    writes.lock().unwrap().clear();
     let want = b"\r\n+QMTCFG: \"timeout\",5,3,0\r\n\r\nOK\r\n";
+    let mark = writes.lock().unwrap().len();
     let start = Instant::now();
     port.send(query);
     let reads = port.read_exact_timed(want.len(), T);
@@ -416,7 +417,7 @@ fn split_writes_deliver_an_answer_intact_in_small_pieces() {
     assert_eq!(got, want, "the answer arrives intact");
 
     // The sim wrote pieces of at most 3 bytes, 5 ms apart.
-    let written = writes.lock().unwrap().clone();
+    let written = traced(&writes, mark, want.len());
     assert_eq!(written.concat(), want);
     assert!(written.iter().all(|w| w.len() <= 3), "{written:?}");
     let min = Duration::from_millis(5) * (written.len() as u32 - 1);
@@ -451,6 +452,20 @@ fn split_writes_deliver_an_answer_intact_in_small_pieces() {
     pubex(&mut port, 0, 3, 1, "faults/split", b"a\r\nb");
     assert_eq!(next(&mut port), "+QMTPUBEX: 0,3,0");
     quiet(&mut port);
+}
+
+/// The sim's traced writes from index `mark` on, once they hold `len` bytes. The trace is called
+/// right after each write, so the host may read a piece before it is recorded: wait for it.
+fn traced(writes: &Mutex<Vec<Vec<u8>>>, mark: usize, len: usize) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + T;
+    loop {
+        let got = writes.lock().unwrap()[mark..].to_vec();
+        if got.iter().map(Vec::len).sum::<usize>() >= len {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "the trace holds only {got:?}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 // ---- PowerCycle ----------------------------------------------------------------------------------
