@@ -1023,20 +1023,26 @@ impl Module {
             while let Some(bytes) = session.poll_transmit() {
                 sends.push(bytes);
             }
-            let mut events = Vec::new();
-            while let Some(event) = session.poll_event() {
-                events.push(event);
-            }
             self.net
                 .extend(sends.into_iter().map(|bytes| NetAction::Send {
                     client_idx: idx,
                     bytes,
                 }));
-            if events.is_empty() {
-                return;
-            }
-            for event in events {
+            // One event at a time: storing a message can fill the last receive slot and stop the
+            // session accepting (spec §9), and the publishes after it must then stay held,
+            // unacknowledged. Draining every event first delivered (and acknowledged) them all,
+            // and a burst beyond the slots and the overflow queue was lost.
+            let mut handled = false;
+            while let Some(event) = self
+                .client_mut(idx)
+                .session_mut()
+                .and_then(Session::poll_event)
+            {
+                handled = true;
                 self.on_session_event(idx, event, now);
+            }
+            if !handled {
+                return;
             }
         }
         warn!(client_idx = %idx, "session keeps producing events; pausing until the next call");

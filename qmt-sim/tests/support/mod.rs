@@ -23,6 +23,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub mod cores;
+pub mod peer;
 pub mod session;
 
 // ---- AtPort ------------------------------------------------------------------------------------
