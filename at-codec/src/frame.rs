@@ -126,6 +126,17 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
         &mut self.hook
     }
 
+    /// `Some(n)` right after a line whose hook answer was [`Counted::Following`]`(n)`: the next
+    /// frame is that data run (or, at the end of the input, what arrived of it). Lets a caller
+    /// hold the header line back until its data, without asking the hook again.
+    pub fn awaiting_data(&self) -> Option<usize> {
+        match self.state {
+            State::Data(n) => Some(n),
+            State::DiscardData { len, .. } => Some(len),
+            _ => None,
+        }
+    }
+
     /// Bytes buffered and not yet delivered as frames.
     pub fn buffered(&self) -> usize {
         self.end - self.start
@@ -560,6 +571,21 @@ mod tests {
         input.extend(core::iter::repeat_n(b'\n', 20));
         input.extend_from_slice(b"\r\nOK\r\n");
         assert_eq!(frames::<16>(&input), [l(b"$20"), F::O(20), l(b"OK")]);
+    }
+
+    #[test]
+    fn awaiting_data_follows_the_hook_answer_not_the_trimmed_line() {
+        let mut dec = Decoder::<64, TestHook>::with_hook(TestHook);
+        dec.feed(b"$3\r\nabc\r\n$2\r\r\n> ");
+        assert_eq!(dec.next_frame(), Some(Frame::Line(b"$3")));
+        assert_eq!(dec.awaiting_data(), Some(3));
+        assert_eq!(dec.next_frame(), Some(Frame::Data(b"abc")));
+        assert_eq!(dec.awaiting_data(), None);
+        // `$2\r` is not a split head (the hook sees the CR), even though the delivered line is
+        // trimmed to `$2`.
+        assert_eq!(dec.next_frame(), Some(Frame::Line(b"$2")));
+        assert_eq!(dec.awaiting_data(), None);
+        assert_eq!(dec.next_frame(), Some(Frame::Prompt));
     }
 
     #[test]

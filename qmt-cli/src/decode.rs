@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use at_codec::{Counted, Decoder, Frame, PayloadHook};
+use at_codec::{Decoder, Frame};
 use qmt_proto::checksum::qfupl_checksum;
 use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::recv::LenMode;
@@ -202,8 +202,11 @@ impl<'o, W: Write> Session<'o, W> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if let Some(f) = self.decoder.finish().map(OwnedFrame::from) {
-            self.frame(f)?;
+        match self.decoder.finish().map(OwnedFrame::from) {
+            // The input ended right after a split header: no byte of its data run came.
+            Some(OwnedFrame::Data(d)) if d.is_empty() => {}
+            Some(f) => self.frame(f)?,
+            None => {}
         }
         if let Some(h) = self.split_header.take() {
             self.line_event(&h)?;
@@ -218,17 +221,14 @@ impl<'o, W: Write> Session<'o, W> {
                     // A split header not followed by its data: type it as the line it is.
                     self.line_event(&h)?;
                 }
-                if matches!(self.decoder.hook().counted(&l), Counted::Following(_)) {
+                // The framer, not a second look at the (trimmed) line, says whether a data run
+                // follows: spec §6 variation 2, the split `+QMTRECV` form.
+                if self.decoder.awaiting_data().is_some() {
                     self.split_header = Some(l);
                     return Ok(());
                 }
                 self.line_event(&l)
             }
-            // The input ended right after a split header: no data run came.
-            OwnedFrame::Data(d) if d.is_empty() => match self.split_header.take() {
-                Some(h) => self.line_event(&h),
-                None => Ok(()),
-            },
             OwnedFrame::Data(d) => match self.split_header.take() {
                 Some(h) => match Recv::from_split(&h, &d) {
                     Some(r) => self.typed(ModuleLine::Urc(Urc::Recv(r))),

@@ -608,3 +608,22 @@ fn unparsable_commands_that_carry_secrets_are_shown_without_parameters() {
     ));
     assert!(out.contains("invalid commands: 3"));
 }
+
+#[test]
+fn split_form_edge_cases_keep_order_and_empty_payloads() {
+    // Found by the decode_stream fuzz campaign (no panic, but wrong output):
+    // 1. `…,5\r\r\n` is not a split header (the framer's hook sees the CR); the line must not be
+    //    held back behind the prompt that follows it.
+    let f = TempFile::new("split-cr", b"\r\n+QMTRECV: 0,0,\"t\",5\r\r\n> ");
+    let out = decode_ok(&f.0, &["--recv-len", "split"]);
+    let kinds: Vec<&str> = events(&out).iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["urc", "prompt"], "{out}");
+    // 2. A split header announcing 0 bytes is an empty split message, not the payload "0".
+    let f = TempFile::new("split-empty", b"\r\n+QMTRECV: 0,0,\"t\",0\r\n\r\nOK\r\n");
+    let out = decode_ok(&f.0, &["--recv-len", "split"]);
+    assert!(
+        out.contains("payload_len: Some(0), payload: b\"\", form: Split"),
+        "{out}"
+    );
+    assert!(out.contains("unknown lines: 0"), "{out}");
+}
