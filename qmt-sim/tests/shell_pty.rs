@@ -187,7 +187,10 @@ fn the_real_module_answers_over_the_pty() {
     port.send("ATE0");
     assert_eq!(port.read_until_final(T), ["ATE0", "OK"]);
     port.send("AT+QMTCFG=\"keepalive\",0");
-    assert_eq!(port.read_until_final(T), ["+QMTCFG: \"keepalive\",120", "OK"]);
+    assert_eq!(
+        port.read_until_final(T),
+        ["+QMTCFG: \"keepalive\",120", "OK"]
+    );
     // A fault forwarded to the core shows up on the line.
     sim.inject(Fault::StrayUrc("+QMTSTAT: 0,1".into())).unwrap();
     port.expect_line(|l| l == "+QMTSTAT: 0,1", T);
