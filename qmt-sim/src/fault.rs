@@ -47,3 +47,185 @@ pub enum Fault {
         count: usize,
     },
 }
+
+/// Why a fault description did not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FaultParseError(pub String);
+
+impl core::fmt::Display for FaultParseError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} (try: {})", self.0, Fault::SYNTAX)
+    }
+}
+
+impl std::error::Error for FaultParseError {}
+
+impl Fault {
+    /// The text forms [`Fault::from_str`](core::str::FromStr) accepts, as `qmt sim --fault` and its
+    /// console take them.
+    pub const SYNTAX: &'static str = "close [IDX] | stall [IDX] | resume [IDX] | dns-fail [NAME] | \
+        dns-restore | garbage TEXT | urc LINE | split MAX:DELAY_MS | power-cycle | fill-slots IDX | \
+        burst TOPIC COUNT";
+}
+
+/// `close 0`, `stall`, `dns-fail broker.example.com`, `garbage \x00\xffnoise`, `urc +QMTSTAT: 0,1`,
+/// `split 3:5`, `power-cycle`, `fill-slots 0`, `burst topic/pub 100`, … (see [`Fault::SYNTAX`]).
+/// `garbage` understands the escapes `\r`, `\n`, `\\` and `\xNN`.
+impl core::str::FromStr for Fault {
+    type Err = FaultParseError;
+
+    fn from_str(s: &str) -> Result<Fault, FaultParseError> {
+        let s = s.trim();
+        let (verb, rest) = s.split_once(char::is_whitespace).unwrap_or((s, ""));
+        let rest = rest.trim();
+        let err = |msg: String| FaultParseError(msg);
+        let idx = |r: &str| -> Result<Option<ClientIdx>, FaultParseError> {
+            if r.is_empty() {
+                return Ok(None);
+            }
+            let n: i64 = r
+                .parse()
+                .map_err(|_| err(format!("client index `{r}` is not a number")))?;
+            ClientIdx::new(n).map(Some).map_err(|e| err(e.to_string()))
+        };
+        match verb.to_ascii_lowercase().as_str() {
+            "close" => Ok(Fault::BrokerClose(idx(rest)?)),
+            "stall" => Ok(Fault::BrokerStall(idx(rest)?)),
+            "resume" => Ok(Fault::BrokerResume(idx(rest)?)),
+            "dns-fail" => Ok(Fault::DnsFailure(
+                (!rest.is_empty()).then(|| rest.to_owned()),
+            )),
+            "dns-restore" => Ok(Fault::DnsRestore),
+            "power-cycle" => Ok(Fault::PowerCycle),
+            "urc" if !rest.is_empty() => Ok(Fault::StrayUrc(rest.to_owned())),
+            "garbage" if !rest.is_empty() => Ok(Fault::Garbage(unescape(rest).map_err(err)?)),
+            "fill-slots" => idx(rest)?
+                .map(Fault::FillRecvSlots)
+                .ok_or_else(|| err("fill-slots needs a client index".into())),
+            "split" => {
+                let (max, delay) = rest
+                    .split_once(':')
+                    .ok_or_else(|| err(format!("split `{rest}`: expected MAX:DELAY_MS")))?;
+                let max_chunk = max
+                    .parse()
+                    .map_err(|_| err(format!("split: MAX `{max}`")))?;
+                let delay_ms = delay
+                    .parse()
+                    .map_err(|_| err(format!("split: DELAY_MS `{delay}`")))?;
+                Ok(Fault::SplitWrites {
+                    max_chunk,
+                    delay_ms,
+                })
+            }
+            "burst" => {
+                let (topic, count) = rest
+                    .rsplit_once(char::is_whitespace)
+                    .ok_or_else(|| err("burst needs TOPIC COUNT".into()))?;
+                let count = count
+                    .parse()
+                    .map_err(|_| err(format!("burst: COUNT `{count}`")))?;
+                Ok(Fault::Burst {
+                    topic: topic.trim().to_owned(),
+                    count,
+                })
+            }
+            _ => Err(err(format!("unknown fault `{s}`"))),
+        }
+    }
+}
+
+/// `\r`, `\n`, `\\` and `\xNN` escapes.
+fn unescape(s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next() {
+            Some(b'r') => out.push(b'\r'),
+            Some(b'n') => out.push(b'\n'),
+            Some(b'\\') => out.push(b'\\'),
+            Some(b'x') => {
+                let hex: Vec<u8> = bytes.by_ref().take(2).collect();
+                let v = std::str::from_utf8(&hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .filter(|_| hex.len() == 2)
+                    .ok_or_else(|| format!("bad escape `\\x{}`", String::from_utf8_lossy(&hex)))?;
+                out.push(v);
+            }
+            other => {
+                return Err(format!(
+                    "bad escape `\\{}`",
+                    other.map(|c| (c as char).to_string()).unwrap_or_default()
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn idx(n: i64) -> ClientIdx {
+        ClientIdx::new(n).expect("valid")
+    }
+
+    #[test]
+    fn text_forms_parse() {
+        let cases: [(&str, Fault); 12] = [
+            ("close 2", Fault::BrokerClose(Some(idx(2)))),
+            ("close", Fault::BrokerClose(None)),
+            ("STALL 0", Fault::BrokerStall(Some(idx(0)))),
+            ("resume", Fault::BrokerResume(None)),
+            (
+                "dns-fail a.example",
+                Fault::DnsFailure(Some("a.example".into())),
+            ),
+            ("dns-restore", Fault::DnsRestore),
+            (
+                "garbage \\x00\\xffab\\r\\n",
+                Fault::Garbage(vec![0, 0xff, b'a', b'b', b'\r', b'\n']),
+            ),
+            ("urc +QMTSTAT: 0,1", Fault::StrayUrc("+QMTSTAT: 0,1".into())),
+            (
+                "split 3:5",
+                Fault::SplitWrites {
+                    max_chunk: 3,
+                    delay_ms: 5,
+                },
+            ),
+            ("power-cycle", Fault::PowerCycle),
+            ("fill-slots 1", Fault::FillRecvSlots(idx(1))),
+            (
+                "burst topic/a b 10",
+                Fault::Burst {
+                    topic: "topic/a b".into(),
+                    count: 10,
+                },
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(text.parse::<Fault>(), Ok(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn bad_forms_say_what_is_wrong() {
+        for (text, says) in [
+            ("close 9", "client_idx = 9 is out of range"),
+            ("fill-slots", "needs a client index"),
+            ("split 3", "expected MAX:DELAY_MS"),
+            ("burst t x", "COUNT `x`"),
+            ("garbage \\q", "bad escape"),
+            ("explode", "unknown fault"),
+        ] {
+            let e = text.parse::<Fault>().expect_err(text).to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
+}

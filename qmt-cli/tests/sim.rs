@@ -1,0 +1,92 @@
+//! `qmt sim` as a user runs it: the binary prints a pty path, a host talks AT over it, and faults
+//! typed on its standard input reach the serial line at once.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the sim when the test ends, whatever happens.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Reads from the port until `want` appears in what arrived (or the time is up).
+fn read_until(port: &mut dyn Read, want: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while Instant::now() < deadline {
+        match port.read(&mut buf) {
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("reading the pty: {e}"),
+        }
+        if String::from_utf8_lossy(&seen).contains(want) {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[test]
+fn qmt_sim_serves_a_pty_and_takes_faults_on_stdin() {
+    let child = Command::new(env!("CARGO_BIN_EXE_qmt"))
+        .args(["sim", "--fault", "urc +QMTSTAT: 5,7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("qmt sim starts");
+    let mut sim = Running(child);
+    let mut stdin = sim.0.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(sim.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("a first line");
+    // "qmt sim: module on /dev/pts/N (broker 127.0.0.1:P, embedded)"
+    let path = first
+        .split_whitespace()
+        .find(|w| w.starts_with("/dev/"))
+        .unwrap_or_else(|| panic!("no pty path in {first:?}"))
+        .to_owned();
+    assert!(first.contains("embedded"), "{first}");
+
+    let mut port = serialport::new(&path, 115_200)
+        .timeout(Duration::from_millis(100))
+        .open()
+        .expect("the printed pty opens");
+    let t = Duration::from_secs(10);
+    // Power-up RDY and the --fault given at start both waited in the pty for the host.
+    let got = read_until(&mut port, "+QMTSTAT: 5,7", t);
+    assert!(
+        got.contains("RDY") && got.contains("+QMTSTAT: 5,7"),
+        "{got:?}"
+    );
+
+    port.write_all(b"AT+QMTCFG=\"keepalive\",0\r")
+        .expect("write");
+    let got = read_until(&mut port, "OK\r\n", t);
+    assert!(
+        got.contains("+QMTCFG: \"keepalive\",120\r\n\r\nOK\r\n"),
+        "{got:?}"
+    );
+
+    // A fault typed on the console arrives at once; a bad one is refused without stopping the sim.
+    writeln!(stdin, "explode").expect("stdin");
+    writeln!(stdin, "urc +QMTSTAT: 0,1").expect("stdin");
+    let got = read_until(&mut port, "+QMTSTAT: 0,1", t);
+    assert!(got.contains("\r\n+QMTSTAT: 0,1\r\n"), "{got:?}");
+    writeln!(stdin, "power-cycle").expect("stdin");
+    let got = read_until(&mut port, "RDY", t);
+    assert!(got.contains("\r\nRDY\r\n"), "{got:?}");
+    port.write_all(b"AT\r").expect("write");
+    let got = read_until(&mut port, "OK\r\n", t);
+    assert!(
+        got.contains("AT\r\r\nOK\r\n"),
+        "echo is back on after the power cycle: {got:?}"
+    );
+}
