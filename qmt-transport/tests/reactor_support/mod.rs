@@ -78,3 +78,25 @@ pub fn expect_closed(events: &PortEvents) -> qmt_transport::reactor::CloseReason
         }
     }
 }
+
+/// The payload of a `+QMTRECV` URC line, if it is one.
+pub fn recv_payload(line: &str) -> Option<Vec<u8>> {
+    match qmt_proto::ModuleLine::parse(line.as_bytes()) {
+        qmt_proto::ModuleLine::Urc(qmt_proto::Urc::Recv(m)) => Some(m.payload.to_vec()),
+        _ => None,
+    }
+}
+
+/// `ATE0`, `recv/mode` 0 with lengths, open, connect, subscribe `topic` at QoS `qos` (client 0).
+pub fn mqtt_up(port: &Port, events: &PortEvents, client_id: &str, topic: &str, qos: u8) {
+    ok(port, "ATE0", None);
+    ok(port, "AT+QMTCFG=\"recv/mode\",0,0,1", None);
+    ok(port, "AT+QMTOPEN=0,\"broker.example.com\",1883", None);
+    expect_urc(events, |l| l.starts_with("+QMTOPEN: 0,"), "+QMTOPEN result");
+    ok(port, &format!("AT+QMTCONN=0,\"{client_id}\""), None);
+    let conn = expect_urc(events, |l| l.starts_with("+QMTCONN: 0,"), "+QMTCONN result");
+    assert_eq!(conn, "+QMTCONN: 0,0,0");
+    ok(port, &format!("AT+QMTSUB=0,1,\"{topic}\",{qos}"), None);
+    let sub = expect_urc(events, |l| l.starts_with("+QMTSUB: 0,1,"), "+QMTSUB result");
+    assert_eq!(sub, format!("+QMTSUB: 0,1,0,{qos}"));
+}
