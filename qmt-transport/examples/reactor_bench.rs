@@ -1,7 +1,7 @@
 //! Reactor benchmarks against simulated modules on ptys (ratios from one run; no asserts).
 //!
 //! ```text
-//! cargo run -p qmt-transport --release --example reactor_bench [-- quick]
+//! cargo run -p qmt-transport --release --example reactor_bench [-- [quick] [rtt] [scale] [flood]]
 //! ```
 //!
 //! 1. `AT` → `OK` round trip: the reactor vs a blocking write/read loop (serialport) on the
@@ -116,55 +116,63 @@ fn cpu_by_group() -> HashMap<String, f64> {
 // ---- 1. round trip ----------------------------------------------------------------------------
 
 fn round_trip(broker: &EmbeddedBroker, n: usize) {
+    const ROUNDS: usize = 5;
+    const WARM: usize = 50;
     let sim = sim(broker);
     let path = sim.pty_path().to_string_lossy().into_owned();
-
-    // Blocking loop: write `AT\r`, read until `\r\nOK\r\n`.
+    let reactor = Reactor::start().unwrap();
+    let per_round = n / ROUNDS;
     let mut blocking = Vec::with_capacity(n);
-    {
-        let mut port = serialport::new(&path, 115_200)
-            .timeout(Duration::from_secs(5))
-            .open()
-            .unwrap();
-        let mut buf = [0u8; 256];
-        let mut exchange = |line: &[u8], port: &mut Box<dyn serialport::SerialPort>| {
-            port.write_all(line).unwrap();
-            let mut got = Vec::new();
-            while !got.ends_with(b"OK\r\n") {
-                let k = port.read(&mut buf).unwrap();
-                got.extend_from_slice(&buf[..k]);
+    let mut reactor_rt = Vec::with_capacity(n);
+    // Alternating rounds, so load from other processes hits both paths alike.
+    for round in 0..ROUNDS {
+        // Blocking loop: write `AT\r`, read until `OK\r\n`.
+        {
+            let mut port = serialport::new(&path, 115_200)
+                .timeout(Duration::from_secs(5))
+                .open()
+                .unwrap();
+            let mut buf = [0u8; 256];
+            let mut exchange = |line: &[u8], port: &mut Box<dyn serialport::SerialPort>| {
+                port.write_all(line).unwrap();
+                let mut got = Vec::new();
+                while !got.ends_with(b"OK\r\n") {
+                    let k = port.read(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..k]);
+                }
+            };
+            if round == 0 {
+                // Power-up `RDY` is read by the first exchange; echo off for good.
+                exchange(b"ATE0\r", &mut port);
             }
-        };
-        // Power-up `RDY` is read by the first exchange; echo off.
-        exchange(b"ATE0\r", &mut port);
-        for i in 0..n + 200 {
-            let t = Instant::now();
-            exchange(b"AT\r", &mut port);
-            if i >= 200 {
-                blocking.push(t.elapsed());
+            for i in 0..per_round + WARM {
+                let t = Instant::now();
+                exchange(b"AT\r", &mut port);
+                if i >= WARM {
+                    blocking.push(t.elapsed());
+                }
             }
         }
-    }
-
-    // The reactor, same pty, same sim.
-    let mut reactor_rt = Vec::with_capacity(n);
-    {
-        let reactor = Reactor::start().unwrap();
-        let (port, _events) = reactor.add_port(&path, PortConfig::default()).unwrap();
-        ok(&port, "ATE0", None);
-        for i in 0..n + 200 {
+        // The reactor, same pty, same sim.
+        let (port, events) = reactor.add_port(&path, PortConfig::default()).unwrap();
+        for i in 0..per_round + WARM {
             let t = Instant::now();
             port.submit(Command::At, None).unwrap().wait().unwrap();
-            if i >= 200 {
+            if i >= WARM {
                 reactor_rt.push(t.elapsed());
             }
         }
+        port.close();
+        while !matches!(events.recv(), Some(PortEvent::Closed { .. }) | None) {}
     }
     blocking.sort();
     reactor_rt.sort();
     let (bm, b99) = (percentile(&blocking, 0.5), percentile(&blocking, 0.99));
     let (rm, r99) = (percentile(&reactor_rt, 0.5), percentile(&reactor_rt, 0.99));
-    println!("## 1. AT -> OK round trip ({n} each, after 200 warm-up)");
+    println!(
+        "## 1. AT -> OK round trip ({} each, {ROUNDS} alternating rounds, {WARM} warm-up per round)",
+        blocking.len()
+    );
     println!();
     println!("| path | median µs | p99 µs |");
     println!("|---|---:|---:|");
@@ -208,7 +216,8 @@ fn scale(broker: &EmbeddedBroker, ports: usize, dur: Duration) -> Scale {
                 .unwrap()
         })
         .collect();
-    for (p, _) in &handles {
+    for (p, e) in &handles {
+        expect_urc(e, "RDY");
         ok(p, "ATE0", None);
     }
     let drivers = ports.min(8);
@@ -243,17 +252,18 @@ fn scale(broker: &EmbeddedBroker, ports: usize, dur: Duration) -> Scale {
         );
     }
     thread::sleep(dur);
+    // CPU before the drivers exit (an exited thread leaves /proc/self/task).
+    let cpu1 = cpu_by_group();
+    let per: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+    let secs = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().unwrap();
     }
-    let secs = start.elapsed().as_secs_f64();
-    let cpu1 = cpu_by_group();
     let cpu = cpu1
         .iter()
         .map(|(k, v)| (k.clone(), v - cpu0.get(k).copied().unwrap_or(0.0)))
         .collect();
-    let per: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     drop(handles);
     drop(reactor);
     drop(sims);
@@ -310,6 +320,7 @@ fn flood(count: usize) {
     let (port, events) = reactor
         .add_port(sim.pty_path(), PortConfig::default())
         .unwrap();
+    expect_urc(&events, "RDY");
     ok(&port, "ATE0", None);
     ok(&port, "AT+QMTCFG=\"recv/mode\",0,0,1", None);
     ok(&port, "AT+QMTOPEN=0,\"broker.example.com\",1883", None);
@@ -388,13 +399,29 @@ fn flood(count: usize) {
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
     let broker = EmbeddedBroker::start().unwrap();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "# qmt-transport reactor bench ({} CPUs{})",
+        "# qmt-transport reactor bench ({} CPUs{}; load average at start: {})",
         thread::available_parallelism().map_or(0, |n| n.get()),
-        if quick { ", quick" } else { "" }
+        if quick { ", quick" } else { "" },
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!();
-    round_trip(&broker, if quick { 300 } else { 2000 });
-    many_ports(&broker, Duration::from_secs(if quick { 1 } else { 3 }));
-    flood(if quick { 10_000 } else { 100_000 });
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| ["rtt", "scale", "flood"].contains(&a.as_str()))
+        .collect();
+    let run = |s: &str| only.is_empty() || only.iter().any(|o| o == s);
+    if run("rtt") {
+        round_trip(&broker, if quick { 300 } else { 2000 });
+    }
+    if run("scale") {
+        many_ports(&broker, Duration::from_secs(if quick { 1 } else { 3 }));
+    }
+    if run("flood") {
+        flood(if quick { 10_000 } else { 100_000 });
+    }
 }

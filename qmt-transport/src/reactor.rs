@@ -334,38 +334,58 @@ impl Reactor {
             return Err(OpenError::ReactorStopped { path });
         }
         let builder = mio_serial::new(path.as_str(), config.baud_rate).exclusive(config.exclusive);
-        let stream = SerialStream::open(&builder).map_err(|e| OpenError::Device {
+        let mut stream = SerialStream::open(&builder).map_err(|e| OpenError::Device {
             path: path.clone(),
             source: io::Error::from(e),
         })?;
+        let now = Instant::now();
+        let mut link = Link::new(config.link, now);
+        // What the module said before this host opened the port (a power-up `RDY` the kernel
+        // kept) is history: read it now, with no command in flight, so it arrives as URCs and
+        // cannot be taken for a restart during the first command.
+        let mut early = Vec::new();
+        let mut early_bytes = 0u64;
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    early_bytes += n as u64;
+                    link.feed(&buf[..n], now);
+                    early.extend(std::iter::from_fn(|| link.poll_event()));
+                    if early.len() > config.urc_capacity {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // WouldBlock (nothing more), or an error the reactor's first read will see.
+                Err(_) => break,
+            }
+        }
         let id = self.ctl.next_id.fetch_add(1, Ordering::Relaxed);
         let fd = stream.as_raw_fd();
         self.ctl
             .registry
-            .register(
-                &mut SourceFd(&fd),
-                mio::Token(id),
-                Interest::READABLE | Interest::WRITABLE,
-            )
+            .register(&mut SourceFd(&fd), mio::Token(id), Interest::READABLE)
             .map_err(|source| OpenError::Device {
                 path: path.clone(),
                 source,
             })?;
-        let now = Instant::now();
         let shared = Arc::new(PortShared {
             id,
             name: path.clone(),
             write_capacity: config.write_buffer.max(1),
             core: Mutex::new(Core {
-                link: Link::new(config.link, now),
+                link,
                 stream: Some(stream),
                 waiters: HashMap::new(),
                 wbuf: Vec::new(),
                 wpos: 0,
                 closed: None,
                 kicked: false,
+                want_write: false,
                 armed: None,
-                bytes_read: 0,
+                bytes_read: early_bytes,
                 bytes_written: 0,
             }),
             urc: Mutex::new(UrcQueue {
@@ -381,6 +401,11 @@ impl Reactor {
             dropped: AtomicU64::new(0),
             ctl: Arc::clone(&self.ctl),
         });
+        for ev in early {
+            if let LinkEvent::Urc(line) = ev {
+                shared.push_urc(PortEvent::Urc(line));
+            }
+        }
         if !self.ctl.send(Request::Add(Arc::clone(&shared))) {
             let _ = self.ctl.registry.deregister(&mut SourceFd(&fd));
             return Err(OpenError::ReactorStopped { path });
@@ -431,6 +456,9 @@ struct Core {
     closed: Option<CloseReason>,
     /// A `Kick` is queued for the reactor.
     kicked: bool,
+    /// Registered for writability too (only while the device refuses bytes: a pty signals
+    /// writability after every write, which would wake the reactor once per command).
+    want_write: bool,
     /// The deadline the reactor sleeps for on this port (never later than the link's).
     armed: Option<Instant>,
     bytes_read: u64,
@@ -1045,6 +1073,27 @@ impl Runner {
         }
         // Keep a passed-deadline placeholder out; keep an old future one (it is earlier than
         // any new one a submit could set, so submits need not wake us to re-arm).
+        let want_write = core.buffered() > 0;
+        if want_write != core.want_write {
+            let interest = if want_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Some(stream) = core.stream.as_ref() {
+                let fd = stream.as_raw_fd();
+                if let Err(e) =
+                    self.poll
+                        .registry()
+                        .reregister(&mut SourceFd(&fd), mio::Token(id), interest)
+                {
+                    drop(core);
+                    self.remove(id, io_reason("poll", &e));
+                    return;
+                }
+            }
+            core.want_write = want_write;
+        }
         let armed = match core.link.poll_timeout() {
             Some(d) => Some(d),
             None => core.armed.filter(|&a| a > now),

@@ -6,10 +6,10 @@ mod reactor_support;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
-use qmt_sim::{Sim, SimConfig};
+use qmt_sim::{Fault, Sim, SimConfig};
 use qmt_transport::link::CommandError;
 use qmt_transport::reactor::{CloseReason, OpenError, PortConfig, PortEvent, Reactor, SubmitError};
-use reactor_support::{T, cmd, expect_closed};
+use reactor_support::{T, cmd, expect_closed, open};
 
 #[test]
 fn open_error_names_the_path() {
@@ -27,9 +27,7 @@ fn open_error_names_the_path() {
 fn an_exclusive_port_cannot_be_opened_twice() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (_port, _events) = reactor
-        .add_port(sim.pty_path(), PortConfig::default())
-        .unwrap();
+    let (_port, _events) = open(&reactor, &sim, PortConfig::default());
     let err = reactor
         .add_port(sim.pty_path(), PortConfig::default())
         .unwrap_err();
@@ -43,14 +41,16 @@ fn a_port_whose_device_goes_away_closes_alone() {
     let mut gone = Sim::start(SimConfig::default()).unwrap();
     let stays = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(gone.pty_path(), PortConfig::default())
-        .unwrap();
-    let (other, other_events) = reactor
-        .add_port(stays.pty_path(), PortConfig::default())
-        .unwrap();
+    let (port, events) = open(&reactor, &gone, PortConfig::default());
+    let (other, other_events) = open(&reactor, &stays, PortConfig::default());
 
-    // A command that waits past the device's end: `AT+QMTOPEN` has a 120 s deadline.
+    // A command still on the wire when the device goes: the module answers one byte every
+    // 50 ms, so `\r\nOK\r\n` takes 300 ms.
+    gone.inject(Fault::SplitWrites {
+        max_chunk: 1,
+        delay_ms: 50,
+    })
+    .unwrap();
     let pending = port
         .submit(cmd("AT+QMTOPEN=0,\"broker.example.com\",1883"), None)
         .unwrap();
@@ -90,9 +90,7 @@ fn a_port_whose_device_goes_away_closes_alone() {
 fn shutdown_completes_pending_commands_with_closed() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let mut reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(sim.pty_path(), PortConfig::default())
-        .unwrap();
+    let (port, events) = open(&reactor, &sim, PortConfig::default());
     let pending = port
         .submit(cmd("AT+QMTOPEN=0,\"broker.example.com\",1883"), None)
         .unwrap();
@@ -120,9 +118,7 @@ fn shutdown_completes_pending_commands_with_closed() {
 fn closing_a_port_releases_the_device() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(sim.pty_path(), PortConfig::default())
-        .unwrap();
+    let (port, events) = open(&reactor, &sim, PortConfig::default());
     port.close();
     assert_eq!(expect_closed(&events), CloseReason::Closed);
     // Exclusive access is gone with the descriptor: the path opens again.
@@ -135,9 +131,7 @@ fn closing_a_port_releases_the_device() {
 fn dropping_every_handle_closes_the_port() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(sim.pty_path(), PortConfig::default())
-        .unwrap();
+    let (port, events) = open(&reactor, &sim, PortConfig::default());
     let clone = port.clone();
     drop(port);
     assert!(matches!(

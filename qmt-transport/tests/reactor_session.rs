@@ -10,15 +10,13 @@ use std::time::{Duration, Instant};
 use qmt_sim::{BrokerChoice, EmbeddedBroker, Fault, Sim, SimConfig};
 use qmt_transport::link::CommandError;
 use qmt_transport::reactor::{CloseReason, PortConfig, PortEvent, Reactor, SubmitError};
-use reactor_support::{T, cmd, expect_closed, expect_urc, mqtt_up, ok, recv_payload};
+use reactor_support::{T, cmd, expect_closed, expect_urc, mqtt_up, ok, open, recv_payload};
 
 #[test]
 fn a_full_mqtt_session_on_one_port() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(sim.pty_path(), PortConfig::default())
-        .unwrap();
+    let (port, events) = open(&reactor, &sim, PortConfig::default());
 
     mqtt_up(&port, &events, "qmt-reactor-1", "qmt/reactor", 1);
 
@@ -70,11 +68,7 @@ fn four_ports_from_several_threads() {
     let reactor = Reactor::start().unwrap();
     let ports: Vec<_> = sims
         .iter()
-        .map(|s| {
-            reactor
-                .add_port(s.pty_path(), PortConfig::default())
-                .unwrap()
-        })
+        .map(|s| open(&reactor, &s, PortConfig::default()))
         .collect();
 
     thread::scope(|s| {
@@ -118,12 +112,8 @@ fn a_port_closed_under_load_fails_its_commands_and_spares_the_others() {
     let mut doomed = Sim::start(config()).unwrap();
     let survivor = Sim::start(config()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (a, a_events) = reactor
-        .add_port(doomed.pty_path(), PortConfig::default())
-        .unwrap();
-    let (b, _b_events) = reactor
-        .add_port(survivor.pty_path(), PortConfig::default())
-        .unwrap();
+    let (a, a_events) = open(&reactor, &doomed, PortConfig::default());
+    let (b, _b_events) = open(&reactor, &survivor, PortConfig::default());
     ok(&a, "ATE0", None);
     ok(&b, "ATE0", None);
 
@@ -181,9 +171,7 @@ fn a_port_closed_under_load_fails_its_commands_and_spares_the_others() {
 fn in_flight_commands_of_a_closed_port_complete_with_closed() {
     let mut sim = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(sim.pty_path(), PortConfig::default())
-        .unwrap();
+    let (port, events) = open(&reactor, &sim, PortConfig::default());
     ok(&port, "ATE0", None);
     // The module answers one byte every 50 ms from now on: `\r\nOK\r\n` takes 300 ms, so the
     // three commands are still on the wire or queued when the module goes away.
@@ -211,15 +199,14 @@ fn a_flood_into_a_slow_consumer_is_bounded_and_counted() {
     const COUNT: usize = 3000;
     let sim = Sim::start(SimConfig::default()).unwrap();
     let reactor = Reactor::start().unwrap();
-    let (port, events) = reactor
-        .add_port(
-            sim.pty_path(),
-            PortConfig {
-                urc_capacity: CAPACITY,
-                ..PortConfig::default()
-            },
-        )
-        .unwrap();
+    let (port, events) = open(
+        &reactor,
+        &sim,
+        PortConfig {
+            urc_capacity: CAPACITY,
+            ..PortConfig::default()
+        },
+    );
     mqtt_up(&port, &events, "qmt-flood", "qmt/flood", 0);
     let before = port.stats().urcs;
     sim.inject(Fault::Burst {

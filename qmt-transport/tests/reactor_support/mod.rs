@@ -100,3 +100,15 @@ pub fn mqtt_up(port: &Port, events: &PortEvents, client_id: &str, topic: &str, q
     let sub = expect_urc(events, |l| l.starts_with("+QMTSUB: 0,1,"), "+QMTSUB result");
     assert_eq!(sub, format!("+QMTSUB: 0,1,0,{qos}"));
 }
+
+/// Adds the sim's pty to the reactor and waits for the module's power-up `RDY` (read from the
+/// kernel's buffer if it came before the port was opened).
+pub fn open(
+    reactor: &qmt_transport::reactor::Reactor,
+    sim: &qmt_sim::SimHandle,
+    config: qmt_transport::reactor::PortConfig,
+) -> (Port, PortEvents) {
+    let (port, events) = reactor.add_port(sim.pty_path(), config).unwrap();
+    expect_urc(&events, |l| l == "RDY", "power-up RDY");
+    (port, events)
+}
