@@ -229,11 +229,11 @@ pub struct LinkStats {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// Waiting for `> ` before writing the data.
-    AwaitPrompt,
+    Prompt,
     /// Waiting for `CONNECT` before writing the data.
-    AwaitConnect,
+    Connect,
     /// Command (and data) written; waiting for the final code.
-    AwaitFinal,
+    Final,
 }
 
 /// One command on the wire (a user command or a marker), or a ghost: a timed-out one whose
@@ -598,9 +598,9 @@ impl Link {
         let mut text = bytes.clone();
         text.pop();
         let phase = match command.data_phase() {
-            Some(DataPhase::Prompt { .. }) => Phase::AwaitPrompt,
-            Some(DataPhase::Connect { .. }) => Phase::AwaitConnect,
-            None => Phase::AwaitFinal,
+            Some(DataPhase::Prompt { .. }) => Phase::Prompt,
+            Some(DataPhase::Connect { .. }) => Phase::Connect,
+            None => Phase::Final,
         };
         let (kind, form) = command.kind();
         self.tx.push_back((serial, false, bytes));
@@ -661,7 +661,7 @@ impl Link {
             Piece::Prompt => {
                 if self.data_echo(&Piece::Prompt) {
                     self.stats.echoes += 1;
-                } else if !self.invite(Phase::AwaitPrompt) {
+                } else if !self.invite(Phase::Prompt) {
                     self.urc(b"> ".to_vec());
                 }
             }
@@ -680,7 +680,7 @@ impl Link {
         if head.phase != waiting {
             return false;
         }
-        head.phase = Phase::AwaitFinal;
+        head.phase = Phase::Final;
         let Some(data) = head.data.take() else {
             return true;
         };
@@ -718,7 +718,7 @@ impl Link {
         match ModuleLine::parse(&bytes) {
             ModuleLine::Final(_) => self.on_final(bytes, now),
             ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now),
-            ModuleLine::Connect if self.invite(Phase::AwaitConnect) => {}
+            ModuleLine::Connect if self.invite(Phase::Connect) => {}
             _ => self.on_other(bytes),
         }
     }

@@ -1,5 +1,7 @@
 //! Echo is matched, not guessed (ATE0 and ATE1 alike); the prompt is a phase; data validation.
 
+#![allow(clippy::unwrap_used)]
+
 mod link_support;
 
 use std::time::Instant;
