@@ -237,8 +237,7 @@ enum Phase {
 }
 
 /// One command on the wire (a user command or a marker), or a ghost: a timed-out one whose
-/// late answer is still to be consumed.
-#[derive(Debug)]
+/// late answer is still to be consumed. No `Debug`: its text and data may hold secrets.
 struct Exchange {
     /// Tags its bytes in the transmit queue.
     serial: u64,
@@ -271,7 +270,6 @@ impl Exchange {
 }
 
 /// A command waiting behind the one on the wire.
-#[derive(Debug)]
 struct Queued {
     token: Token,
     command: Command,
@@ -333,10 +331,14 @@ impl Timeouts {
     }
 }
 
+/// The most information lines one command collects; further ones are delivered as URCs, so a
+/// module flooding lines cannot grow a response without bound.
+pub const MAX_INFO_LINES: usize = 1024;
+
 /// One AT channel: commands in, bytes out; bytes in, completions and URCs out.
 ///
-/// See the [module docs](self) for what it guarantees.
-#[derive(Debug)]
+/// See the [module docs](self) for what it guarantees. `Debug` shows the state by command name
+/// only: command texts, data and pending bytes may hold secrets.
 pub struct Link {
     config: LinkConfig,
     framer: Framer,
@@ -352,6 +354,23 @@ pub struct Link {
     next_token: u64,
     next_serial: u64,
     closed: bool,
+}
+
+impl core::fmt::Debug for Link {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Link")
+            .field("current", &self.current.as_ref().map(Exchange::name))
+            .field("queued", &self.queue.len())
+            .field(
+                "ghosts",
+                &self.ghosts.iter().map(Exchange::name).collect::<Vec<_>>(),
+            )
+            .field("tx_pending", &self.tx.len())
+            .field("events", &self.events.len())
+            .field("stats", &self.stats)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Link {
@@ -739,10 +758,12 @@ impl Link {
             if Info::parse_for(head.kind, head.form, &bytes).is_some() {
                 if is_ghost {
                     tracing::debug!(command = %head.name(), "late information line consumed");
-                } else {
-                    head.info.push(Line(bytes));
+                    return;
                 }
-                return;
+                if head.info.len() < MAX_INFO_LINES {
+                    head.info.push(Line(bytes));
+                    return;
+                }
             }
         }
         self.urc(bytes);

@@ -379,3 +379,50 @@ fn close_completes_everything_with_closed() {
     assert_eq!(link.poll_timeout(), None);
     assert_eq!(written(&mut link), "");
 }
+
+#[test]
+fn link_debug_shows_no_secret() {
+    let t = Instant::now();
+    let mut link = link_with(short(), 4, t);
+    let conn = "AT+QMTCONN=0,\"dev\",\"user\",\"s3cret\"";
+    link.submit(cmd(conn), None, t).unwrap();
+    link.submit(cmd(conn), None, t).unwrap();
+    link.submit(
+        cmd("AT+QMTCFG=\"aliauth\",0,\"pk\",\"dn\",\"devsecret\""),
+        None,
+        t,
+    )
+    .unwrap();
+    let dbg = format!("{link:?}");
+    assert!(dbg.contains("AT+QMTCONN="), "{dbg}");
+    assert!(
+        !dbg.contains("s3cret") && !dbg.contains("devsecret"),
+        "{dbg}"
+    );
+    link.handle_timeout(ms(t, 5_000));
+    let dbg = format!("{link:?} {:?}", events(&mut link));
+    assert!(!dbg.contains("s3cret"), "{dbg}");
+}
+
+#[test]
+fn information_lines_are_bounded() {
+    let t = Instant::now();
+    let mut link = link(t);
+    let token = link.submit(cmd("AT+QMTCFG=?"), None, t).unwrap();
+    let flood = qmt_transport::link::MAX_INFO_LINES + 3;
+    for _ in 0..flood {
+        link.feed(&framed(&["+QMTCFG: \"version\",(0-5),(3,4)"]), t);
+    }
+    link.feed(&framed(&["OK"]), t);
+    let evs = events(&mut link);
+    assert_eq!(evs.len(), 4);
+    let LinkEvent::Completed {
+        token: tk,
+        result: Ok(r),
+    } = &evs[3]
+    else {
+        panic!("{:?}", evs[3])
+    };
+    assert_eq!(*tk, token);
+    assert_eq!(r.info.len(), qmt_transport::link::MAX_INFO_LINES);
+}
