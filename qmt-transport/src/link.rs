@@ -27,33 +27,39 @@
 //! A command that misses its deadline completes with [`CommandError::Timeout`], but the module
 //! may still be working on it: its late information lines and final code will come. The link
 //! keeps the abandoned command as a *ghost* and, before the next queued command, sends a
-//! **marker**: a test command (`AT+QMTOPEN=?`, `AT+QMTCLOSE=?`, … `AT+QMTPUBEX=?`) whose
-//! answer `+<CMD>: (…` no other command in the ghost list can produce — markers are picked
-//! so that their kinds are distinct from every ghost that is a test command of the same kind,
-//! and from each other. The module answers commands strictly in order (spec §9), so:
+//! **marker**: a query whose answer line no command in the ghost list can produce. Markers are
+//! the seven test commands `AT+QMTOPEN=?` … `AT+QMTPUBEX=?` (answered `+<CMD>: (…`) and the six
+//! `AT+QSSLCFG="sslversion",<ctx>` queries (answered `+QSSLCFG: "sslversion",<ctx>,<v>`); a
+//! marker is used only if no outstanding marker is the same and the abandoned user command is of
+//! another command kind. The module answers commands strictly in order (spec §9), so:
 //! - a final code arriving while ghosts exist belongs to the oldest ghost: it is consumed and
 //!   counted in [`LinkStats::late_finals`]; information lines that fit the oldest ghost are
 //!   consumed with it (they would be mistaken for URCs otherwise, `+QMTCONN: 0,3` for a
 //!   connect result);
-//! - a marker's own information line proves that every command sent before it has been
-//!   answered (or was never received): those ghosts are forgotten at once;
+//! - a marker's own answer line proves that every command sent before it has been answered (or
+//!   was never received): those ghosts are forgotten at once;
 //! - the final code of the marker in flight (the newest one) ends the resynchronisation, and
 //!   only then does the next user command go out.
 //!
 //! No timing guess is involved: a ghost is retired only by its own final code or by a later
-//! marker's information line. If a marker misses its deadline (`Timeouts::other`) it becomes a
-//! ghost too and another marker of a distinct kind is sent; when all seven kinds are in use the
-//! link waits for any of their answers (or `RDY`, or [`Link::close`]) — see
-//! [`Link::resyncing`]. Works the same with ATE0 and ATE1 (marker echoes are matched like any
-//! other). A late `> ` / `CONNECT` for a ghost is consumed and answered with nothing: after a
-//! timeout the user's data is never written, because the module may already have taken the
-//! marker's bytes as the start of the data; the module leaves that data phase by its own
-//! `edit/timeout` or when later bytes fill it.
+//! marker's answer. If a marker misses its deadline (`Timeouts::other`) it becomes a ghost too
+//! and another marker is sent; when all thirteen are outstanding the link writes nothing and
+//! waits for any of their answers, `RDY` or [`Link::close`] — see [`Link::resyncing`]. Works
+//! the same with ATE0 and ATE1 (marker echoes are matched like any other). A late `> ` /
+//! `CONNECT` for a ghost is consumed and answered with nothing: after a timeout the user's data
+//! is never written, because the module may already have taken the marker's bytes as the start
+//! of the data; the module leaves that data phase by its own `edit/timeout` or when later bytes
+//! fill it.
 //!
 //! # Module restart
 //! `RDY` while a command is in flight completes it with [`CommandError::ModuleRestarted`] and
-//! is delivered as a URC too; ghosts are forgotten (nothing of before the restart can still
-//! come); queued commands stay queued and go out next.
+//! is delivered as a URC too. Whether the module read that command before its restart (lost) or
+//! after it (it will still be answered) cannot be known — a host may well write a command between
+//! the module's boot and reading its `RDY` — so the command becomes a ghost and a marker
+//! resynchronises before the queued commands go out, exactly as after a timeout. The one
+//! exception: with all thirteen markers outstanding, `RDY` forgets the ghosts (otherwise the link
+//! could never recover); those markers went out at least `Timeouts::other` before the restart was
+//! seen.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -61,7 +67,7 @@ use std::time::{Duration, Instant};
 use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::params::ClientIdx;
 use qmt_proto::recv::LenMode;
-use qmt_proto::{Command, DataPhase, Info, ModuleLine, RecvHook, Urc};
+use qmt_proto::{Command, DataPhase, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc};
 
 mod framer;
 
@@ -243,6 +249,8 @@ struct Exchange {
     serial: u64,
     /// `None` for a marker.
     token: Option<Token>,
+    /// `Some` for a marker.
+    marker: Option<Marker>,
     kind: CommandKind,
     form: Form,
     /// The bytes written, without the final `\r`: what an echo looks like.
@@ -261,7 +269,7 @@ struct Exchange {
 
 impl Exchange {
     fn is_marker(&self) -> bool {
-        self.token.is_none()
+        self.marker.is_some()
     }
 
     fn name(&self) -> String {
@@ -276,16 +284,67 @@ struct Queued {
     data: Option<Vec<u8>>,
 }
 
-/// The test commands used as markers, in order of preference (see the module docs).
-const MARKERS: [Command; 7] = [
-    Command::OpenTest,
-    Command::CloseTest,
-    Command::ConnTest,
-    Command::DiscTest,
-    Command::SubTest,
-    Command::UnsTest,
-    Command::PubExTest,
+/// A marker: a query whose answer line no other command in the ghost list can produce (see the
+/// module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marker {
+    /// `AT+<cmd>=?`, answered `+<CMD>: (…`.
+    Test(CommandKind),
+    /// `AT+QSSLCFG="sslversion",<ctx>`, answered `+QSSLCFG: "sslversion",<ctx>,<v>`.
+    SslVersion(u8),
+}
+
+/// Every marker, in order of preference.
+const MARKERS: [Marker; 13] = [
+    Marker::Test(CommandKind::QmtOpen),
+    Marker::Test(CommandKind::QmtClose),
+    Marker::Test(CommandKind::QmtConn),
+    Marker::Test(CommandKind::QmtDisc),
+    Marker::Test(CommandKind::QmtSub),
+    Marker::Test(CommandKind::QmtUns),
+    Marker::Test(CommandKind::QmtPubEx),
+    Marker::SslVersion(0),
+    Marker::SslVersion(1),
+    Marker::SslVersion(2),
+    Marker::SslVersion(3),
+    Marker::SslVersion(4),
+    Marker::SslVersion(5),
 ];
+
+impl Marker {
+    fn kind(self) -> CommandKind {
+        match self {
+            Marker::Test(k) => k,
+            Marker::SslVersion(_) => CommandKind::QsslCfg,
+        }
+    }
+
+    fn command(self) -> Option<Command> {
+        use CommandKind as K;
+        Some(match self {
+            Marker::Test(K::QmtOpen) => Command::OpenTest,
+            Marker::Test(K::QmtClose) => Command::CloseTest,
+            Marker::Test(K::QmtConn) => Command::ConnTest,
+            Marker::Test(K::QmtDisc) => Command::DiscTest,
+            Marker::Test(K::QmtSub) => Command::SubTest,
+            Marker::Test(K::QmtUns) => Command::UnsTest,
+            Marker::Test(K::QmtPubEx) => Command::PubExTest,
+            Marker::Test(_) => return None,
+            Marker::SslVersion(ctx) => {
+                Command::parse(format!("AT+QSSLCFG=\"sslversion\",{ctx}").as_bytes()).ok()?
+            }
+        })
+    }
+
+    /// Whether `line` is this marker's answer.
+    fn answers(self, line: &[u8]) -> bool {
+        match self {
+            Marker::Test(k) => Info::parse_for(k, Form::Test, line).is_some(),
+            Marker::SslVersion(ctx) => SslInfo::parse(line)
+                .is_ok_and(|i| i.ctx.get() == ctx && matches!(i.value, SslValue::SslVersion(_))),
+        }
+    }
+}
 
 /// The command's name and form, without parameters (they may hold secrets):
 /// `AT+QMTOPEN=?`, `AT+QMTOPEN?`, `AT+QMTOPEN=`, `AT`.
@@ -576,19 +635,13 @@ impl Link {
             return;
         }
         if !self.ghosts.is_empty() {
-            let taken = |m: &Command| {
-                let (kind, form) = m.kind();
-                self.ghosts
-                    .iter()
-                    .any(|g| g.form == Form::Test && g.kind == kind && form == Form::Test)
-            };
-            match MARKERS.iter().find(|m| !taken(m)) {
-                Some(marker) => {
+            match self.free_marker() {
+                Some((marker, command)) => {
                     let wait = self.config.timeouts.other;
-                    self.start(marker.clone(), None, None, wait, now);
+                    self.start(command, None, None, Some(marker), wait, now);
                 }
                 None => {
-                    // Every marker kind is outstanding: wait for an answer, `RDY` or `close`.
+                    // Every marker is outstanding: wait for an answer, `RDY` or `close`.
                     tracing::warn!(
                         ghosts = self.ghosts.len(),
                         "the module answered none of the markers; waiting"
@@ -599,7 +652,7 @@ impl Link {
         }
         if let Some(q) = self.queue.pop_front() {
             let wait = self.config.timeouts.for_kind(q.command.kind().0);
-            self.start(q.command, q.data, Some(q.token), wait, now);
+            self.start(q.command, q.data, Some(q.token), None, wait, now);
         }
     }
 
@@ -608,6 +661,7 @@ impl Link {
         command: Command,
         data: Option<Vec<u8>>,
         token: Option<Token>,
+        marker: Option<Marker>,
         wait: Duration,
         now: Instant,
     ) {
@@ -626,6 +680,7 @@ impl Link {
         self.current = Some(Exchange {
             serial,
             token,
+            marker,
             kind,
             form,
             text,
@@ -637,6 +692,21 @@ impl Link {
             started: now,
             deadline: now.checked_add(wait).unwrap_or(now),
         });
+    }
+
+    /// A marker whose answer no ghost can produce: not outstanding itself, and of another kind
+    /// than the abandoned user command.
+    fn free_marker(&self) -> Option<(Marker, Command)> {
+        MARKERS
+            .iter()
+            .copied()
+            .filter(|m| {
+                !self.ghosts.iter().any(|g| match g.marker {
+                    Some(gm) => gm == *m,
+                    None => g.kind == m.kind(),
+                })
+            })
+            .find_map(|m| Some((m, m.command()?)))
     }
 
     /// The exchanges whose answers are still to come, in the order the module answers them.
@@ -747,7 +817,7 @@ impl Link {
         // A marker's answer: every exchange before it has been answered (or never arrived).
         let marker_at = self
             .pending_mut()
-            .position(|ex| ex.is_marker() && Info::parse_for(ex.kind, ex.form, &bytes).is_some());
+            .position(|ex| ex.marker.is_some_and(|m| m.answers(&bytes)));
         if let Some(at) = marker_at {
             let retired = at.min(self.ghosts.len());
             self.ghosts.drain(..retired);
@@ -798,9 +868,9 @@ impl Link {
     }
 
     fn on_rdy(&mut self, bytes: Vec<u8>, now: Instant) {
-        // A restarted module answers nothing of before: ghosts and unwritten bytes are void.
-        self.ghosts.clear();
-        self.tx.clear();
+        // Commands written before the restart are lost; commands the module read after it will
+        // be answered (after `RDY`). Which is which cannot be known, so the command on the wire
+        // becomes a ghost like after a timeout, and a marker resynchronises.
         if let Some(ex) = self.current.take() {
             if let Some(token) = ex.token {
                 self.events.push_back(LinkEvent::Completed {
@@ -808,6 +878,16 @@ impl Link {
                     result: Err(CommandError::ModuleRestarted { command: ex.name() }),
                 });
             }
+            self.ghosts.push_back(ex);
+        }
+        if !self.ghosts.is_empty() && self.free_marker().is_none() {
+            // Every marker is outstanding and the module restarted: the only way out. These
+            // markers went out at least `Timeouts::other` before (nothing is written while all
+            // are outstanding), so the restart voided them unless the module took that long
+            // to boot and still read them.
+            tracing::warn!("module restarted with every marker outstanding; forgetting them");
+            self.ghosts.clear();
+            self.tx.clear();
         }
         self.urc(bytes);
         self.start_next(now);
