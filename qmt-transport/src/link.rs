@@ -1,10 +1,79 @@
-//! STUB (API contract) — the link core: one AT channel, sans-IO.
+//! The link core: one AT channel, sans-IO (DESIGN.md "Sans-IO cores", modelled on `quinn-proto`).
 //!
-//! Replaced by the real implementation; the reactor codes against these signatures.
+//! A [`Link`] owns no port, no clock and no thread. The IO shell (the reactor) hands it
+//! commands ([`Link::submit`]), the bytes read from the port ([`Link::feed`]) and the time
+//! ([`Link::handle_timeout`]); it drains the bytes to write ([`Link::poll_transmit`]), the next
+//! deadline ([`Link::poll_timeout`]) and what happened ([`Link::poll_event`]).
+//!
+//! # What the link guarantees
+//! - **One command on the wire at a time** (spec §9), a bounded queue behind it:
+//!   [`SubmitError::QueueFull`] is back-pressure, nothing is dropped.
+//! - **The prompt is a phase**: a command with a data phase is `AwaitPrompt → SendData →
+//!   AwaitFinal`; its data is written only after `> ` (`AT+QMTPUBEX`, `AT+QMTCFG="willex"`) or
+//!   the `CONNECT` line (`AT+QFUPL`), and only if it has exactly the announced length.
+//! - **Echo is matched, not guessed**: the link drops the first line equal to the command it
+//!   wrote (ASCII case-insensitively) and nothing else. When that echo was seen (ATE1), the data
+//!   written after a prompt is echoed too: the lines the framer makes of the data are dropped in
+//!   order. With ATE0 nothing is dropped, so a data `OK` can never be taken for an echo.
+//! - **Command-aware classification**: between a command and its final code, a line is
+//!   information for it only if [`qmt_proto::Info::parse_for`] says so (prefix *and* shape);
+//!   everything else is a [`LinkEvent::Urc`], in arrival order. Outside a command every line is
+//!   a URC; unknown lines are URCs too (counted in [`LinkStats::unknown`]) and block nothing.
+//! - **Late replies are not mistaken** (see below).
+//! - **Chunking invariance**: any split of the same input gives the same events.
+//! - **Never panics** on any input bytes.
+//!
+//! # Late replies: resynchronisation with markers
+//! A command that misses its deadline completes with [`CommandError::Timeout`], but the module
+//! may still be working on it: its late information lines and final code will come. The link
+//! keeps the abandoned command as a *ghost* and, before the next queued command, sends a
+//! **marker**: a query whose answer line no command in the ghost list can produce. Markers are
+//! the seven test commands `AT+QMTOPEN=?` … `AT+QMTPUBEX=?` (answered `+<CMD>: (…`) and the six
+//! `AT+QSSLCFG="sslversion",<ctx>` queries (answered `+QSSLCFG: "sslversion",<ctx>,<v>`); a
+//! marker is used only if no outstanding marker is the same and the abandoned user command is of
+//! another command kind. The module answers commands strictly in order (spec §9), so:
+//! - a final code arriving while ghosts exist belongs to the oldest ghost: it is consumed and
+//!   counted in [`LinkStats::late_finals`]; information lines that fit the oldest ghost are
+//!   consumed with it (they would be mistaken for URCs otherwise, `+QMTCONN: 0,3` for a
+//!   connect result);
+//! - a marker's own answer line proves that every command sent before it has been answered (or
+//!   was never received): those ghosts are forgotten at once;
+//! - the final code of the marker in flight (the newest one) ends the resynchronisation, and
+//!   only then does the next user command go out.
+//!
+//! No timing guess is involved: a ghost is retired only by its own final code or by a later
+//! marker's answer. If a marker misses its deadline (`Timeouts::other`) it becomes a ghost too
+//! and another marker is sent; when all thirteen are outstanding the link writes nothing and
+//! waits for any of their answers, `RDY` or [`Link::close`] — see [`Link::resyncing`]. Works
+//! the same with ATE0 and ATE1 (marker echoes are matched like any other). A late `> ` /
+//! `CONNECT` for a ghost is consumed and answered with nothing: after a timeout the user's data
+//! is never written, because the module may already have taken the marker's bytes as the start
+//! of the data; the module leaves that data phase by its own `edit/timeout` or when later bytes
+//! fill it.
+//!
+//! # Module restart
+//! `RDY` while a command is in flight completes it with [`CommandError::ModuleRestarted`] and
+//! is delivered as a URC too. Whether the module read that command before its restart (lost) or
+//! after it (it will still be answered) cannot be known — a host may well write a command between
+//! the module's boot and reading its `RDY` — so the command becomes a ghost and a marker
+//! resynchronises before the queued commands go out, exactly as after a timeout. The one
+//! exception: with all thirteen markers outstanding, `RDY` forgets the ghosts (otherwise the link
+//! could never recover); those markers went out at least `Timeouts::other` before the restart was
+//! seen.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use qmt_proto::{Command, ModuleLine};
+use qmt_proto::kind::{CommandKind, Form};
+use qmt_proto::params::ClientIdx;
+use qmt_proto::recv::LenMode;
+use qmt_proto::{Command, DataPhase, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc};
+
+mod framer;
+
+use framer::{Framer, Piece, echo_pieces};
+
+pub use framer::LINE_LIMIT;
 
 /// Identifies a submitted command; its [`LinkEvent::Completed`] carries the same token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,7 +211,10 @@ pub struct LinkConfig {
 
 impl Default for LinkConfig {
     fn default() -> Self {
-        LinkConfig { timeouts: Timeouts::default(), queue_capacity: 32 }
+        LinkConfig {
+            timeouts: Timeouts::default(),
+            queue_capacity: 32,
+        }
     }
 }
 
@@ -159,55 +231,665 @@ pub struct LinkStats {
     pub overflows: u64,
 }
 
+/// Where a command is in its exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for `> ` before writing the data.
+    Prompt,
+    /// Waiting for `CONNECT` before writing the data.
+    Connect,
+    /// Command (and data) written; waiting for the final code.
+    Final,
+}
+
+/// One command on the wire (a user command or a marker), or a ghost: a timed-out one whose
+/// late answer is still to be consumed. No `Debug`: its text and data may hold secrets.
+struct Exchange {
+    /// Tags its bytes in the transmit queue.
+    serial: u64,
+    /// `None` for a marker.
+    token: Option<Token>,
+    /// `Some` for a marker.
+    marker: Option<Marker>,
+    kind: CommandKind,
+    form: Form,
+    /// The bytes written, without the final `\r`: what an echo looks like.
+    text: Vec<u8>,
+    /// The data not yet written (until the prompt / `CONNECT`).
+    data: Option<Vec<u8>>,
+    phase: Phase,
+    /// The command's echo arrived (the module echoes: ATE1).
+    echo_seen: bool,
+    /// The pieces of the data's echo still expected (only armed when `echo_seen`).
+    data_echo: VecDeque<Piece>,
+    info: Vec<Line>,
+    started: Instant,
+    deadline: Instant,
+}
+
+impl Exchange {
+    fn is_marker(&self) -> bool {
+        self.marker.is_some()
+    }
+
+    fn name(&self) -> String {
+        command_name(self.kind, self.form)
+    }
+}
+
+/// A command waiting behind the one on the wire.
+struct Queued {
+    token: Token,
+    command: Command,
+    data: Option<Vec<u8>>,
+}
+
+/// A marker: a query whose answer line no other command in the ghost list can produce (see the
+/// module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marker {
+    /// `AT+<cmd>=?`, answered `+<CMD>: (…`.
+    Test(CommandKind),
+    /// `AT+QSSLCFG="sslversion",<ctx>`, answered `+QSSLCFG: "sslversion",<ctx>,<v>`.
+    SslVersion(u8),
+}
+
+/// Every marker, in order of preference.
+const MARKERS: [Marker; 13] = [
+    Marker::Test(CommandKind::QmtOpen),
+    Marker::Test(CommandKind::QmtClose),
+    Marker::Test(CommandKind::QmtConn),
+    Marker::Test(CommandKind::QmtDisc),
+    Marker::Test(CommandKind::QmtSub),
+    Marker::Test(CommandKind::QmtUns),
+    Marker::Test(CommandKind::QmtPubEx),
+    Marker::SslVersion(0),
+    Marker::SslVersion(1),
+    Marker::SslVersion(2),
+    Marker::SslVersion(3),
+    Marker::SslVersion(4),
+    Marker::SslVersion(5),
+];
+
+impl Marker {
+    fn kind(self) -> CommandKind {
+        match self {
+            Marker::Test(k) => k,
+            Marker::SslVersion(_) => CommandKind::QsslCfg,
+        }
+    }
+
+    fn command(self) -> Option<Command> {
+        use CommandKind as K;
+        Some(match self {
+            Marker::Test(K::QmtOpen) => Command::OpenTest,
+            Marker::Test(K::QmtClose) => Command::CloseTest,
+            Marker::Test(K::QmtConn) => Command::ConnTest,
+            Marker::Test(K::QmtDisc) => Command::DiscTest,
+            Marker::Test(K::QmtSub) => Command::SubTest,
+            Marker::Test(K::QmtUns) => Command::UnsTest,
+            Marker::Test(K::QmtPubEx) => Command::PubExTest,
+            Marker::Test(_) => return None,
+            Marker::SslVersion(ctx) => {
+                Command::parse(format!("AT+QSSLCFG=\"sslversion\",{ctx}").as_bytes()).ok()?
+            }
+        })
+    }
+
+    /// Whether `line` is this marker's answer.
+    fn answers(self, line: &[u8]) -> bool {
+        match self {
+            Marker::Test(k) => Info::parse_for(k, Form::Test, line).is_some(),
+            Marker::SslVersion(ctx) => SslInfo::parse(line)
+                .is_ok_and(|i| i.ctx.get() == ctx && matches!(i.value, SslValue::SslVersion(_))),
+        }
+    }
+}
+
+/// The command's name and form, without parameters (they may hold secrets):
+/// `AT+QMTOPEN=?`, `AT+QMTOPEN?`, `AT+QMTOPEN=`, `AT`.
+fn command_name(kind: CommandKind, form: Form) -> String {
+    use CommandKind as K;
+    let base = match kind {
+        K::At => "AT",
+        K::Echo => "ATE",
+        K::Cmee => "AT+CMEE",
+        K::QmtCfg => "AT+QMTCFG",
+        K::QmtOpen => "AT+QMTOPEN",
+        K::QmtClose => "AT+QMTCLOSE",
+        K::QmtConn => "AT+QMTCONN",
+        K::QmtDisc => "AT+QMTDISC",
+        K::QmtSub => "AT+QMTSUB",
+        K::QmtUns => "AT+QMTUNS",
+        K::QmtPubEx => "AT+QMTPUBEX",
+        K::QmtRecv => "AT+QMTRECV",
+        K::QfUpl => "AT+QFUPL",
+        K::QsslCfg => "AT+QSSLCFG",
+    };
+    let suffix = match form {
+        Form::Test => "=?",
+        Form::Read => "?",
+        Form::Write => "=",
+        Form::Execute => "",
+    };
+    format!("{base}{suffix}")
+}
+
+impl Timeouts {
+    /// The deadline of a command kind (spec §3–§5, §7).
+    pub fn for_kind(&self, kind: CommandKind) -> Duration {
+        use CommandKind as K;
+        match kind {
+            K::QmtCfg | K::QsslCfg | K::At | K::Echo | K::Cmee => self.config,
+            K::QmtOpen => self.open,
+            K::QmtClose | K::QmtDisc => self.close,
+            K::QmtConn => self.conn,
+            K::QmtSub | K::QmtUns | K::QmtPubEx => self.packet,
+            K::QmtRecv | K::QfUpl => self.other,
+        }
+    }
+}
+
+/// The most information lines one command collects; further ones are delivered as URCs, so a
+/// module flooding lines cannot grow a response without bound.
+pub const MAX_INFO_LINES: usize = 1024;
+
 /// One AT channel: commands in, bytes out; bytes in, completions and URCs out.
-#[derive(Debug)]
+///
+/// See the [module docs](self) for what it guarantees. `Debug` shows the state by command name
+/// only: command texts, data and pending bytes may hold secrets.
 pub struct Link {
-    _private: (),
+    config: LinkConfig,
+    framer: Framer,
+    queue: VecDeque<Queued>,
+    /// The command on the wire (a user command or a marker).
+    current: Option<Exchange>,
+    /// Timed-out exchanges whose answers may still come, oldest first; sent before `current`.
+    ghosts: VecDeque<Exchange>,
+    /// Bytes to write: the serial of their exchange, whether they are data, the bytes.
+    tx: VecDeque<(u64, bool, Vec<u8>)>,
+    events: VecDeque<LinkEvent>,
+    stats: LinkStats,
+    next_token: u64,
+    next_serial: u64,
+    closed: bool,
+}
+
+impl core::fmt::Debug for Link {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Link")
+            .field("current", &self.current.as_ref().map(Exchange::name))
+            .field("queued", &self.queue.len())
+            .field(
+                "ghosts",
+                &self.ghosts.iter().map(Exchange::name).collect::<Vec<_>>(),
+            )
+            .field("tx_pending", &self.tx.len())
+            .field("events", &self.events.len())
+            .field("stats", &self.stats)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Link {
     /// A new link.
-    pub fn new(_config: LinkConfig, _now: Instant) -> Link {
-        Link { _private: () }
+    pub fn new(config: LinkConfig, _now: Instant) -> Link {
+        Link {
+            config,
+            framer: Framer::new(RecvHook::auto()),
+            queue: VecDeque::new(),
+            current: None,
+            ghosts: VecDeque::new(),
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: LinkStats::default(),
+            next_token: 0,
+            next_serial: 0,
+            closed: false,
+        }
     }
 
     /// Queues a command (with the raw data of its data phase, if it has one).
+    ///
+    /// `data` must be `Some` with exactly [`DataPhase::data_len`] bytes when
+    /// [`Command::data_phase`] is `Some`, and `None` otherwise ([`SubmitError::Data`]). At most
+    /// [`LinkConfig::queue_capacity`] commands wait behind the one on the wire
+    /// ([`SubmitError::QueueFull`]: back-pressure, nothing is dropped). After [`close`](Self::close)
+    /// the command completes at once with [`CommandError::Closed`].
     pub fn submit(
         &mut self,
-        _command: Command,
-        _data: Option<Vec<u8>>,
-        _now: Instant,
+        command: Command,
+        data: Option<Vec<u8>>,
+        now: Instant,
     ) -> Result<Token, SubmitError> {
-        Ok(Token(0))
+        match (command.data_phase(), &data) {
+            (None, None) => {}
+            (Some(phase), Some(d)) if d.len() == phase.data_len() => {}
+            (Some(phase), Some(d)) => {
+                return Err(SubmitError::Data(format!(
+                    "{} bytes given, the command announces {}",
+                    d.len(),
+                    phase.data_len()
+                )));
+            }
+            (Some(phase), None) => {
+                return Err(SubmitError::Data(format!(
+                    "the command has a data phase of {} bytes, no data given",
+                    phase.data_len()
+                )));
+            }
+            (None, Some(d)) => {
+                return Err(SubmitError::Data(format!(
+                    "the command has no data phase, {} bytes given",
+                    d.len()
+                )));
+            }
+        }
+        let idle = self.current.is_none() && self.ghosts.is_empty() && self.queue.is_empty();
+        if !self.closed && !idle && self.queue.len() >= self.config.queue_capacity {
+            return Err(SubmitError::QueueFull {
+                capacity: self.config.queue_capacity,
+            });
+        }
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        if self.closed {
+            let (kind, form) = command.kind();
+            self.events.push_back(LinkEvent::Completed {
+                token,
+                result: Err(CommandError::Closed {
+                    command: command_name(kind, form),
+                }),
+            });
+            return Ok(token);
+        }
+        self.queue.push_back(Queued {
+            token,
+            command,
+            data,
+        });
+        self.start_next(now);
+        Ok(token)
     }
 
     /// Bytes read from the port (any chunking).
-    pub fn feed(&mut self, _bytes: &[u8], _now: Instant) {}
+    pub fn feed(&mut self, bytes: &[u8], now: Instant) {
+        if self.closed {
+            return;
+        }
+        let mut rest = bytes;
+        loop {
+            let n = self.framer.feed(rest);
+            rest = rest.get(n..).unwrap_or_default();
+            let mut any = false;
+            while let Some(piece) = self.framer.next_piece() {
+                any = true;
+                self.on_piece(piece, now);
+            }
+            if rest.is_empty() || (n == 0 && !any) {
+                return;
+            }
+        }
+    }
 
-    /// Time passed.
-    pub fn handle_timeout(&mut self, _now: Instant) {}
+    /// Time passed: the command on the wire may have missed its deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        let Some(ex) = self.current.take_if(|c| now >= c.deadline) else {
+            return;
+        };
+        if let Some(token) = ex.token {
+            self.events.push_back(LinkEvent::Completed {
+                token,
+                result: Err(CommandError::Timeout {
+                    command: ex.name(),
+                    waited: now.saturating_duration_since(ex.started),
+                }),
+            });
+        }
+        tracing::debug!(command = %ex.name(), "timed out; resynchronising");
+        self.ghosts.push_back(ex);
+        self.start_next(now);
+    }
 
     /// The next deadline, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        if self.closed {
+            return None;
+        }
+        self.current.as_ref().map(|c| c.deadline)
     }
 
-    /// Bytes to write to the port.
+    /// Bytes to write to the port, in order.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        None
+        self.tx.pop_front().map(|(_, _, bytes)| bytes)
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<LinkEvent> {
-        None
+        self.events.pop_front()
     }
 
     /// The port is gone: every queued and in-flight command completes with
-    /// [`CommandError::Closed`].
-    pub fn close(&mut self, _now: Instant) {}
+    /// [`CommandError::Closed`]. Later submissions complete with it at once; later input is
+    /// ignored.
+    pub fn close(&mut self, _now: Instant) {
+        self.closed = true;
+        self.tx.clear();
+        self.ghosts.clear();
+        if let Some(ex) = self.current.take() {
+            if let Some(token) = ex.token {
+                self.events.push_back(LinkEvent::Completed {
+                    token,
+                    result: Err(CommandError::Closed { command: ex.name() }),
+                });
+            }
+        }
+        while let Some(q) = self.queue.pop_front() {
+            let (kind, form) = q.command.kind();
+            self.events.push_back(LinkEvent::Completed {
+                token: q.token,
+                result: Err(CommandError::Closed {
+                    command: command_name(kind, form),
+                }),
+            });
+        }
+    }
 
     /// Counters.
     pub fn stats(&self) -> LinkStats {
-        LinkStats::default()
+        self.stats
+    }
+
+    /// Sets how one client's `+QMTRECV` lines carry their payload length (the framer's
+    /// [`RecvHook`]; default [`LenMode::On`] for every client). Takes effect from the next line.
+    pub fn set_recv_len(&mut self, client_idx: ClientIdx, mode: LenMode) {
+        self.framer.hook_mut().set(client_idx, mode);
+    }
+
+    /// The user command on the wire, if any (not a marker).
+    pub fn in_flight(&self) -> Option<Token> {
+        self.current.as_ref().and_then(|c| c.token)
+    }
+
+    /// How many commands wait behind the one on the wire.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether the link is resynchronising after a timeout (see the module docs): user commands
+    /// wait until the module has answered a marker.
+    pub fn resyncing(&self) -> bool {
+        !self.ghosts.is_empty() || self.current.as_ref().is_some_and(Exchange::is_marker)
+    }
+
+    // --------------------------------------------------------------------------------------------
+
+    /// Puts the next command on the wire if the wire is free: a marker while ghosts remain,
+    /// otherwise the next queued command.
+    fn start_next(&mut self, now: Instant) {
+        if self.closed || self.current.is_some() {
+            return;
+        }
+        if !self.ghosts.is_empty() {
+            match self.free_marker() {
+                Some((marker, command)) => {
+                    let wait = self.config.timeouts.other;
+                    self.start(command, None, None, Some(marker), wait, now);
+                }
+                None => {
+                    // Every marker is outstanding: wait for an answer, `RDY` or `close`.
+                    tracing::warn!(
+                        ghosts = self.ghosts.len(),
+                        "the module answered none of the markers; waiting"
+                    );
+                }
+            }
+            return;
+        }
+        if let Some(q) = self.queue.pop_front() {
+            let wait = self.config.timeouts.for_kind(q.command.kind().0);
+            self.start(q.command, q.data, Some(q.token), None, wait, now);
+        }
+    }
+
+    fn start(
+        &mut self,
+        command: Command,
+        data: Option<Vec<u8>>,
+        token: Option<Token>,
+        marker: Option<Marker>,
+        wait: Duration,
+        now: Instant,
+    ) {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let bytes = command.to_bytes();
+        let mut text = bytes.clone();
+        text.pop();
+        let phase = match command.data_phase() {
+            Some(DataPhase::Prompt { .. }) => Phase::Prompt,
+            Some(DataPhase::Connect { .. }) => Phase::Connect,
+            None => Phase::Final,
+        };
+        let (kind, form) = command.kind();
+        self.tx.push_back((serial, false, bytes));
+        self.current = Some(Exchange {
+            serial,
+            token,
+            marker,
+            kind,
+            form,
+            text,
+            data,
+            phase,
+            echo_seen: false,
+            data_echo: VecDeque::new(),
+            info: Vec::new(),
+            started: now,
+            deadline: now.checked_add(wait).unwrap_or(now),
+        });
+    }
+
+    /// A marker whose answer no ghost can produce: not outstanding itself, and of another kind
+    /// than the abandoned user command.
+    fn free_marker(&self) -> Option<(Marker, Command)> {
+        MARKERS
+            .iter()
+            .copied()
+            .filter(|m| {
+                !self.ghosts.iter().any(|g| match g.marker {
+                    Some(gm) => gm == *m,
+                    None => g.kind == m.kind(),
+                })
+            })
+            .find_map(|m| Some((m, m.command()?)))
+    }
+
+    /// The exchanges whose answers are still to come, in the order the module answers them.
+    fn pending_mut(&mut self) -> impl Iterator<Item = &mut Exchange> {
+        self.ghosts.iter_mut().chain(self.current.as_mut())
+    }
+
+    /// The exchange the module is answering now: the oldest ghost, else the command on the wire.
+    fn head_mut(&mut self) -> Option<&mut Exchange> {
+        match self.ghosts.front_mut() {
+            Some(g) => Some(g),
+            None => self.current.as_mut(),
+        }
+    }
+
+    fn urc(&mut self, bytes: Vec<u8>) {
+        if matches!(ModuleLine::parse(&bytes), ModuleLine::Unknown(_)) {
+            self.stats.unknown += 1;
+        }
+        self.events.push_back(LinkEvent::Urc(Line(bytes)));
+    }
+
+    /// Drops `piece` if it is the next expected piece of a data echo.
+    fn data_echo(&mut self, piece: &Piece) -> bool {
+        for ex in self.pending_mut() {
+            if ex.data_echo.front() == Some(piece) {
+                ex.data_echo.pop_front();
+                return true;
+            }
+        }
+        false
+    }
+
+    fn on_piece(&mut self, piece: Piece, now: Instant) {
+        match piece {
+            Piece::Overflow { len } => {
+                tracing::debug!(len, "over-long line discarded");
+                self.stats.overflows += 1;
+                self.data_echo(&Piece::Overflow { len });
+            }
+            Piece::Prompt => {
+                if self.data_echo(&Piece::Prompt) {
+                    self.stats.echoes += 1;
+                } else if !self.invite(Phase::Prompt) {
+                    self.urc(b"> ".to_vec());
+                }
+            }
+            Piece::Line(bytes) => self.on_line(bytes, now),
+        }
+    }
+
+    /// A `> ` or `CONNECT` arrived: the data phase of the exchange being answered, if it waits for
+    /// that. Returns whether it did.
+    fn invite(&mut self, waiting: Phase) -> bool {
+        let hook = self.framer.hook();
+        let is_ghost = !self.ghosts.is_empty();
+        let Some(head) = self.head_mut() else {
+            return false;
+        };
+        if head.phase != waiting {
+            return false;
+        }
+        head.phase = Phase::Final;
+        let Some(data) = head.data.take() else {
+            return true;
+        };
+        if is_ghost {
+            // Never written after a timeout (module docs: the marker may be taken as data).
+            tracing::debug!(command = %head.name(), "late data prompt of an abandoned command");
+            return true;
+        }
+        if head.echo_seen {
+            head.data_echo = echo_pieces(hook, &data);
+        }
+        let serial = head.serial;
+        self.tx.push_back((serial, true, data));
+        true
+    }
+
+    fn on_line(&mut self, bytes: Vec<u8>, now: Instant) {
+        // Echo of a command written (the first line equal to its text).
+        let echo = self
+            .pending_mut()
+            .find(|ex| !ex.echo_seen && bytes.eq_ignore_ascii_case(&ex.text));
+        if let Some(ex) = echo {
+            ex.echo_seen = true;
+            self.stats.echoes += 1;
+            return;
+        }
+        let piece = Piece::Line(bytes);
+        if self.data_echo(&piece) {
+            self.stats.echoes += 1;
+            return;
+        }
+        let Piece::Line(bytes) = piece else {
+            return;
+        };
+        match ModuleLine::parse(&bytes) {
+            ModuleLine::Final(_) => self.on_final(bytes, now),
+            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now),
+            ModuleLine::Connect if self.invite(Phase::Connect) => {}
+            _ => self.on_other(bytes),
+        }
+    }
+
+    /// A line that is neither echo, final code, `RDY`, nor an awaited `CONNECT`.
+    fn on_other(&mut self, bytes: Vec<u8>) {
+        // A marker's answer: every exchange before it has been answered (or never arrived).
+        let marker_at = self
+            .pending_mut()
+            .position(|ex| ex.marker.is_some_and(|m| m.answers(&bytes)));
+        if let Some(at) = marker_at {
+            let retired = at.min(self.ghosts.len());
+            self.ghosts.drain(..retired);
+            return;
+        }
+        let is_ghost = !self.ghosts.is_empty();
+        if let Some(head) = self.head_mut() {
+            if Info::parse_for(head.kind, head.form, &bytes).is_some() {
+                if is_ghost {
+                    tracing::debug!(command = %head.name(), "late information line consumed");
+                    return;
+                }
+                if head.info.len() < MAX_INFO_LINES {
+                    head.info.push(Line(bytes));
+                    return;
+                }
+            }
+        }
+        self.urc(bytes);
+    }
+
+    fn on_final(&mut self, bytes: Vec<u8>, now: Instant) {
+        if let Some(ghost) = self.ghosts.pop_front() {
+            self.stats.late_finals += 1;
+            self.tx
+                .retain(|(s, data, _)| !(*data && *s == ghost.serial));
+            tracing::debug!(command = %ghost.name(), "late final code consumed");
+            self.start_next(now);
+            return;
+        }
+        let Some(ex) = self.current.take() else {
+            self.urc(bytes);
+            return;
+        };
+        // Data not yet written when the module already ended the command must not be written
+        // any more: the module would read it as commands.
+        self.tx.retain(|(s, data, _)| !(*data && *s == ex.serial));
+        if let Some(token) = ex.token {
+            self.events.push_back(LinkEvent::Completed {
+                token,
+                result: Ok(Response {
+                    info: ex.info,
+                    final_code: Line(bytes),
+                }),
+            });
+        }
+        self.start_next(now);
+    }
+
+    fn on_rdy(&mut self, bytes: Vec<u8>, now: Instant) {
+        // Commands written before the restart are lost; commands the module read after it will
+        // be answered (after `RDY`). Which is which cannot be known, so the command on the wire
+        // becomes a ghost like after a timeout, and a marker resynchronises.
+        if let Some(ex) = self.current.take() {
+            if let Some(token) = ex.token {
+                self.events.push_back(LinkEvent::Completed {
+                    token,
+                    result: Err(CommandError::ModuleRestarted { command: ex.name() }),
+                });
+            }
+            self.ghosts.push_back(ex);
+        }
+        if !self.ghosts.is_empty() && self.free_marker().is_none() {
+            // Every marker is outstanding and the module restarted: the only way out. These
+            // markers went out at least `Timeouts::other` before (nothing is written while all
+            // are outstanding), so the restart voided them unless the module took that long
+            // to boot and still read them.
+            tracing::warn!("module restarted with every marker outstanding; forgetting them");
+            self.ghosts.clear();
+            self.tx.clear();
+        }
+        self.urc(bytes);
+        self.start_next(now);
     }
 }
