@@ -9,7 +9,7 @@ use std::time::Duration;
 use qmt_sim::{Fault, Sim, SimConfig};
 use qmt_transport::link::CommandError;
 use qmt_transport::reactor::{CloseReason, OpenError, PortConfig, PortEvent, Reactor, SubmitError};
-use reactor_support::{T, cmd, expect_closed, open};
+use reactor_support::{cmd, expect_closed, open};
 
 #[test]
 fn open_error_names_the_path() {
@@ -111,7 +111,6 @@ fn shutdown_completes_pending_commands_with_closed() {
         reactor.add_port(sim.pty_path(), PortConfig::default()),
         Err(OpenError::ReactorStopped { .. })
     ));
-    let _ = T;
 }
 
 #[test]

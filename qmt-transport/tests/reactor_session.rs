@@ -3,9 +3,8 @@
 
 mod reactor_support;
 
-use std::sync::mpsc::RecvTimeoutError;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use qmt_sim::{BrokerChoice, EmbeddedBroker, Fault, Sim, SimConfig};
 use qmt_transport::link::CommandError;
@@ -68,7 +67,7 @@ fn four_ports_from_several_threads() {
     let reactor = Reactor::start().unwrap();
     let ports: Vec<_> = sims
         .iter()
-        .map(|s| open(&reactor, &s, PortConfig::default()))
+        .map(|s| open(&reactor, s, PortConfig::default()))
         .collect();
 
     thread::scope(|s| {
@@ -251,6 +250,4 @@ fn a_flood_into_a_slow_consumer_is_bounded_and_counted() {
         events.try_recv(),
         Err(std::sync::mpsc::TryRecvError::Empty)
     ));
-    let _ = RecvTimeoutError::Timeout;
-    let _ = Duration::ZERO;
 }
