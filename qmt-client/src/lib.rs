@@ -1,0 +1,4 @@
+//! qmt-client
+pub mod correlate;
+pub mod error;
+pub mod msgid;
