@@ -2,3 +2,4 @@
 pub mod correlate;
 pub mod error;
 pub mod msgid;
+pub mod options;
