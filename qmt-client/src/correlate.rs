@@ -8,6 +8,11 @@
 //! [`poll_timeout`](Correlator::poll_timeout). Each pending operation ends in exactly one final
 //! [`Outcome`] (done or failed): nothing is dropped, least of all a QoS 1/2 publish.
 //!
+//! The glue also calls [`accepted`](Correlator::accepted) when the command's `OK` arrives (the
+//! deadline then counts from there), [`fail`](Correlator::fail) when it got `ERROR` instead, and
+//! [`mark_open`](Correlator::mark_open) for clients that start-up recovery found open. CONN, SUB,
+//! UNS and PUBEX are only registered on an open client.
+//!
 //! # Matching rules
 //! - `+QMTOPEN`/`+QMTCLOSE`/`+QMTCONN`/`+QMTDISC: <idx>,…` resolve that client's pending op of
 //!   the kind (at most one at a time per client).
@@ -460,6 +465,8 @@ impl Correlator {
     ///
     /// Refuses a second OPEN/CLOSE/CONN/DISC of one client, and a second SUB/UNS/PUBEX with a
     /// `msgid` in flight ([`ClientError::InProgress`]); QoS 0 publishes (`msgid` 0) may be many.
+    /// CONN, SUB, UNS and PUBEX need an `Open` client ([`ClientError::NotConnected`] otherwise):
+    /// so every such op is covered by the `+QMTSTAT` rule and cannot outlive its connection.
     /// Registering a CLOSE or DISC moves the client to `Closing` (stale `+QMTSTAT` rule).
     pub fn register(&mut self, key: OpKey, now: Instant) -> Result<OpToken, ClientError> {
         let qos = if key.msgid == 0 {
@@ -493,6 +500,13 @@ impl Correlator {
                 e.key == key
             }
         };
+        let needs_open = matches!(
+            key.kind,
+            OpKind::Conn | OpKind::Sub | OpKind::Uns | OpKind::Pub
+        );
+        if needs_open && self.clients[idx(key.client_idx)].link != LinkState::Open {
+            return Err(ClientError::NotConnected);
+        }
         if !shared && self.entries.iter().any(clash) {
             return Err(ClientError::InProgress {
                 op: key.kind,
@@ -518,6 +532,17 @@ impl Correlator {
             deadline: now + c.deadlines.of(key.kind),
         });
         Ok(token)
+    }
+
+    /// The command of `token` was accepted (`OK`) at `now`: its result deadline restarts from
+    /// now, so time spent queued behind other commands does not count. Returns whether it is
+    /// pending.
+    pub fn accepted(&mut self, token: OpToken, now: Instant) -> bool {
+        let Some(e) = self.entries.iter_mut().find(|e| e.token == token) else {
+            return false;
+        };
+        e.deadline = now + self.clients[idx(e.key.client_idx)].deadlines.of(e.key.kind);
+        true
     }
 
     /// Ends the operation `token` with `error` (its command got `ERROR`, or could not be written):
@@ -806,9 +831,7 @@ impl Correlator {
     /// Removes the oldest entry with `key` and reports `outcome` for it.
     fn finish(&mut self, key: OpKey, outcome: Outcome) -> Vec<Resolution> {
         let Some(at) = self.entries.iter().position(|e| e.key == key) else {
-            if key.kind != OpKind::Open && key.kind != OpKind::Close {
-                tracing::debug!(key = %key.describe(), "result without a pending operation");
-            }
+            tracing::debug!(key = %key.describe(), "result without a pending operation");
             return vec![Resolution::Unmatched { key }];
         };
         let e = self.entries.remove(at);
@@ -1430,6 +1453,7 @@ mod tests {
     fn timeouts_name_the_result_and_the_wait() {
         let now = Instant::now();
         let mut cor = Correlator::new();
+        cor.mark_open(c(0));
         let pkt = PktTimeout::new(2).unwrap();
         let retry = RetryTimes::new(1).unwrap();
         cor.set_deadlines(c(0), Deadlines::from_timeout(pkt, retry, Duration::ZERO));
@@ -1478,6 +1502,40 @@ mod tests {
             }]
         );
         assert_eq!(cor.link_state(c(0)), LinkState::Open);
+    }
+
+    #[test]
+    fn ops_need_an_open_client_and_deadlines_restart_on_ok() {
+        let now = Instant::now();
+        let mut cor = Correlator::new();
+        for key in [
+            OpKey::conn(c(0)),
+            OpKey::sub(c(0), m(1)),
+            OpKey::uns(c(0), m(1)),
+            OpKey::publish(c(0), m(0)),
+        ] {
+            assert_eq!(cor.register(key, now), Err(ClientError::NotConnected));
+        }
+        assert!(cor.is_empty());
+        cor.mark_open(c(0));
+        let t = cor.register(OpKey::sub(c(0), m(1)), now).unwrap();
+        let ok = now + Duration::from_secs(10);
+        assert!(cor.accepted(t, ok));
+        assert_eq!(cor.poll_timeout(), Some(ok + Duration::from_secs(22)));
+        // After a +QMTSTAT the client is closed again.
+        feed(&mut cor, "+QMTSTAT: 0,1", ok);
+        assert!(!cor.accepted(t, ok));
+        assert_eq!(
+            cor.register(OpKey::conn(c(0)), now),
+            Err(ClientError::NotConnected)
+        );
+        // During a requested disconnect, too.
+        cor.mark_open(c(0));
+        cor.register(OpKey::disc(c(0)), now).unwrap();
+        assert_eq!(
+            cor.register(OpKey::sub(c(0), m(2)), now),
+            Err(ClientError::NotConnected)
+        );
     }
 
     #[test]
