@@ -30,7 +30,7 @@
 //! - `aliauth` together with a user name/password is refused (spec §3 note 4: CONN then carries
 //!   no credentials). More than one cloud authentication is refused.
 //! - `send/mode` and `dataformat` both set a send encoding; when both are given they must agree.
-//! - Hex send mode: `AT+QMTPUBEX`'s `length` counts hex digits (spec §5 **[uncertain]**), so a
+//! - Hex send mode: `AT+QMTPUBEX`'s `length` counts hex digits (spec §5 **(uncertain)**), so a
 //!   payload holds at most 750 bytes; [`ClientOptions::publish_command`] hex-encodes it.
 //! - `will` (text) and `willex` (bytes) are one setting: the last one given wins.
 
@@ -326,7 +326,7 @@ impl ClientOptionsBuilder {
         self
     }
 
-    /// `qmtping`: interval 5–60 (seconds, spec **[uncertain]** unit).
+    /// `qmtping`: interval 5–60 (seconds, spec **(uncertain)** unit).
     pub fn qmtping(mut self, interval: i64) -> Self {
         self.qmtping = Some(interval);
         self
@@ -338,7 +338,7 @@ impl ClientOptionsBuilder {
         self
     }
 
-    /// `view/mode` (spec **[uncertain]**): how received messages are shown.
+    /// `view/mode` (spec **(uncertain)**): how received messages are shown.
     pub fn view_mode(mut self, mode: ViewMode) -> Self {
         self.view_mode = Some(mode);
         self

@@ -10,7 +10,7 @@
 //! backoff delay, one attempt runs [`Step::Configure`] (every `AT+QMTCFG` of the options: cheap,
 //! and required after `RDY`, which resets the module's state, spec §9) → [`Step::Open`] →
 //! [`Step::Connect`] → one [`Step::Subscribe`] per group of up to five remembered filters (spec §5
-//! **[uncertain]** topic limit). If OPEN answers "identifier occupied" (`+QMTOPEN: idx,2`: the
+//! **(uncertain)** topic limit). If OPEN answers "identifier occupied" (`+QMTOPEN: idx,2`: the
 //! module still holds the client, e.g. after a CONNACK failure), [`Step::Close`] and OPEN again are
 //! inserted once per attempt. Any other failure ends the attempt and schedules the next one, until
 //! [`RecoveryPolicy::max_attempts`]; errors of the request itself
