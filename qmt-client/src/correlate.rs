@@ -1163,6 +1163,48 @@ mod tests {
     }
 
     #[test]
+    fn disc_result_done_and_failed() {
+        let now = Instant::now();
+        let mut cor = opened(1, now);
+        let d = cor.register(OpKey::disc(c(1)), now).unwrap();
+        assert_eq!(
+            feed(&mut cor, "+QMTDISC: 1,-1", now),
+            vec![op(
+                d,
+                OpKey::disc(c(1)),
+                Outcome::Failed(ClientError::DiscFailed {
+                    result: DiscResult::Failed
+                })
+            )]
+        );
+        assert_eq!(cor.link_state(c(1)), LinkState::Open);
+        let p = cor
+            .register_publish(c(1), m(4), Qos::AtLeastOnce, now)
+            .unwrap();
+        let d = cor.register(OpKey::disc(c(1)), now).unwrap();
+        assert_eq!(
+            feed(&mut cor, "+QMTDISC: 1,0", now),
+            vec![
+                op(
+                    d,
+                    OpKey::disc(c(1)),
+                    Outcome::Done(Completion::Disconnected)
+                ),
+                op(
+                    p,
+                    OpKey::publish(c(1), m(4)),
+                    Outcome::Failed(ClientError::PublishFailed {
+                        msgid: 4,
+                        qos: Qos::AtLeastOnce,
+                        cause: PublishFailure::Closed
+                    })
+                ),
+            ]
+        );
+        assert_eq!(cor.link_state(c(1)), LinkState::Closed);
+    }
+
+    #[test]
     fn failed_close_restores_the_open_state() {
         let now = Instant::now();
         let mut cor = opened(3, now);
