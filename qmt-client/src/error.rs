@@ -1,0 +1,465 @@
+//! [`ClientError`]: every way an operation of the client can fail, typed, with what to do about it.
+//!
+//! Messages follow DESIGN.md "Errors say what to do": a timeout names the command and how long it
+//! waited; a module error carries the `+CME ERROR` code or text; a refused connection carries the
+//! CONNACK code; a lost link carries the `+QMTSTAT` code and the spec's recommended action (§6).
+//! No variant holds a secret: parameters are named, never their values (qmt-proto's
+//! [`ParamError`] reports only lengths and positions for secrets), and command names carry no
+//! parameters.
+
+use std::fmt;
+use std::time::Duration;
+
+use qmt_proto::FinalCode;
+use qmt_proto::codes::{
+    CloseResult, ConnackCode, DiscResult, OpenResult, PacketResult, RecommendedAction, StatCode,
+};
+use qmt_proto::error::ParamError;
+use qmt_proto::params::Qos;
+use qmt_proto::recv::HexError;
+
+use crate::correlate::OpKind;
+
+/// A final result code other than `OK`: how the module refused a command (spec §1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ModuleError {
+    /// A plain `ERROR` (`AT+CMEE=0`, or a command the module refuses outright).
+    Error,
+    /// `+CME ERROR: <n>`.
+    Cme(u32),
+    /// `+CME ERROR: <text>` (verbose, after `AT+CMEE=2`).
+    CmeText(String),
+    /// `+CMS ERROR: <n>` (some firmware).
+    Cms(u32),
+}
+
+impl ModuleError {
+    /// The error a final code stands for; `None` for `OK`.
+    pub fn from_final(code: &FinalCode<'_>) -> Option<ModuleError> {
+        match *code {
+            FinalCode::Ok => None,
+            FinalCode::Error => Some(ModuleError::Error),
+            FinalCode::CmeError(n) => Some(ModuleError::Cme(n)),
+            FinalCode::CmeErrorText(t) => Some(ModuleError::CmeText(t.to_owned())),
+            FinalCode::CmsError(n) => Some(ModuleError::Cms(n)),
+        }
+    }
+}
+
+impl fmt::Display for ModuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModuleError::Error => f.write_str("ERROR"),
+            ModuleError::Cme(n) => write!(f, "+CME ERROR: {n}"),
+            ModuleError::CmeText(t) => write!(f, "+CME ERROR: {t}"),
+            ModuleError::Cms(n) => write!(f, "+CMS ERROR: {n}"),
+        }
+    }
+}
+
+/// Why a publish did not complete (carried by [`ClientError::PublishFailed`] and
+/// [`Event::PublishFailed`](crate::event::Event::PublishFailed)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PublishFailure {
+    /// `+QMTPUBEX: <idx>,<msgid>,2`: the module gave up after `retry_times` retransmissions, or
+    /// another result the spec does not document (the number is kept).
+    ModuleGaveUp(PacketResult),
+    /// The client's link was lost (`+QMTSTAT`) before the result came.
+    LinkLost(StatCode),
+    /// Keep-alive failed (`+QMTPING`) before the result came.
+    PingTimeout,
+    /// The module restarted (`RDY`) before the result came.
+    ModuleRestarted,
+    /// No result within this long.
+    NoResult(Duration),
+    /// The client was closed or disconnected by the host before the result came.
+    Closed,
+}
+
+impl fmt::Display for PublishFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PublishFailure::ModuleGaveUp(r) => write!(
+                f,
+                "the module gave up (result {}) after its retransmissions; check the link and publish again",
+                r.code()
+            ),
+            PublishFailure::LinkLost(code) => write!(
+                f,
+                "the link was lost (+QMTSTAT {}: {}); {}, then publish again",
+                code.code(),
+                code.meaning(),
+                code.recommended_action().text()
+            ),
+            PublishFailure::PingTimeout => {
+                f.write_str("keep-alive failed (+QMTPING); reopen, then publish again")
+            }
+            PublishFailure::ModuleRestarted => {
+                f.write_str("the module restarted (RDY); reconfigure, reopen, then publish again")
+            }
+            PublishFailure::NoResult(waited) => write!(
+                f,
+                "no +QMTPUBEX result within {waited:?}; the broker may or may not have it"
+            ),
+            PublishFailure::Closed => f.write_str("the client was closed before the result came"),
+        }
+    }
+}
+
+/// Every way a client operation can fail.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// An option or parameter the spec does not allow. Refused before any byte was written.
+    #[error("invalid parameter, nothing was written: {0}")]
+    Invalid(#[from] ParamError),
+
+    /// A payload larger than the module takes in one `AT+QMTPUBEX` (spec §5: longer input is cut),
+    /// refused before anything was written. `max` is in payload bytes (half of the module's 1500
+    /// in hex send mode).
+    #[error(
+        "payload is {len} bytes, the module takes at most {max}; nothing was written: split the message"
+    )]
+    PayloadTooLarge {
+        /// The payload's length in bytes.
+        len: usize,
+        /// The largest payload allowed in the client's send mode.
+        max: usize,
+    },
+
+    /// No answer in time. `command` is the command's name (no parameters: they may hold secrets).
+    #[error(
+        "{command} got no answer within {waited:?}; check the module and the network, then retry"
+    )]
+    Timeout {
+        /// What was waited for (`AT+QMTSUB result (client 0, msgid 3)`).
+        command: String,
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// The module refused the command with `ERROR` or `+CME ERROR`.
+    #[error("{command} was refused by the module: {cme}")]
+    Module {
+        /// The command's name (no parameters).
+        command: String,
+        /// The final result code.
+        cme: ModuleError,
+    },
+
+    /// `+QMTCONN: <idx>,0,<ret_code>` with a code other than 0: the broker refused the connection.
+    #[error("the broker refused the connection: CONNACK {code} ({advice})", code = .connack.code(), advice = connack_advice(.connack))]
+    Refused {
+        /// The CONNACK return code.
+        connack: ConnackCode,
+    },
+
+    /// `+QMTOPEN: <idx>,<result>` with a result other than 0.
+    #[error("AT+QMTOPEN failed with result {code}: {advice}", code = .result.code(), advice = open_advice(.result))]
+    OpenFailed {
+        /// The result code.
+        result: OpenResult,
+    },
+
+    /// `+QMTCLOSE: <idx>,-1` (or an undocumented result).
+    #[error("AT+QMTCLOSE failed with result {code}; the client may still be open: query AT+QMTOPEN?", code = .result.code())]
+    CloseFailed {
+        /// The result code.
+        result: CloseResult,
+    },
+
+    /// `+QMTDISC: <idx>,-1` (or an undocumented result).
+    #[error("AT+QMTDISC failed with result {code}; close the client with AT+QMTCLOSE", code = .result.code())]
+    DiscFailed {
+        /// The result code.
+        result: DiscResult,
+    },
+
+    /// `+QMTCONN`/`+QMTSUB`/`+QMTUNS: …,2` (or an undocumented result): the module could not send
+    /// the packet, after `retry_times` retransmissions.
+    #[error("{op} failed with result {code}: the module could not send the packet after its retransmissions; check the link, then retry", code = .result.code())]
+    SendFailed {
+        /// The operation.
+        op: OpKind,
+        /// The result code.
+        result: PacketResult,
+    },
+
+    /// A publish did not complete. QoS 1/2 publishes are never dropped silently: each one that
+    /// fails ends here (and as an event).
+    #[error("publish (msgid {msgid}, QoS {qos}) failed: {cause}")]
+    PublishFailed {
+        /// Its packet identifier (0 for QoS 0).
+        msgid: u16,
+        /// Its QoS.
+        qos: Qos,
+        /// Why.
+        cause: PublishFailure,
+    },
+
+    /// `+QMTSTAT: <idx>,<code>`: the client's link is gone.
+    #[error("the link was lost (+QMTSTAT {n}: {meaning}); recommended: {todo}", n = .code.code(), meaning = .code.meaning(), todo = .action.text())]
+    LinkLost {
+        /// The `+QMTSTAT` code.
+        code: StatCode,
+        /// What the spec recommends (§6).
+        action: RecommendedAction,
+    },
+
+    /// `+QMTPING: <idx>,1`: keep-alive failed and the module closed the client.
+    #[error("keep-alive failed (+QMTPING): the module closed the client; reopen it")]
+    PingTimeout,
+
+    /// `RDY`: the module restarted and every client's state is gone.
+    #[error("the module restarted (RDY); configure, open and connect again")]
+    ModuleRestarted,
+
+    /// The operation needs a connected client.
+    #[error("the client is not connected; connect first")]
+    NotConnected,
+
+    /// The client (or the port) was closed.
+    #[error("the client is closed")]
+    Closed,
+
+    /// An operation with the same key is already waiting for its result (one OPEN/CLOSE/CONN/DISC
+    /// per client at a time; SUB/UNS/PUBEX ids are unique while in flight).
+    #[error("{op} is already in progress for this client (msgid {msgid}); wait for it")]
+    InProgress {
+        /// The operation.
+        op: OpKind,
+        /// Its msgid (0 where none applies).
+        msgid: u16,
+    },
+
+    /// All 65535 packet identifiers of the client are in flight.
+    #[error("no free packet identifier: 65535 operations are in flight; wait for results")]
+    NoFreeMsgId,
+
+    /// The module's `+QFUPL` checksum does not match the bytes written (spec §7).
+    #[error(
+        "upload of {file} is corrupt: checksum {ours:04x} expected, the module computed {module:04x}; upload it again"
+    )]
+    ChecksumMismatch {
+        /// The file name on the module.
+        file: String,
+        /// The checksum of the bytes written.
+        ours: u16,
+        /// The module's checksum.
+        module: u16,
+    },
+
+    /// The module stored another number of bytes than written (`+QFUPL: <upload_size>,…`).
+    #[error(
+        "upload of {file} is incomplete: {sent} bytes written, the module stored {stored}; upload it again"
+    )]
+    UploadIncomplete {
+        /// The file name on the module.
+        file: String,
+        /// Bytes written.
+        sent: u64,
+        /// Bytes the module reports.
+        stored: u64,
+    },
+
+    /// A hex payload (`dataformat` recv_mode 1) that does not decode.
+    #[error("received payload is not valid hex: {0}")]
+    BadHexPayload(HexError),
+}
+
+/// What to do about a refused CONNACK (MQTT 3.1.1 §3.2.2.3).
+fn connack_advice(c: &ConnackCode) -> &'static str {
+    match *c {
+        ConnackCode::Accepted => "accepted",
+        ConnackCode::UnacceptableProtocolVersion => {
+            "unacceptable protocol version: set the version option (3 = MQTT 3.1, 4 = MQTT 3.1.1)"
+        }
+        ConnackCode::IdentifierRejected => {
+            "identifier rejected: use another client id (MQTT 3.1 brokers allow 23 bytes)"
+        }
+        ConnackCode::ServerUnavailable => "server unavailable: retry later",
+        ConnackCode::BadCredentials => "bad user name or password: check the credentials",
+        ConnackCode::NotAuthorized => "not authorized: check the broker's access rules",
+        ConnackCode::Unknown(_) => "undocumented code: check the broker",
+    }
+}
+
+/// What to do about a failed open (spec §4 table).
+fn open_advice(r: &OpenResult) -> &'static str {
+    match *r {
+        OpenResult::Opened => "opened",
+        OpenResult::FailedToOpen => "failed to open the network: check the PDP context and retry",
+        OpenResult::WrongParameter => "wrong parameter: check host and port",
+        OpenResult::IdentifierOccupied => {
+            "client_idx is occupied (left open earlier?): close it with AT+QMTCLOSE, then open again"
+        }
+        OpenResult::PdpActivationFailed => {
+            "failed to activate PDP: check the SIM, APN and the pdpcid option"
+        }
+        OpenResult::DomainNameParseFailed => "failed to resolve the host name: check it and DNS",
+        OpenResult::NetworkError => "network connection error: check the server and the port",
+        OpenResult::Unknown(_) => "undocumented result: retry, then check the module's firmware",
+    }
+}
+
+impl ClientError {
+    /// A lost link with the spec's recommended action for `code`.
+    pub fn link_lost(code: StatCode) -> ClientError {
+        ClientError::LinkLost {
+            code,
+            action: code.recommended_action(),
+        }
+    }
+
+    /// The module's refusal of `command` (named without parameters), from its final code;
+    /// `None` for `OK`.
+    pub fn from_final(command: &qmt_proto::Command, code: &FinalCode<'_>) -> Option<ClientError> {
+        ModuleError::from_final(code).map(|cme| ClientError::Module {
+            command: command_name(command),
+            cme,
+        })
+    }
+
+    /// Whether retrying the same operation later may succeed (network and module conditions);
+    /// `false` for errors of the request itself.
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            ClientError::Invalid(_)
+                | ClientError::PayloadTooLarge { .. }
+                | ClientError::InProgress { .. }
+                | ClientError::BadHexPayload(_)
+        )
+    }
+}
+
+/// The name of a command without its parameters (`AT+QMTCONN`, `AT+QMTCFG="keepalive"`): safe
+/// for errors and logs, since parameters may hold secrets.
+pub fn command_name(command: &qmt_proto::Command) -> String {
+    use qmt_proto::kind::{CommandKind as K, Form};
+    let (kind, form) = command.kind();
+    let base = match kind {
+        K::At => "AT",
+        K::Echo => "ATE",
+        K::Cmee => "AT+CMEE",
+        K::QmtCfg => "AT+QMTCFG",
+        K::QmtOpen => "AT+QMTOPEN",
+        K::QmtClose => "AT+QMTCLOSE",
+        K::QmtConn => "AT+QMTCONN",
+        K::QmtDisc => "AT+QMTDISC",
+        K::QmtSub => "AT+QMTSUB",
+        K::QmtUns => "AT+QMTUNS",
+        K::QmtPubEx => "AT+QMTPUBEX",
+        K::QmtRecv => "AT+QMTRECV",
+        K::QfUpl => "AT+QFUPL",
+        K::QsslCfg => "AT+QSSLCFG",
+    };
+    match (command, form) {
+        (qmt_proto::Command::Cfg(c), _) => format!("{base}=\"{}\"", c.name().as_str()),
+        (qmt_proto::Command::SslCfg(s), _) => format!("{base}=\"{}\"", s.name().as_str()),
+        (_, Form::Test) => format!("{base}=?"),
+        (_, Form::Read) => format!("{base}?"),
+        _ => base.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qmt_proto::Command;
+    use qmt_proto::command::{Conn, Credentials};
+    use qmt_proto::params::{ClientId, ClientIdx, Password, UserName};
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let e = ClientError::link_lost(StatCode::PingFailed);
+        assert_eq!(
+            e.to_string(),
+            "the link was lost (+QMTSTAT 2: sending PINGREQ timed out or failed); recommended: deactivate and reactivate the PDP context, then reopen"
+        );
+        let e = ClientError::Refused {
+            connack: ConnackCode::BadCredentials,
+        };
+        assert!(e.to_string().contains("CONNACK 4"), "{e}");
+        assert!(e.to_string().contains("check the credentials"), "{e}");
+        let e = ClientError::OpenFailed {
+            result: OpenResult::IdentifierOccupied,
+        };
+        assert!(e.to_string().contains("AT+QMTCLOSE"), "{e}");
+        let e = ClientError::Timeout {
+            command: "AT+QMTOPEN result (client 0)".into(),
+            waited: Duration::from_secs(120),
+        };
+        assert!(
+            e.to_string()
+                .starts_with("AT+QMTOPEN result (client 0) got no answer within 120s")
+        );
+        let e = ClientError::ChecksumMismatch {
+            file: "UFS:ca.pem".into(),
+            ours: 0x384a,
+            module: 0x0001,
+        };
+        assert!(e.to_string().contains("384a") && e.to_string().contains("0001"));
+    }
+
+    #[test]
+    fn module_errors_keep_code_and_text() {
+        let conn = Command::Conn(Conn {
+            client_idx: ClientIdx::new(0).unwrap(),
+            client_id: ClientId::new("dev").unwrap(),
+            credentials: Some(Credentials {
+                username: UserName::new("u").unwrap(),
+                password: Password::new("hunter2").unwrap(),
+            }),
+        });
+        assert_eq!(ClientError::from_final(&conn, &FinalCode::Ok), None);
+        let e = ClientError::from_final(&conn, &FinalCode::CmeErrorText("operation not allowed"))
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "AT+QMTCONN was refused by the module: +CME ERROR: operation not allowed"
+        );
+        let e = ClientError::from_final(&conn, &FinalCode::CmeError(3)).unwrap();
+        assert_eq!(
+            e,
+            ClientError::Module {
+                command: "AT+QMTCONN".into(),
+                cme: ModuleError::Cme(3)
+            }
+        );
+        // The password never shows, in Display or Debug.
+        assert!(!format!("{e} {e:?}").contains("hunter2"));
+        assert_eq!(
+            ModuleError::from_final(&FinalCode::Error),
+            Some(ModuleError::Error)
+        );
+    }
+
+    #[test]
+    fn command_names_carry_no_parameters() {
+        use qmt_proto::cfg::{Cfg, CfgValue};
+        use qmt_proto::params::{DeviceName, DeviceSecret, ProductKey};
+        let ali = Command::Cfg(Cfg::set(
+            ClientIdx::new(0).unwrap(),
+            CfgValue::AliAuth {
+                product_key: ProductKey::new("pk").unwrap(),
+                device_name: DeviceName::new("dn").unwrap(),
+                device_secret: DeviceSecret::new("s3cr3t").unwrap(),
+            },
+        ));
+        assert_eq!(command_name(&ali), "AT+QMTCFG=\"aliauth\"");
+        assert_eq!(command_name(&Command::OpenRead), "AT+QMTOPEN?");
+        assert_eq!(command_name(&Command::SubTest), "AT+QMTSUB=?");
+    }
+
+    #[test]
+    fn transient_classification() {
+        assert!(ClientError::link_lost(StatCode::ClosedByPeer).is_transient());
+        assert!(
+            !ClientError::PayloadTooLarge {
+                len: 1501,
+                max: 1500
+            }
+            .is_transient()
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! What users see besides the results of their own calls: received [`Message`]s and the typed
+//! [`Event`]s of link loss, keep-alive failure, module restart, recovery and failed publishes.
+
+use std::fmt;
+
+use qmt_proto::Command;
+use qmt_proto::cfg::DataEncoding;
+use qmt_proto::codes::{RecommendedAction, StatCode};
+use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId};
+use qmt_proto::recv::{Recv, decode_hex};
+
+use crate::correlate::{OpKind, Outcome, Resolution};
+use crate::error::{ClientError, PublishFailure};
+use crate::recovery::RecoveryEvent;
+
+/// The QoS of a received message, as far as `+QMTRECV` tells: it carries the packet id, which is 0
+/// exactly for QoS 0, and says nothing else about QoS 1 versus 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReceivedQos {
+    /// `msgid` 0: QoS 0.
+    AtMostOnce,
+    /// `msgid` ≠ 0: QoS 1 or 2 (the module acknowledged it per its QoS, spec §9).
+    AtLeastOnce,
+}
+
+/// A message the broker delivered to a client (spec §5, §6). The module does not report the
+/// retain flag, so a message has none.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The client that received it.
+    pub client_idx: ClientIdx,
+    /// The topic name.
+    pub topic: String,
+    /// The payload bytes (decoded from hex in hex receive mode).
+    pub payload: Vec<u8>,
+    /// The MQTT packet identifier of the PUBLISH (0 for QoS 0).
+    pub msgid: MsgId,
+    /// The QoS, from `msgid`.
+    pub qos: ReceivedQos,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 64;
+        let head = &self.payload[..self.payload.len().min(SHOWN)];
+        let more = if self.payload.len() > SHOWN {
+            "…"
+        } else {
+            ""
+        };
+        f.debug_struct("Message")
+            .field("client_idx", &self.client_idx)
+            .field("topic", &self.topic)
+            .field(
+                "payload",
+                &format_args!(
+                    "b\"{}\"{more} ({} bytes)",
+                    head.escape_ascii(),
+                    self.payload.len()
+                ),
+            )
+            .field("msgid", &self.msgid)
+            .field("qos", &self.qos)
+            .finish()
+    }
+}
+
+impl Message {
+    /// A message from a `+QMTRECV` line (the inline URC, or a line answering `AT+QMTRECV` in
+    /// buffered mode). With `recv_encoding` hex (`dataformat` recv_mode 1, spec §6 rule 3) the
+    /// payload is decoded; invalid hex is [`ClientError::BadHexPayload`].
+    pub fn from_recv(recv: &Recv<'_>, recv_encoding: DataEncoding) -> Result<Message, ClientError> {
+        let payload = match recv_encoding {
+            DataEncoding::Text => recv.payload.to_vec(),
+            DataEncoding::Hex => decode_hex(recv.payload).map_err(ClientError::BadHexPayload)?,
+        };
+        Ok(Message {
+            client_idx: recv.client_idx,
+            topic: recv.topic.to_owned(),
+            payload,
+            msgid: recv.msgid,
+            qos: if recv.msgid.get() == 0 {
+                ReceivedQos::AtMostOnce
+            } else {
+                ReceivedQos::AtLeastOnce
+            },
+        })
+    }
+
+    /// The payload as UTF-8 text, if it is.
+    pub fn payload_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.payload).ok()
+    }
+}
+
+/// The command that reads a message announced by `+QMTRECV: <idx>,<recv_id>` (buffered mode,
+/// spec §5); its answer lines become messages through [`Message::from_recv`].
+pub fn read_stored(client_idx: ClientIdx, recv_id: RecvId) -> Command {
+    Command::Recv(qmt_proto::command::Recv {
+        client_idx,
+        recv_id: Some(recv_id),
+    })
+}
+
+/// Something that happened, delivered to the user in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A message arrived.
+    Message(Message),
+    /// `+QMTSTAT`: the client's link is gone.
+    LinkLost {
+        /// The client.
+        client_idx: ClientIdx,
+        /// The `+QMTSTAT` code.
+        code: StatCode,
+        /// What the spec recommends (§6).
+        action: RecommendedAction,
+    },
+    /// `+QMTPING`: keep-alive failed; the module closed the client.
+    PingTimeout {
+        /// The client.
+        client_idx: ClientIdx,
+    },
+    /// `RDY`: the module restarted; every client must be configured, opened and connected again.
+    ModuleRestarted,
+    /// What automatic recovery did.
+    Recovery {
+        /// The client.
+        client_idx: ClientIdx,
+        /// What happened.
+        event: RecoveryEvent,
+    },
+    /// A publish failed. Every failed publish is reported here as well as to its caller, so a
+    /// QoS 1/2 message is never lost silently, even when nobody waits on its token.
+    PublishFailed {
+        /// The client.
+        client_idx: ClientIdx,
+        /// Its packet identifier.
+        msgid: u16,
+        /// Its QoS.
+        qos: Qos,
+        /// Why.
+        cause: PublishFailure,
+    },
+}
+
+impl Event {
+    /// The event a correlator [`Resolution`] stands for, if any: link loss, keep-alive failure,
+    /// restart and failed publishes are events; other operations' results go to their callers
+    /// only, and ignored (stale) `+QMTSTAT`s and unmatched results are not events.
+    pub fn from_resolution(resolution: &Resolution) -> Option<Event> {
+        match resolution {
+            Resolution::LinkLost {
+                client_idx,
+                code,
+                action,
+            } => Some(Event::LinkLost {
+                client_idx: *client_idx,
+                code: *code,
+                action: *action,
+            }),
+            Resolution::PingTimeout { client_idx } => Some(Event::PingTimeout {
+                client_idx: *client_idx,
+            }),
+            Resolution::ModuleRestarted => Some(Event::ModuleRestarted),
+            Resolution::Op {
+                key,
+                outcome:
+                    Outcome::Failed(ClientError::PublishFailed {
+                        msgid, qos, cause, ..
+                    }),
+                ..
+            } if key.kind == OpKind::Pub => Some(Event::PublishFailed {
+                client_idx: key.client_idx,
+                msgid: *msgid,
+                qos: *qos,
+                cause: *cause,
+            }),
+            Resolution::Op { .. }
+            | Resolution::StatIgnored { .. }
+            | Resolution::Unmatched { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::{Correlator, OpKey};
+    use qmt_proto::{ModuleLine, Urc};
+    use std::time::Instant;
+
+    fn recv(line: &[u8]) -> Recv<'_> {
+        match ModuleLine::parse(line) {
+            ModuleLine::Urc(Urc::Recv(r)) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_payloads_keep_every_byte() {
+        let line = b"+QMTRECV: 0,0,\"topic/pub\",8,a\r\n\"b,\x00c";
+        let m = Message::from_recv(&recv(line), DataEncoding::Text).unwrap();
+        assert_eq!(m.topic, "topic/pub");
+        assert_eq!(m.payload, b"a\r\n\"b,\x00c");
+        assert_eq!(m.qos, ReceivedQos::AtMostOnce);
+        assert_eq!(m.client_idx.get(), 0);
+        let q = Message::from_recv(
+            &recv(b"+QMTRECV: 1,7,\"t\",36,\"This is the payload related to topic\""),
+            DataEncoding::Text,
+        )
+        .unwrap();
+        assert_eq!(
+            q.payload_str(),
+            Some("This is the payload related to topic")
+        );
+        assert_eq!(q.msgid.get(), 7);
+        assert_eq!(q.qos, ReceivedQos::AtLeastOnce);
+    }
+
+    #[test]
+    fn hex_payloads_are_decoded() {
+        let m = Message::from_recv(&recv(b"+QMTRECV: 0,3,\"t\",8,00ff0D0a"), DataEncoding::Hex)
+            .unwrap();
+        assert_eq!(m.payload, [0x00, 0xff, 0x0d, 0x0a]);
+        let e = Message::from_recv(&recv(b"+QMTRECV: 0,3,\"t\",3,0ff"), DataEncoding::Hex);
+        assert!(matches!(e, Err(ClientError::BadHexPayload(_))));
+        let e = Message::from_recv(&recv(b"+QMTRECV: 0,3,\"t\",2,zz"), DataEncoding::Hex);
+        assert!(matches!(e, Err(ClientError::BadHexPayload(_))));
+    }
+
+    #[test]
+    fn debug_truncates_long_payloads() {
+        let mut m =
+            Message::from_recv(&recv(b"+QMTRECV: 0,0,\"t\",1,x"), DataEncoding::Text).unwrap();
+        m.payload = vec![b'y'; 1000];
+        let s = format!("{m:?}");
+        assert!(s.contains("(1000 bytes)") && s.len() < 300, "{s}");
+    }
+
+    #[test]
+    fn read_stored_builds_the_recv_command() {
+        let cmd = read_stored(ClientIdx::new(2).unwrap(), RecvId::new(4).unwrap());
+        assert_eq!(cmd.to_bytes(), b"AT+QMTRECV=2,4\r");
+    }
+
+    #[test]
+    fn resolutions_become_events() {
+        let now = Instant::now();
+        let mut cor = Correlator::new();
+        let c0 = ClientIdx::new(0).unwrap();
+        cor.mark_open(c0);
+        cor.register(OpKey::sub(c0, MsgId::new(1).unwrap()), now)
+            .unwrap();
+        cor.register_publish(c0, MsgId::new(2).unwrap(), Qos::ExactlyOnce, now)
+            .unwrap();
+        let events: Vec<Event> = cor
+            .on_urc(&ModuleLine::parse(b"+QMTSTAT: 0,7"), now)
+            .iter()
+            .filter_map(Event::from_resolution)
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                Event::LinkLost {
+                    client_idx: c0,
+                    code: StatCode::LinkDown,
+                    action: RecommendedAction::CheckLinkThenReopen
+                },
+                // The SUB's failure goes to its caller only; the publish is also an event.
+                Event::PublishFailed {
+                    client_idx: c0,
+                    msgid: 2,
+                    qos: Qos::ExactlyOnce,
+                    cause: PublishFailure::LinkLost(StatCode::LinkDown)
+                },
+            ]
+        );
+        // A stale +QMTSTAT is no event.
+        let r = cor.on_urc(&ModuleLine::parse(b"+QMTSTAT: 0,1"), now);
+        assert!(r.iter().filter_map(Event::from_resolution).next().is_none());
+        let r = cor.on_urc(&ModuleLine::parse(b"+QMTPING: 0,1"), now);
+        assert_eq!(
+            r.iter()
+                .filter_map(Event::from_resolution)
+                .collect::<Vec<_>>(),
+            vec![Event::PingTimeout { client_idx: c0 }]
+        );
+        let r = cor.on_urc(&ModuleLine::parse(b"RDY"), now);
+        assert_eq!(
+            r.iter()
+                .filter_map(Event::from_resolution)
+                .collect::<Vec<_>>(),
+            vec![Event::ModuleRestarted]
+        );
+    }
+}
