@@ -335,24 +335,9 @@ impl ClientError {
 /// The name of a command without its parameters (`AT+QMTCONN`, `AT+QMTCFG="keepalive"`): safe
 /// for errors and logs, since parameters may hold secrets.
 pub fn command_name(command: &qmt_proto::Command) -> String {
-    use qmt_proto::kind::{CommandKind as K, Form};
+    use qmt_proto::kind::Form;
     let (kind, form) = command.kind();
-    let base = match kind {
-        K::At => "AT",
-        K::Echo => "ATE",
-        K::Cmee => "AT+CMEE",
-        K::QmtCfg => "AT+QMTCFG",
-        K::QmtOpen => "AT+QMTOPEN",
-        K::QmtClose => "AT+QMTCLOSE",
-        K::QmtConn => "AT+QMTCONN",
-        K::QmtDisc => "AT+QMTDISC",
-        K::QmtSub => "AT+QMTSUB",
-        K::QmtUns => "AT+QMTUNS",
-        K::QmtPubEx => "AT+QMTPUBEX",
-        K::QmtRecv => "AT+QMTRECV",
-        K::QfUpl => "AT+QFUPL",
-        K::QsslCfg => "AT+QSSLCFG",
-    };
+    let base = kind.at_name();
     match (command, form) {
         (qmt_proto::Command::Cfg(c), _) => format!("{base}=\"{}\"", c.name().as_str()),
         (qmt_proto::Command::SslCfg(s), _) => format!("{base}=\"{}\"", s.name().as_str()),

@@ -33,6 +33,29 @@ pub enum CommandKind {
     QsslCfg,
 }
 
+impl CommandKind {
+    /// The command's name as written on the wire, without form or parameters (`AT+QMTOPEN`,
+    /// `ATE`): safe for errors and logs, since parameters may hold secrets.
+    pub const fn at_name(self) -> &'static str {
+        match self {
+            CommandKind::At => "AT",
+            CommandKind::Echo => "ATE",
+            CommandKind::Cmee => "AT+CMEE",
+            CommandKind::QmtCfg => "AT+QMTCFG",
+            CommandKind::QmtOpen => "AT+QMTOPEN",
+            CommandKind::QmtClose => "AT+QMTCLOSE",
+            CommandKind::QmtConn => "AT+QMTCONN",
+            CommandKind::QmtDisc => "AT+QMTDISC",
+            CommandKind::QmtSub => "AT+QMTSUB",
+            CommandKind::QmtUns => "AT+QMTUNS",
+            CommandKind::QmtPubEx => "AT+QMTPUBEX",
+            CommandKind::QmtRecv => "AT+QMTRECV",
+            CommandKind::QfUpl => "AT+QFUPL",
+            CommandKind::QsslCfg => "AT+QSSLCFG",
+        }
+    }
+}
+
 /// The four command forms of spec §1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Form {

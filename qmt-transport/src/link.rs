@@ -349,23 +349,7 @@ impl Marker {
 /// The command's name and form, without parameters (they may hold secrets):
 /// `AT+QMTOPEN=?`, `AT+QMTOPEN?`, `AT+QMTOPEN=`, `AT`.
 fn command_name(kind: CommandKind, form: Form) -> String {
-    use CommandKind as K;
-    let base = match kind {
-        K::At => "AT",
-        K::Echo => "ATE",
-        K::Cmee => "AT+CMEE",
-        K::QmtCfg => "AT+QMTCFG",
-        K::QmtOpen => "AT+QMTOPEN",
-        K::QmtClose => "AT+QMTCLOSE",
-        K::QmtConn => "AT+QMTCONN",
-        K::QmtDisc => "AT+QMTDISC",
-        K::QmtSub => "AT+QMTSUB",
-        K::QmtUns => "AT+QMTUNS",
-        K::QmtPubEx => "AT+QMTPUBEX",
-        K::QmtRecv => "AT+QMTRECV",
-        K::QfUpl => "AT+QFUPL",
-        K::QsslCfg => "AT+QSSLCFG",
-    };
+    let base = kind.at_name();
     let suffix = match form {
         Form::Test => "=?",
         Form::Read => "?",
