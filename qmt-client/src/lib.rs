@@ -59,13 +59,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client;
 pub mod correlate;
 pub mod error;
 pub mod event;
+pub mod modem;
 pub mod msgid;
 pub mod options;
 pub mod recovery;
 
+pub use client::{Client, Connection, OpHandle};
 pub use error::ClientError;
 pub use event::{Event, Message};
+pub use modem::{Modem, ModemConfig, Startup};
 pub use options::{ClientOptions, ClientOptionsBuilder, TlsFiles};
+pub use qmt_proto::params::Qos;
+pub use recovery::RecoveryPolicy;
