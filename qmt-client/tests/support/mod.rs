@@ -12,6 +12,7 @@ use qmt_sim::{Sim, SimConfig, SimHandle};
 #[path = "../../../qmt-sim/tests/support/mod.rs"]
 pub mod sim_support;
 
+#[allow(unused_imports)]
 pub use sim_support::peer::Peer;
 
 /// The wait for one expected event. Generous: two cores shared with other builds.
