@@ -1009,11 +1009,10 @@ fn close_stale(shared: &Shared) -> Result<Vec<ClientIdx>, ClientError> {
         .iter()
         .filter_map(
             |l| match Info::parse_for(CommandKind::QmtConn, Form::Read, l.bytes()) {
-                Some(Info::ConnRead { client_idx, state })
-                    if matches!(state, ConnState::Connected | ConnState::Connecting) =>
-                {
-                    Some(client_idx)
-                }
+                Some(Info::ConnRead {
+                    client_idx,
+                    state: ConnState::Connected | ConnState::Connecting,
+                }) => Some(client_idx),
                 _ => None,
             },
         )

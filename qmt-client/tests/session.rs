@@ -99,6 +99,20 @@ fn oversized_payload_is_refused_before_anything_is_written() {
         .unwrap();
     // A second Client on the same index is refused while the first lives.
     let again = modem.client(1, opts("other").build().unwrap());
+    // Secrets stay out of Debug output and errors.
+    let (secret, _c) = modem
+        .client(
+            5,
+            opts("qmt-secret")
+                .credentials("user", "hunter2")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+    let shown = format!("{secret:?} {:?}", secret.options());
+    assert!(!shown.contains("hunter2"), "{shown}");
+    let e = secret.subscribe(&[("t", Qos::AtLeastOnce)]).unwrap_err();
+    assert_eq!(e, ClientError::NotConnected);
     assert!(matches!(
         again,
         Err(ClientError::ClientInUse { client_idx: 1 })
