@@ -17,3 +17,4 @@
 
 pub mod capture;
 pub mod decode;
+pub mod trace;

@@ -2,7 +2,8 @@
 //!
 //! `qmt decode [FILE|-]` turns a captured serial log of a Quectel module's MQTT AT traffic into typed,
 //! readable events (see `qmt decode --help`). `qmt sim` runs a simulated module on a pseudo-terminal
-//! (see `qmt sim --help`).
+//! (see `qmt sim --help`). `qmt demo` runs a whole session through a
+//! simulated module, step by step.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -45,6 +46,10 @@ enum Cmd {
     /// host name the host opens resolves to the broker (embedded rumqttd by default), unless
     /// `--resolve` says otherwise.
     Sim(sim::SimArgs),
+    /// Run a whole MQTT session through a simulated module, step by step, showing the AT traffic:
+    /// open, configure, connect, subscribe, publish at QoS 0/1/2, a link drop with automatic
+    /// recovery, disconnect, close. Start here.
+    Demo,
 }
 
 /// `--recv-len` values.
@@ -62,6 +67,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Sim(args) => sim::run(args),
+        Cmd::Demo => demo::run(),
         Cmd::Decode {
             file,
             json,
@@ -117,4 +123,5 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
     Ok(("standard input".into(), bytes))
 }
 
+mod demo;
 mod sim;

@@ -9,8 +9,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 
 use clap::Args;
-use qmt_cli::decode::escape;
-use qmt_sim::{BrokerChoice, Fault, Sim, SimConfig, TraceDir};
+use qmt_cli::trace::Tracer;
+use qmt_sim::{BrokerChoice, Fault, Sim, SimConfig};
 
 /// `qmt sim` flags.
 #[derive(Args, Debug)]
@@ -136,105 +136,5 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     loop {
         std::thread::park();
-    }
-}
-
-/// Prints the AT traffic line by line with secrets redacted: parameters of secret-bearing
-/// commands (and their echo and read-back), and the bytes of every `AT+QFUPL` upload.
-#[derive(Default)]
-struct Tracer {
-    host_line: Vec<u8>,
-    module_line: Vec<u8>,
-    /// Between `AT+QFUPL=` and its result: host bytes are file contents (keys), never shown.
-    upload: bool,
-    /// After a `> ` prompt: host bytes are a payload without a line end.
-    data: bool,
-}
-
-impl Tracer {
-    fn trace(&mut self, dir: TraceDir, bytes: &[u8]) {
-        match dir {
-            TraceDir::Host => self.host(bytes),
-            TraceDir::Module => self.module(bytes),
-        }
-    }
-
-    fn host(&mut self, bytes: &[u8]) {
-        if self.upload {
-            eprintln!(">> <{} bytes of upload data, not shown>", bytes.len());
-            return;
-        }
-        if self.data {
-            eprintln!(">> {}", escape(bytes, 200));
-            return;
-        }
-        let mut rest = bytes;
-        while let Some((&b, tail)) = rest.split_first() {
-            rest = tail;
-            if b == b'\r' {
-                let line = std::mem::take(&mut self.host_line);
-                eprintln!(">> {}", redact(&line));
-                if line.to_ascii_uppercase().starts_with(b"AT+QFUPL=") {
-                    self.upload = true;
-                    if !rest.is_empty() {
-                        eprintln!(">> <{} bytes of upload data, not shown>", rest.len());
-                    }
-                    return;
-                }
-            } else if b != b'\n' {
-                self.host_line.push(b);
-            }
-        }
-    }
-
-    fn module(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.module_line.push(b);
-            let line = &self.module_line;
-            if b == b'\n' || line.as_slice() == b"> " {
-                let line = std::mem::take(&mut self.module_line);
-                let text = line.trim_ascii_end();
-                if text == b">" {
-                    eprintln!("<< > ");
-                    self.data = true;
-                    continue;
-                }
-                if text.is_empty() {
-                    continue;
-                }
-                eprintln!("<< {}", redact(text));
-                self.data = false;
-                if text.starts_with(b"+QFUPL:")
-                    || text == b"ERROR"
-                    || text.starts_with(b"+CME ERROR")
-                {
-                    self.upload = false;
-                }
-            }
-        }
-    }
-}
-
-/// The line, escaped; the parameters of secret-bearing lines are replaced.
-fn redact(line: &[u8]) -> String {
-    let upper = line.to_ascii_uppercase();
-    let names: [&[u8]; 4] = [
-        b"\"ALIAUTH\"",
-        b"\"ONENET\"",
-        b"\"HWAUTH\"",
-        b"\"HWPRODID\"",
-    ];
-    let cfg_secret = |rest: &[u8]| names.iter().any(|n| rest.trim_ascii_start().starts_with(n));
-    let secret = upper.starts_with(b"AT+QMTCONN=")
-        || (upper.starts_with(b"AT+QMTCFG=") && cfg_secret(&upper[10..]))
-        || (upper.starts_with(b"+QMTCFG:") && cfg_secret(&upper[8..]));
-    if secret {
-        let head = line
-            .iter()
-            .position(|&b| b == b'=' || b == b':')
-            .map_or(line, |i| &line[..=i]);
-        format!("{} <parameters redacted>", escape(head, 40))
-    } else {
-        escape(line, 200)
     }
 }

@@ -261,6 +261,21 @@ pub enum ClientError {
         stored: u64,
     },
 
+    /// The serial port could not be opened, or refused the command (its queue or write buffer is
+    /// full: back-pressure, retry later; or it is closed).
+    #[error("serial port: {reason}")]
+    Port {
+        /// What the port layer said (no command parameters).
+        reason: String,
+    },
+
+    /// `Modem::client` was asked for a client index that already has a live `Client`.
+    #[error("client {client_idx} is already in use on this modem; drop its Client first")]
+    ClientInUse {
+        /// The client index.
+        client_idx: u8,
+    },
+
     /// A hex payload (`dataformat` recv_mode 1) that does not decode.
     #[error("received payload is not valid hex: {0}")]
     BadHexPayload(HexError),
@@ -328,6 +343,7 @@ impl ClientError {
                 | ClientError::PayloadTooLarge { .. }
                 | ClientError::InProgress { .. }
                 | ClientError::BadHexPayload(_)
+                | ClientError::ClientInUse { .. }
         )
     }
 }

@@ -1,8 +1,39 @@
-//! The synchronous MQTT client of the qmt stack: its sans-IO cores.
+//! The synchronous MQTT client of the qmt stack: a [`Modem`] on the serial port of a Quectel
+//! EC200x / EC600x / EG912Y module, up to six [`Client`]s on it, each with a [`Connection`] of
+//! incoming [`Event`]s — after rumqttc's sync `Client` + `Connection`.
 //!
-//! These modules decide *what* to send and *what a line means*; they do no IO and keep no clock
-//! (time comes in as `Instant`s). The `Modem`/`Client` glue over `qmt-transport`'s reactor
-//! submits their commands and feeds them the lines and completions it gets back.
+//! ```no_run
+//! use qmt_client::{ClientOptions, Event, Modem, ModemConfig, Qos, RecoveryPolicy};
+//!
+//! let modem = Modem::open("/dev/ttyUSB2", ModemConfig {
+//!     recovery: RecoveryPolicy::enabled(), // reopen, reconnect, re-subscribe after a loss
+//!     ..ModemConfig::default()
+//! })?;
+//! let options = ClientOptions::builder().host("broker.example").client_id("pump-01").build()?;
+//! let (client, connection) = modem.client(0, options)?;
+//! client.connect()?;
+//! client.subscribe(&[("pump/01/cmd", Qos::AtLeastOnce)])?;
+//! client.publish("pump/01/state", b"on\r\n\0any bytes", Qos::AtLeastOnce, false)?;
+//! // Non-blocking: a handle resolved by the matching +QMTPUBEX.
+//! let pending = client.publish_request("pump/01/state", "off", Qos::ExactlyOnce, false)?;
+//! pending.wait()?;
+//! for event in connection {
+//!     match event {
+//!         Event::Message(m) => println!("{}: {:?}", m.topic, m.payload),
+//!         other => println!("{other:?}"), // link loss, recovery, failed publishes…
+//!     }
+//! }
+//! # Ok::<(), qmt_client::ClientError>(())
+//! ```
+//!
+//! - [`modem`]: [`Modem`] and its threads (a dispatcher of URCs, an acceptor of final codes, a
+//!   timer for deadlines and recovery) over `qmt-transport`'s reactor; start-up (wait for `RDY`,
+//!   `AT` sync, `ATE0`, `AT+CMEE=2`, closing clients left open by an earlier host process).
+//! - [`client`]: [`Client`] (every operation blocking and non-blocking, with an [`OpHandle`]),
+//!   [`Connection`].
+//!
+//! Below them, sans-IO cores decide *what* to send and *what a line means*; they do no IO and
+//! keep no clock (time comes in as `Instant`s):
 //!
 //! - [`options`]: [`ClientOptions`] (every `AT+QMTCFG` setting and the connect parameters,
 //!   validated before any byte is written) → the exact `AT+QMTCFG`/`AT+QMTOPEN`/`AT+QMTCONN`/
@@ -59,13 +90,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod client;
 pub mod correlate;
 pub mod error;
 pub mod event;
+pub mod modem;
 pub mod msgid;
 pub mod options;
 pub mod recovery;
 
+pub use client::{Client, Connection, OpHandle};
 pub use error::ClientError;
 pub use event::{Event, Message};
+pub use modem::{Modem, ModemConfig, Startup};
 pub use options::{ClientOptions, ClientOptionsBuilder, TlsFiles};
+pub use qmt_proto::params::Qos;
+pub use recovery::RecoveryPolicy;

@@ -141,9 +141,19 @@ pub struct ClientOptionsBuilder {
     edit_timeout: Option<(bool, Option<i64>)>,
     view_mode: Option<ViewMode>,
     send_defaults: bool,
+    tls_files: Option<TlsFiles>,
 }
 
 impl ClientOptionsBuilder {
+    /// Certificates and keys to upload (`AT+QFUPL`, each upload verified against the module's
+    /// `+QFUPL` checksum) and the `AT+QSSLCFG` settings of the context given to
+    /// [`tls`](Self::tls), sent before the configuration on every connect (a power cycle clears
+    /// the module's files, spec §9). Needs [`tls`](Self::tls).
+    pub fn tls_files(mut self, files: TlsFiles) -> Self {
+        self.tls_files = Some(files);
+        self
+    }
+
     /// The MQTT server (`host_name` of `AT+QMTOPEN`, 1–100 bytes). Required.
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = Some(host.into());
@@ -369,6 +379,12 @@ impl ClientOptionsBuilder {
             .map(|ctx| ctx.map(SslCtxIdx::new).transpose())
             .transpose()?;
         let tls = matches!(ssl, Some(Some(_)));
+        if self.tls_files.is_some() && !tls {
+            return Err(ParamError::Invalid {
+                param: "SSL_ctx_idx",
+                reason: "TLS files need TLS enabled with a context: call tls(ctx)",
+            });
+        }
         let port = Port::new(self.port.unwrap_or(if tls { 8883 } else { 1883 }))?;
         let credentials = self
             .credentials
@@ -499,6 +515,7 @@ impl ClientOptionsBuilder {
             edit_timeout,
             view_mode: self.view_mode,
             send_defaults: self.send_defaults,
+            tls_files: self.tls_files,
         })
     }
 }
@@ -530,6 +547,7 @@ pub struct ClientOptions {
     edit_timeout: Option<CfgValue>,
     view_mode: Option<ViewMode>,
     send_defaults: bool,
+    tls_files: Option<TlsFiles>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -554,6 +572,7 @@ impl fmt::Debug for ClientOptions {
             .field("edit_timeout", &self.edit_timeout)
             .field("view_mode", &self.view_mode)
             .field("send_defaults", &self.send_defaults)
+            .field("tls_files", &self.tls_files)
             .finish()
     }
 }
@@ -689,6 +708,11 @@ impl ClientOptions {
     /// The MQTT client identifier.
     pub fn client_id(&self) -> &ClientId {
         &self.client_id
+    }
+
+    /// The TLS files to provision on connect ([`ClientOptionsBuilder::tls_files`]).
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls_files.as_ref()
     }
 
     /// The SSL context when TLS is enabled.

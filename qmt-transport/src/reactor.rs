@@ -741,6 +741,19 @@ impl Port {
             .send(Request::Close(self.inner.shared.id));
     }
 
+    /// Sets how one client's `+QMTRECV` lines carry their payload length (the link's
+    /// [`Link::set_recv_len`]): call it after `AT+QMTCFG="recv/mode",<idx>,…` returned `OK`, so
+    /// a payload holding CR LF is framed by its length. Takes effect from the next line read.
+    pub fn set_recv_len(
+        &self,
+        client_idx: qmt_proto::params::ClientIdx,
+        mode: qmt_proto::recv::LenMode,
+    ) {
+        lock(&self.inner.shared.core)
+            .link
+            .set_recv_len(client_idx, mode);
+    }
+
     /// Whether the port is closed, and why.
     pub fn closed(&self) -> Option<CloseReason> {
         lock(&self.inner.shared.core).closed.clone()

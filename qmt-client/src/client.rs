@@ -1,0 +1,493 @@
+//! [`Client`] (operations, blocking and non-blocking), [`Connection`] (incoming [`Event`]s) and
+//! [`OpHandle`] (the token of one operation in flight), after rumqttc's sync `Client` +
+//! `Connection`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::thread;
+use std::time::Duration;
+
+use qmt_proto::Command;
+use qmt_proto::codes::GrantedQos;
+use qmt_proto::command::{Sub, Uns};
+use qmt_proto::params::{ClientIdx, Qos, Topic};
+
+use crate::correlate::{Completion, LinkState, OpKey};
+use crate::error::ClientError;
+use crate::event::Event;
+use crate::modem::{After, Owner, Shared, close_op, connect_sequence, disc_op};
+use crate::options::ClientOptions;
+
+type Outcome = Result<Completion, ClientError>;
+
+/// One operation in flight: resolved by its result line (`+QMTPUBEX: <idx>,<msgid>,…`,
+/// `+QMTSUB: …`), its failure, or its deadline — every handle resolves.
+pub struct OpHandle<T> {
+    rx: mpsc::Receiver<Outcome>,
+    what: String,
+    map: fn(Completion) -> Result<T, ClientError>,
+    taken: bool,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for OpHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpHandle")
+            .field("waits_for", &self.what)
+            .finish()
+    }
+}
+
+impl<T> OpHandle<T> {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Outcome>,
+        what: String,
+        map: fn(Completion) -> Result<T, ClientError>,
+    ) -> OpHandle<T> {
+        OpHandle {
+            rx,
+            what,
+            map,
+            taken: false,
+            _t: PhantomData,
+        }
+    }
+
+    /// What the handle waits for (`AT+QMTPUBEX result (client 0, msgid 3)`).
+    pub fn waits_for(&self) -> &str {
+        &self.what
+    }
+
+    fn finish(&mut self, r: Result<Outcome, ()>) -> Result<T, ClientError> {
+        self.taken = true;
+        match r {
+            Ok(Ok(c)) => (self.map)(c),
+            Ok(Err(e)) => Err(e),
+            // The modem went away before the result.
+            Err(()) => Err(ClientError::Closed),
+        }
+    }
+
+    /// Waits for the outcome. Bounded by the operation's deadline (the spec's maximum response
+    /// time plus a margin), after which it fails with [`ClientError::Timeout`] (publishes with
+    /// [`ClientError::PublishFailed`]).
+    ///
+    /// # Errors
+    /// The operation's error.
+    pub fn wait(mut self) -> Result<T, ClientError> {
+        if self.taken {
+            return Err(ClientError::Closed);
+        }
+        let r = self.rx.recv().map_err(|_| ());
+        self.finish(r)
+    }
+
+    /// The outcome if it comes within `timeout`; `None` if not yet (or already taken).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, ClientError>> {
+        if self.taken {
+            return None;
+        }
+        let r = match self.rx.recv_timeout(timeout) {
+            Ok(o) => Ok(o),
+            Err(RecvTimeoutError::Timeout) => return None,
+            Err(RecvTimeoutError::Disconnected) => Err(()),
+        };
+        Some(self.finish(r))
+    }
+
+    /// The outcome if it is there; `None` if not yet (or already taken).
+    pub fn try_wait(&mut self) -> Option<Result<T, ClientError>> {
+        if self.taken {
+            return None;
+        }
+        let r = match self.rx.try_recv() {
+            Ok(o) => Ok(o),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => Err(()),
+        };
+        Some(self.finish(r))
+    }
+}
+
+/// A handle resolved by a helper thread running a blocking sequence.
+fn spawned<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<(), ClientError> + Send + 'static,
+    map: fn(Completion) -> Result<T, ClientError>,
+    done: Completion,
+) -> Result<OpHandle<T>, ClientError> {
+    let (tx, rx) = mpsc::channel();
+    thread::Builder::new()
+        .name(format!("qmt-{what}"))
+        .spawn(move || {
+            let _ = tx.send(f().map(|()| done));
+        })
+        .map_err(|e| ClientError::Port {
+            reason: format!("cannot start a thread: {e}"),
+        })?;
+    Ok(OpHandle::new(rx, what.to_owned(), map))
+}
+
+/// The SUB of `filters` (at most five), as a handle.
+pub(crate) fn subscribe_handle(
+    shared: &Shared,
+    idx: ClientIdx,
+    filters: Vec<(Topic, Qos)>,
+) -> Result<OpHandle<Vec<GrantedQos>>, ClientError> {
+    let mut st = shared.lock();
+    let slot = st.slot(idx).ok_or(ClientError::Closed)?;
+    let msgid = slot.msgids.allocate()?;
+    let sub = match Sub::new(idx, msgid, filters.iter().cloned()) {
+        Ok(s) => s,
+        Err(e) => {
+            slot.msgids.release(msgid);
+            return Err(e.into());
+        }
+    };
+    let key = OpKey::sub(idx, msgid);
+    let rx = shared.issue_locked(
+        &mut st,
+        key,
+        Qos::AtLeastOnce,
+        Command::Sub(sub),
+        None,
+        Some(msgid),
+        After::Sub(filters),
+    )?;
+    Ok(OpHandle::new(rx, key.describe(), |c| match c {
+        Completion::Subscribed { granted } => Ok(granted),
+        _ => Ok(Vec::new()),
+    }))
+}
+
+/// A handle to one MQTT client of a [`Modem`](crate::Modem): `Clone + Send + Sync`, usable from
+/// several threads at once. Every operation exists blocking (`publish`) and non-blocking
+/// (`publish_request`, returning an [`OpHandle`] at once).
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    _owner: Arc<Owner>,
+    idx: ClientIdx,
+    options: Arc<ClientOptions>,
+    _alive: Arc<()>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Options' Debug redacts secrets.
+        f.debug_struct("Client")
+            .field("client_idx", &self.idx)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+fn topics(filters: &[(&str, Qos)]) -> Result<Vec<(Topic, Qos)>, ClientError> {
+    filters
+        .iter()
+        .map(|&(t, q)| Ok((Topic::new(t)?, q)))
+        .collect()
+}
+
+impl Client {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        owner: Arc<Owner>,
+        idx: ClientIdx,
+        options: ClientOptions,
+        alive: Arc<()>,
+    ) -> Client {
+        Client {
+            shared,
+            _owner: owner,
+            idx,
+            options: Arc::new(options),
+            _alive: alive,
+        }
+    }
+
+    /// The client's index on the module (0–5).
+    pub fn client_idx(&self) -> ClientIdx {
+        self.idx
+    }
+
+    /// The client's options.
+    pub fn options(&self) -> &ClientOptions {
+        &self.options
+    }
+
+    /// Whether the client's network connection is open (from `+QMTOPEN: <idx>,0` until a
+    /// close, disconnect, `+QMTSTAT` or `RDY`).
+    pub fn is_open(&self) -> bool {
+        self.shared.lock().correlator.link_state(self.idx) == LinkState::Open
+    }
+
+    /// Configures (TLS provisioning with verified uploads, then every `AT+QMTCFG` of the
+    /// options), opens (`AT+QMTOPEN` → `+QMTOPEN`) and connects (`AT+QMTCONN` → CONNACK). From
+    /// then on a lost link is recovered if the reconnect policy says so.
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] with the CONNACK code; [`ClientError::OpenFailed`];
+    /// [`ClientError::Module`] with the `+CME ERROR`; [`ClientError::Timeout`]; upload errors.
+    pub fn connect(&self) -> Result<(), ClientError> {
+        connect_sequence(&self.shared, self.idx, &self.options)?;
+        if let Some(slot) = self.shared.lock().slot(self.idx) {
+            slot.recovery.connected();
+        }
+        Ok(())
+    }
+
+    /// [`connect`](Self::connect) on a helper thread; returns at once.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn connect_request(&self) -> Result<OpHandle<()>, ClientError> {
+        let me = self.clone();
+        spawned(
+            "connect",
+            move || me.connect(),
+            |_| Ok(()),
+            Completion::Connected,
+        )
+    }
+
+    /// Subscribes to up to five filters; returns the granted QoS per filter, in order
+    /// ([`GrantedQos::Failure`] where the broker refused one).
+    ///
+    /// # Errors
+    /// [`ClientError::NotConnected`], [`ClientError::SendFailed`], [`ClientError::Timeout`],
+    /// [`ClientError::Invalid`] for a bad filter or more than five.
+    pub fn subscribe(&self, filters: &[(&str, Qos)]) -> Result<Vec<GrantedQos>, ClientError> {
+        self.subscribe_request(filters)?.wait()
+    }
+
+    /// Submits `AT+QMTSUB` and returns at once; the handle resolves with `+QMTSUB`.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe), for what is known before anything is written.
+    pub fn subscribe_request(
+        &self,
+        filters: &[(&str, Qos)],
+    ) -> Result<OpHandle<Vec<GrantedQos>>, ClientError> {
+        subscribe_handle(&self.shared, self.idx, topics(filters)?)
+    }
+
+    /// Unsubscribes from up to five filters.
+    ///
+    /// # Errors
+    /// As [`subscribe`](Self::subscribe).
+    pub fn unsubscribe(&self, filters: &[&str]) -> Result<(), ClientError> {
+        self.unsubscribe_request(filters)?.wait()
+    }
+
+    /// Submits `AT+QMTUNS` and returns at once; the handle resolves with `+QMTUNS`.
+    ///
+    /// # Errors
+    /// As [`unsubscribe`](Self::unsubscribe), for what is known before anything is written.
+    pub fn unsubscribe_request(&self, filters: &[&str]) -> Result<OpHandle<()>, ClientError> {
+        let topics = filters
+            .iter()
+            .map(|t| Topic::new(*t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut st = self.shared.lock();
+        let slot = st.slot(self.idx).ok_or(ClientError::Closed)?;
+        let msgid = slot.msgids.allocate()?;
+        let uns = match Uns::new(self.idx, msgid, topics.iter().cloned()) {
+            Ok(u) => u,
+            Err(e) => {
+                slot.msgids.release(msgid);
+                return Err(e.into());
+            }
+        };
+        let key = OpKey::uns(self.idx, msgid);
+        let rx = self.shared.issue_locked(
+            &mut st,
+            key,
+            Qos::AtLeastOnce,
+            Command::Uns(uns),
+            None,
+            Some(msgid),
+            After::Uns(topics),
+        )?;
+        Ok(OpHandle::new(rx, key.describe(), |_| Ok(())))
+    }
+
+    /// Publishes `payload` (any bytes, in text or hex send mode) and waits for `+QMTPUBEX`:
+    /// sent (QoS 0) or acknowledged (PUBACK / PUBCOMP).
+    ///
+    /// # Errors
+    /// [`ClientError::PayloadTooLarge`] before anything is written;
+    /// [`ClientError::PublishFailed`] with the cause (also delivered as
+    /// [`Event::PublishFailed`]); [`ClientError::NotConnected`].
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: Qos,
+        retain: bool,
+    ) -> Result<(), ClientError> {
+        self.publish_request(topic, payload, qos, retain)?.wait()
+    }
+
+    /// Submits `AT+QMTPUBEX` (msgid allocated per client) and returns at once; the handle
+    /// resolves with the matching `+QMTPUBEX: <idx>,<msgid>,…`.
+    ///
+    /// # Errors
+    /// What is known before anything is written (size, topic, not connected, port full).
+    pub fn publish_request(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: Qos,
+        retain: bool,
+    ) -> Result<OpHandle<()>, ClientError> {
+        let payload = payload.as_ref();
+        let max = self.options.max_payload();
+        if payload.len() > max {
+            return Err(ClientError::PayloadTooLarge {
+                len: payload.len(),
+                max,
+            });
+        }
+        let mut st = self.shared.lock();
+        let slot = st.slot(self.idx).ok_or(ClientError::Closed)?;
+        let msgid = slot.msgids.for_publish(qos)?;
+        let built = self
+            .options
+            .publish_command(self.idx, msgid, qos, retain, topic, payload);
+        let (command, data) = match built {
+            Ok(v) => v,
+            Err(e) => {
+                slot.msgids.release(msgid);
+                return Err(e);
+            }
+        };
+        let key = OpKey::publish(self.idx, msgid);
+        let reserved = (msgid.get() != 0).then_some(msgid);
+        let rx = self.shared.issue_locked(
+            &mut st,
+            key,
+            qos,
+            command,
+            Some(data),
+            reserved,
+            After::Nothing,
+        )?;
+        Ok(OpHandle::new(rx, key.describe(), |_| Ok(())))
+    }
+
+    /// Disconnects (`AT+QMTDISC` → `+QMTDISC`): the module sends DISCONNECT and closes the
+    /// connection. Recovery stops and remembered subscriptions are forgotten.
+    ///
+    /// # Errors
+    /// [`ClientError::DiscFailed`], [`ClientError::Module`], [`ClientError::Timeout`].
+    pub fn disconnect(&self) -> Result<(), ClientError> {
+        self.disconnect_request()?.wait()
+    }
+
+    /// Submits `AT+QMTDISC` and returns at once.
+    ///
+    /// # Errors
+    /// As [`disconnect`](Self::disconnect), for what is known before anything is written.
+    pub fn disconnect_request(&self) -> Result<OpHandle<()>, ClientError> {
+        self.stop_recovery();
+        disc_op(&self.shared, self.idx)
+    }
+
+    /// Closes the network connection (`AT+QMTCLOSE` → `+QMTCLOSE`). A client that is not open
+    /// (never opened, or disconnected: `AT+QMTDISC` already closed it) is left as it is.
+    ///
+    /// # Errors
+    /// [`ClientError::CloseFailed`], [`ClientError::Module`], [`ClientError::Timeout`].
+    pub fn close(&self) -> Result<(), ClientError> {
+        self.close_request()?.wait()
+    }
+
+    /// Submits `AT+QMTCLOSE` (if the client is open) and returns at once.
+    ///
+    /// # Errors
+    /// As [`close`](Self::close), for what is known before anything is written.
+    pub fn close_request(&self) -> Result<OpHandle<()>, ClientError> {
+        self.stop_recovery();
+        if self.shared.lock().correlator.link_state(self.idx) == LinkState::Closed {
+            let (tx, rx) = mpsc::channel();
+            let _ = tx.send(Ok(Completion::Closed));
+            return Ok(OpHandle::new(rx, OpKey::close(self.idx).describe(), |_| {
+                Ok(())
+            }));
+        }
+        close_op(&self.shared, self.idx)
+    }
+
+    fn stop_recovery(&self) {
+        if let Some(slot) = self.shared.lock().slot(self.idx) {
+            slot.recovery.stopped();
+        }
+    }
+}
+
+/// The incoming [`Event`]s of one client, in order: messages, link loss, keep-alive failure,
+/// module restart, recovery, failed publishes. Iterating blocks; the iterator ends when the modem
+/// is gone.
+pub struct Connection {
+    rx: mpsc::Receiver<Event>,
+    idx: ClientIdx,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("client_idx", &self.idx)
+            .finish()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(rx: mpsc::Receiver<Event>, idx: ClientIdx) -> Connection {
+        Connection { rx, idx }
+    }
+
+    /// The next event, waiting; `None` when the modem is gone.
+    pub fn recv(&self) -> Option<Event> {
+        self.rx.recv().ok()
+    }
+
+    /// The next event within `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout`, or `Disconnected` when the modem is gone.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
+    }
+
+    /// The next event if one is waiting.
+    ///
+    /// # Errors
+    /// `Empty`, or `Disconnected` when the modem is gone.
+    pub fn try_recv(&self) -> Result<Event, TryRecvError> {
+        self.rx.try_recv()
+    }
+
+    /// Iterates without blocking over the events waiting now.
+    pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
+        self.rx.try_iter()
+    }
+}
+
+impl Iterator for Connection {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.recv()
+    }
+}
+
+impl Iterator for &Connection {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        self.recv()
+    }
+}
