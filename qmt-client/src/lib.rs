@@ -106,3 +106,9 @@ pub use modem::{Modem, ModemConfig, Startup};
 pub use options::{ClientOptions, ClientOptionsBuilder, TlsFiles};
 pub use qmt_proto::params::Qos;
 pub use recovery::RecoveryPolicy;
+
+// The README's examples (every layer's) are compiled and run as doc tests of this crate, the
+// one that sees all the layers.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

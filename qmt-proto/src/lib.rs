@@ -64,8 +64,3 @@ pub use line::{FinalCode, Info, ModuleLine};
 pub use recv::{Recv, RecvHook};
 pub use ssl::{SslCfg, SslInfo, SslName, SslOp, SslValue};
 pub use urc::Urc;
-
-// The README's examples are compiled and run as doc tests of this crate.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -195,6 +195,24 @@ fn ci(root: &Path, fuzz_seconds: u64) -> Step {
         }
     }
 
+    step("quick start: qmt demo (a whole session through the simulated module)");
+    let out = Command::new("cargo")
+        .args(["run", "-q", "-p", "qmt-cli", "--", "demo"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| Failure(format!("cannot run qmt demo: {e}")))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with(['✓', '✗']))
+    {
+        println!("{line}");
+    }
+    if !out.status.success() {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        return Err(Failure(format!("qmt demo exited with {}", out.status)));
+    }
+
     if root.join("fuzz/Cargo.toml").exists() {
         step(&format!("fuzz smoke run: {fuzz_seconds} s per target"));
         ensure_cargo_fuzz(root)?;
