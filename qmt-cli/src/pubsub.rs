@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use qmt_cli::trace::Tracer;
 use qmt_client::recovery::{LossCause, RecoveryEvent};
+use qmt_client::{Client, error::PublishFailure};
 use qmt_client::{
     ClientError, ClientOptions, Connection, Event, Modem, ModemConfig, Qos, RecoveryPolicy,
     TlsFiles,
 };
-use qmt_client::{Client, error::PublishFailure};
 use qmt_proto::cfg::MsgRecvMode;
 use qmt_sim::{BrokerChoice, Sim, SimConfig, SimHandle};
 
@@ -105,7 +105,12 @@ pub fn code_of(e: &ClientError) -> u8 {
 #[derive(Args, Debug)]
 pub struct Common {
     /// The module's serial port (AT port), e.g. /dev/ttyUSB2.
-    #[arg(long, value_name = "PATH", required_unless_present = "sim", conflicts_with = "sim")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "sim",
+        conflicts_with = "sim"
+    )]
     pub port: Option<PathBuf>,
     /// The serial port's baud rate.
     #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
@@ -215,7 +220,8 @@ impl Common {
                 b = b.tls_files(files);
             }
         }
-        b.build().map_err(|e| Failure::new(exit::USAGE, e.to_string()))
+        b.build()
+            .map_err(|e| Failure::new(exit::USAGE, e.to_string()))
     }
 }
 
@@ -301,8 +307,7 @@ pub fn start(
         .client(common.client_idx, options)
         .map_err(|e| Failure::client(&e))?;
     let handle = client.connect_request().map_err(|e| Failure::client(&e))?;
-    wait_handle(&progress, "waiting for the network", handle)
-        .map_err(|e| Failure::client(&e))?;
+    wait_handle(&progress, "waiting for the network", handle).map_err(|e| Failure::client(&e))?;
     Ok(Session {
         client,
         conn,
