@@ -38,8 +38,8 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// The serial port is missing or cannot be opened.
     pub const PORT: u8 = 3;
-    /// The connection was refused: `AT+QMTOPEN` failed (its result is named) or the broker's
-    /// CONNACK refused (its code is named).
+    /// The connection was refused: `AT+QMTOPEN` failed (its result is named), the broker's
+    /// CONNACK refused (its code is named), or the broker closed the connection while connecting.
     pub const REFUSED: u8 = 4;
     /// Something did not answer in time: the module, the network, the broker (the command and
     /// the wait are named), or `qmt sub -W`.
@@ -52,7 +52,8 @@ pub const EXIT_CODES: &str = "Exit codes:
   1  other error (link lost, module error, failed upload, …)
   2  bad arguments (also an unreadable file given with -f/--cafile/--cert/--key)
   3  the serial port is missing or cannot be opened (it is named)
-  4  connection refused: AT+QMTOPEN failed (result named) or the broker refused (CONNACK code named)
+  4  connection refused: AT+QMTOPEN failed (result named), the broker refused (CONNACK code
+     named) or closed the connection while connecting (e.g. TLS client certificate refused)
   5  timeout: the module, network or broker did not answer in time (command and wait named),
      or qmt sub -W ran out";
 
@@ -138,7 +139,8 @@ pub struct Common {
     /// Keep-alive in seconds (0–3600). Default: the module's (120).
     #[arg(short = 'k', long = "keepalive", value_name = "SECS")]
     pub keep_alive: Option<u16>,
-    /// TLS through the module (AT+QSSLCFG); implied by --cafile.
+    /// TLS through the module (AT+QSSLCFG); implied by --cafile. Without --cafile the broker's
+    /// certificate is not verified (seclevel 0).
     #[arg(long)]
     pub tls: bool,
     /// CA certificate (PEM) to verify the broker: uploaded to the module with AT+QFUPL, checked
@@ -307,7 +309,21 @@ pub fn start(
         .client(common.client_idx, options)
         .map_err(|e| Failure::client(&e))?;
     let handle = client.connect_request().map_err(|e| Failure::client(&e))?;
-    wait_handle(&progress, "waiting for the network", handle).map_err(|e| Failure::client(&e))?;
+    wait_handle(&progress, "waiting for the network", handle).map_err(|e| match e {
+        // Closed while connecting (a TLS client certificate refused after the handshake, a
+        // server that is not an MQTT broker): a refusal.
+        ClientError::LinkLost { .. } => Failure::new(
+            exit::REFUSED,
+            format!("the broker closed the connection while connecting: {e}"),
+        ),
+        // The same, when the +QMTSTAT came between +QMTOPEN and AT+QMTCONN: qmt-client then
+        // refuses the CONN as "not connected".
+        ClientError::NotConnected => Failure::new(
+            exit::REFUSED,
+            "the broker closed the connection while connecting (right after AT+QMTOPEN)",
+        ),
+        other => Failure::client(&other),
+    })?;
     Ok(Session {
         client,
         conn,

@@ -115,6 +115,11 @@ struct Mosquitto {
 impl Mosquitto {
     /// With `user`: anonymous clients refused, only `user` with `password` accepted.
     fn start(tools: &Tools, user: Option<(&str, &str)>) -> Mosquitto {
+        Mosquitto::start_with(tools, user, "")
+    }
+
+    /// Like [`start`](Self::start), with more configuration (listeners) appended.
+    fn start_with(tools: &Tools, user: Option<(&str, &str)>, extra: &str) -> Mosquitto {
         let dir = temp_dir("mosquitto");
         let port = free_port();
         let mut conf = format!(
@@ -139,6 +144,7 @@ impl Mosquitto {
                 conf += &format!("allow_anonymous false\npassword_file {}\n", file.display());
             }
         }
+        conf += extra;
         std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
         let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
         let child = Command::new(&tools.broker)
@@ -518,4 +524,176 @@ fn wrong_password_exits_4_and_the_right_one_0() {
     assert!(!err.contains("wrong-pass-do-not-show"), "{err}");
     let out = run("right-pass");
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
+
+// ---- TLS through the module ---------------------------------------------------------------------
+
+/// A CA, a server certificate for localhost / 127.0.0.1 and a client certificate, as PEM files
+/// in `dir`: ca.pem, server.pem, server.key, client.pem, client.key.
+fn write_pki(dir: &std::path::Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "qmt-cli test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf = |names: Vec<String>, cn: &str, eku, file: &str| {
+        let mut p = CertificateParams::new(names).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.extended_key_usages = vec![eku];
+        p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        std::fs::write(dir.join(format!("{file}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{file}.key")), key.serialize_pem()).unwrap();
+    };
+    leaf(
+        vec!["localhost".into(), "127.0.0.1".into()],
+        "localhost",
+        ExtendedKeyUsagePurpose::ServerAuth,
+        "server",
+    );
+    leaf(
+        Vec::new(),
+        "qmt-cli-client",
+        ExtendedKeyUsagePurpose::ClientAuth,
+        "client",
+    );
+}
+
+#[test]
+fn tls_with_ca_and_client_certificate_against_mosquitto() {
+    let Some(tools) = tools() else { return };
+    let pki = temp_dir("pki");
+    write_pki(&pki);
+    let (tls_port, mutual_port) = (free_port(), free_port());
+    let files = format!(
+        "cafile {d}/ca.pem\ncertfile {d}/server.pem\nkeyfile {d}/server.key\n",
+        d = pki.display()
+    );
+    let extra = format!(
+        "listener {tls_port} 127.0.0.1\n{files}\
+         listener {mutual_port} 127.0.0.1\n{files}require_certificate true\n"
+    );
+    let broker = Mosquitto::start_with(&tools, None, &extra);
+    let p = |f: &str| pki.join(f).to_str().unwrap().to_owned();
+    let (ca, cert, key) = (p("ca.pem"), p("client.pem"), p("client.key"));
+    let (tls_port, mutual_port) = (tls_port.to_string(), mutual_port.to_string());
+
+    let sub = Command::new(&tools.sub)
+        .args(["-h", "127.0.0.1", "-p", &broker.port(), "-i", "tls-sub"])
+        .args(["-t", "qmt/tls/#", "-C", "2", "-v"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    broker.wait_subscribed("tls-sub");
+
+    // Server verified against the CA (seclevel 1).
+    let out = qmt(&[
+        "pub",
+        "--sim",
+        "-h",
+        "localhost",
+        "-p",
+        &tls_port,
+        "--cafile",
+        &ca,
+        "-t",
+        "qmt/tls/ca",
+        "-m",
+        "over tls",
+        "-q",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        show(&out),
+        broker.log()
+    );
+    // Mutual TLS (seclevel 2), traced: the uploads are checked and never shown.
+    let out = qmt(&[
+        "pub",
+        "--sim",
+        "--trace",
+        "-h",
+        "localhost",
+        "-p",
+        &mutual_port,
+        "--cafile",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "-t",
+        "qmt/tls/mutual",
+        "-m",
+        "mutual",
+        "-q",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        show(&out),
+        broker.log()
+    );
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("AT+QFUPL=").count(), 3, "{err}");
+    assert_eq!(
+        err.matches("bytes of upload data, not shown>").count(),
+        3,
+        "{err}"
+    );
+    assert!(err.contains(r#">> "AT+QSSLCFG=\"seclevel\",0,2""#), "{err}");
+    let key_pem = std::fs::read_to_string(&key).unwrap();
+    let key_line = key_pem.lines().nth(1).unwrap();
+    assert!(!err.contains(key_line), "the key shows in the trace");
+
+    let got = finish(sub, Duration::from_secs(20), "mosquitto_sub");
+    assert_eq!(
+        text(&got.stdout),
+        "qmt/tls/ca over tls\nqmt/tls/mutual mutual\n"
+    );
+
+    // The mutual-TLS listener refuses a module without a client certificate. With TLS 1.3 the
+    // module's handshake completes before the server checks the client: the open succeeds and
+    // mosquitto then closes the connection (+QMTSTAT 1 during the connect).
+    let out = qmt(&[
+        "pub",
+        "--sim",
+        "-h",
+        "localhost",
+        "-p",
+        &mutual_port,
+        "--cafile",
+        &ca,
+        "-t",
+        "t",
+        "-m",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with("qmt pub: AT+QMTOPEN failed with result")
+            || err.starts_with("qmt pub: the broker closed the connection while connecting"),
+        "{}",
+        show(&out)
+    );
+    let _ = std::fs::remove_dir_all(pki);
 }
