@@ -3,7 +3,8 @@
 //! `qmt decode [FILE|-]` turns a captured serial log of a Quectel module's MQTT AT traffic into typed,
 //! readable events (see `qmt decode --help`). `qmt sim` runs a simulated module on a pseudo-terminal
 //! (see `qmt sim --help`). `qmt demo` runs a whole session through a
-//! simulated module, step by step.
+//! simulated module, step by step. `qmt pub` / `qmt sub` publish and subscribe like mosquitto_pub /
+//! mosquitto_sub, through a real module (`--port`) or the simulated one (`--sim`).
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -50,6 +51,21 @@ enum Cmd {
     /// open, configure, connect, subscribe, publish at QoS 0/1/2, a link drop with automatic
     /// recovery, disconnect, close. Start here.
     Demo,
+    /// Publish one message, like mosquitto_pub, through the module on --port or the simulated
+    /// module (--sim).
+    ///
+    /// Opens the modem, configures, opens and connects the client, publishes (waiting for
+    /// +QMTPUBEX: sent at QoS 0, PUBACK/PUBCOMP at QoS 1/2), disconnects and closes.
+    #[command(disable_help_flag = true, after_help = pubsub::EXIT_CODES)]
+    Pub(pubsub::PubArgs),
+    /// Subscribe and print messages, like mosquitto_sub, through the module on --port or the
+    /// simulated module (--sim).
+    ///
+    /// Each payload goes to stdout as its bytes (with -v: `topic payload`), a newline after each
+    /// (unless -N), flushed per message. A lost link is recovered (reconnect, re-subscribe)
+    /// unless --no-reconnect.
+    #[command(disable_help_flag = true, after_help = pubsub::EXIT_CODES)]
+    Sub(pubsub::SubArgs),
 }
 
 /// `--recv-len` values.
@@ -68,6 +84,8 @@ fn main() -> ExitCode {
     match cli.command {
         Cmd::Sim(args) => sim::run(args),
         Cmd::Demo => demo::run(),
+        Cmd::Pub(args) => pubsub::run_pub(args),
+        Cmd::Sub(args) => pubsub::run_sub(args),
         Cmd::Decode {
             file,
             json,
@@ -124,4 +142,5 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 }
 
 mod demo;
+mod pubsub;
 mod sim;

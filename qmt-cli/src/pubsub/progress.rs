@@ -1,0 +1,86 @@
+//! A progress line on stderr for long waits ("waiting for the network… 12 s"), updated in place
+//! and cleared when the wait ends; only when stderr is a terminal.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use qmt_client::{ClientError, OpHandle};
+
+/// How long a wait runs before the line appears (short waits show nothing).
+const QUIET: Duration = Duration::from_millis(800);
+
+/// How often the line is redrawn.
+const TICK: Duration = Duration::from_millis(250);
+
+/// Whether progress lines are shown.
+#[derive(Debug)]
+pub struct Progress {
+    on: bool,
+}
+
+impl Progress {
+    /// Progress lines when `wanted` and stderr is a terminal.
+    pub fn new(wanted: bool) -> Progress {
+        Progress {
+            on: wanted && std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Polls `poll` (which waits at most the duration it is given) until it yields, drawing
+    /// `label… N s` meanwhile.
+    fn run<T>(&self, label: &str, mut poll: impl FnMut(Duration) -> Option<T>) -> T {
+        let started = Instant::now();
+        let mut shown = None;
+        loop {
+            if let Some(v) = poll(TICK) {
+                if shown.is_some() {
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(err, "\r\x1b[K");
+                    let _ = err.flush();
+                }
+                return v;
+            }
+            let elapsed = started.elapsed();
+            if self.on && elapsed >= QUIET && shown != Some(elapsed.as_secs()) {
+                shown = Some(elapsed.as_secs());
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[K{label}… {} s", elapsed.as_secs());
+                let _ = err.flush();
+            }
+        }
+    }
+}
+
+/// Waits for an operation's handle with a progress line.
+pub fn wait_handle<T>(
+    progress: &Progress,
+    label: &str,
+    mut handle: OpHandle<T>,
+) -> Result<T, ClientError> {
+    progress.run(label, |d| handle.wait_timeout(d))
+}
+
+/// Runs a blocking call on a helper thread, with a progress line.
+pub fn wait_thread<T: Send + 'static>(
+    progress: &Progress,
+    label: &str,
+    f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
+) -> Result<T, ClientError> {
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("qmt-wait".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        });
+    if let Err(e) = spawned {
+        return Err(ClientError::Port {
+            reason: format!("cannot start a thread: {e}"),
+        });
+    }
+    progress.run(label, |d| match rx.recv_timeout(d) {
+        Ok(r) => Some(r),
+        Err(mpsc::RecvTimeoutError::Timeout) => None,
+        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(ClientError::Closed)),
+    })
+}
