@@ -802,6 +802,11 @@ impl Correlator {
                 out
             }
             LinkState::Closed | LinkState::Closing { .. } => {
+                // The connection is gone whatever the pending CLOSE answers: if it fails (the
+                // module refuses to close what it already closed), the client is closed.
+                if let LinkState::Closing { was_open } = &mut c.link {
+                    *was_open = false;
+                }
                 tracing::debug!(
                     client = client_idx.get(),
                     code = code.code(),
@@ -1446,6 +1451,17 @@ mod tests {
                 Outcome::Failed(ClientError::link_lost(StatCode::ConnackFailed))
             )
         );
+    }
+
+    #[test]
+    fn qmtstat_during_a_close_that_then_fails_leaves_the_client_closed() {
+        let now = Instant::now();
+        let mut cor = opened(0, now);
+        let close = cor.register(OpKey::close(c(0)), now).unwrap();
+        feed(&mut cor, "+QMTSTAT: 0,1", now);
+        // The module already closed it and refuses AT+QMTCLOSE.
+        cor.fail(close, ClientError::NotConnected).unwrap();
+        assert_eq!(cor.link_state(c(0)), LinkState::Closed);
     }
 
     #[test]
