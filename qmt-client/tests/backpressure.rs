@@ -25,7 +25,7 @@ fn small_queue_modem(sim: &qmt_sim::SimHandle) -> Modem {
             ..ModemConfig::default()
         },
     )
-    .unwrap()
+    .expect("modem on the sim")
 }
 
 /// Polls `cond` (a state of the queue, no time measured) until it holds, or panics after `T`.

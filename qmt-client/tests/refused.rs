@@ -54,7 +54,7 @@ impl AuthBroker {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .unwrap();
+            .expect("running mosquitto_passwd");
         assert!(status.success(), "mosquitto_passwd failed: {status}");
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()));
         let conf = format!(
@@ -62,8 +62,8 @@ impl AuthBroker {
             pw.display(),
             addr.port()
         );
-        std::fs::write(dir.join("mosquitto.conf"), conf).unwrap();
-        let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
+        std::fs::write(dir.join("mosquitto.conf"), conf).expect("writing mosquitto.conf");
+        let log = std::fs::File::create(dir.join("mosquitto.log")).expect("creating the log");
         let child = Command::new(bin)
             .arg("-c")
             .arg(dir.join("mosquitto.conf"))
@@ -71,7 +71,7 @@ impl AuthBroker {
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .unwrap();
+            .expect("spawning mosquitto");
         let mut broker = AuthBroker { child, dir, addr };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
