@@ -4,10 +4,10 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Weak};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use qmt_proto::Command;
 use qmt_proto::codes::GrantedQos;
@@ -19,6 +19,7 @@ use crate::error::ClientError;
 use crate::event::Event;
 use crate::modem::{After, Owner, Shared, close_op, connect_sequence, disc_op};
 use crate::options::ClientOptions;
+use crate::queue::{EventQueue, Take};
 
 type Outcome = Result<Completion, ClientError>;
 
@@ -429,29 +430,61 @@ impl Client {
 }
 
 /// The incoming [`Event`]s of one client, in order: messages, link loss, keep-alive failure,
-/// module restart, recovery, failed publishes. Iterating blocks; the iterator ends when the modem
-/// is gone.
+/// module restart, recovery, failed publishes, retransmissions, lost events. Iterating blocks; the
+/// iterator ends when the modem is gone.
+///
+/// The queue behind it is bounded ([`ModemConfig::event_capacity`] messages): in buffered receive
+/// mode a slow consumer holds the module's slots (back-pressure, nothing lost), in inline mode the
+/// oldest messages are dropped and counted in an [`Event::Lagged`]. See [`crate::queue`].
+///
+/// [`ModemConfig::event_capacity`]: crate::ModemConfig::event_capacity
 pub struct Connection {
-    rx: mpsc::Receiver<Event>,
+    queue: Arc<EventQueue>,
     idx: ClientIdx,
+    shared: Weak<Shared>,
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
             .field("client_idx", &self.idx)
+            .field("queued", &self.queue.len())
             .finish()
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.queue.receiver_dropped();
+        // Reads held back for this consumer may go on (their messages are discarded).
+        if let Some(shared) = self.shared.upgrade() {
+            shared.resume_reads(self.idx);
+        }
+    }
+}
+
 impl Connection {
-    pub(crate) fn new(rx: mpsc::Receiver<Event>, idx: ClientIdx) -> Connection {
-        Connection { rx, idx }
+    pub(crate) fn new(queue: Arc<EventQueue>, idx: ClientIdx, shared: Weak<Shared>) -> Connection {
+        Connection { queue, idx, shared }
+    }
+
+    fn took(&self, take: Take) -> Result<Event, Take> {
+        match take {
+            Take::Event(event, resume) => {
+                if resume {
+                    if let Some(shared) = self.shared.upgrade() {
+                        shared.resume_reads(self.idx);
+                    }
+                }
+                Ok(event)
+            }
+            other => Err(other),
+        }
     }
 
     /// The next event, waiting; `None` when the modem is gone.
     pub fn recv(&self) -> Option<Event> {
-        self.rx.recv().ok()
+        self.took(self.queue.take(None)).ok()
     }
 
     /// The next event within `timeout`.
@@ -459,7 +492,11 @@ impl Connection {
     /// # Errors
     /// `Timeout`, or `Disconnected` when the modem is gone.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Event, RecvTimeoutError> {
-        self.rx.recv_timeout(timeout)
+        let deadline = Instant::now().checked_add(timeout);
+        self.took(self.queue.take(deadline)).map_err(|t| match t {
+            Take::Closed => RecvTimeoutError::Disconnected,
+            _ => RecvTimeoutError::Timeout,
+        })
     }
 
     /// The next event if one is waiting.
@@ -467,12 +504,33 @@ impl Connection {
     /// # Errors
     /// `Empty`, or `Disconnected` when the modem is gone.
     pub fn try_recv(&self) -> Result<Event, TryRecvError> {
-        self.rx.try_recv()
+        self.took(self.queue.try_take()).map_err(|t| match t {
+            Take::Closed => TryRecvError::Disconnected,
+            _ => TryRecvError::Empty,
+        })
     }
 
     /// Iterates without blocking over the events waiting now.
     pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
-        self.rx.try_iter()
+        std::iter::from_fn(|| self.try_recv().ok())
+    }
+
+    /// Events waiting to be received.
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether no event is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Events this connection's queue dropped so far (the running total of its
+    /// [`Event::Lagged`] with [`LagSource::Connection`]).
+    ///
+    /// [`LagSource::Connection`]: crate::event::LagSource::Connection
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped()
     }
 }
 

@@ -547,13 +547,21 @@ impl Correlator {
 
     /// Ends the operation `token` with `error` (its command got `ERROR`, or could not be written):
     /// the final [`Resolution::Op`], or `None` if it is not pending. A CLOSE or DISC that ends this
-    /// way restores the link state it changed.
+    /// way restores the link state it changed. A publish fails with
+    /// [`ClientError::PublishFailed`] whatever `error` is (`ClientError::Module` becomes
+    /// [`PublishFailure::Refused`], …: [`PublishFailure::from_error`]), so that it is reported
+    /// like every other failed publish.
     pub fn fail(&mut self, token: OpToken, error: ClientError) -> Option<Resolution> {
         let at = self.entries.iter().position(|e| e.token == token)?;
         let e = self.entries.remove(at);
         if matches!(e.key.kind, OpKind::Close | OpKind::Disc) {
             self.restore_after_failed_close(e.key.client_idx);
         }
+        let error = if e.key.kind == OpKind::Pub {
+            publish_failed(&e, PublishFailure::from_error(&error))
+        } else {
+            error
+        };
         Some(Resolution::Op {
             token,
             key: e.key,
@@ -794,6 +802,11 @@ impl Correlator {
                 out
             }
             LinkState::Closed | LinkState::Closing { .. } => {
+                // The connection is gone whatever the pending CLOSE answers: if it fails (the
+                // module refuses to close what it already closed), the client is closed.
+                if let LinkState::Closing { was_open } = &mut c.link {
+                    *was_open = false;
+                }
                 tracing::debug!(
                     client = client_idx.get(),
                     code = code.code(),
@@ -1287,6 +1300,52 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_publish_command_is_a_publish_failure() {
+        let now = Instant::now();
+        let mut cor = opened(0, now);
+        let p = cor
+            .register_publish(c(0), m(4), Qos::AtLeastOnce, now)
+            .unwrap();
+        let refused = ClientError::Module {
+            command: "AT+QMTPUBEX".into(),
+            cme: crate::error::ModuleError::Cme(3),
+        };
+        assert_eq!(
+            cor.fail(p, refused),
+            Some(op(
+                p,
+                OpKey::publish(c(0), m(4)),
+                Outcome::Failed(ClientError::PublishFailed {
+                    msgid: 4,
+                    qos: Qos::AtLeastOnce,
+                    cause: PublishFailure::Refused(crate::error::ModuleError::Cme(3))
+                })
+            ))
+        );
+        let p = cor
+            .register_publish(c(0), m(5), Qos::ExactlyOnce, now)
+            .unwrap();
+        let r = cor.fail(
+            p,
+            ClientError::Timeout {
+                command: "AT+QMTPUBEX".into(),
+                waited: Duration::from_secs(3),
+            },
+        );
+        assert!(matches!(
+            r,
+            Some(Resolution::Op {
+                outcome: Outcome::Failed(ClientError::PublishFailed {
+                    cause: PublishFailure::NoResult(_),
+                    qos: Qos::ExactlyOnce,
+                    ..
+                }),
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn qmtstat_fails_every_pending_op_of_that_client_and_reports_publishes() {
         let now = Instant::now();
         let mut cor = opened(0, now);
@@ -1392,6 +1451,17 @@ mod tests {
                 Outcome::Failed(ClientError::link_lost(StatCode::ConnackFailed))
             )
         );
+    }
+
+    #[test]
+    fn qmtstat_during_a_close_that_then_fails_leaves_the_client_closed() {
+        let now = Instant::now();
+        let mut cor = opened(0, now);
+        let close = cor.register(OpKey::close(c(0)), now).unwrap();
+        feed(&mut cor, "+QMTSTAT: 0,1", now);
+        // The module already closed it and refuses AT+QMTCLOSE.
+        cor.fail(close, ClientError::NotConnected).unwrap();
+        assert_eq!(cor.link_state(c(0)), LinkState::Closed);
     }
 
     #[test]

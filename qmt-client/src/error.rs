@@ -59,8 +59,17 @@ impl fmt::Display for ModuleError {
 
 /// Why a publish did not complete (carried by [`ClientError::PublishFailed`] and
 /// [`Event::PublishFailed`](crate::event::Event::PublishFailed)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PublishFailure {
+    /// The module refused the `AT+QMTPUBEX` command itself (`ERROR` / `+CME ERROR`): nothing was
+    /// sent to the broker.
+    Refused(ModuleError),
+    /// The command could not be completed on the serial port (the port refused or closed it):
+    /// the module may or may not have taken it.
+    NotWritten {
+        /// What the port layer said.
+        reason: String,
+    },
     /// `+QMTPUBEX: <idx>,<msgid>,2`: the module gave up after `retry_times` retransmissions, or
     /// another result the spec does not document (the number is kept).
     ModuleGaveUp(PacketResult),
@@ -79,6 +88,14 @@ pub enum PublishFailure {
 impl fmt::Display for PublishFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PublishFailure::Refused(cme) => write!(
+                f,
+                "the module refused AT+QMTPUBEX ({cme}); nothing was sent: check the client is connected, then publish again"
+            ),
+            PublishFailure::NotWritten { reason } => write!(
+                f,
+                "the command did not complete on the serial port ({reason}); publish again"
+            ),
             PublishFailure::ModuleGaveUp(r) => write!(
                 f,
                 "the module gave up (result {}) after its retransmissions; check the link and publish again",
@@ -313,6 +330,25 @@ fn open_advice(r: &OpenResult) -> &'static str {
         OpenResult::DomainNameParseFailed => "failed to resolve the host name: check it and DNS",
         OpenResult::NetworkError => "network connection error: check the server and the port",
         OpenResult::Unknown(_) => "undocumented result: retry, then check the module's firmware",
+    }
+}
+
+impl PublishFailure {
+    /// The cause of a publish that failed with `error` (any [`ClientError`]), so that every
+    /// failed publish is a [`ClientError::PublishFailed`] with a cause, however it failed.
+    pub fn from_error(error: &ClientError) -> PublishFailure {
+        match error {
+            ClientError::PublishFailed { cause, .. } => cause.clone(),
+            ClientError::Module { cme, .. } => PublishFailure::Refused(cme.clone()),
+            ClientError::Timeout { waited, .. } => PublishFailure::NoResult(*waited),
+            ClientError::LinkLost { code, .. } => PublishFailure::LinkLost(*code),
+            ClientError::PingTimeout => PublishFailure::PingTimeout,
+            ClientError::ModuleRestarted => PublishFailure::ModuleRestarted,
+            ClientError::Closed | ClientError::NotConnected => PublishFailure::Closed,
+            other => PublishFailure::NotWritten {
+                reason: other.to_string(),
+            },
+        }
     }
 }
 

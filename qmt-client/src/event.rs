@@ -1,5 +1,6 @@
 //! What users see besides the results of their own calls: received [`Message`]s and the typed
-//! [`Event`]s of link loss, keep-alive failure, module restart, recovery and failed publishes.
+//! [`Event`]s of link loss, keep-alive failure, module restart, recovery, failed publishes,
+//! retransmissions and lost events.
 
 use std::fmt;
 
@@ -130,8 +131,15 @@ pub enum Event {
         /// What happened.
         event: RecoveryEvent,
     },
-    /// A publish failed. Every failed publish is reported here as well as to its caller, so a
-    /// QoS 1/2 message is never lost silently, even when nobody waits on its token.
+    /// A publish failed. Every publish that fails after [`Client::publish_request`] returned its
+    /// handle is reported here as well as to its caller (as [`ClientError::PublishFailed`] with the
+    /// same cause), however it failed: the module refused the command (`ERROR`/`+CME ERROR`), gave
+    /// up (`+QMTPUBEX: <idx>,<msgid>,2`), the link was lost, keep-alive failed, the module
+    /// restarted, or no result came in time. So a QoS 1/2 message is never lost silently, even
+    /// when nobody waits on its handle. (Refusals before anything was written — payload too
+    /// large, not connected, port queue full — are returned by `publish_request` only.)
+    ///
+    /// [`Client::publish_request`]: crate::Client::publish_request
     PublishFailed {
         /// The client.
         client_idx: ClientIdx,
@@ -142,6 +150,44 @@ pub enum Event {
         /// Why.
         cause: PublishFailure,
     },
+    /// The module is retransmitting the packet of an operation in flight
+    /// (`+QMTPUBEX`/`+QMTSUB`/`+QMTUNS: <idx>,<msgid>,1[,<count>]`, `+QMTCONN: <idx>,1`; reported
+    /// only with the `timeout_notice` option on). Not final: the operation's handle resolves
+    /// later, and its deadline was pushed out by one `pkt_timeout`.
+    Retransmitting {
+        /// The client.
+        client_idx: ClientIdx,
+        /// The operation.
+        op: OpKind,
+        /// Its packet identifier (0 for CONN).
+        msgid: u16,
+        /// The retransmission count, if the line had one.
+        count: Option<i64>,
+    },
+    /// Events were lost before they reached this connection: `dropped` of them since the previous
+    /// receive. Where, and what it means, is in `source`.
+    Lagged {
+        /// How many were lost.
+        dropped: u64,
+        /// Where they were lost.
+        source: LagSource,
+    },
+}
+
+/// Where the events of an [`Event::Lagged`] were lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LagSource {
+    /// In the serial port's bounded URC queue (`qmt-transport`, [`PortConfig::urc_capacity`]):
+    /// the modem's dispatcher fell behind and the oldest unsolicited lines were dropped. They may
+    /// have been any client's messages or state lines (`+QMTSTAT`, two-phase results), so every
+    /// client of the modem gets this event: messages may have been lost; operations whose result
+    /// was lost end by their deadline. Use `recv/mode` 1 where no message may be lost.
+    ///
+    /// [`PortConfig::urc_capacity`]: qmt_transport::reactor::PortConfig::urc_capacity
+    Transport,
+    /// In this connection's bounded event queue: the consumer was slower than the module in
+    /// inline receive mode, and the oldest messages were dropped (see [`crate::queue`]).
+    Connection,
 }
 
 impl Event {
@@ -174,7 +220,17 @@ impl Event {
                 client_idx: key.client_idx,
                 msgid: *msgid,
                 qos: *qos,
-                cause: *cause,
+                cause: cause.clone(),
+            }),
+            Resolution::Op {
+                key,
+                outcome: Outcome::Progress { retransmissions },
+                ..
+            } => Some(Event::Retransmitting {
+                client_idx: key.client_idx,
+                op: key.kind,
+                msgid: key.msgid,
+                count: *retransmissions,
             }),
             Resolution::Op { .. }
             | Resolution::StatIgnored { .. }

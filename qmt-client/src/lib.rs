@@ -45,6 +45,8 @@
 //! - [`msgid`]: packet identifiers per client, skipping those in flight.
 //! - [`recovery`]: [`Backoff`](recovery::Backoff) and the reconnect state machine.
 //! - [`event`]: [`Message`] and [`Event`], what users receive.
+//! - [`queue`]: the bounded per-client event queue and its policy (back-pressure in buffered
+//!   receive mode, counted drop-oldest in inline mode).
 //! - [`error`]: [`ClientError`], typed, saying what to do, never holding a secret.
 //!
 //! ```
@@ -97,11 +99,12 @@ pub mod event;
 pub mod modem;
 pub mod msgid;
 pub mod options;
+pub mod queue;
 pub mod recovery;
 
 pub use client::{Client, Connection, OpHandle};
 pub use error::ClientError;
-pub use event::{Event, Message};
+pub use event::{Event, LagSource, Message};
 pub use modem::{Modem, ModemConfig, Startup};
 pub use options::{ClientOptions, ClientOptionsBuilder, TlsFiles};
 pub use qmt_proto::params::Qos;

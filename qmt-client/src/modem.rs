@@ -6,8 +6,10 @@
 //! - the **dispatcher**: consumes the port's URCs; every line goes to the [`Correlator`], whose
 //!   resolutions complete operation handles and become [`Event`]s on the right client's
 //!   [`Connection`]; `+QMTRECV` messages become [`Event::Message`]; a buffered-mode announcement
-//!   (`+QMTRECV: <idx>,<recv_id>`) makes it submit `AT+QMTRECV=<idx>,<recv_id>`; `RDY` makes it
-//!   send `ATE0` and `AT+CMEE=2` again.
+//!   (`+QMTRECV: <idx>,<recv_id>`) makes it submit `AT+QMTRECV=<idx>,<recv_id>` when the
+//!   connection's queue has room (back-pressure: [`crate::queue`]); `RDY` makes it send `ATE0` and
+//!   `AT+CMEE=2` again; URCs the port dropped ([`PortEvent::Lagged`]) become
+//!   [`Event::Lagged`] on every client.
 //! - the **acceptor**: waits for the final codes of the commands the operations submitted, in the
 //!   order the link completes them (one command on the wire at a time), and tells the correlator
 //!   (`accepted`, or `fail` with the `+CME ERROR`); reads the answers of buffered-mode reads.
@@ -18,7 +20,7 @@
 //!
 //! Nothing sleeps to poll: every wait ends on an event, a completion or a deadline.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::Path;
 use std::sync::mpsc;
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 use qmt_proto::codes::{ConnState, OpenResult};
 use qmt_proto::command::CmeeMode;
 use qmt_proto::kind::{CommandKind, Form};
-use qmt_proto::params::{ClientIdx, MsgId, Qos, Topic};
+use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId, Topic};
 use qmt_proto::{Command, Info, ModuleLine, Urc};
 use qmt_transport::link::{CommandError, Response};
 use qmt_transport::reactor::{
@@ -39,9 +41,10 @@ use qmt_transport::reactor::{
 use crate::client::{Client, Connection, OpHandle};
 use crate::correlate::{Completion, Correlator, OpKey, OpKind, OpToken, Outcome, Resolution};
 use crate::error::{ClientError, ModuleError, command_name};
-use crate::event::{Event, Message, read_stored};
+use crate::event::{Event, LagSource, Message, read_stored};
 use crate::msgid::MsgIdAllocator;
 use crate::options::ClientOptions;
+use crate::queue::{DEFAULT_CAPACITY, EventQueue};
 use crate::recovery::{LossCause, Recovery, RecoveryPolicy, Step};
 
 /// How to open and run a [`Modem`].
@@ -59,6 +62,11 @@ pub struct ModemConfig {
     pub close_stale: bool,
     /// The reconnect policy of clients created with [`Modem::client`] (off by default).
     pub recovery: RecoveryPolicy,
+    /// How many received messages each client's [`Connection`] holds for its consumer (at least
+    /// 1; default [`DEFAULT_CAPACITY`]). When it is full, buffered receive mode (`recv/mode` 1)
+    /// stops reading the module's slots (back-pressure, no loss) and inline mode drops the oldest
+    /// message with a counted [`Event::Lagged`]: the policy is in [`crate::queue`].
+    pub event_capacity: usize,
 }
 
 impl Default for ModemConfig {
@@ -69,6 +77,7 @@ impl Default for ModemConfig {
             sync_attempts: 5,
             close_stale: true,
             recovery: RecoveryPolicy::disabled(),
+            event_capacity: DEFAULT_CAPACITY,
         }
     }
 }
@@ -104,7 +113,10 @@ pub(crate) struct Waiter {
 pub(crate) struct Slot {
     pub(crate) options: ClientOptions,
     pub(crate) msgids: MsgIdAllocator,
-    events: mpsc::Sender<Event>,
+    events: Arc<EventQueue>,
+    /// Buffered-mode messages announced (`+QMTRECV: <idx>,<recv_id>`) and not read yet because
+    /// the connection's queue is full (at most the module's five slots).
+    stored: VecDeque<RecvId>,
     pub(crate) recovery: Recovery,
     recovery_enabled: bool,
     /// A recovery worker thread is running for this client.
@@ -114,9 +126,16 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// Any event but a message (a dropped Connection is not an error: nobody listens).
     fn send(&self, event: Event) {
-        // A dropped Connection is not an error: nobody listens.
-        let _ = self.events.send(event);
+        self.events.push_control(event);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Like dropping a channel's sender: the Connection ends once drained.
+        self.events.close();
     }
 }
 
@@ -310,12 +329,13 @@ impl Shared {
                     }
                     Event::LinkLost { client_idx, .. }
                     | Event::PingTimeout { client_idx }
-                    | Event::PublishFailed { client_idx, .. } => {
+                    | Event::PublishFailed { client_idx, .. }
+                    | Event::Retransmitting { client_idx, .. } => {
                         if let Some(slot) = st.slot(*client_idx) {
                             slot.send(ev.clone());
                         }
                     }
-                    Event::Message(_) | Event::Recovery { .. } => {}
+                    Event::Message(_) | Event::Recovery { .. } | Event::Lagged { .. } => {}
                 }
             }
             match r {
@@ -404,6 +424,46 @@ impl Shared {
         }
     }
 
+    /// Reads announced buffered-mode messages of `client_idx` while its connection's queue has
+    /// room (each read reserves its message's place); the rest wait for the consumer.
+    fn pump_reads(&self, st: &mut State, client_idx: ClientIdx) {
+        let Some(jobs) = st.jobs.clone() else { return };
+        let Some(slot) = st.slot(client_idx) else {
+            return;
+        };
+        while let Some(&recv_id) = slot.stored.front() {
+            if !slot.events.reserve_read() {
+                tracing::trace!(
+                    client = client_idx.get(),
+                    waiting = slot.stored.len(),
+                    "event queue full: stored messages stay in the module"
+                );
+                break;
+            }
+            match self.port.submit(read_stored(client_idx, recv_id), None) {
+                Ok(pending) => {
+                    slot.stored.pop_front();
+                    let _ = jobs.send(Job::ReadStored {
+                        pending,
+                        client_idx,
+                    });
+                }
+                Err(e) => {
+                    // Retried at the next announcement or receive.
+                    slot.events.unreserve();
+                    tracing::warn!(error = %e, "cannot read a stored message yet");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The consumer of `client_idx` made room: resume held-back reads.
+    pub(crate) fn resume_reads(&self, client_idx: ClientIdx) {
+        let mut st = self.lock();
+        self.pump_reads(&mut st, client_idx);
+    }
+
     /// Submits a command whose answer only matters for the log.
     fn quiet(&self, st: &State, command: Command) {
         let name = command_name(&command);
@@ -434,7 +494,7 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                     ModuleLine::Urc(Urc::Recv(recv)) => {
                         if let Some(slot) = st.slot(recv.client_idx) {
                             match Message::from_recv(recv, slot.options.recv_encoding()) {
-                                Ok(m) => slot.send(Event::Message(m)),
+                                Ok(m) => slot.events.push_inline(Event::Message(m)),
                                 Err(e) => tracing::warn!(error = %e, "received message dropped"),
                             }
                         }
@@ -443,18 +503,12 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                         client_idx,
                         recv_id,
                     }) => {
-                        let command = read_stored(*client_idx, *recv_id);
-                        match shared.port.submit(command, None) {
-                            Ok(pending) => {
-                                if let Some(jobs) = &st.jobs {
-                                    let _ = jobs.send(Job::ReadStored {
-                                        pending,
-                                        client_idx: *client_idx,
-                                    });
-                                }
+                        if let Some(slot) = st.slot(*client_idx) {
+                            if !slot.stored.contains(recv_id) {
+                                slot.stored.push_back(*recv_id);
                             }
-                            Err(e) => tracing::warn!(error = %e, "cannot read a stored message"),
                         }
+                        shared.pump_reads(&mut st, *client_idx);
                     }
                     ModuleLine::Urc(Urc::Rdy) => {
                         // The module restarted with echo on and CMEE reset (spec §9).
@@ -471,6 +525,13 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                     dropped,
                     "the dispatcher fell behind; URCs were lost (use recv/mode 1 where no message may be lost)"
                 );
+                let st = shared.lock();
+                for slot in st.clients.iter().flatten() {
+                    slot.send(Event::Lagged {
+                        dropped,
+                        source: LagSource::Transport,
+                    });
+                }
             }
             PortEvent::Closed { reason } => {
                 tracing::debug!(%reason, "port closed; the modem stops");
@@ -527,28 +588,37 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
                 pending,
                 client_idx,
             } => {
-                let resp = match pending.wait() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reading a stored message failed");
-                        continue;
-                    }
-                };
+                let result = pending.wait();
                 let mut st = shared.lock();
                 let Some(slot) = st.slot(client_idx) else {
                     continue;
                 };
-                let encoding = slot.options.recv_encoding();
-                for line in &resp.info {
-                    if let Some(Info::Message(recv)) =
-                        Info::parse_for(CommandKind::QmtRecv, Form::Write, line.bytes())
-                    {
-                        match Message::from_recv(&recv, encoding) {
-                            Ok(m) => slot.send(Event::Message(m)),
-                            Err(e) => tracing::warn!(error = %e, "stored message dropped"),
+                let mut delivered = false;
+                match result {
+                    Ok(resp) => {
+                        let encoding = slot.options.recv_encoding();
+                        for line in &resp.info {
+                            if let Some(Info::Message(recv)) =
+                                Info::parse_for(CommandKind::QmtRecv, Form::Write, line.bytes())
+                            {
+                                match Message::from_recv(&recv, encoding) {
+                                    // One slot, one message: the first uses the reservation.
+                                    Ok(m) if !delivered => {
+                                        slot.events.push_stored(Event::Message(m));
+                                        delivered = true;
+                                    }
+                                    Ok(m) => slot.events.push_inline(Event::Message(m)),
+                                    Err(e) => tracing::warn!(error = %e, "stored message dropped"),
+                                }
+                            }
                         }
                     }
+                    Err(e) => tracing::warn!(error = %e, "reading a stored message failed"),
                 }
+                if !delivered {
+                    slot.events.unreserve();
+                }
+                shared.pump_reads(&mut st, client_idx);
             }
             Job::Quiet { pending, command } => {
                 if let Err(e) = pending.wait() {
@@ -909,12 +979,13 @@ impl Modem {
             return Err(ClientError::ClientInUse { client_idx });
         }
         let alive = Arc::new(());
-        let (tx, rx) = mpsc::channel();
+        let events = Arc::new(EventQueue::new(self.config.event_capacity));
         st.correlator.set_deadlines(idx, options.deadlines());
         st.clients[usize::from(idx.get())] = Some(Slot {
             options: options.clone(),
             msgids: MsgIdAllocator::new(),
-            events: tx,
+            events: Arc::clone(&events),
+            stored: VecDeque::new(),
             recovery: Recovery::new(policy),
             recovery_enabled: policy.enabled,
             worker: false,
@@ -928,7 +999,7 @@ impl Modem {
             options,
             alive,
         );
-        Ok((client, Connection::new(rx, idx)))
+        Ok((client, Connection::new(events, idx, Arc::downgrade(shared))))
     }
 }
 

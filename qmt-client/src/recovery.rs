@@ -16,6 +16,11 @@
 //! [`RecoveryPolicy::max_attempts`]; errors of the request itself
 //! ([`ClientError::is_transient`] false) give up at once.
 //!
+//! One loss is one episode: `+QMTPING: <idx>,1` is followed by `+QMTSTAT: <idx>,2` for the same
+//! connection (spec §9), and that `+QMTSTAT` is not a second loss: it gives no second
+//! [`RecoveryEvent::Lost`] and does not restart the backoff or a running attempt. So an episode
+//! reports one `Lost`, then `Retrying`s, then one `Restored` (or `GaveUp`).
+//!
 //! `+QMTSTAT` code 5 ("normal end", recommended action: nothing) is reported and not recovered.
 //! The spec's action for code 2 (reset the PDP context) needs commands outside the QMT set; the
 //! action is reported in [`RecoveryEvent::Lost`] and the client is reopened.
@@ -270,6 +275,9 @@ pub struct Recovery {
     wanted: bool,
     subscriptions: Vec<(Topic, Qos)>,
     attempt: u32,
+    /// The last loss of the current connection (cleared when a connection opens): a
+    /// `+QMTSTAT: <idx>,2` after a `+QMTPING` belongs to the same episode.
+    last_loss: Option<LossCause>,
 }
 
 impl Recovery {
@@ -282,6 +290,7 @@ impl Recovery {
             wanted: false,
             subscriptions: Vec::new(),
             attempt: 0,
+            last_loss: None,
         }
     }
 
@@ -289,6 +298,7 @@ impl Recovery {
     pub fn connected(&mut self) {
         self.wanted = true;
         self.state = State::Idle;
+        self.last_loss = None;
         self.attempt = 0;
         self.backoff.reset();
     }
@@ -297,6 +307,7 @@ impl Recovery {
     pub fn stopped(&mut self) {
         self.wanted = false;
         self.state = State::Idle;
+        self.last_loss = None;
         self.subscriptions.clear();
     }
 
@@ -328,9 +339,18 @@ impl Recovery {
         matches!(self.state, State::Waiting { .. } | State::Running { .. })
     }
 
-    /// The connection was lost. Always reports [`RecoveryEvent::Lost`]; schedules an attempt when
-    /// recovery is enabled, the user wants the connection and the spec's action reopens.
+    /// The connection was lost. Reports [`RecoveryEvent::Lost`] (except for the
+    /// `+QMTSTAT: <idx>,2` that follows a `+QMTPING` of the same connection: one episode, see the
+    /// module docs); schedules an attempt when recovery is enabled, the user wants the connection
+    /// and the spec's action reopens.
     pub fn on_lost(&mut self, cause: LossCause, now: Instant) -> Vec<RecoveryEvent> {
+        let previous = self.last_loss.replace(cause);
+        if cause == LossCause::LinkLost(StatCode::PingFailed)
+            && previous == Some(LossCause::PingTimeout)
+        {
+            tracing::debug!("+QMTSTAT 2 after +QMTPING: the same loss");
+            return Vec::new();
+        }
         let action = cause.action();
         let mut events = vec![RecoveryEvent::Lost { cause, action }];
         if !self.policy.enabled || !self.wanted || !action.reopens() {
@@ -421,7 +441,12 @@ impl Recovery {
             return Vec::new();
         };
         match result {
-            Ok(()) => {}
+            Ok(()) => {
+                if step == Step::Open {
+                    // A new connection: its losses are new episodes.
+                    self.last_loss = None;
+                }
+            }
             // A close that fails is fine: the client may not have been open.
             Err(_) if step == Step::Close => {}
             Err(ClientError::OpenFailed {
@@ -682,6 +707,51 @@ mod tests {
         r.stopped();
         assert_eq!(r.on_lost(LossCause::PingTimeout, now).len(), 1);
         assert!(r.subscriptions().is_empty());
+    }
+
+    #[test]
+    fn ping_timeout_then_stat_2_is_one_episode() {
+        let now = Instant::now();
+        for enabled in [true, false] {
+            let mut r = Recovery::new(RecoveryPolicy {
+                enabled,
+                ..policy()
+            });
+            r.connected();
+            let ev = r.on_lost(LossCause::PingTimeout, now);
+            assert!(matches!(ev[0], RecoveryEvent::Lost { .. }));
+            assert_eq!(ev.len(), if enabled { 2 } else { 1 });
+            let due = r.poll_timeout();
+            // §9: +QMTSTAT: idx,2 follows: nothing new, the schedule stands.
+            assert_eq!(
+                r.on_lost(LossCause::LinkLost(StatCode::PingFailed), now),
+                vec![]
+            );
+            assert_eq!(r.poll_timeout(), due);
+            if !enabled {
+                continue;
+            }
+            let t = now + Duration::from_secs(1);
+            assert_eq!(r.poll_step(t), Some(Step::Configure));
+            r.step_done(Ok(()), t);
+            assert_eq!(r.poll_step(t), Some(Step::Open));
+            r.step_done(Ok(()), t);
+            // A new connection: its own ping timeout and stat are a new episode.
+            assert_eq!(r.on_lost(LossCause::PingTimeout, t).len(), 2);
+            assert_eq!(
+                r.on_lost(LossCause::LinkLost(StatCode::PingFailed), t),
+                vec![]
+            );
+        }
+        // Another code after a ping timeout is a loss of its own.
+        let mut r = Recovery::new(RecoveryPolicy::disabled());
+        r.connected();
+        r.on_lost(LossCause::PingTimeout, now);
+        assert_eq!(
+            r.on_lost(LossCause::LinkLost(StatCode::ClosedByPeer), now)
+                .len(),
+            1
+        );
     }
 
     #[test]
