@@ -22,6 +22,7 @@ use qmt_client::{
 };
 use qmt_proto::cfg::MsgRecvMode;
 use qmt_sim::{BrokerChoice, Sim, SimConfig, SimHandle};
+use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
 
 mod progress;
 
@@ -159,8 +160,8 @@ pub struct Common {
     /// The module's client index (0–5).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub client_idx: u8,
-    /// Show the AT traffic on stderr (secrets and uploaded files redacted). Needs --sim:
-    /// qmt-client has no hook on the bytes of a real serial port yet.
+    /// Show the AT traffic on stderr (secrets and uploaded files redacted), on a real port
+    /// (--port) or the simulated module (--sim).
     #[arg(long)]
     pub trace: bool,
 }
@@ -253,12 +254,6 @@ pub fn start(
     buffered: bool,
     recovery: RecoveryPolicy,
 ) -> Result<Session, Failure> {
-    if common.trace && !common.sim {
-        return Err(Failure::new(
-            exit::USAGE,
-            "--trace needs --sim: qmt-client offers no hook on the bytes of a real serial port",
-        ));
-    }
     let options = common.options(&format!("qmt-{cmd}-{}", std::process::id()), buffered)?;
     let progress = Progress::new(!common.trace);
 
@@ -291,6 +286,19 @@ pub fn start(
         ..ModemConfig::default()
     };
     config.port.baud_rate = common.baud;
+    if common.trace && !common.sim {
+        // A real port: the reactor shows the bytes it moves (the sim traces its own side).
+        let tracer = std::sync::Mutex::new(Tracer::default());
+        config.port.trace = Some(TraceHook(std::sync::Arc::new(move |dir, bytes| {
+            let dir = match dir {
+                PortTraceDir::Host => qmt_sim::TraceDir::Host,
+                PortTraceDir::Module => qmt_sim::TraceDir::Module,
+            };
+            if let Ok(mut t) = tracer.lock() {
+                t.trace(dir, bytes);
+            }
+        })));
+    }
     let shown = path.display().to_string();
     let open_path = path.clone();
     let modem = wait_thread(&progress, "opening the modem", move || {

@@ -697,3 +697,41 @@ fn tls_with_ca_and_client_certificate_against_mosquitto() {
     );
     let _ = std::fs::remove_dir_all(pki);
 }
+
+#[test]
+fn trace_on_a_real_port_shows_the_at_traffic_without_secrets() {
+    // A "real" port: the simulated module's pty, opened by path with --port, as a device would be.
+    let sim = qmt_sim::Sim::start(qmt_sim::SimConfig::default()).expect("sim starts");
+    let path = sim.pty_path().to_string_lossy().into_owned();
+    let out = qmt(&[
+        "pub",
+        "--port",
+        &path,
+        "-h",
+        "broker.example",
+        "-t",
+        "qmt/real",
+        "-m",
+        "hi",
+        "-u",
+        "bob",
+        "-P",
+        "s3cr3t-pw",
+        "--trace",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(r#">> "AT+QMTPUBEX=0,0,0,0,\"qmt/real\",2""#),
+        "{err}"
+    );
+    assert!(err.contains(r#"<< "+QMTPUBEX: 0,0,0""#), "{err}");
+    assert!(
+        err.contains(r#">> "AT+QMTCONN=" <parameters redacted>"#),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3cr3t-pw") && !text(&out.stdout).contains("s3cr3t-pw"),
+        "{err}"
+    );
+}

@@ -84,6 +84,39 @@ use crate::link::{
     self, CommandError, Line, Link, LinkConfig, LinkEvent, LinkStats, Response, Token,
 };
 
+/// Which way bytes crossed a port, for a [`TraceHook`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceDir {
+    /// Written by the host to the module.
+    Host,
+    /// Read from the module.
+    Module,
+}
+
+/// A callback that sees every byte written to and read from a port, in order (for `--trace`
+/// style displays). It runs on the thread that moved the bytes: keep it cheap. The bytes are raw:
+/// a hook that prints them must redact secrets itself (`qmt-cli`'s `Tracer` does).
+#[derive(Clone)]
+pub struct TraceHook(pub Arc<TraceFn>);
+
+/// The callback type of a [`TraceHook`].
+pub type TraceFn = dyn Fn(TraceDir, &[u8]) + Send + Sync;
+
+impl core::fmt::Debug for TraceHook {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TraceHook")
+    }
+}
+
+/// Two hooks are equal when they are the same callback.
+impl PartialEq for TraceHook {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TraceHook {}
+
 /// How to open and run one port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortConfig {
@@ -98,6 +131,8 @@ pub struct PortConfig {
     pub write_buffer: usize,
     /// URCs kept for the consumer; beyond it the oldest is dropped and counted.
     pub urc_capacity: usize,
+    /// Sees every byte written and read, if set.
+    pub trace: Option<TraceHook>,
 }
 
 impl Default for PortConfig {
@@ -108,6 +143,7 @@ impl Default for PortConfig {
             link: LinkConfig::default(),
             write_buffer: 16 * 1024,
             urc_capacity: 1024,
+            trace: None,
         }
     }
 }
@@ -351,6 +387,9 @@ impl Reactor {
                 Ok(0) => break,
                 Ok(n) => {
                     early_bytes += n as u64;
+                    if let Some(t) = &config.trace {
+                        (t.0)(TraceDir::Module, &buf[..n]);
+                    }
                     link.feed(&buf[..n], now);
                     early.extend(std::iter::from_fn(|| link.poll_event()));
                     if early.len() > config.urc_capacity {
@@ -375,6 +414,7 @@ impl Reactor {
             id,
             name: path.clone(),
             write_capacity: config.write_buffer.max(1),
+            trace: config.trace.clone(),
             core: Mutex::new(Core {
                 link,
                 stream: Some(stream),
@@ -486,6 +526,8 @@ struct PortShared {
     id: usize,
     name: String,
     write_capacity: usize,
+    /// See [`PortConfig::trace`].
+    trace: Option<TraceHook>,
     core: Mutex<Core>,
     urc: Mutex<UrcQueue>,
     urc_cv: Condvar,
@@ -533,6 +575,9 @@ impl PortShared {
             match stream.write(&core.wbuf[core.wpos..]) {
                 Ok(0) => return Err(CloseReason::Hangup),
                 Ok(n) => {
+                    if let Some(t) = &self.trace {
+                        (t.0)(TraceDir::Host, &core.wbuf[core.wpos..core.wpos + n]);
+                    }
                     core.wpos += n;
                     core.bytes_written += n as u64;
                 }
@@ -1137,6 +1182,9 @@ impl Runner {
                 Ok(n) => {
                     let now = Instant::now();
                     core.bytes_read += n as u64;
+                    if let Some(t) = &sh.trace {
+                        (t.0)(TraceDir::Module, &self.buf[..n]);
+                    }
                     core.link.feed(&self.buf[..n], now);
                     if let Err(reason) = sh.drive(&mut core) {
                         break Some(reason);
