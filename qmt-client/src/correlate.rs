@@ -371,6 +371,10 @@ struct ClientState {
     link: LinkState,
     epoch: u64,
     deadlines: Deadlines,
+    /// The `+QMTSTAT` code that closed the client's last open link, until it opens again: an
+    /// operation refused because the link is down then says why ([`ClientError::LinkLost`]), not
+    /// just [`ClientError::NotConnected`].
+    lost: Option<StatCode>,
 }
 
 /// The pending-operation table of one module (all six clients). Sans-IO: fed lines and
@@ -403,6 +407,7 @@ impl Correlator {
                 link: LinkState::Closed,
                 epoch: 0,
                 deadlines: Deadlines::default(),
+                lost: None,
             }; 6],
         }
     }
@@ -434,11 +439,14 @@ impl Correlator {
         let c = &mut self.clients[idx(client_idx)];
         c.link = LinkState::Open;
         c.epoch += 1;
+        c.lost = None;
     }
 
     /// Marks `client_idx` closed (start-up recovery found it absent from `AT+QMTOPEN?`).
     pub fn mark_closed(&mut self, client_idx: ClientIdx) {
-        self.clients[idx(client_idx)].link = LinkState::Closed;
+        let c = &mut self.clients[idx(client_idx)];
+        c.link = LinkState::Closed;
+        c.lost = None;
     }
 
     /// How many operations are pending (all clients).
@@ -504,8 +512,17 @@ impl Correlator {
             key.kind,
             OpKind::Conn | OpKind::Sub | OpKind::Uns | OpKind::Pub
         );
-        if needs_open && self.clients[idx(key.client_idx)].link != LinkState::Open {
-            return Err(ClientError::NotConnected);
+        let client = &self.clients[idx(key.client_idx)];
+        if needs_open && client.link != LinkState::Open {
+            // A `+QMTSTAT` that landed between the OPEN result and this request (a broker that
+            // drops the client right after the handshake) is the reason to report.
+            return Err(match client.lost {
+                Some(code) => ClientError::LinkLost {
+                    code,
+                    action: code.recommended_action(),
+                },
+                None => ClientError::NotConnected,
+            });
         }
         if !shared && self.entries.iter().any(clash) {
             return Err(ClientError::InProgress {
@@ -632,6 +649,7 @@ impl Correlator {
                     let c = &mut self.clients[idx(client_idx)];
                     c.link = LinkState::Open;
                     c.epoch += 1;
+                    c.lost = None;
                     self.finish(OpKey::open(client_idx), Outcome::Done(Completion::Opened))
                 } else {
                     self.finish(
@@ -642,7 +660,9 @@ impl Correlator {
             }
             Urc::Close { client_idx, result } => {
                 if result == CloseResult::Closed {
-                    self.clients[idx(client_idx)].link = LinkState::Closed;
+                    let c = &mut self.clients[idx(client_idx)];
+                    c.link = LinkState::Closed;
+                    c.lost = None;
                     let mut out =
                         self.finish(OpKey::close(client_idx), Outcome::Done(Completion::Closed));
                     out.extend(self.fail_client(client_idx, |_| true, &Cause::Closed));
@@ -781,6 +801,7 @@ impl Correlator {
         match c.link {
             LinkState::Open => {
                 c.link = LinkState::Closed;
+                c.lost = Some(code);
                 tracing::debug!(client = client_idx.get(), code = code.code(), "link lost");
                 let mut out = vec![Resolution::LinkLost {
                     client_idx,
@@ -945,6 +966,34 @@ fn packet_outcome(
             retransmissions: first,
         },
         other => Outcome::Failed(ClientError::SendFailed { op, result: other }),
+    }
+}
+
+#[cfg(test)]
+mod lost_link_tests {
+    use super::*;
+    use qmt_proto::ModuleLine;
+
+    #[test]
+    fn a_request_after_a_lost_link_says_why() {
+        let now = Instant::now();
+        let mut cor = Correlator::new();
+        let c0 = ClientIdx::new(0).unwrap();
+        cor.on_urc(&ModuleLine::parse(b"+QMTOPEN: 0,0"), now);
+        cor.on_urc(&ModuleLine::parse(b"+QMTSTAT: 0,1"), now);
+        match cor.register(OpKey::conn(c0), now) {
+            Err(ClientError::LinkLost { code, .. }) => assert_eq!(code, StatCode::ClosedByPeer),
+            other => panic!("{other:?}"),
+        }
+        // Opened again: the old reason is forgotten.
+        cor.on_urc(&ModuleLine::parse(b"+QMTOPEN: 0,0"), now);
+        assert!(cor.register(OpKey::conn(c0), now).is_ok());
+        // Never opened: plain NotConnected.
+        let c1 = ClientIdx::new(1).unwrap();
+        assert_eq!(
+            cor.register(OpKey::conn(c1), now),
+            Err(ClientError::NotConnected)
+        );
     }
 }
 
@@ -1634,13 +1683,16 @@ mod tests {
         let ok = now + Duration::from_secs(10);
         assert!(cor.accepted(t, ok));
         assert_eq!(cor.poll_timeout(), Some(ok + Duration::from_secs(22)));
-        // After a +QMTSTAT the client is closed again.
+        // After a +QMTSTAT the client is closed again, and a request says why.
         feed(&mut cor, "+QMTSTAT: 0,1", ok);
         assert!(!cor.accepted(t, ok));
-        assert_eq!(
+        assert!(matches!(
             cor.register(OpKey::conn(c(0)), now),
-            Err(ClientError::NotConnected)
-        );
+            Err(ClientError::LinkLost {
+                code: StatCode::ClosedByPeer,
+                ..
+            })
+        ));
         // During a requested disconnect, too.
         cor.mark_open(c(0));
         cor.register(OpKey::disc(c(0)), now).unwrap();
