@@ -442,6 +442,11 @@ impl Correlator {
         c.lost = None;
     }
 
+    /// The `+QMTSTAT` code that closed `client_idx`'s last link, until it opens again.
+    pub fn lost(&self, client_idx: ClientIdx) -> Option<StatCode> {
+        self.clients[idx(client_idx)].lost
+    }
+
     /// Marks `client_idx` closed (start-up recovery found it absent from `AT+QMTOPEN?`).
     pub fn mark_closed(&mut self, client_idx: ClientIdx) {
         let c = &mut self.clients[idx(client_idx)];

@@ -519,6 +519,9 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                 }
                 let resolutions = st.correlator.on_urc(&parsed, now);
                 shared.apply(&mut st, resolutions, now);
+                // Wakes the timer (deadlines may have changed) and anyone waiting for a URC's
+                // effect on the state (`conn_refusal_cause`).
+                shared.wake_timer();
             }
             PortEvent::Lagged { dropped } => {
                 tracing::warn!(
@@ -805,10 +808,40 @@ pub(crate) fn connect_sequence(
         other => other?,
     }
     if let Err(e) = conn_op(shared, idx, options)?.wait() {
+        let e = conn_refusal_cause(shared, idx, e);
         let _ = close_op(shared, idx).and_then(|h| h.wait());
         return Err(e);
     }
     Ok(())
+}
+
+/// A module that refuses `AT+QMTCONN` (`+CME ERROR: 3`, "operation not allowed") because the
+/// server already dropped the connection (a TLS 1.3 server refusing the client certificate after
+/// the handshake) reports that drop as a `+QMTSTAT` before the error; the dispatcher thread may
+/// apply it a moment after the error arrives. The link loss is the cause to report.
+fn conn_refusal_cause(shared: &Shared, idx: ClientIdx, e: ClientError) -> ClientError {
+    if !matches!(e, ClientError::Module { .. }) {
+        return e;
+    }
+    // Woken by the dispatcher after every URC it applies (no sleep-polling); bounded.
+    let until = Instant::now() + Duration::from_millis(200);
+    let mut st = shared.lock();
+    loop {
+        if let Some(code) = st.correlator.lost(idx) {
+            return ClientError::LinkLost {
+                code,
+                action: code.recommended_action(),
+            };
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return e;
+        }
+        st = match shared.timer.wait_timeout(st, left) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
 }
 
 // ---- Modem --------------------------------------------------------------------------------------
