@@ -21,6 +21,7 @@ use qmt_client::{
     TlsFiles,
 };
 use qmt_proto::cfg::MsgRecvMode;
+use qmt_proto::params::{ClientIdx, PayloadLen, Topic};
 use qmt_sim::{BrokerChoice, Sim, SimConfig, SimHandle};
 use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
 
@@ -98,7 +99,9 @@ pub fn code_of(e: &ClientError) -> u8 {
             cause: PublishFailure::NoResult(_) | PublishFailure::ModuleGaveUp(_),
             ..
         } => exit::TIMEOUT,
-        ClientError::Invalid(_) => exit::USAGE,
+        // A payload over the module's limit is a bad argument (`-m`/`-f`), like any invalid
+        // parameter (issue 8: bad values exit 2).
+        ClientError::Invalid(_) | ClientError::PayloadTooLarge { .. } => exit::USAGE,
         _ => exit::OTHER,
     }
 }
@@ -255,6 +258,10 @@ pub fn start(
     recovery: RecoveryPolicy,
 ) -> Result<Session, Failure> {
     let options = common.options(&format!("qmt-{cmd}-{}", std::process::id()), buffered)?;
+    // The client index is checked before the port is opened: a bad value touches nothing
+    // (issue 8), where `Modem::client` would refuse it only after the module's start-up.
+    ClientIdx::new(i64::from(common.client_idx))
+        .map_err(|e| Failure::client(&ClientError::Invalid(e)))?;
     let progress = Progress::new(!common.trace);
 
     let (sim, path) = if common.sim {
@@ -429,6 +436,17 @@ fn payload(args: &PubArgs) -> Result<Vec<u8>, Failure> {
 
 fn publish(args: &PubArgs) -> Result<(), Failure> {
     let payload = payload(args)?;
+    // The topic and the payload's size are checked before the module is opened: a bad value must
+    // not open (and connect) a client first (issue 8: nothing reaches the port). The CLI always
+    // publishes in text send mode, so the limit is the module's 1500 bytes.
+    let invalid = |e| Failure::client(&ClientError::Invalid(e));
+    Topic::new(args.topic.as_str()).map_err(invalid)?;
+    if payload.len() > usize::from(PayloadLen::MAX) {
+        return Err(Failure::client(&ClientError::PayloadTooLarge {
+            len: payload.len(),
+            max: usize::from(PayloadLen::MAX),
+        }));
+    }
     let session = start(&args.common, "pub", false, RecoveryPolicy::disabled())?;
     let handle = session
         .client
@@ -492,6 +510,10 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
     } else {
         RecoveryPolicy::enabled()
     };
+    // Every filter is checked before the module is opened (issue 8: nothing reaches the port).
+    for t in &args.topics {
+        Topic::new(t.as_str()).map_err(|e| Failure::client(&ClientError::Invalid(e)))?;
+    }
     let session = start(&args.common, "sub", args.buffered, recovery)?;
     // AT+QMTSUB takes at most five filters.
     for chunk in args.topics.chunks(5) {
