@@ -5,7 +5,9 @@ Sources: the golden transcripts in examples/captures/ (every module line, every 
 the whole streams), byte-string literals of module lines and commands in qmt-proto's tests and
 sources, and a few hand-built streams (counted +QMTRECV payloads holding CR LF, the split form,
 prompts, over-long lines). Input layouts follow the targets' doc comments:
-codec_chunks = [k, k chunk sizes..., stream]; decode_stream = [option byte, capture...].
+codec_chunks = [k, k chunk sizes..., stream]; decode_stream = [option byte, capture...];
+link_core = [script byte, command indices..., k, k step bytes..., module stream];
+sim_commands = [option byte, k, k step bytes..., host stream].
 """
 import hashlib
 import pathlib
@@ -99,6 +101,60 @@ LOGS = {
 }
 
 
+def host_stream(path):
+    """A text log's host side as the bytes the host writes: commands end in CR, data is raw."""
+    out = b""
+    for d, text in text_log_lines(path):
+        if d == b">>":
+            out += text + b"\r" if text[:2].upper() == b"AT" else text
+    return out
+
+
+# link_core: indices into its TABLE (fuzz_targets/link_core.rs), with module streams answering them.
+# TABLE: 0 AT, 1 ATE0, 2 ATE1, 3 QMTOPEN, 4 QMTOPEN?, 5 QMTCONN, 6 QMTCONN?, 7 QMTSUB, 8 QMTUNS,
+# 9 QMTPUBEX "hello", 10 QMTPUBEX "OK\r\n", 11 QFUPL "abcd", 12 recv/mode, 13 QMTRECV?,
+# 14 QMTRECV=0,1, 15 QMTDISC, 16 QMTCLOSE, 17 QSSLCFG sslversion.
+LINK_SESSIONS = {
+    "open-conn-sub": (
+        [3, 5, 7],
+        b'AT+QMTOPEN=0,"broker.example",1883\r\r\nOK\r\n\r\n+QMTOPEN: 0,0\r\n'
+        b'AT+QMTCONN=0,"client"\r\r\nOK\r\n\r\n+QMTCONN: 0,0,0\r\n'
+        b'AT+QMTSUB=0,1,"t/#",1\r\r\nOK\r\n\r\n+QMTSUB: 0,1,0,1\r\n',
+    ),
+    "ate0-pubex": ([1, 9], b"ATE0\r\r\nOK\r\n\r\n> \r\nOK\r\n\r\n+QMTPUBEX: 0,1,0\r\n"),
+    "pubex-echo": ([9, 10], b'AT+QMTPUBEX=0,1,1,0,"t",5\r\r\n> hello\r\nOK\r\n\r\n+QMTPUBEX: 0,1,0\r\n'
+                   b'AT+QMTPUBEX=0,0,0,0,"t",4\r\r\n> OK\r\n\r\nOK\r\n'),
+    "qfupl": ([11], b'AT+QFUPL="UFS:a.pem",4,10\r\r\nCONNECT\r\nabcd\r\n+QFUPL: 4,0404\r\n\r\nOK\r\n'),
+    "reads": ([4, 6, 13, 17], b'\r\n+QMTOPEN: 0,"h",1883\r\n\r\nOK\r\n\r\n+QMTCONN: 0,3\r\n\r\nOK\r\n'
+              b'\r\n+QMTRECV: 0,0,0,0,0,0\r\n\r\nOK\r\n\r\n+QSSLCFG: "sslversion",1,4\r\n\r\nOK\r\n'),
+    "late-final-marker": ([0, 12, 14], b"\r\n+QMTPUBEX: (0-5)\r\n\r\nOK\r\n\r\nOK\r\n\r\nOK\r\n"),
+    "rdy-mid-command": ([15, 16], b"\r\nRDY\r\n\r\nOK\r\n\r\n+QMTOPEN: (0-5),\"<host_name>\",(1-65535)\r\n\r\nOK\r\n"),
+    "recv-urc": ([14], b'\r\n+QMTRECV: 0,1,"t",5,"a\r\nbc"\r\n\r\n+QMTRECV: 0,1,"t",5,"hello"\r\n\r\nOK\r\n'),
+}
+# Step bytes: bits 0-4 chunk size - 1, bits 5-7 clock class (0 none … 7 121 s).
+LINK_STEPS = {"whole": b"\x1f", "c3-slow": b"\x02\x62", "timeouts": b"\x07\xe7\xa3\x00"}
+
+# sim_commands: hand-built host sessions.
+SIM_SESSIONS = {
+    "basics": b"AT\rATE1\rAT+CMEE=2\rAT+CMEE?\rATI\rnoise\r\nAT+QMTOPEN=?\r",
+    "cfg": b'AT+QMTCFG="version",0,4\rAT+QMTCFG="version",0\rAT+QMTCFG="keepalive",1,30\r'
+    b'AT+QMTCFG="session",2,0\rAT+QMTCFG="recv/mode",0,1,1\rAT+QMTCFG="recv/mode",0\r'
+    b'AT+QMTCFG="send/mode",0,1\rAT+QMTCFG="dataformat",0,1,1\rAT+QMTCFG="view/mode",0,1\r'
+    b'AT+QMTCFG="edit/timeout",0,1,2\rAT+QMTCFG="ssl",0,1,2\rAT+QMTCFG="ssl",0\r'
+    b'AT+QSSLCFG="sslversion",2,4\rAT+QSSLCFG="cacert",2,"UFS:ca.pem"\rAT+QSSLCFG="cacert",2\r',
+    "willex": b'AT+QMTCFG="willex",0,1,1,1,"will/t",5\rbye!!AT+QMTCFG="willex",0\r',
+    "session": b'AT+QMTOPEN=0,"broker.example",1883\rAT+QMTOPEN?\rAT+QMTCONN=0,"c","u","p"\r'
+    b'AT+QMTCONN?\rAT+QMTSUB=0,1,"t/#",1,"u/+",2\rAT+QMTPUBEX=0,1,1,0,"t/a",5\rhello'
+    b'AT+QMTPUBEX=0,2,2,1,"t/b",3\rxyzAT+QMTPUBEX=0,0,0,0,"t/c",2\rhiAT+QMTUNS=0,2,"t/#"\r'
+    b"AT+QMTRECV?\rAT+QMTRECV=0\rAT+QMTDISC=0\rAT+QMTCLOSE=0\r",
+    "qfupl": b'AT+QFUPL="UFS:ca.pem",4,10\rabcdAT+QFUPL="UFS:k.pem",8,1\rab',
+    "recv-mode": b'AT+QMTCFG="recv/mode",1,1,1\rAT+QMTOPEN=1,"h",8883\rAT+QMTCONN=1,"c"\r'
+    b"AT+QMTRECV?\rAT+QMTRECV=1,0\rAT+QMTCLOSE=1\r",
+    "errors": b'AT+QMTPUBEX=0,1,1,0,"t",5\rAT+QMTCONN=0,"c"\rAT+QMTDISC=0\rAT+QMTOPEN=9,"h",1\r'
+    b'AT+QMTOPEN=0,"h",1883\rAT+QMTOPEN=0,"h",1883\rAT+QMTPUBEX=0,0,0,0,"t",99999\r',
+}
+
+
 def write(target, name, data):
     d = SEEDS / target
     d.mkdir(parents=True, exist_ok=True)
@@ -178,6 +234,25 @@ def main():
         opts = [0, 1, 2, 4] if name in logs or name == "ec200-raw" else [0, 4]
         for o in opts:
             write("decode_stream", f"{name}-o{o}", bytes([o]) + c)
+
+    # link_core: [script byte, indices..., k, steps..., stream].
+    for name, (cmds, stream) in LINK_SESSIONS.items():
+        for sname, steps in LINK_STEPS.items():
+            script = bytes([len(cmds) | (len(cmds) << 3)]) + bytes(cmds)
+            write("link_core", f"{name}-{sname}", script + bytes([len(steps)]) + steps + stream)
+        # One command up front, the others after the first chunks.
+        write("link_core", f"{name}-later", bytes([len(cmds) | (1 << 3)]) + bytes(cmds) + b"\x01\x0f" + stream)
+    for name in ("aliyun", "aws-tls"):
+        write("link_core", f"{name}-open-conn", b"\x1a\x03\x05\x07\x01\x3f" + module_stream(logs[name])[:2000])
+
+    # sim_commands: [options, k, steps..., host stream]; option bit 0 feeds ATE0 first, bits 1-7
+    # answer the network (1 = connected / CONNACK accepted).
+    sims = {n: host_stream(p) for n, p in logs.items()}
+    sims.update(SIM_SESSIONS)
+    for name, host in sims.items():
+        write("sim_commands", f"{name}-echo", b"\xfe\x01\x1f" + host)
+        write("sim_commands", f"{name}-ate0", b"\xff\x02\x0f\x62" + host)
+        write("sim_commands", f"{name}-refused", b"\x55\x01\xbf" + host)
 
     for t in sorted(SEEDS.iterdir()):
         files = list(t.iterdir())
