@@ -7,6 +7,9 @@
 //!   each) and prints executions/s, runs, coverage and crashes per target.
 //! - `cargo xtask bench`: runs the criterion benches and prints one table of MB/s, ratios to the
 //!   memchr baseline, and whether each contender's output was verified against the ground truth.
+//! - `cargo xtask soak [--minutes N] [--seed S]`: runs the soak test (`qmt-client`'s `soak`
+//!   example: client + qmt-sim + broker under a seeded fault schedule) and fails when it does. A
+//!   seed is drawn and printed when none is given. Not part of `ci`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -43,6 +46,15 @@ enum Task {
     },
     /// Run the benchmarks and print the comparison table.
     Bench,
+    /// Run the soak test: faults injected on a seeded schedule, messages counted both ways.
+    Soak {
+        /// Minutes of faults (then a drain period).
+        #[arg(long, default_value_t = 2.0)]
+        minutes: f64,
+        /// Seed of the fault schedule (default: drawn from the clock, and printed).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 /// A failed step: what ran and why it failed.
@@ -57,6 +69,7 @@ fn main() -> ExitCode {
         Task::Ci { fuzz_seconds } => ci(&root, fuzz_seconds),
         Task::Fuzz { seconds, targets } => fuzz(&root, seconds, &targets),
         Task::Bench => bench(&root),
+        Task::Soak { minutes, seed } => soak(&root, minutes, seed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -411,6 +424,45 @@ fn bench(root: &Path) -> Step {
             "bench-table",
         ],
     )
+}
+
+fn soak(root: &Path, minutes: f64, seed: Option<u64>) -> Step {
+    let seed = seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        // splitmix64's finalizer over the clock and the pid.
+        let mut z = (t.as_nanos() as u64 ^ u64::from(std::process::id()))
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    });
+    step(&format!("soak: {minutes} min, seed {seed}"));
+    let (minutes, seed) = (minutes.to_string(), seed.to_string());
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "-p",
+            "qmt-client",
+            "--release",
+            "--example",
+            "soak",
+            "--",
+            "--minutes",
+            &minutes,
+            "--seed",
+            &seed,
+        ],
+    )
+    .map_err(|Failure(msg)| {
+        Failure(format!(
+            "{msg}\nre-run with: cargo xtask soak --minutes {minutes} --seed {seed}"
+        ))
+    })
 }
 
 #[cfg(test)]

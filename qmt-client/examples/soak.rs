@@ -1,0 +1,679 @@
+//! Soak test (issue 8, first version): the client against qmt-sim and a real (embedded) broker for
+//! N minutes while a seeded schedule injects faults, with publishers on both sides at QoS 0/1/2.
+//!
+//! ```text
+//! cargo run -p qmt-client --release --example soak -- --minutes N --seed S
+//! cargo xtask soak [--minutes N] [--seed S]
+//! ```
+//!
+//! - One `EmbeddedBroker`, one `Sim` on it (`BrokerChoice::External`), a `Modem` with recovery on,
+//!   one client (clean session off, subscribed at QoS 2 to `soak/down`, publishing to `soak/up`),
+//!   and an rumqttc peer (clean session off, fixed client id) subscribed to `soak/up` at QoS 2 and
+//!   publishing to `soak/down`. Payloads are `<dir>|<qos>|<seq>`.
+//! - Faults, one every 2–6 s, chosen by a splitmix64 stream from `--seed`: broker close, broker
+//!   stall (resumed 2–5 s later), garbage on the line, stray URCs for unused client indexes
+//!   (harmless by design: they must not tear down client 0), split/delayed writes (off again 3–8 s
+//!   later), power cycles, DNS failure + broker close (DNS restored 2–5 s later). Not yet:
+//!   `FillRecvSlots` (needs `recv/mode` 1; this client uses inline mode).
+//! - After the run, faults stop (stall/DNS/split undone), publishers stop, and a drain period
+//!   waits for outstanding messages.
+//! - Checks (exit code 1 on failure): no QoS 1/2 message acknowledged to its sender (module:
+//!   `publish` returned `Ok`; peer: PUBACK/PUBCOMP) is missing at the receiver; no QoS 2 message
+//!   received twice; no panic in any thread of the process (panic hook + joins); RSS peak after
+//!   warm-up ≤ 2 × warm-up RSS + 64 MiB. QoS 1 duplicates are counted, allowed. Publishes that
+//!   failed (`Err` / `Event::PublishFailed`) are reported, not counted as lost.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use qmt_client::recovery::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
+use qmt_client::{ClientError, ClientOptions, Event, Modem, ModemConfig, Qos};
+use qmt_sim::{BrokerChoice, EmbeddedBroker, Fault, Sim, SimConfig};
+use rumqttc::{Event as REvent, MqttOptions, Outgoing, Packet, QoS};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const UP: &str = "soak/up";
+const DOWN: &str = "soak/down";
+const PAGE: u64 = 4096;
+
+static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// splitmix64: the seeded schedule's random stream.
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+/// Counts for one direction.
+#[derive(Default)]
+struct Dir {
+    /// Publishes attempted, per QoS.
+    sent: [u64; 3],
+    /// Acknowledged to the sender (QoS 0: written), per QoS: the sequence numbers.
+    acked: [HashSet<u64>; 3],
+    /// Failed publishes (error / PublishFailed), per QoS.
+    failed: [u64; 3],
+    /// Received: how many times each sequence number arrived, per QoS.
+    received: [HashMap<u64, u32>; 3],
+    /// Received payloads that did not parse.
+    foreign: u64,
+}
+
+impl Dir {
+    fn receive(&mut self, payload: &[u8], dir: char) {
+        let parsed = std::str::from_utf8(payload).ok().and_then(|s| {
+            let mut it = s.split('|');
+            let d = it.next()?;
+            let q: usize = it.next()?.parse().ok()?;
+            let seq: u64 = it.next()?.parse().ok()?;
+            (d.len() == 1 && d.starts_with(dir) && q < 3).then_some((q, seq))
+        });
+        match parsed {
+            Some((q, seq)) => *self.received[q].entry(seq).or_default() += 1,
+            None => self.foreign += 1,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    up: Dir,
+    down: Dir,
+    link_lost: u64,
+    ping_timeouts: u64,
+    restarts: u64,
+    recovery_lost: u64,
+    restored: u64,
+    gave_up: u64,
+    publish_failed_events: u64,
+    lagged: u64,
+    not_connected: u64,
+    faults: HashMap<&'static str, u64>,
+}
+
+type Shared = Arc<Mutex<Stats>>;
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Stats> {
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn qos_of(i: u64) -> (usize, Qos, QoS) {
+    match i % 3 {
+        0 => (0, Qos::AtMostOnce, QoS::AtMostOnce),
+        1 => (1, Qos::AtLeastOnce, QoS::AtLeastOnce),
+        _ => (2, Qos::ExactlyOnce, QoS::ExactlyOnce),
+    }
+}
+
+/// Resident set size in bytes, from /proc/self/statm.
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * PAGE)
+}
+
+fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> thread::JoinHandle<bool> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(move || catch_unwind(AssertUnwindSafe(f)).is_ok())
+        .expect("spawn")
+}
+
+struct Args {
+    minutes: f64,
+    seed: u64,
+}
+
+fn args() -> Result<Args> {
+    let mut minutes = 2.0;
+    let mut seed = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--minutes" => minutes = it.next().ok_or("--minutes N")?.parse()?,
+            "--seed" => seed = Some(it.next().ok_or("--seed S")?.parse()?),
+            other => return Err(format!("unknown argument `{other}`").into()),
+        }
+    }
+    let seed = seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        SplitMix(t.as_nanos() as u64 ^ u64::from(std::process::id())).next()
+    });
+    Ok(Args { minutes, seed })
+}
+
+fn main() -> std::process::ExitCode {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+        default_hook(info);
+    }));
+    let args = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("soak: {e}\nusage: soak [--minutes N] [--seed S]");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    println!("soak: {} min, seed {}", args.minutes, args.seed);
+    match run(&args) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => {
+            println!(
+                "FAILED — re-run with: cargo xtask soak --minutes {} --seed {}",
+                args.minutes, args.seed
+            );
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            println!(
+                "soak: setup error: {e}\nFAILED — re-run with: cargo xtask soak --minutes {} --seed {}",
+                args.minutes, args.seed
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[allow(clippy::too_many_lines)]
+fn run(args: &Args) -> Result<bool> {
+    let broker = EmbeddedBroker::start()?;
+    let sim = Sim::start(SimConfig {
+        broker: BrokerChoice::External(broker.addr()),
+        ..SimConfig::default()
+    })?;
+    let modem = Modem::open(
+        sim.pty_path(),
+        ModemConfig {
+            recovery: RecoveryPolicy {
+                enabled: true,
+                backoff: BackoffConfig {
+                    initial: Duration::from_millis(200),
+                    max: Duration::from_secs(2),
+                    multiplier: 2,
+                    jitter: 0.5,
+                },
+                max_attempts: None,
+                seed: args.seed,
+            },
+            ..ModemConfig::default()
+        },
+    )?;
+    let options = ClientOptions::builder()
+        .host("broker.example.com")
+        .client_id("qmt-soak")
+        .clean_session(false)
+        .keep_alive(3)
+        .timeout(3, 2, false)
+        .build()?;
+    let (client, conn) = modem.client(0, options)?;
+    client.connect()?;
+    client.subscribe(&[(DOWN, Qos::ExactlyOnce)])?;
+
+    let stats: Shared = Arc::default();
+    let stop_pub = Arc::new(AtomicBool::new(false));
+    let stop_all = Arc::new(AtomicBool::new(false));
+
+    // --- the rumqttc peer ------------------------------------------------------------------
+    let mut popts = MqttOptions::new(
+        "qmt-soak-peer",
+        broker.addr().ip().to_string(),
+        broker.addr().port(),
+    );
+    popts.set_keep_alive(Duration::from_secs(30));
+    popts.set_clean_session(false);
+    let (peer, mut peer_conn) = rumqttc::Client::new(popts, 1024);
+    peer.subscribe(UP, QoS::ExactlyOnce)?;
+    // Sequence numbers in the order of `peer.publish` calls, matched to Outgoing::Publish(pkid).
+    let peer_order: Arc<Mutex<VecDeque<(usize, u64)>>> = Arc::default();
+    let mut threads = Vec::new();
+    {
+        let stats = Arc::clone(&stats);
+        let order = Arc::clone(&peer_order);
+        let stop = Arc::clone(&stop_all);
+        threads.push(spawn("peer-loop", move || {
+            let mut by_pkid: HashMap<u16, (usize, u64)> = HashMap::new();
+            for ev in peer_conn.iter() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                match ev {
+                    Ok(REvent::Incoming(Packet::Publish(p))) => {
+                        lock(&stats).up.receive(&p.payload, 'u');
+                    }
+                    Ok(REvent::Outgoing(Outgoing::Publish(pkid))) => {
+                        if pkid != 0 && by_pkid.contains_key(&pkid) {
+                            continue; // a retransmission
+                        }
+                        let front = order.lock().ok().and_then(|mut o| o.pop_front());
+                        if let Some((q, seq)) = front {
+                            if q == 0 {
+                                lock(&stats).down.acked[0].insert(seq);
+                            } else {
+                                by_pkid.insert(pkid, (q, seq));
+                            }
+                        }
+                    }
+                    Ok(REvent::Incoming(Packet::PubAck(a))) => {
+                        if let Some((q, seq)) = by_pkid.remove(&a.pkid) {
+                            lock(&stats).down.acked[q].insert(seq);
+                        }
+                    }
+                    Ok(REvent::Incoming(Packet::PubComp(c))) => {
+                        if let Some((q, seq)) = by_pkid.remove(&c.pkid) {
+                            lock(&stats).down.acked[q].insert(seq);
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!("peer: {e}");
+                        thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        }));
+    }
+    {
+        let stats = Arc::clone(&stats);
+        let order = Arc::clone(&peer_order);
+        let stop = Arc::clone(&stop_pub);
+        let peer = peer.clone();
+        threads.push(spawn("peer-pub", move || {
+            let mut seq = [0u64; 3];
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let (q, _, rq) = qos_of(i);
+                i += 1;
+                let s = seq[q];
+                seq[q] += 1;
+                // The order queue is pushed before publish so the event loop finds it.
+                if let Ok(mut o) = order.lock() {
+                    o.push_back((q, s));
+                }
+                lock(&stats).down.sent[q] += 1;
+                if peer.publish(DOWN, rq, false, format!("d|{q}|{s}")).is_err() {
+                    lock(&stats).down.failed[q] += 1;
+                }
+                thread::sleep(Duration::from_millis(40));
+            }
+        }));
+    }
+
+    // --- the module's receiver and publisher ---------------------------------------------------
+    {
+        let stats = Arc::clone(&stats);
+        let stop = Arc::clone(&stop_all);
+        threads.push(spawn("module-events", move || {
+            while !stop.load(Ordering::SeqCst) {
+                let Ok(ev) = conn.recv_timeout(Duration::from_millis(200)) else {
+                    continue;
+                };
+                let mut st = lock(&stats);
+                match ev {
+                    Event::Message(m) => st.down.receive(&m.payload, 'd'),
+                    Event::LinkLost { .. } => st.link_lost += 1,
+                    Event::PingTimeout { .. } => st.ping_timeouts += 1,
+                    Event::ModuleRestarted => st.restarts += 1,
+                    Event::Recovery { event, .. } => match event {
+                        RecoveryEvent::Lost { .. } => st.recovery_lost += 1,
+                        RecoveryEvent::Restored { .. } => st.restored += 1,
+                        RecoveryEvent::GaveUp { .. } => st.gave_up += 1,
+                        RecoveryEvent::Retrying { .. } => {}
+                    },
+                    Event::PublishFailed { .. } => st.publish_failed_events += 1,
+                    Event::Lagged { dropped, source } => {
+                        eprintln!("lagged: {dropped} from {source:?}");
+                        st.lagged += dropped;
+                    }
+                    Event::Retransmitting { .. } => {}
+                }
+            }
+        }));
+    }
+    {
+        let stats = Arc::clone(&stats);
+        let stop = Arc::clone(&stop_pub);
+        let client = client.clone();
+        threads.push(spawn("module-pub", move || {
+            let mut seq = [0u64; 3];
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let (q, qos, _) = qos_of(i);
+                i += 1;
+                let s = seq[q];
+                seq[q] += 1;
+                lock(&stats).up.sent[q] += 1;
+                match client.publish(UP, format!("u|{q}|{s}"), qos, false) {
+                    Ok(()) => {
+                        lock(&stats).up.acked[q].insert(s);
+                    }
+                    Err(ClientError::NotConnected) => {
+                        let mut st = lock(&stats);
+                        st.up.failed[q] += 1;
+                        st.not_connected += 1;
+                        drop(st);
+                        thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(_) => {
+                        lock(&stats).up.failed[q] += 1;
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }));
+    }
+
+    // --- RSS sampler -----------------------------------------------------------------------------
+    let total = Duration::from_secs_f64(args.minutes * 60.0);
+    let warmup = (total / 6).clamp(Duration::from_secs(5), Duration::from_secs(30));
+    let rss_samples: Arc<Mutex<Vec<(Duration, u64)>>> = Arc::default();
+    let started = Instant::now();
+    {
+        let samples = Arc::clone(&rss_samples);
+        let stop = Arc::clone(&stop_all);
+        threads.push(spawn("rss", move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(mut s) = samples.lock() {
+                    s.push((started.elapsed(), rss()));
+                }
+                thread::sleep(Duration::from_secs(1));
+            }
+        }));
+    }
+
+    // --- the fault schedule ---------------------------------------------------------------------
+    let mut rng = SplitMix(args.seed);
+    // Undo actions due at a time.
+    let mut undo: Vec<(Instant, Fault)> = Vec::new();
+    let mut next_fault = Instant::now() + Duration::from_secs(rng.range(2, 6));
+    let end = started + total;
+    let mut fault_log = Vec::new();
+    while Instant::now() < end {
+        let now = Instant::now();
+        undo.retain(|(at, f)| {
+            if *at <= now {
+                let _ = sim.inject(f.clone());
+                false
+            } else {
+                true
+            }
+        });
+        let busy = !undo.is_empty();
+        if now >= next_fault {
+            next_fault = now + Duration::from_secs(rng.range(2, 6));
+            let pick = rng.range(0, 6);
+            let (name, faults): (&'static str, Vec<Fault>) = match pick {
+                0 => ("broker-close", vec![Fault::BrokerClose(None)]),
+                1 if !busy => {
+                    undo.push((
+                        now + Duration::from_secs(rng.range(2, 5)),
+                        Fault::BrokerResume(None),
+                    ));
+                    ("broker-stall", vec![Fault::BrokerStall(None)])
+                }
+                2 => {
+                    let n = rng.range(1, 40) as usize;
+                    let mut g: Vec<u8> = (0..n)
+                        .map(|_| {
+                            let b = rng.next() as u8;
+                            // No CR/LF/'>' inside: one garbage line, no fake prompt.
+                            if matches!(b, b'\r' | b'\n' | b'>') {
+                                b'#'
+                            } else {
+                                b
+                            }
+                        })
+                        .collect();
+                    g.extend_from_slice(b"\r\n");
+                    ("garbage", vec![Fault::Garbage(g)])
+                }
+                3 => {
+                    let idx = rng.range(3, 5);
+                    let line = match rng.range(0, 2) {
+                        0 => format!("+QMTPING: {idx},1"),
+                        1 => format!("+QMTSTAT: {idx},1"),
+                        _ => format!("+QMTPUBEX: {idx},{},0", rng.range(1, 65535)),
+                    };
+                    ("stray-urc", vec![Fault::StrayUrc(line)])
+                }
+                4 if !busy => {
+                    undo.push((
+                        now + Duration::from_secs(rng.range(3, 8)),
+                        Fault::SplitWrites {
+                            max_chunk: 0,
+                            delay_ms: 0,
+                        },
+                    ));
+                    (
+                        "split-writes",
+                        vec![Fault::SplitWrites {
+                            max_chunk: rng.range(1, 16) as usize,
+                            delay_ms: rng.range(0, 3),
+                        }],
+                    )
+                }
+                5 => ("power-cycle", vec![Fault::PowerCycle]),
+                6 if !busy => {
+                    undo.push((
+                        now + Duration::from_secs(rng.range(2, 5)),
+                        Fault::DnsRestore,
+                    ));
+                    (
+                        "dns-failure",
+                        vec![Fault::DnsFailure(None), Fault::BrokerClose(None)],
+                    )
+                }
+                _ => ("skipped (undo pending)", Vec::new()),
+            };
+            for f in faults {
+                sim.inject(f)?;
+            }
+            *lock(&stats).faults.entry(name).or_default() += 1;
+            fault_log.push(format!("{:>6.1}s {name}", started.elapsed().as_secs_f64()));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+
+    // --- drain -------------------------------------------------------------------------------------
+    for (_, f) in undo.drain(..) {
+        sim.inject(f)?;
+    }
+    sim.inject(Fault::BrokerResume(None))?;
+    sim.inject(Fault::DnsRestore)?;
+    sim.inject(Fault::SplitWrites {
+        max_chunk: 0,
+        delay_ms: 0,
+    })?;
+    stop_pub.store(true, Ordering::SeqCst);
+    let drain_deadline = Instant::now() + Duration::from_secs(30);
+    let missing = |st: &Stats| -> usize {
+        [(&st.up), (&st.down)]
+            .iter()
+            .map(|d| {
+                (1..3)
+                    .map(|q| {
+                        d.acked[q]
+                            .iter()
+                            .filter(|s| !d.received[q].contains_key(s))
+                            .count()
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    };
+    // At least 5 s, then until nothing acknowledged is missing or 30 s have passed.
+    thread::sleep(Duration::from_secs(5));
+    while Instant::now() < drain_deadline && missing(&lock(&stats)) > 0 {
+        thread::sleep(Duration::from_millis(500));
+    }
+    stop_all.store(true, Ordering::SeqCst);
+    // The peer loop ends on its next event; a ping keeps events coming.
+    let _ = peer.disconnect();
+    let mut thread_panics = 0;
+    for t in threads {
+        if !t.join().unwrap_or(false) {
+            thread_panics += 1;
+        }
+    }
+
+    // --- summary -----------------------------------------------------------------------------------
+    let st = lock(&stats);
+    let mut ok = true;
+    println!("\nfaults injected:");
+    let mut fk: Vec<_> = st.faults.iter().collect();
+    fk.sort();
+    for (k, v) in fk {
+        println!("  {k:<24} {v}");
+    }
+    println!(
+        "\n{:<22} {:>3} {:>7} {:>7} {:>7} {:>8} {:>7} {:>5} {:>7}",
+        "direction", "QoS", "sent", "acked", "failed", "received", "unique", "dups", "LOST"
+    );
+    let mut problems = Vec::new();
+    for (name, d) in [
+        ("module -> peer (up)", &st.up),
+        ("peer -> module (down)", &st.down),
+    ] {
+        for q in 0..3 {
+            let received: u32 = d.received[q].values().sum();
+            let unique = d.received[q].len();
+            let dups: u32 = d.received[q].values().map(|c| c - 1).sum();
+            let mut lost: Vec<u64> = if q == 0 {
+                Vec::new()
+            } else {
+                d.acked[q]
+                    .iter()
+                    .filter(|s| !d.received[q].contains_key(s))
+                    .copied()
+                    .collect()
+            };
+            lost.sort_unstable();
+            println!(
+                "{:<22} {:>3} {:>7} {:>7} {:>7} {:>8} {:>7} {:>5} {:>7}",
+                name,
+                q,
+                d.sent[q],
+                d.acked[q].len(),
+                d.failed[q],
+                received,
+                unique,
+                dups,
+                if q == 0 {
+                    "-".into()
+                } else {
+                    lost.len().to_string()
+                }
+            );
+            if !lost.is_empty() {
+                ok = false;
+                problems.push(format!(
+                    "{name} QoS {q}: {} acknowledged message(s) never arrived: seq {:?}",
+                    lost.len(),
+                    &lost[..lost.len().min(20)]
+                ));
+            }
+            if q == 2 && dups > 0 {
+                ok = false;
+                let mut seqs: Vec<u64> = d.received[q]
+                    .iter()
+                    .filter(|(_, c)| **c > 1)
+                    .map(|(s, _)| *s)
+                    .collect();
+                seqs.sort_unstable();
+                problems.push(format!(
+                    "{name} QoS 2: {dups} duplicate(s): seq {:?}",
+                    &seqs[..seqs.len().min(20)]
+                ));
+            }
+        }
+        if d.foreign > 0 {
+            problems.push(format!(
+                "{name}: {} unparsable payload(s) (not counted as failure)",
+                d.foreign
+            ));
+        }
+    }
+    println!(
+        "\nmodule events: link lost {}, ping timeouts {}, module restarts {}, recovery: lost {} restored {} gave up {}; \
+         PublishFailed events {}; NotConnected refusals {}; lagged {}",
+        st.link_lost,
+        st.ping_timeouts,
+        st.restarts,
+        st.recovery_lost,
+        st.restored,
+        st.gave_up,
+        st.publish_failed_events,
+        st.not_connected,
+        st.lagged
+    );
+
+    let samples = rss_samples.lock().map(|s| s.clone()).unwrap_or_default();
+    let base = samples
+        .iter()
+        .find(|(t, _)| *t >= warmup)
+        .map_or(0, |(_, r)| *r);
+    let peak = samples
+        .iter()
+        .filter(|(t, _)| *t >= warmup)
+        .map(|(_, r)| *r)
+        .max()
+        .unwrap_or(0);
+    let bound = 2 * base + 64 * 1024 * 1024;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "RSS: warm-up sample ({:.0} s) {:.1} MiB, peak after {:.1} MiB, final {:.1} MiB; bound 2×warm-up + 64 MiB = {:.1} MiB ({} samples)",
+        warmup.as_secs_f64(),
+        mib(base),
+        mib(peak),
+        mib(samples.last().map_or(0, |s| s.1)),
+        mib(bound),
+        samples.len()
+    );
+    if base > 0 && peak > bound {
+        ok = false;
+        problems.push(format!(
+            "RSS {:.1} MiB > bound {:.1} MiB",
+            mib(peak),
+            mib(bound)
+        ));
+    }
+    let panics = PANICS.load(Ordering::SeqCst);
+    println!("panics: {panics} (threads that panicked: {thread_panics})");
+    if panics > 0 || thread_panics > 0 {
+        ok = false;
+        problems.push(format!("{panics} panic(s)"));
+    }
+    if st.gave_up > 0 {
+        problems.push(format!("recovery gave up {} time(s)", st.gave_up));
+    }
+    for p in &problems {
+        println!("  problem: {p}");
+    }
+    if std::env::var_os("SOAK_FAULT_LOG").is_some() {
+        for l in &fault_log {
+            println!("{l}");
+        }
+    }
+    println!("{}", if ok { "PASSED" } else { "" });
+    Ok(ok)
+}
