@@ -21,8 +21,9 @@ pub enum Fault {
     // --- applied by the IO shell -----------------------------------------------------------
     /// The server closes this client's connection (or every client's, with `None`).
     BrokerClose(Option<ClientIdx>),
-    /// The server stops answering: bytes from it are dropped from now on (no CONNACK, PINGRESP,
-    /// PUBACK …), for this client or every client. The connection stays open.
+    /// The server stops answering: bytes from it are held back from now on (no CONNACK,
+    /// PINGRESP, PUBACK … reach the module), for this client or every client. The connection
+    /// stays open; [`Fault::BrokerResume`] delivers what was held, as a link that recovers does.
     BrokerStall(Option<ClientIdx>),
     /// The server answers again after a [`Fault::BrokerStall`].
     BrokerResume(Option<ClientIdx>),

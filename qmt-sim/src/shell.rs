@@ -374,7 +374,16 @@ struct Conn {
     /// After [`NetAction::Close`]: flush, then drop; report nothing.
     closing: bool,
     deadline: Instant,
+    /// Bytes that arrived from the server while it was stalled ([`Fault::BrokerStall`]): held,
+    /// not dropped. TCP already acknowledged them, so a real network could never lose them; a
+    /// real silent server would not have sent them either. Delivered on [`Fault::BrokerResume`],
+    /// or lost with the connection if the module gives up on it first (as on a dead link).
+    held: Vec<u8>,
 }
+
+/// The most bytes a stalled connection holds; beyond it the oldest stall is not worth keeping
+/// faithful and the connection is treated as broken (see [`service_conn`]).
+const MAX_HELD: usize = 1 << 20;
 
 /// How a serviced connection ended, if it did.
 enum End {
@@ -537,7 +546,15 @@ impl<C: Core> Shell<C> {
                 }
             }
             Fault::BrokerStall(which) => selected(which).for_each(|i| self.stalled[i] = true),
-            Fault::BrokerResume(which) => selected(which).for_each(|i| self.stalled[i] = false),
+            Fault::BrokerResume(which) => {
+                for i in selected(which) {
+                    self.stalled[i] = false;
+                    // Deliver what the stall held back now, not at the next socket event.
+                    if self.conns[i].as_ref().is_some_and(|c| !c.held.is_empty()) {
+                        self.service(i);
+                    }
+                }
+            }
             Fault::DnsFailure(None) => self.dns_fail = DnsFail::All,
             Fault::DnsFailure(Some(name)) => match &mut self.dns_fail {
                 DnsFail::All => {}
@@ -694,6 +711,7 @@ impl<C: Core> Shell<C> {
                     tls: None,
                     out: Vec::new(),
                     closing: false,
+                    held: Vec::new(),
                     deadline: now + self.net.connect_timeout,
                 });
                 // A connect to a local port may already be complete.
@@ -948,15 +966,31 @@ fn service_conn(c: &mut Conn, i: usize, stalled: bool, events: &mut Vec<NetEvent
             }
         },
     }
-    if !received.is_empty() {
-        if stalled || c.closing {
-            tracing::trace!(client = i, len = received.len(), "received bytes dropped");
-        } else {
-            events.push(NetEvent::Received {
-                client_idx,
-                bytes: received,
-            });
+    if c.closing {
+        if !received.is_empty() {
+            tracing::trace!(
+                client = i,
+                len = received.len(),
+                "received bytes dropped (closing)"
+            );
         }
+    } else if stalled {
+        if !received.is_empty() {
+            tracing::trace!(
+                client = i,
+                len = received.len(),
+                "received bytes held (stalled)"
+            );
+            c.held.extend_from_slice(&received);
+            if c.held.len() > MAX_HELD {
+                tracing::warn!(client = i, "stalled connection holds over 1 MiB: broken");
+                return End::Failed(ConnectError::Network);
+            }
+        }
+    } else if !received.is_empty() || !c.held.is_empty() {
+        let mut bytes = std::mem::take(&mut c.held);
+        bytes.extend_from_slice(&received);
+        events.push(NetEvent::Received { client_idx, bytes });
     }
 
     // Write.

@@ -198,7 +198,7 @@ fn system_resolution_uses_the_hosts_port() {
 }
 
 #[test]
-fn broker_stall_drops_replies_until_resume() {
+fn broker_stall_holds_replies_until_resume() {
     let (sim, mut port) = net_sim(SimConfig::default(), None);
     cmd(&mut port, "OPEN 0 a.example 1883");
     assert_eq!(port.expect_line(|_| true, T), "CONNECTED 0");
@@ -211,13 +211,15 @@ fn broker_stall_drops_replies_until_resume() {
         &format!("SEND 0 {}", connect_packet("qmt-stall")),
     );
     let quiet = port.lines_within(Duration::from_millis(300));
-    assert!(quiet.is_empty(), "the CONNACK must be dropped: {quiet:?}");
+    assert!(quiet.is_empty(), "the CONNACK must be held back: {quiet:?}");
+    // Resumed: what the stall held (the CONNACK) arrives, nothing was lost, then new replies.
     sim.inject(Fault::BrokerResume(None)).unwrap();
+    assert_eq!(recv_bytes(&mut port, 0, 4), [0x20, 0x02, 0x00, 0x00]); // CONNACK, accepted
     cmd(
         &mut port,
         &format!("SEND 0 {}", encode(&PingreqPacket::new())),
     );
-    assert_eq!(recv_bytes(&mut port, 0, 2), [0xd0, 0x00]); // PINGRESP only
+    assert_eq!(recv_bytes(&mut port, 0, 2), [0xd0, 0x00]); // PINGRESP
 }
 
 // ---- TLS -----------------------------------------------------------------------------------
