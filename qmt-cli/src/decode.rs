@@ -79,6 +79,8 @@ struct InFlight {
     kind: CommandKind,
     form: Form,
     data: Option<DataPhase>,
+    /// `Command::info_client`: information naming another client is a URC.
+    info_client: Option<qmt_proto::params::ClientIdx>,
 }
 
 struct Session<'o, W: Write> {
@@ -176,6 +178,7 @@ impl<'o, W: Write> Session<'o, W> {
             kind,
             form,
             data: cmd.data_phase(),
+            info_client: cmd.info_client(),
         });
         self.awaiting_data = None;
     }
@@ -254,7 +257,9 @@ impl<'o, W: Write> Session<'o, W> {
     /// Types one module line: echo, information of the command in flight, or context-free.
     fn line_event(&mut self, line: &[u8]) -> io::Result<()> {
         if let Some(f) = self.in_flight {
-            if let Some(info) = Info::parse_for(f.kind, f.form, line) {
+            if let Some(info) = Info::parse_for(f.kind, f.form, line)
+                .filter(|i| f.info_client.is_none() || i.client_idx() == f.info_client)
+            {
                 return self.typed(ModuleLine::Info(info));
             }
         }

@@ -627,3 +627,27 @@ fn split_form_edge_cases_keep_order_and_empty_payloads() {
     );
     assert!(out.contains("unknown lines: 0"), "{out}");
 }
+
+/// Found by the soak: while client 1's slots are read, client 0's inline `+QMTRECV` is a URC,
+/// not the read's answer (which names client 1 only).
+#[test]
+fn another_clients_message_during_a_slot_read_is_a_urc() {
+    let f = TempFile::new(
+        "slot-read",
+        b">> AT+QMTRECV=1,2\n<< +QMTRECV: 0,28,\"t\",1,\"a\"\n<< +QMTRECV: 1,7,\"t\",1,\"b\"\n<< OK\n",
+    );
+    let out = decode_ok(&f.0, &[]);
+    let kinds: Vec<_> = events(&out).iter().map(|e| (e.dir, e.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (">>", "command"),
+            ("<<", "urc"),
+            ("<<", "info"),
+            ("<<", "final")
+        ],
+        "{out}"
+    );
+    assert!(events(&out)[1].text.contains("client_idx: 0"), "{out}");
+    assert!(events(&out)[2].text.contains("client_idx: 1"), "{out}");
+}

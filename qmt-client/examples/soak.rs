@@ -31,7 +31,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use qmt_client::recovery::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
-use qmt_client::{ClientError, ClientOptions, Event, Modem, ModemConfig, Qos};
+use qmt_client::{
+    ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
+};
+use qmt_proto::cfg::MsgRecvMode;
+use qmt_proto::params::ClientIdx;
 use qmt_sim::{BrokerChoice, EmbeddedBroker, Fault, Sim, SimConfig};
 use rumqttc::{Event as REvent, MqttOptions, Outgoing, Packet, QoS};
 
@@ -42,6 +46,15 @@ const DOWN: &str = "soak/down";
 const PAGE: u64 = 4096;
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
+
+/// `SOAK_TRACE=1`: print a timeline (faults, module events, messages) to stderr, to study a
+/// failing seed.
+fn timeline(started: Instant, what: std::fmt::Arguments<'_>) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("SOAK_TRACE").is_some()) {
+        eprintln!("{:>8.3}s {what}", started.elapsed().as_secs_f64());
+    }
+}
 
 /// splitmix64: the seeded schedule's random stream.
 struct SplitMix(u64);
@@ -95,6 +108,8 @@ impl Dir {
 struct Stats {
     up: Dir,
     down: Dir,
+    /// What client 1 (receive slots) got of the peer's messages; `down`'s sent/acked apply.
+    slots: Dir,
     link_lost: u64,
     ping_timeouts: u64,
     restarts: u64,
@@ -103,6 +118,9 @@ struct Stats {
     gave_up: u64,
     publish_failed_events: u64,
     lagged: u64,
+    /// Stored messages the module lost in a restart before they were read, as the client
+    /// reported them (`LagSource::ModuleRestart`, client 1).
+    restart_lost: u64,
     not_connected: u64,
     faults: HashMap<&'static str, u64>,
 }
@@ -136,19 +154,42 @@ fn spawn<F: FnOnce() + Send + 'static>(name: &str, f: F) -> thread::JoinHandle<b
         .expect("spawn")
 }
 
+/// Which broker the soak runs against.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum BrokerKind {
+    /// mosquitto when installed (required with `QMT_REQUIRE_MOSQUITTO=1`), else the embedded one.
+    Auto,
+    /// Debian's mosquitto, started on a free port.
+    Mosquitto,
+    /// The embedded rumqttd. Known: rumqttd 0.20 forwards a QoS 2 PUBLISH the sender retransmits
+    /// (DUP, same packet id, before PUBREL) as a second message, so the module → peer QoS 2
+    /// duplicate check is only a warning with it.
+    Embedded,
+}
+
 struct Args {
     minutes: f64,
     seed: u64,
+    broker: BrokerKind,
 }
 
 fn args() -> Result<Args> {
     let mut minutes = 2.0;
     let mut seed = None;
+    let mut broker = BrokerKind::Auto;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--minutes" => minutes = it.next().ok_or("--minutes N")?.parse()?,
             "--seed" => seed = Some(it.next().ok_or("--seed S")?.parse()?),
+            "--broker" => {
+                broker = match it.next().as_deref() {
+                    Some("auto") => BrokerKind::Auto,
+                    Some("mosquitto") => BrokerKind::Mosquitto,
+                    Some("embedded") => BrokerKind::Embedded,
+                    _ => return Err("--broker auto|mosquitto|embedded".into()),
+                }
+            }
             other => return Err(format!("unknown argument `{other}`").into()),
         }
     }
@@ -158,7 +199,11 @@ fn args() -> Result<Args> {
             .unwrap_or_default();
         SplitMix(t.as_nanos() as u64 ^ u64::from(std::process::id())).next()
     });
-    Ok(Args { minutes, seed })
+    Ok(Args {
+        minutes,
+        seed,
+        broker,
+    })
 }
 
 fn main() -> std::process::ExitCode {
@@ -170,7 +215,9 @@ fn main() -> std::process::ExitCode {
     let args = match args() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("soak: {e}\nusage: soak [--minutes N] [--seed S]");
+            eprintln!(
+                "soak: {e}\nusage: soak [--minutes N] [--seed S] [--broker auto|mosquitto|embedded]"
+            );
             return std::process::ExitCode::from(2);
         }
     };
@@ -194,9 +241,62 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Counts what one module client's event stream brings (`slots`: client 1, buffered mode).
+fn module_events(
+    conn: &Connection,
+    stats: &Shared,
+    stop: &AtomicBool,
+    started: Instant,
+    slots: bool,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let Ok(ev) = conn.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        match &ev {
+            Event::Message(m) => timeline(
+                started,
+                format_args!(
+                    "module {} <- msgid {:?} {}",
+                    m.client_idx,
+                    m.msgid,
+                    m.payload.escape_ascii()
+                ),
+            ),
+            other => timeline(started, format_args!("module event {other:?}")),
+        }
+        let mut st = lock(stats);
+        match ev {
+            Event::Message(m) if slots => st.slots.receive(&m.payload, 'd'),
+            Event::Message(m) => st.down.receive(&m.payload, 'd'),
+            Event::LinkLost { .. } => st.link_lost += 1,
+            Event::PingTimeout { .. } => st.ping_timeouts += 1,
+            Event::ModuleRestarted => st.restarts += 1,
+            Event::Recovery { event, .. } => match event {
+                RecoveryEvent::Lost { .. } => st.recovery_lost += 1,
+                RecoveryEvent::Restored { .. } => st.restored += 1,
+                RecoveryEvent::GaveUp { .. } => st.gave_up += 1,
+                RecoveryEvent::Retrying { .. } => {}
+            },
+            Event::PublishFailed { .. } => st.publish_failed_events += 1,
+            Event::Lagged {
+                dropped,
+                source: LagSource::ModuleRestart,
+            } => st.restart_lost += dropped,
+            Event::Lagged { dropped, source } => {
+                eprintln!("lagged: {dropped} from {source:?}");
+                st.lagged += dropped;
+            }
+            Event::Retransmitting { .. } => {}
+        }
+    }
+}
+
 #[allow(clippy::too_many_lines)]
 fn run(args: &Args) -> Result<bool> {
-    let broker = EmbeddedBroker::start()?;
+    let started = Instant::now();
+    let broker = Broker::start(args.broker)?;
+    println!("broker: {}", broker.name());
     let sim = Sim::start(SimConfig {
         broker: BrokerChoice::External(broker.addr()),
         ..SimConfig::default()
@@ -228,6 +328,19 @@ fn run(args: &Args) -> Result<bool> {
     let (client, conn) = modem.client(0, options)?;
     client.connect()?;
     client.subscribe(&[(DOWN, Qos::ExactlyOnce)])?;
+    // Client 1 reads the same messages through the module's receive slots (recv/mode 1), the
+    // path `FillRecvSlots` exercises.
+    let options = ClientOptions::builder()
+        .host("broker.example.com")
+        .client_id("qmt-soak-slots")
+        .clean_session(false)
+        .keep_alive(3)
+        .timeout(3, 2, false)
+        .recv_mode(MsgRecvMode::Buffered, true)
+        .build()?;
+    let (client1, conn1) = modem.client(1, options)?;
+    client1.connect()?;
+    client1.subscribe(&[(DOWN, Qos::ExactlyOnce)])?;
 
     let stats: Shared = Arc::default();
     let stop_pub = Arc::new(AtomicBool::new(false));
@@ -258,6 +371,15 @@ fn run(args: &Args) -> Result<bool> {
                 }
                 match ev {
                     Ok(REvent::Incoming(Packet::Publish(p))) => {
+                        timeline(
+                            started,
+                            format_args!(
+                                "peer <- PUBLISH pkid {} dup {} {}",
+                                p.pkid,
+                                p.dup,
+                                p.payload.escape_ascii()
+                            ),
+                        );
                         lock(&stats).up.receive(&p.payload, 'u');
                     }
                     Ok(REvent::Outgoing(Outgoing::Publish(pkid))) => {
@@ -283,8 +405,12 @@ fn run(args: &Args) -> Result<bool> {
                             lock(&stats).down.acked[q].insert(seq);
                         }
                     }
+                    Ok(REvent::Incoming(p @ (Packet::ConnAck(_) | Packet::SubAck(_)))) => {
+                        timeline(started, format_args!("peer <- {p:?}"));
+                    }
                     Ok(_) => {}
                     Err(e) => {
+                        timeline(started, format_args!("peer: {e}"));
                         eprintln!("peer: {e}");
                         thread::sleep(Duration::from_millis(200));
                     }
@@ -318,35 +444,15 @@ fn run(args: &Args) -> Result<bool> {
         }));
     }
 
-    // --- the module's receiver and publisher ---------------------------------------------------
-    {
+    // --- the module's receivers and publisher ---------------------------------------------------
+    for (name, conn, slots) in [
+        ("module-events", conn, false),
+        ("slots-events", conn1, true),
+    ] {
         let stats = Arc::clone(&stats);
         let stop = Arc::clone(&stop_all);
-        threads.push(spawn("module-events", move || {
-            while !stop.load(Ordering::SeqCst) {
-                let Ok(ev) = conn.recv_timeout(Duration::from_millis(200)) else {
-                    continue;
-                };
-                let mut st = lock(&stats);
-                match ev {
-                    Event::Message(m) => st.down.receive(&m.payload, 'd'),
-                    Event::LinkLost { .. } => st.link_lost += 1,
-                    Event::PingTimeout { .. } => st.ping_timeouts += 1,
-                    Event::ModuleRestarted => st.restarts += 1,
-                    Event::Recovery { event, .. } => match event {
-                        RecoveryEvent::Lost { .. } => st.recovery_lost += 1,
-                        RecoveryEvent::Restored { .. } => st.restored += 1,
-                        RecoveryEvent::GaveUp { .. } => st.gave_up += 1,
-                        RecoveryEvent::Retrying { .. } => {}
-                    },
-                    Event::PublishFailed { .. } => st.publish_failed_events += 1,
-                    Event::Lagged { dropped, source } => {
-                        eprintln!("lagged: {dropped} from {source:?}");
-                        st.lagged += dropped;
-                    }
-                    Event::Retransmitting { .. } => {}
-                }
-            }
+        threads.push(spawn(name, move || {
+            module_events(&conn, &stats, &stop, started, slots);
         }));
     }
     {
@@ -387,7 +493,6 @@ fn run(args: &Args) -> Result<bool> {
     let total = Duration::from_secs_f64(args.minutes * 60.0);
     let warmup = (total / 6).clamp(Duration::from_secs(5), Duration::from_secs(30));
     let rss_samples: Arc<Mutex<Vec<(Duration, u64)>>> = Arc::default();
-    let started = Instant::now();
     {
         let samples = Arc::clone(&rss_samples);
         let stop = Arc::clone(&stop_all);
@@ -412,6 +517,7 @@ fn run(args: &Args) -> Result<bool> {
         let now = Instant::now();
         undo.retain(|(at, f)| {
             if *at <= now {
+                timeline(started, format_args!("undo {f:?}"));
                 let _ = sim.inject(f.clone());
                 false
             } else {
@@ -421,7 +527,7 @@ fn run(args: &Args) -> Result<bool> {
         let busy = !undo.is_empty();
         if now >= next_fault {
             next_fault = now + Duration::from_secs(rng.range(2, 6));
-            let pick = rng.range(0, 6);
+            let pick = rng.range(0, 7);
             let (name, faults): (&'static str, Vec<Fault>) = match pick {
                 0 => ("broker-close", vec![Fault::BrokerClose(None)]),
                 1 if !busy => {
@@ -483,8 +589,13 @@ fn run(args: &Args) -> Result<bool> {
                         vec![Fault::DnsFailure(None), Fault::BrokerClose(None)],
                     )
                 }
+                7 => (
+                    "fill-recv-slots",
+                    vec![Fault::FillRecvSlots(ClientIdx::new(1)?)],
+                ),
                 _ => ("skipped (undo pending)", Vec::new()),
             };
+            timeline(started, format_args!("fault {name}"));
             for f in faults {
                 sim.inject(f)?;
             }
@@ -507,19 +618,23 @@ fn run(args: &Args) -> Result<bool> {
     stop_pub.store(true, Ordering::SeqCst);
     let drain_deadline = Instant::now() + Duration::from_secs(30);
     let missing = |st: &Stats| -> usize {
-        [(&st.up), (&st.down)]
-            .iter()
-            .map(|d| {
-                (1..3)
-                    .map(|q| {
-                        d.acked[q]
-                            .iter()
-                            .filter(|s| !d.received[q].contains_key(s))
-                            .count()
-                    })
-                    .sum::<usize>()
-            })
-            .sum()
+        [
+            (&st.up, &st.up),
+            (&st.down, &st.down),
+            (&st.down, &st.slots),
+        ]
+        .iter()
+        .map(|(d, r)| {
+            (1..3)
+                .map(|q| {
+                    d.acked[q]
+                        .iter()
+                        .filter(|s| !r.received[q].contains_key(s))
+                        .count()
+                })
+                .sum::<usize>()
+        })
+        .sum()
     };
     // At least 5 s, then until nothing acknowledged is missing or 30 s have passed.
     thread::sleep(Duration::from_secs(5));
@@ -550,20 +665,22 @@ fn run(args: &Args) -> Result<bool> {
         "direction", "QoS", "sent", "acked", "failed", "received", "unique", "dups", "LOST"
     );
     let mut problems = Vec::new();
-    for (name, d) in [
-        ("module -> peer (up)", &st.up),
-        ("peer -> module (down)", &st.down),
+    let mut slots_missing = 0u64;
+    for (name, d, r) in [
+        ("module -> peer (up)", &st.up, &st.up),
+        ("peer -> module 0 (URC)", &st.down, &st.down),
+        ("peer -> module 1 (slots)", &st.down, &st.slots),
     ] {
         for q in 0..3 {
-            let received: u32 = d.received[q].values().sum();
-            let unique = d.received[q].len();
-            let dups: u32 = d.received[q].values().map(|c| c - 1).sum();
+            let received: u32 = r.received[q].values().sum();
+            let unique = r.received[q].len();
+            let dups: u32 = r.received[q].values().map(|c| c - 1).sum();
             let mut lost: Vec<u64> = if q == 0 {
                 Vec::new()
             } else {
                 d.acked[q]
                     .iter()
-                    .filter(|s| !d.received[q].contains_key(s))
+                    .filter(|s| !r.received[q].contains_key(s))
                     .copied()
                     .collect()
             };
@@ -584,38 +701,71 @@ fn run(args: &Args) -> Result<bool> {
                     lost.len().to_string()
                 }
             );
+            // Client 1's stored messages die with the module's RAM in a power cycle; the client
+            // reports each (LagSource::ModuleRestart). Only unreported losses fail the run.
+            let slots = std::ptr::eq(r, &st.slots);
+            if slots {
+                slots_missing += lost.len() as u64;
+            }
             if !lost.is_empty() {
-                ok = false;
+                ok &= slots;
                 problems.push(format!(
-                    "{name} QoS {q}: {} acknowledged message(s) never arrived: seq {:?}",
+                    "{name} QoS {q}: {} acknowledged message(s) never arrived: seq {:?}{}",
                     lost.len(),
-                    &lost[..lost.len().min(20)]
+                    &lost[..lost.len().min(20)],
+                    if slots {
+                        " (stored in the module, lost in a power cycle: see below)"
+                    } else {
+                        ""
+                    }
                 ));
             }
+            // rumqttd forwards a retransmitted QoS 2 PUBLISH again (see BrokerKind::Embedded).
+            let broker_dup = broker.is_embedded() && std::ptr::eq(d, &st.up);
             if q == 2 && dups > 0 {
-                ok = false;
-                let mut seqs: Vec<u64> = d.received[q]
+                ok &= broker_dup;
+                let mut seqs: Vec<u64> = r.received[q]
                     .iter()
                     .filter(|(_, c)| **c > 1)
                     .map(|(s, _)| *s)
                     .collect();
                 seqs.sort_unstable();
                 problems.push(format!(
-                    "{name} QoS 2: {dups} duplicate(s): seq {:?}",
-                    &seqs[..seqs.len().min(20)]
+                    "{name} QoS 2: {dups} duplicate(s): seq {:?}{}",
+                    &seqs[..seqs.len().min(20)],
+                    if broker_dup {
+                        " (not counted: rumqttd forwards QoS 2 retransmissions; use mosquitto)"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
-        if d.foreign > 0 {
+        if r.foreign > 0 {
             problems.push(format!(
-                "{name}: {} unparsable payload(s) (not counted as failure)",
-                d.foreign
+                "{name}: {} foreign payload(s) (FillRecvSlots placeholders or unparsable; not a failure)",
+                r.foreign
             ));
         }
     }
+    if slots_missing > 0 {
+        let reported = slots_missing <= st.restart_lost;
+        ok &= reported;
+        problems.push(format!(
+            "client 1: {slots_missing} QoS 1/2 message(s) missing, {} stored message(s) (any QoS) \
+             reported lost in module restarts: {}",
+            st.restart_lost,
+            if reported {
+                "every loss was reported (the module's slots are RAM; not a failure)"
+            } else {
+                "UNREPORTED LOSS"
+            }
+        ));
+    }
     println!(
         "\nmodule events: link lost {}, ping timeouts {}, module restarts {}, recovery: lost {} restored {} gave up {}; \
-         PublishFailed events {}; NotConnected refusals {}; lagged {}",
+         PublishFailed events {}; NotConnected refusals {}; lagged {}; \
+         stored messages lost in restarts {}",
         st.link_lost,
         st.ping_timeouts,
         st.restarts,
@@ -624,7 +774,8 @@ fn run(args: &Args) -> Result<bool> {
         st.gave_up,
         st.publish_failed_events,
         st.not_connected,
-        st.lagged
+        st.lagged,
+        st.restart_lost
     );
 
     let samples = rss_samples.lock().map(|s| s.clone()).unwrap_or_default();
@@ -676,4 +827,110 @@ fn run(args: &Args) -> Result<bool> {
     }
     println!("{}", if ok { "PASSED" } else { "" });
     Ok(ok)
+}
+
+/// The broker under the soak: mosquitto (a child process on a free port, killed on drop) or the
+/// embedded rumqttd.
+enum Broker {
+    Mosquitto {
+        child: std::process::Child,
+        addr: std::net::SocketAddr,
+        dir: std::path::PathBuf,
+    },
+    Embedded(EmbeddedBroker),
+}
+
+impl Broker {
+    fn start(kind: BrokerKind) -> Result<Broker> {
+        let required = std::env::var("QMT_REQUIRE_MOSQUITTO").is_ok_and(|v| v == "1");
+        let bin = find_mosquitto();
+        match (kind, bin) {
+            (BrokerKind::Embedded, _) => Ok(Broker::Embedded(EmbeddedBroker::start()?)),
+            (BrokerKind::Auto | BrokerKind::Mosquitto, Some(bin)) => Broker::mosquitto(&bin),
+            (BrokerKind::Mosquitto, None) => Err("mosquitto is not installed".into()),
+            (BrokerKind::Auto, None) if required => {
+                Err("mosquitto is not installed, and QMT_REQUIRE_MOSQUITTO=1".into())
+            }
+            (BrokerKind::Auto, None) => {
+                eprintln!(
+                    "\n*** mosquitto not installed (apt-get install mosquitto): the soak runs against \
+                     the embedded rumqttd, whose QoS 2 forwarding can duplicate (see --broker) ***\n"
+                );
+                Ok(Broker::Embedded(EmbeddedBroker::start()?))
+            }
+        }
+    }
+
+    fn mosquitto(bin: &std::path::Path) -> Result<Broker> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let dir = std::env::temp_dir().join(format!("qmt-soak-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        // Queues big enough for the peer's rate across any outage the schedule makes.
+        std::fs::write(
+            dir.join("mosquitto.conf"),
+            format!(
+                "allow_anonymous true\npersistence false\nmax_queued_messages 100000\n\
+                 listener {port} 127.0.0.1\n"
+            ),
+        )?;
+        let log = std::fs::File::create(dir.join("mosquitto.log"))?;
+        let mut child = std::process::Command::new(bin)
+            .arg("-c")
+            .arg(dir.join("mosquitto.conf"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = child.try_wait()? {
+                return Err(format!("mosquitto exited ({status})").into());
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                return Err(format!("mosquitto does not accept on {addr}").into());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(Broker::Mosquitto { child, addr, dir })
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            Broker::Mosquitto { addr, .. } => *addr,
+            Broker::Embedded(b) => b.addr(),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Broker::Mosquitto { addr, .. } => format!("mosquitto on {addr}"),
+            Broker::Embedded(b) => format!("embedded rumqttd on {}", b.addr()),
+        }
+    }
+
+    fn is_embedded(&self) -> bool {
+        matches!(self, Broker::Embedded(_))
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Broker::Mosquitto { child, dir, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn find_mosquitto() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d: std::path::PathBuf| d.join("mosquitto"))
+        .find(|p| p.is_file())
 }

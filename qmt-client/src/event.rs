@@ -188,6 +188,13 @@ pub enum LagSource {
     /// In this connection's bounded event queue: the consumer was slower than the module in
     /// inline receive mode, and the oldest messages were dropped (see [`crate::queue`]).
     Connection,
+    /// In the module: messages it had stored in its receive slots (`recv/mode` 1, announced
+    /// with `+QMTRECV: <idx>,<recv_id>`) and acknowledged to the server were gone when read,
+    /// because it restarted (`RDY`: power loss or reset) in between: the slots are RAM. The
+    /// server does not send an acknowledged message again, so they are lost. This is the one
+    /// window buffered mode cannot close; it is reported so that it is never silent (found by
+    /// the soak: a power cycle right after a stalled broker's backlog was stored).
+    ModuleRestart,
 }
 
 impl Event {

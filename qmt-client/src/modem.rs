@@ -151,6 +151,7 @@ enum Job {
     ReadStored {
         pending: Pending,
         client_idx: ClientIdx,
+        recv_id: RecvId,
     },
     /// A command whose answer only matters for the log (`ATE0` after `RDY`).
     Quiet { pending: Pending, command: String },
@@ -446,6 +447,7 @@ impl Shared {
                     let _ = jobs.send(Job::ReadStored {
                         pending,
                         client_idx,
+                        recv_id,
                     });
                 }
                 Err(e) => {
@@ -511,6 +513,17 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                         shared.pump_reads(&mut st, *client_idx);
                     }
                     ModuleLine::Urc(Urc::Rdy) => {
+                        // Announced messages not yet read died with the module's RAM.
+                        for slot in st.clients.iter_mut().flatten() {
+                            let dropped = slot.stored.len() as u64;
+                            if dropped > 0 {
+                                slot.stored.clear();
+                                slot.send(Event::Lagged {
+                                    dropped,
+                                    source: LagSource::ModuleRestart,
+                                });
+                            }
+                        }
                         // The module restarted with echo on and CMEE reset (spec §9).
                         shared.quiet(&st, Command::Echo(false));
                         shared.quiet(&st, Command::Cmee(CmeeMode::Verbose));
@@ -590,6 +603,7 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
             Job::ReadStored {
                 pending,
                 client_idx,
+                recv_id,
             } => {
                 let result = pending.wait();
                 let mut st = shared.lock();
@@ -597,13 +611,17 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
                     continue;
                 };
                 let mut delivered = false;
+                // The module announced the message; not finding it means it was lost.
+                let mut gone = false;
                 match result {
                     Ok(resp) => {
                         let encoding = slot.options.recv_encoding();
+                        let mut found = false;
                         for line in &resp.info {
                             if let Some(Info::Message(recv)) =
                                 Info::parse_for(CommandKind::QmtRecv, Form::Write, line.bytes())
                             {
+                                found = true;
                                 match Message::from_recv(&recv, encoding) {
                                     // One slot, one message: the first uses the reservation.
                                     Ok(m) if !delivered => {
@@ -615,11 +633,31 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
                                 }
                             }
                         }
+                        // Answered without it (empty slot or ERROR): the module lost it.
+                        gone = !found;
+                    }
+                    Err(CommandError::ModuleRestarted { .. }) => gone = true,
+                    Err(CommandError::Timeout { .. }) => {
+                        // The message is still in the module: read it again.
+                        if !slot.stored.contains(&recv_id) {
+                            slot.stored.push_front(recv_id);
+                        }
                     }
                     Err(e) => tracing::warn!(error = %e, "reading a stored message failed"),
                 }
                 if !delivered {
                     slot.events.unreserve();
+                }
+                if gone {
+                    tracing::warn!(
+                        client = client_idx.get(),
+                        recv_id = recv_id.get(),
+                        "an announced stored message was gone when read (module restarted)"
+                    );
+                    slot.send(Event::Lagged {
+                        dropped: 1,
+                        source: LagSource::ModuleRestart,
+                    });
                 }
                 shared.pump_reads(&mut st, client_idx);
             }

@@ -128,3 +128,55 @@ fn inline_mode_drops_the_oldest_and_counts_them() {
     let want: Vec<String> = (N - CAPACITY as u64..N).map(|i| i.to_string()).collect();
     assert_eq!(rest, want);
 }
+
+/// Found by the soak: messages the module stored and announced (`+QMTRECV: <idx>,<recv_id>`) but
+/// the modem had not read yet die with the module's RAM when it restarts. The server saw them
+/// acknowledged and will not send them again: the loss is reported, never silent.
+#[test]
+fn stored_messages_lost_in_a_module_restart_are_reported() {
+    let sim = sim();
+    let modem = small_queue_modem(&sim);
+    let options = opts("qmt-bp-restart")
+        .recv_mode(MsgRecvMode::Buffered, true)
+        .build()
+        .unwrap();
+    let (client, conn) = modem.client(2, options).unwrap();
+    client.connect().unwrap();
+    client
+        .subscribe(&[("qmt/bp/restart", Qos::AtLeastOnce)])
+        .unwrap();
+    // The queue (4) fills; the other 3 stay announced in the module's slots (5).
+    const N: usize = 7;
+    let mut peer = Peer::connect(sim.broker_addr(), "qmt-bp-restart-peer");
+    for i in 0..N {
+        peer.publish(
+            "qmt/bp/restart",
+            QoS::AtLeastOnce,
+            format!("m{i}").as_bytes(),
+        );
+    }
+    wait_until("the queue fills", || conn.len() >= CAPACITY);
+    // Time for the module to store and announce the rest (nothing is read while the queue is full).
+    thread::sleep(Duration::from_millis(500));
+    sim.inject(Fault::PowerCycle).unwrap();
+
+    let mut messages = 0;
+    let mut lost = 0;
+    let deadline = Instant::now() + T;
+    while messages + lost < N as u64 && Instant::now() < deadline {
+        match conn.recv_timeout(Duration::from_millis(200)) {
+            Ok(Event::Message(_)) => messages += 1,
+            Ok(Event::Lagged {
+                dropped,
+                source: LagSource::ModuleRestart,
+            }) => lost += dropped,
+            Ok(Event::ModuleRestarted | Event::LinkLost { .. }) | Err(_) => {}
+            Ok(other) => panic!("unexpected event {other:?}"),
+        }
+    }
+    assert_eq!(
+        messages, CAPACITY as u64,
+        "the queued messages are delivered"
+    );
+    assert_eq!(lost, (N - CAPACITY) as u64, "every lost message is counted");
+}

@@ -749,6 +749,18 @@ impl Command {
         }
     }
 
+    /// The client whose index every information line answering this command carries:
+    /// `AT+QMTRECV=<idx>[,<recv_id>]` answers only `+QMTRECV: <idx>,…`. A line of the same shape
+    /// for another client is not the answer but a URC (the inline `+QMTRECV` of a client in
+    /// receive mode 0, arriving while another client's slots are read; found by the soak).
+    /// `None` when the answer names no single client.
+    pub fn info_client(&self) -> Option<ClientIdx> {
+        match self {
+            Command::Recv(r) => Some(r.client_idx),
+            _ => None,
+        }
+    }
+
     /// Which command this is, and in which form.
     pub fn kind(&self) -> (CommandKind, Form) {
         use CommandKind as K;

@@ -493,6 +493,17 @@ impl<'a> ModuleLine<'a> {
 }
 
 impl<'a> Info<'a> {
+    /// The client the line is about, when it names one.
+    pub fn client_idx(&self) -> Option<ClientIdx> {
+        match self {
+            Info::OpenRead { client_idx, .. }
+            | Info::ConnRead { client_idx, .. }
+            | Info::RecvStatus { client_idx, .. } => Some(*client_idx),
+            Info::Message(recv) => Some(recv.client_idx),
+            _ => None,
+        }
+    }
+
     /// Command-aware classification (DESIGN.md "Command-aware classification"): `Some` only when
     /// `line` is information that the command `kind` in form `form` can answer — its prefix *and*
     /// its shape match. Everything else (a two-phase result of an earlier command, a URC, a final

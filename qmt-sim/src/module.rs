@@ -80,7 +80,7 @@ use qmt_proto::{
 use tracing::{debug, warn};
 
 use crate::fault::Fault;
-use crate::mqtt::{Op, Session, SessionConfig, SessionEvent};
+use crate::mqtt::{KeptState, Op, Session, SessionConfig, SessionEvent};
 use crate::net::{ConnectError, NetAction, NetEvent, TlsConfig};
 
 use config::{ClientConfig, SslContext, cfg_test_ranges};
@@ -132,9 +132,21 @@ struct Client {
     overflow: VecDeque<Stored>,
     /// What the session was last told by `set_accepting` (a new session accepts).
     accepting: bool,
+    /// The session state kept from the last connection (clean session 0), for the next.
+    kept: Option<KeptState>,
 }
 
 impl Client {
+    /// Ends the link, keeping what the session keeps between connections.
+    fn drop_link(&mut self) {
+        if let Link::Open {
+            session: Some(s), ..
+        } = std::mem::take(&mut self.link)
+        {
+            self.kept = s.kept_state();
+        }
+    }
+
     fn session_mut(&mut self) -> Option<&mut Session> {
         match &mut self.link {
             Link::Open { session, .. } => session.as_deref_mut(),
@@ -328,7 +340,7 @@ impl Module {
             NetEvent::ConnectFailed { client_idx, error } => {
                 let client = self.client_mut(client_idx);
                 if matches!(client.link, Link::Opening { .. }) {
-                    client.link = Link::NotOpen;
+                    client.drop_link();
                     let result = match error {
                         ConnectError::Dns => OpenResult::DomainNameParseFailed,
                         ConnectError::Network => OpenResult::NetworkError,
@@ -348,14 +360,14 @@ impl Module {
                 match client.link {
                     Link::NotOpen => {}
                     Link::Opening { .. } => {
-                        client.link = Link::NotOpen;
+                        client.drop_link();
                         self.urc(Urc::Open {
                             client_idx,
                             result: OpenResult::NetworkError,
                         });
                     }
                     Link::Open { .. } => {
-                        client.link = Link::NotOpen;
+                        client.drop_link();
                         self.urc(Urc::Stat {
                             client_idx,
                             err_code: StatCode::ClosedByPeer,
@@ -657,7 +669,7 @@ impl Module {
                     return;
                 }
                 self.ok();
-                self.client_mut(idx).link = Link::NotOpen;
+                self.client_mut(idx).drop_link();
                 self.net.push_back(NetAction::Close { client_idx: idx });
                 self.urc(Urc::Close {
                     client_idx: idx,
@@ -725,7 +737,11 @@ impl Module {
                     session, connected, ..
                 } = &mut client.link
                 {
-                    *session = Some(Box::new(Session::connect(config, now)));
+                    let mut s = Session::connect(config, now);
+                    if let Some(kept) = client.kept.take() {
+                        s.restore(kept);
+                    }
+                    *session = Some(Box::new(s));
                     *connected = false;
                 }
                 client.accepting = true;
@@ -1049,7 +1065,7 @@ impl Module {
     }
 
     fn close_link(&mut self, idx: ClientIdx) {
-        self.client_mut(idx).link = Link::NotOpen;
+        self.client_mut(idx).drop_link();
         self.net.push_back(NetAction::Close { client_idx: idx });
     }
 

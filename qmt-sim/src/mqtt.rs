@@ -361,6 +361,19 @@ pub struct Session {
     stats: SessionStats,
 }
 
+/// The client session state a module keeps between connections while `clean_session` is 0
+/// (MQTT 3.1.1 §3.1.2.4): the QoS 2 packet ids answered with PUBREC whose PUBREL has not come.
+///
+/// Without it a server that did not see the PUBREC sends the PUBLISH again (DUP) on the next
+/// connection and the module reports it twice: exactly-once broken by a reconnect. Found by the
+/// soak (`cargo xtask soak --seed 42`: a stall, then a close right after the resume). A power
+/// cycle loses it, as on a real module.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeptState {
+    client_id: String,
+    awaiting_pubrel: BTreeSet<u16>,
+}
+
 /// Never prints packet bytes (the CONNECT holds the password).
 impl core::fmt::Debug for Session {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -663,6 +676,25 @@ impl Session {
         }
     }
 
+    /// What a module keeps of this session for the next connection of the same client
+    /// (MQTT 3.1.1 §3.1.2.4); `None` with `clean_session`, where nothing is kept.
+    pub fn kept_state(&self) -> Option<KeptState> {
+        (!self.config.clean_session).then(|| KeptState {
+            client_id: self.config.client_id.clone(),
+            awaiting_pubrel: self.awaiting_pubrel.clone(),
+        })
+    }
+
+    /// Carries `kept` (from the previous connection's [`kept_state`](Self::kept_state)) into
+    /// this session: a QoS 2 PUBLISH the server sends again after a reconnect is answered
+    /// PUBREC, not delivered twice. Ignored with `clean_session` or another client id.
+    pub fn restore(&mut self, kept: KeptState) {
+        if !self.config.clean_session && kept.client_id == self.config.client_id {
+            debug!(ids = ?kept.awaiting_pubrel, "mqtt: session state restored");
+            self.awaiting_pubrel = kept.awaiting_pubrel;
+        }
+    }
+
     /// Queues DISCONNECT; the session sends nothing after it.
     pub fn disconnect(&mut self, now: Instant) {
         self.tick(now);
@@ -887,12 +919,12 @@ impl Session {
         self.end();
     }
 
-    /// Forgets everything in flight and every held message.
+    /// Forgets everything in flight and every held message. The ids awaiting PUBREL stay, for
+    /// [`kept_state`](Self::kept_state).
     fn end(&mut self) {
         self.rx = Vec::new();
         self.connect = None;
         self.outgoing.clear();
-        self.awaiting_pubrel.clear();
         self.ping = None;
         self.pending.retain(|p| matches!(p, Pending::Event(_)));
         self.held = 0;
@@ -908,7 +940,13 @@ impl Session {
                     return self.ignore("CONNACK when not connecting");
                 }
                 let code = p.connect_return_code().to_u8();
-                debug!(code, "mqtt rx CONNACK");
+                let session_present = p.connack_flags().session_present;
+                debug!(code, session_present, "mqtt rx CONNACK");
+                if !session_present {
+                    // The server kept nothing: no PUBREL for an old id will come, and the ids
+                    // are free for new publications (MQTT 3.1.1 §3.2.2.2).
+                    self.awaiting_pubrel.clear();
+                }
                 self.connect = None;
                 self.event(SessionEvent::ConnAck { code });
                 if code == 0 {

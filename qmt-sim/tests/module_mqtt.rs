@@ -693,3 +693,103 @@ fn broker_protocol_error_reports_qmtstat_7() {
     assert_eq!(r.closed, vec![c(5)]);
     assert_eq!(r.send("AT+QMTCONN?\r"), lines(&["OK"]));
 }
+
+/// Opens client 0 and connects it with clean session 0; `session_present` in the CONNACK.
+#[track_caller]
+fn reconnect_kept(r: &mut Rig, session_present: bool) {
+    r.open(0);
+    assert_eq!(r.send("AT+QMTCONN=0,\"cid0\"\r"), lines(&["OK"]));
+    let sent = r.packets(0);
+    assert!(
+        matches!(sent.as_slice(), [VariablePacket::ConnectPacket(p)] if !p.clean_session()),
+        "{sent:?}"
+    );
+    assert_eq!(
+        r.broker(
+            0,
+            ConnackPacket::new(session_present, ConnectReturnCode::ConnectionAccepted)
+        ),
+        lines(&["+QMTCONN: 0,0,0"])
+    );
+}
+
+/// Found by the soak (`cargo xtask soak --seed 42`): a QoS 2 message the module reported and
+/// answered with PUBREC, whose PUBREC the broker never saw (the connection closed), came again
+/// (DUP, same packet id) on the next connection and was reported twice. With clean session 0 the
+/// module keeps the ids awaiting PUBREL across connections (MQTT 3.1.1 §3.1.2.4): the second copy
+/// is answered PUBREC and not reported.
+#[test]
+fn qos2_message_sent_again_after_a_reconnect_is_reported_once() {
+    let mut r = Rig::new();
+    assert_eq!(r.send("AT+QMTCFG=\"session\",0,0\r"), lines(&["OK"]));
+    reconnect_kept(&mut r, false);
+    let again = || {
+        let mut p = publish("q/2", QoSWithPacketIdentifier::Level2(7), b"once");
+        p.set_dup(true);
+        p
+    };
+    assert_eq!(
+        r.broker(
+            0,
+            publish("q/2", QoSWithPacketIdentifier::Level2(7), b"once")
+        ),
+        lines(&["+QMTRECV: 0,7,\"q/2\",\"once\""])
+    );
+    assert!(
+        matches!(r.packets(0).as_slice(), [VariablePacket::PubrecPacket(p)] if p.packet_identifier() == 7)
+    );
+
+    // The broker closes before it sees the PUBREC; the host reconnects; the broker kept the
+    // session and sends the PUBLISH again.
+    r.m.handle_net(NetEvent::Closed { client_idx: c(0) }, r.now);
+    assert_eq!(r.read(), lines(&["+QMTSTAT: 0,1"]));
+    reconnect_kept(&mut r, true);
+    assert_eq!(r.broker(0, again()), "", "reported twice");
+    assert!(
+        matches!(r.packets(0).as_slice(), [VariablePacket::PubrecPacket(p)] if p.packet_identifier() == 7)
+    );
+    // PUBREL completes the flow; the id is then free for a new message.
+    assert_eq!(r.broker(0, mqtt::packet::PubrelPacket::new(7)), "");
+    assert!(
+        matches!(r.packets(0).as_slice(), [VariablePacket::PubcompPacket(p)] if p.packet_identifier() == 7)
+    );
+    assert_eq!(
+        r.broker(
+            0,
+            publish("q/2", QoSWithPacketIdentifier::Level2(7), b"next")
+        ),
+        lines(&["+QMTRECV: 0,7,\"q/2\",\"next\""])
+    );
+    assert!(matches!(
+        r.packets(0).as_slice(),
+        [VariablePacket::PubrecPacket(_)]
+    ));
+
+    // AT+QMTCLOSE keeps it too; a CONNACK without a session forgets it (the server kept
+    // nothing, so the same id is a new message).
+    assert_eq!(r.send("AT+QMTCLOSE=0\r"), lines(&["OK", "+QMTCLOSE: 0,0"]));
+    reconnect_kept(&mut r, true);
+    assert_eq!(r.broker(0, again()), "");
+    r.packets(0);
+    assert_eq!(r.send("AT+QMTCLOSE=0\r"), lines(&["OK", "+QMTCLOSE: 0,0"]));
+    reconnect_kept(&mut r, false);
+    assert_eq!(
+        r.broker(0, again()),
+        lines(&["+QMTRECV: 0,7,\"q/2\",\"once\""])
+    );
+}
+
+/// With clean session 1 (the default) nothing is kept: the copy after a reconnect is a new
+/// message, as MQTT says.
+#[test]
+fn clean_session_keeps_nothing_between_connections() {
+    let mut r = Rig::new();
+    r.connect(0);
+    let msg = || publish("q/2", QoSWithPacketIdentifier::Level2(7), b"x");
+    assert_eq!(r.broker(0, msg()), lines(&["+QMTRECV: 0,7,\"q/2\",\"x\""]));
+    r.m.handle_net(NetEvent::Closed { client_idx: c(0) }, r.now);
+    assert_eq!(r.read(), lines(&["+QMTSTAT: 0,1"]));
+    r.packets(0);
+    r.connect(0);
+    assert_eq!(r.broker(0, msg()), lines(&["+QMTRECV: 0,7,\"q/2\",\"x\""]));
+}

@@ -253,6 +253,8 @@ struct Exchange {
     marker: Option<Marker>,
     kind: CommandKind,
     form: Form,
+    /// [`Command::info_client`]: information lines naming another client are URCs.
+    info_client: Option<ClientIdx>,
     /// The bytes written, without the final `\r`: what an echo looks like.
     text: Vec<u8>,
     /// The data not yet written (until the prompt / `CONNECT`).
@@ -667,6 +669,7 @@ impl Link {
             marker,
             kind,
             form,
+            info_client: command.info_client(),
             text,
             data,
             phase,
@@ -809,7 +812,10 @@ impl Link {
         }
         let is_ghost = !self.ghosts.is_empty();
         if let Some(head) = self.head_mut() {
-            if Info::parse_for(head.kind, head.form, &bytes).is_some() {
+            let answers = Info::parse_for(head.kind, head.form, &bytes).is_some_and(|info| {
+                head.info_client.is_none() || info.client_idx() == head.info_client
+            });
+            if answers {
                 if is_ghost {
                     tracing::debug!(command = %head.name(), "late information line consumed");
                     return;

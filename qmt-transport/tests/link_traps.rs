@@ -236,3 +236,32 @@ fn unknown_lines_are_urcs_counted_and_block_nothing() {
     );
     assert_eq!(link.stats().unknown, 2);
 }
+
+/// Found by the soak: client 0 receives inline (`recv/mode` 0) while client 1's slots are read
+/// with `AT+QMTRECV=1,<recv_id>`. Client 0's `+QMTRECV: 0,…` has the answer's shape, but the read
+/// answers only lines of client 1: the other is a URC (it was taken as the answer and delivered
+/// to client 1).
+#[test]
+fn inline_message_of_another_client_during_a_slot_read_is_a_urc() {
+    let t = Instant::now();
+    let mut link = link(t);
+    let token = link.submit(cmd("AT+QMTRECV=1,2"), None, t).unwrap();
+    assert_eq!(written(&mut link), "AT+QMTRECV=1,2\r");
+    link.feed(
+        &framed(&[
+            "+QMTRECV: 0,28,\"soak/down\",5,\"d|2|1\"",
+            "+QMTRECV: 1,7,\"soak/down\",5,\"d|2|0\"",
+            "+QMTRECV: 2,9,\"x\",1,\"y\"",
+            "OK",
+        ]),
+        t,
+    );
+    assert_eq!(
+        events(&mut link),
+        [
+            urc("+QMTRECV: 0,28,\"soak/down\",5,\"d|2|1\""),
+            urc("+QMTRECV: 2,9,\"x\",1,\"y\""),
+            done(token, &["+QMTRECV: 1,7,\"soak/down\",5,\"d|2|0\""], "OK")
+        ]
+    );
+}

@@ -91,6 +91,13 @@ fn shutdown_completes_pending_commands_with_closed() {
     let sim = Sim::start(SimConfig::default()).unwrap();
     let mut reactor = Reactor::start().unwrap();
     let (port, events) = open(&reactor, &sim, PortConfig::default());
+    // The module's answer trickles out one byte a second: the command is certainly still
+    // pending when the shutdown comes (before: a race the reactor could win by reading the OK).
+    sim.inject(Fault::SplitWrites {
+        max_chunk: 1,
+        delay_ms: 1000,
+    })
+    .unwrap();
     let pending = port
         .submit(cmd("AT+QMTOPEN=0,\"broker.example.com\",1883"), None)
         .unwrap();
