@@ -10,6 +10,10 @@
 //! - `cargo xtask soak [--minutes N] [--seed S]`: runs the soak test (`qmt-client`'s `soak`
 //!   example: client + qmt-sim + broker under a seeded fault schedule) and fails when it does. A
 //!   seed is drawn and printed when none is given. Not part of `ci`.
+//! - `cargo xtask scale [--seconds N] [--modules 1,8,64]`: runs the scale bench (`qmt-client`'s
+//!   `scale` example: one reactor thread, M simulated modules × 6 clients publishing and
+//!   receiving) and prints its table. Fails only when a run cannot be set up or loses a message,
+//!   never because of a figure. Not part of `ci`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -55,6 +59,16 @@ enum Task {
         #[arg(long)]
         seed: Option<u64>,
     },
+    /// Run the scale bench: one reactor thread, M simulated modules × 6 clients, all publishing
+    /// and receiving; messages/s, latency, CPU and RSS per M.
+    Scale {
+        /// Seconds of the timed window per module count.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Module counts, comma-separated.
+        #[arg(long, default_value = "1,8,64")]
+        modules: String,
+    },
 }
 
 /// A failed step: what ran and why it failed.
@@ -70,6 +84,7 @@ fn main() -> ExitCode {
         Task::Fuzz { seconds, targets } => fuzz(&root, seconds, &targets),
         Task::Bench => bench(&root),
         Task::Soak { minutes, seed } => soak(&root, minutes, seed),
+        Task::Scale { seconds, modules } => scale(&root, seconds, &modules),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -463,6 +478,29 @@ fn soak(root: &Path, minutes: f64, seed: Option<u64>) -> Step {
             "{msg}\nre-run with: cargo xtask soak --minutes {minutes} --seed {seed}"
         ))
     })
+}
+
+fn scale(root: &Path, seconds: f64, modules: &str) -> Step {
+    step(&format!("scale: modules {modules}, {seconds} s each"));
+    let seconds = seconds.to_string();
+    run(
+        root,
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "-p",
+            "qmt-client",
+            "--release",
+            "--example",
+            "scale",
+            "--",
+            "--seconds",
+            &seconds,
+            "--modules",
+            modules,
+        ],
+    )
 }
 
 #[cfg(test)]
