@@ -9,7 +9,8 @@
 //!   memchr baseline, and whether each contender's output was verified against the ground truth.
 //! - `cargo xtask soak [--minutes N] [--seed S]`: runs the soak test (`qmt-client`'s `soak`
 //!   example: client + qmt-sim + broker under a seeded fault schedule) and fails when it does. A
-//!   seed is drawn and printed when none is given. Not part of `ci`.
+//!   seed is drawn and printed when none is given. `ci` runs it for 2 minutes (`--soak-minutes`)
+//!   with a fresh seed each time, `QMT_SOAK_SEED` to pin one.
 //! - `cargo xtask scale [--seconds N] [--modules 1,8,64]`: runs the scale bench (`qmt-client`'s
 //!   `scale` example: one reactor thread, M simulated modules × 6 clients publishing and
 //!   receiving) and prints its table. Fails only when a run cannot be set up or loses a message,
@@ -34,11 +35,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Everything CI checks: fmt, clippy, tests, no_std builds, the quick start, a fuzz smoke run.
+    /// Everything CI checks: fmt, clippy, tests, no_std builds, the quick start, a soak run, a
+    /// fuzz smoke run.
     Ci {
         /// Seconds per fuzz target in the smoke run.
         #[arg(long, default_value_t = 20)]
         fuzz_seconds: u64,
+        /// Minutes of the soak run (0 skips it).
+        #[arg(long, default_value_t = 2.0)]
+        soak_minutes: f64,
     },
     /// Run the cargo-fuzz targets and report what each found.
     Fuzz {
@@ -80,7 +85,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let root = workspace_root();
     let result = match cli.task {
-        Task::Ci { fuzz_seconds } => ci(&root, fuzz_seconds),
+        Task::Ci {
+            fuzz_seconds,
+            soak_minutes,
+        } => ci(&root, fuzz_seconds, soak_minutes),
         Task::Fuzz { seconds, targets } => fuzz(&root, seconds, &targets),
         Task::Bench => bench(&root),
         Task::Soak { minutes, seed } => soak(&root, minutes, seed),
@@ -136,7 +144,7 @@ fn output(dir: &Path, program: &str, args: &[&str]) -> Option<String> {
 /// The bare-metal target whose build proves the protocol crates are `no_std`.
 const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
 
-fn ci(root: &Path, fuzz_seconds: u64) -> Step {
+fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
     let started = Instant::now();
     step("cargo fmt --all --check");
     run(root, "cargo", &["fmt", "--all", "--check"])?;
@@ -239,6 +247,13 @@ fn ci(root: &Path, fuzz_seconds: u64) -> Step {
     if !out.status.success() {
         eprintln!("{}", String::from_utf8_lossy(&out.stderr));
         return Err(Failure(format!("qmt demo exited with {}", out.status)));
+    }
+
+    if soak_minutes > 0.0 {
+        let seed = std::env::var("QMT_SOAK_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok());
+        soak(root, soak_minutes, seed)?;
     }
 
     if root.join("fuzz/Cargo.toml").exists() {
