@@ -17,8 +17,8 @@ use qmt_cli::trace::Tracer;
 use qmt_client::recovery::{LossCause, RecoveryEvent};
 use qmt_client::{Client, error::PublishFailure};
 use qmt_client::{
-    ClientError, ClientOptions, Connection, Event, Modem, ModemConfig, Qos, RecoveryPolicy,
-    TlsFiles,
+    ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
+    RecoveryPolicy, TlsFiles,
 };
 use qmt_proto::cfg::MsgRecvMode;
 use qmt_proto::params::{ClientIdx, PayloadLen, Topic};
@@ -617,6 +617,17 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
                 RecoveryEvent::Restored { .. } => eprintln!("qmt sub: reconnected"),
                 RecoveryEvent::Retrying { .. } => {}
             },
+            // Never silent: say how many and where (qmt-client's `LagSource` docs say why).
+            Event::Lagged { dropped, source } => {
+                let r#where = match source {
+                    LagSource::Transport => "the serial port's URC queue overflowed",
+                    LagSource::Connection => "this program fell behind the module",
+                    LagSource::ModuleRestart => {
+                        "stored in the module's receive slots when it restarted"
+                    }
+                };
+                eprintln!("qmt sub: {dropped} event(s) lost: {where}");
+            }
             _ => {}
         }
     }

@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         } => ci(&root, fuzz_seconds, soak_minutes),
         Task::Fuzz { seconds, targets } => fuzz(&root, seconds, &targets),
         Task::Bench => bench(&root),
-        Task::Soak { minutes, seed } => soak(&root, minutes, seed),
+        Task::Soak { minutes, seed } => soak(&root, minutes, seed, true),
         Task::Scale { seconds, modules } => scale(&root, seconds, &modules),
     };
     match result {
@@ -253,7 +253,7 @@ fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
         let seed = std::env::var("QMT_SOAK_SEED")
             .ok()
             .and_then(|s| s.parse().ok());
-        soak(root, soak_minutes, seed)?;
+        soak(root, soak_minutes, seed, false)?;
     }
 
     if root.join("fuzz/Cargo.toml").exists() {
@@ -456,7 +456,10 @@ fn bench(root: &Path) -> Step {
     )
 }
 
-fn soak(root: &Path, minutes: f64, seed: Option<u64>) -> Step {
+/// `release`: optimised build (what `cargo xtask soak` uses); `ci` uses the debug build the
+/// tests already compiled (the soak is paced, not CPU-bound; this saves a release build of the
+/// whole tree on a fresh machine).
+fn soak(root: &Path, minutes: f64, seed: Option<u64>, release: bool) -> Step {
     let seed = seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -470,25 +473,20 @@ fn soak(root: &Path, minutes: f64, seed: Option<u64>) -> Step {
     });
     step(&format!("soak: {minutes} min, seed {seed}"));
     let (minutes, seed) = (minutes.to_string(), seed.to_string());
-    run(
-        root,
-        "cargo",
-        &[
-            "run",
-            "-q",
-            "-p",
-            "qmt-client",
-            "--release",
-            "--example",
-            "soak",
-            "--",
-            "--minutes",
-            &minutes,
-            "--seed",
-            &seed,
-        ],
-    )
-    .map_err(|Failure(msg)| {
+    let mut args = vec!["run", "-q", "-p", "qmt-client"];
+    if release {
+        args.push("--release");
+    }
+    args.extend([
+        "--example",
+        "soak",
+        "--",
+        "--minutes",
+        &minutes,
+        "--seed",
+        &seed,
+    ]);
+    run(root, "cargo", &args).map_err(|Failure(msg)| {
         Failure(format!(
             "{msg}\nre-run with: cargo xtask soak --minutes {minutes} --seed {seed}"
         ))
