@@ -7,7 +7,8 @@ sources, and a few hand-built streams (counted +QMTRECV payloads holding CR LF, 
 prompts, over-long lines). Input layouts follow the targets' doc comments:
 codec_chunks = [k, k chunk sizes..., stream]; decode_stream = [option byte, capture...];
 link_core = [script byte, command indices..., k, k step bytes..., module stream];
-sim_commands = [option byte, k, k step bytes..., host stream].
+sim_commands = [option byte, k, k step bytes..., host stream], or with bit 5 of k
+[option byte, k, k step bytes..., broker script, host stream] (inbound PUBLISH/PUBREL, see SIM_RECV).
 """
 import hashlib
 import pathlib
@@ -154,6 +155,129 @@ SIM_SESSIONS = {
     b'AT+QMTOPEN=0,"h",1883\rAT+QMTOPEN=0,"h",1883\rAT+QMTPUBEX=0,0,0,0,"t",99999\r',
 }
 
+# sim_commands with a broker script (fuzz_targets/sim_commands.rs): the fake broker sends PUBLISH
+# (QoS 0/1/2, DUP, retain) and PUBREL to a connected client at chosen points of the host stream.
+# Script = [cfg, n, n descriptors]; cfg bit 0 recv/mode 1 (slots), bit 1 msg_len_enable, bit 2
+# dataformat recv hex, bit 3 no automatic PUBREL. Descriptor = [flags, at (u16 BE, host bytes
+# since the previous point), id (u16 BE), topic_len, topic, payload_len, payload]; flags bits 0-1
+# QoS 0-2 or 3 = PUBREL, bit 2 DUP, bit 3 the broker loses the module's ack, bit 4 retain, bits
+# 5-7 client.
+PUBREL = 3
+
+
+def pub(qos, msgid, topic, payload, client=0, dup=False, lose=False, retain=False):
+    return ("inject", qos | dup << 2 | lose << 3 | retain << 4 | client << 5, msgid, topic, payload)
+
+
+def pubrel(msgid, client=0):
+    return ("inject", PUBREL | client << 5, msgid, b"", b"")
+
+
+def sim_script(cfg, parts):
+    """Host bytes and injections in stream order -> (script, host)."""
+    host, descs, last = b"", [], 0
+    flat = [q for p in parts for q in (p if isinstance(p, list) else [p])]
+    for part in flat:
+        if isinstance(part, bytes):
+            host += part
+            continue
+        _, flags, msgid, topic, payload = part
+        at = len(host) - last
+        last = len(host)
+        descs.append(bytes([flags]) + at.to_bytes(2, "big") + msgid.to_bytes(2, "big")
+                     + bytes([len(topic)]) + topic + bytes([len(payload)]) + payload)
+    return bytes([cfg, len(descs)]) + b"".join(descs), host
+
+
+def pause():
+    """A PUBREL to client 5, never connected: sends nothing, but splits the chunk there, so the
+    network answers (connect, CONNACK, SUBACK) before the next command, as a host waits for them."""
+    return pubrel(0, client=5)
+
+
+CONNECT0 = [b'AT+QMTOPEN=0,"broker.example",1883\r', pause(), b'AT+QMTCONN=0,"dev"\r', pause(),
+            b'AT+QMTSUB=0,1,"dev/#",2\r']
+CONNECT1 = [b'AT+QMTOPEN=1,"broker.example",8883\r', pause(), b'AT+QMTCONN=1,"dev1","u","p"\r', pause(),
+            b'AT+QMTSUB=1,7,"#",1\r']
+ODD = b'a\r\nb,"c\0\xff> d!\r\nOK\r\n'  # CR LF, quote, NUL, 0xFF, a fake prompt and final
+SIM_RECV = {
+    # recv/mode 0 without lengths: QoS 0, 1, 2 (the broker releases QoS 2 at once), retain,
+    # payloads with quotes, NUL, 0xFF, commas, an empty one.
+    "recv-urc-qos012": (0, [
+        CONNECT0,
+        pub(0, 0, b"dev/a", b"hello"),
+        pub(1, 1, b"dev/b", b'q"uo,te\0\xff'),
+        pub(2, 2, b"dev/c", b"exactly once", retain=True),
+        pub(1, 3, b"dev/\xc3\xa9", b""),
+        b"AT+QMTRECV?\r",
+        pub(2, 4, b"dev/d", b"30,not a length"),
+        b"AT+QMTDISC=0\r",
+    ]),
+    # recv/mode 0 with lengths: payloads holding CR LF (counted by the hook).
+    "recv-urc-len-crlf": (2, [
+        CONNECT0,
+        pub(0, 0, b"dev/x", ODD),
+        pub(1, 9, b"dev/y", ODD),
+        pub(2, 10, b"dev/z", b"\r\n"),
+        pub(2, 11, b"dev/z", ODD + ODD, dup=True),
+        b"AT\r",
+    ]),
+    # recv/mode 1: seven QoS 1/2 messages, five slots; the last two wait unacknowledged until
+    # slots are read; a DUP redelivery of a held one; reads one by one and all at once.
+    "recv-slots": (3, [
+        CONNECT0,
+        pub(1, 1, b"dev/1", b"one"),
+        pub(2, 2, b"dev/2", b"two\r\n"),
+        pub(1, 3, b"dev/3", ODD),
+        pub(0, 0, b"dev/4", b"four"),
+        pub(2, 5, b"dev/5", b"five"),
+        pub(1, 6, b"dev/6", b"six (held)"),
+        pub(2, 7, b"dev/7", b"seven (held)"),
+        pub(1, 6, b"dev/6", b"", dup=True),
+        b"AT+QMTRECV?\r",
+        b"AT+QMTRECV=0,0\r",
+        b"AT+QMTRECV=0,3\rAT+QMTRECV?\r",
+        b"AT+QMTRECV=0\r",
+        pub(1, 8, b"dev/8", b"left in a slot"),
+        b"AT+QMTRECV?\r",
+    ]),
+    # Inbound QoS 2 without automatic PUBREL: PUBREC lost, DUP redelivery (answered PUBREC, not
+    # delivered again), PUBREL by descriptor, a stray PUBREL, id reuse after PUBCOMP; QoS 1 with a
+    # lost PUBACK delivered twice.
+    "recv-qos2-dup": (8, [
+        CONNECT0,
+        pub(2, 300, b"dev/q2", b"once", lose=True),
+        pub(2, 300, b"dev/q2", b"", dup=True),
+        pubrel(300),
+        pubrel(301),
+        pub(2, 300, b"dev/q2", b"again, new message"),
+        pubrel(300),
+        pub(1, 65535, b"dev/q1", b"twice", lose=True),
+        pub(1, 65535, b"dev/q1", b"", dup=True),
+        b"AT+QMTUNS=0,2,\"dev/#\"\r",
+    ]),
+    # dataformat recv hex with lengths, recv/mode 1, two clients.
+    "recv-hex-two-clients": (7, [
+        CONNECT0,
+        CONNECT1,
+        pub(1, 1, b"dev/h", ODD),
+        pub(2, 2, b"dev1/h", b"\x00\xff", client=1),
+        pub(0, 0, b"x", b"\r\n", client=1),
+        b"AT+QMTRECV=0\rAT+QMTRECV=1,0\r",
+    ]),
+    # Host-side settings while messages arrive: recv/mode and view/mode 1 (split form), hex off.
+    "recv-host-settings": (0, [
+        CONNECT0,
+        b'AT+QMTCFG="recv/mode",0,0,1\r',
+        pub(1, 1, b"dev/a", ODD),
+        b'AT+QMTCFG="view/mode",0,1\r',
+        pub(2, 2, b"dev/b", ODD),
+        b'AT+QMTCFG="recv/mode",0,1,0\rAT+QMTCFG="dataformat",0,0,1\r',
+        pub(0, 0, b"dev/c", ODD),
+        b"AT+QMTRECV=0\r",
+    ]),
+}
+
 
 def write(target, name, data):
     d = SEEDS / target
@@ -253,6 +377,12 @@ def main():
         write("sim_commands", f"{name}-echo", b"\xfe\x01\x1f" + host)
         write("sim_commands", f"{name}-ate0", b"\xff\x02\x0f\x62" + host)
         write("sim_commands", f"{name}-refused", b"\x55\x01\xbf" + host)
+    # With a broker script (bit 5 of k): echo off, every connect and CONNACK accepted; 32-byte
+    # chunks without time, and 16/3-byte chunks with the clock moving.
+    for name, (cfg, parts) in SIM_RECV.items():
+        script, host = sim_script(cfg, parts)
+        write("sim_commands", f"{name}-ate0", b"\xff\x21\x1f" + script + host)
+        write("sim_commands", f"{name}-c3-slow", b"\xff\x22\x0f\x62" + script + host)
 
     for t in sorted(SEEDS.iterdir()):
         files = list(t.iterdir())
