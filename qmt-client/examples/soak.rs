@@ -518,7 +518,9 @@ fn run(args: &Args) -> Result<bool> {
     let mut rng = SplitMix(args.seed);
     // Undo actions due at a time.
     let mut undo: Vec<(Instant, Fault)> = Vec::new();
-    let mut next_fault = Instant::now() + Duration::from_secs(rng.range(2, 6));
+    // Millisecond resolution: with whole seconds an undo (a broker resuming) and the next fault
+    // landed in the same 50 ms tick one time in four, far more often than independent events do.
+    let mut next_fault = Instant::now() + Duration::from_millis(rng.range(2_000, 6_000));
     let end = started + total;
     let mut fault_log = Vec::new();
     while Instant::now() < end {
@@ -534,13 +536,13 @@ fn run(args: &Args) -> Result<bool> {
         });
         let busy = !undo.is_empty();
         if now >= next_fault {
-            next_fault = now + Duration::from_secs(rng.range(2, 6));
+            next_fault = now + Duration::from_millis(rng.range(2_000, 6_000));
             let pick = rng.range(0, 7);
             let (name, faults): (&'static str, Vec<Fault>) = match pick {
                 0 => ("broker-close", vec![Fault::BrokerClose(None)]),
                 1 if !busy => {
                     undo.push((
-                        now + Duration::from_secs(rng.range(2, 5)),
+                        now + Duration::from_millis(rng.range(2_000, 5_000)),
                         Fault::BrokerResume(None),
                     ));
                     ("broker-stall", vec![Fault::BrokerStall(None)])
@@ -572,7 +574,7 @@ fn run(args: &Args) -> Result<bool> {
                 }
                 4 if !busy => {
                     undo.push((
-                        now + Duration::from_secs(rng.range(3, 8)),
+                        now + Duration::from_millis(rng.range(3_000, 8_000)),
                         Fault::SplitWrites {
                             max_chunk: 0,
                             delay_ms: 0,
@@ -589,7 +591,7 @@ fn run(args: &Args) -> Result<bool> {
                 5 => ("power-cycle", vec![Fault::PowerCycle]),
                 6 if !busy => {
                     undo.push((
-                        now + Duration::from_secs(rng.range(2, 5)),
+                        now + Duration::from_millis(rng.range(2_000, 5_000)),
                         Fault::DnsRestore,
                     ));
                     (
