@@ -8,11 +8,15 @@
 //!   [`Connection`]; `+QMTRECV` messages become [`Event::Message`]; a buffered-mode announcement
 //!   (`+QMTRECV: <idx>,<recv_id>`) makes it submit `AT+QMTRECV=<idx>,<recv_id>` when the
 //!   connection's queue has room (back-pressure: [`crate::queue`]); `RDY` makes it send `ATE0` and
-//!   `AT+CMEE=2` again; URCs the port dropped ([`PortEvent::Lagged`]) become
-//!   [`Event::Lagged`] on every client.
+//!   `AT+CMEE=2` again, and announced messages not yet read are reported lost with the module's
+//!   RAM ([`LagSource::ModuleRestart`]); URCs the port dropped ([`PortEvent::Lagged`]) become
+//!   [`Event::Lagged`] on every client, and with a buffered-mode client `AT+QMTRECV?` asks which
+//!   slots hold messages whose announcement may have been among them.
 //! - the **acceptor**: waits for the final codes of the commands the operations submitted, in the
 //!   order the link completes them (one command on the wire at a time), and tells the correlator
-//!   (`accepted`, or `fail` with the `+CME ERROR`); reads the answers of buffered-mode reads.
+//!   (`accepted`, or `fail` with the `+CME ERROR`); reads the answers of buffered-mode reads (a
+//!   read that timed out is sent again; one that finds its slot empty after a restart is a
+//!   reported loss).
 //! - the **timer**: sleeps on a condition variable until the earliest of the correlator's and
 //!   the recovery machines' deadlines (woken whenever one may have moved), then runs
 //!   `handle_timeout` and starts due recovery attempts, each on a short-lived worker thread that
@@ -28,7 +32,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use qmt_proto::codes::{ConnState, OpenResult};
+use qmt_proto::codes::{ConnState, OpenResult, StoreStatus};
 use qmt_proto::command::CmeeMode;
 use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId, Topic};
@@ -117,6 +121,9 @@ pub(crate) struct Slot {
     /// Buffered-mode messages announced (`+QMTRECV: <idx>,<recv_id>`) and not read yet because
     /// the connection's queue is full (at most the module's five slots).
     stored: VecDeque<RecvId>,
+    /// Slots whose read is on its way (a rescan must not read them twice), and whether an `RDY`
+    /// was handled meanwhile.
+    reading: Vec<(RecvId, bool)>,
     pub(crate) recovery: Recovery,
     recovery_enabled: bool,
     /// A recovery worker thread is running for this client.
@@ -152,7 +159,11 @@ enum Job {
         pending: Pending,
         client_idx: ClientIdx,
         recv_id: RecvId,
+        /// The link's restart count (`LinkStats::restarts`) when it was sent.
+        restarts: u64,
     },
+    /// `AT+QMTRECV?` after lost URCs: slots holding messages whose announcement was lost.
+    Rescan { pending: Pending },
     /// A command whose answer only matters for the log (`ATE0` after `RDY`).
     Quiet { pending: Pending, command: String },
 }
@@ -425,10 +436,23 @@ impl Shared {
         }
     }
 
+    /// Submits `AT+QMTRECV?`; the acceptor reads the slots it finds stored and unannounced.
+    fn rescan(&self, st: &State) {
+        match self.port.submit(Command::RecvRead, None) {
+            Ok(pending) => {
+                if let Some(jobs) = &st.jobs {
+                    let _ = jobs.send(Job::Rescan { pending });
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot ask which receive slots hold messages"),
+        }
+    }
+
     /// Reads announced buffered-mode messages of `client_idx` while its connection's queue has
     /// room (each read reserves its message's place); the rest wait for the consumer.
     fn pump_reads(&self, st: &mut State, client_idx: ClientIdx) {
         let Some(jobs) = st.jobs.clone() else { return };
+        let restarts = self.port.stats().link.restarts;
         let Some(slot) = st.slot(client_idx) else {
             return;
         };
@@ -444,10 +468,12 @@ impl Shared {
             match self.port.submit(read_stored(client_idx, recv_id), None) {
                 Ok(pending) => {
                     slot.stored.pop_front();
+                    slot.reading.push((recv_id, false));
                     let _ = jobs.send(Job::ReadStored {
                         pending,
                         client_idx,
                         recv_id,
+                        restarts,
                     });
                 }
                 Err(e) => {
@@ -515,6 +541,9 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                     ModuleLine::Urc(Urc::Rdy) => {
                         // Announced messages not yet read died with the module's RAM.
                         for slot in st.clients.iter_mut().flatten() {
+                            for r in &mut slot.reading {
+                                r.1 = true;
+                            }
                             let dropped = slot.stored.len() as u64;
                             if dropped > 0 {
                                 slot.stored.clear();
@@ -547,6 +576,17 @@ fn dispatcher(shared: Arc<Shared>, events: PortEvents) {
                         dropped,
                         source: LagSource::Transport,
                     });
+                }
+                // Lost lines may have been `+QMTRECV: <idx>,<recv_id>` announcements: without
+                // them those messages would sit in the slots until all five are full and the
+                // module stops acknowledging. Ask which slots hold messages.
+                if st
+                    .clients
+                    .iter()
+                    .flatten()
+                    .any(|s| s.options.receives_buffered())
+                {
+                    shared.rescan(&st);
                 }
             }
             PortEvent::Closed { reason } => {
@@ -604,12 +644,19 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
                 pending,
                 client_idx,
                 recv_id,
+                restarts,
             } => {
                 let result = pending.wait();
                 let mut st = shared.lock();
+                // Restarted since the read was sent: the link counted an `RDY` (before this
+                // completion), or the dispatcher handled one while the read was out.
+                let mut restarted = shared.port.stats().link.restarts != restarts;
                 let Some(slot) = st.slot(client_idx) else {
                     continue;
                 };
+                if let Some(at) = slot.reading.iter().position(|r| r.0 == recv_id) {
+                    restarted |= slot.reading.remove(at).1;
+                }
                 let mut delivered = false;
                 // The module announced the message; not finding it means it was lost.
                 let mut gone = false;
@@ -633,8 +680,17 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
                                 }
                             }
                         }
-                        // Answered without it (empty slot or ERROR): the module lost it.
-                        gone = !found;
+                        // Answered without it (empty slot or ERROR): lost in a restart, or this
+                        // was a second read of a message already read (an announcement and a
+                        // rescan both led here).
+                        gone = !found && restarted;
+                        if !found && !restarted {
+                            tracing::debug!(
+                                client = client_idx.get(),
+                                recv_id = recv_id.get(),
+                                "slot already read"
+                            );
+                        }
                     }
                     Err(CommandError::ModuleRestarted { .. }) => gone = true,
                     Err(CommandError::Timeout { .. }) => {
@@ -660,6 +716,51 @@ fn acceptor(shared: Arc<Shared>, jobs: mpsc::Receiver<Job>) {
                     });
                 }
                 shared.pump_reads(&mut st, client_idx);
+            }
+            Job::Rescan { pending } => {
+                let result = pending.wait();
+                let mut st = shared.lock();
+                let Ok(resp) = result else {
+                    continue;
+                };
+                let mut found = Vec::new();
+                for line in &resp.info {
+                    if let Some(Info::RecvStatus { client_idx, slots }) =
+                        Info::parse_for(CommandKind::QmtRecv, Form::Read, line.bytes())
+                    {
+                        for (i, status) in slots.iter().enumerate() {
+                            if *status == StoreStatus::Stored {
+                                if let Ok(recv_id) = RecvId::new(i as i64) {
+                                    found.push((client_idx, recv_id));
+                                }
+                            }
+                        }
+                    }
+                }
+                let mut clients = Vec::new();
+                for (client_idx, recv_id) in found {
+                    let Some(slot) = st.slot(client_idx) else {
+                        continue;
+                    };
+                    if !slot.options.receives_buffered()
+                        || slot.stored.contains(&recv_id)
+                        || slot.reading.iter().any(|r| r.0 == recv_id)
+                    {
+                        continue;
+                    }
+                    tracing::debug!(
+                        client = client_idx.get(),
+                        recv_id = recv_id.get(),
+                        "a stored message whose announcement was lost"
+                    );
+                    slot.stored.push_back(recv_id);
+                    if !clients.contains(&client_idx) {
+                        clients.push(client_idx);
+                    }
+                }
+                for client_idx in clients {
+                    shared.pump_reads(&mut st, client_idx);
+                }
             }
             Job::Quiet { pending, command } => {
                 if let Err(e) = pending.wait() {
@@ -1057,6 +1158,7 @@ impl Modem {
             msgids: MsgIdAllocator::new(),
             events: Arc::clone(&events),
             stored: VecDeque::new(),
+            reading: Vec::new(),
             recovery: Recovery::new(policy),
             recovery_enabled: policy.enabled,
             worker: false,

@@ -747,6 +747,11 @@ impl ClientOptions {
             .unwrap_or(DataEncoding::Text)
     }
 
+    /// Whether received messages wait in the module's slots (`recv/mode` 1) to be read.
+    pub fn receives_buffered(&self) -> bool {
+        self.recv_mode.unwrap_or(DEFAULT_RECV_MODE).0.get() == 1
+    }
+
     /// How received payloads arrive (`dataformat`; text by default).
     pub fn recv_encoding(&self) -> DataEncoding {
         self.data_format

@@ -180,3 +180,62 @@ fn stored_messages_lost_in_a_module_restart_are_reported() {
     );
     assert_eq!(lost, (N - CAPACITY) as u64, "every lost message is counted");
 }
+
+/// Lost URCs (the port's queue overflowed) may have been buffered-mode announcements
+/// (`+QMTRECV: <idx>,<recv_id>`): those messages would sit in the module's slots for good (and
+/// with all five full the module stops acknowledging). After a transport `Lagged` the modem asks
+/// `AT+QMTRECV?` and reads what it finds.
+#[test]
+fn stored_messages_whose_announcement_was_lost_are_still_read() {
+    let sim = sim();
+    // One URC at a time: a burst of announcements in one read overflows it.
+    let port = qmt_transport::reactor::PortConfig {
+        urc_capacity: 1,
+        ..Default::default()
+    };
+    let modem = Modem::open(
+        sim.pty_path(),
+        ModemConfig {
+            port,
+            ..ModemConfig::default()
+        },
+    )
+    .expect("modem on the sim");
+    let options = opts("qmt-bp-rescan")
+        .recv_mode(MsgRecvMode::Buffered, true)
+        .build()
+        .unwrap();
+    let (client, conn) = modem.client(0, options).unwrap();
+    client.connect().unwrap();
+    client
+        .subscribe(&[("qmt/bp/rescan", Qos::AtLeastOnce)])
+        .unwrap();
+    const N: usize = 40;
+    sim.inject(Fault::Burst {
+        topic: "qmt/bp/rescan".into(),
+        count: N,
+    })
+    .unwrap();
+    let mut got = BTreeSet::new();
+    let mut lagged = 0;
+    let deadline = Instant::now() + T;
+    while got.len() < N && Instant::now() < deadline {
+        match conn.recv_timeout(Duration::from_millis(200)) {
+            Ok(Event::Message(m)) => {
+                got.insert(m.payload_str().unwrap().to_owned());
+            }
+            Ok(Event::Lagged {
+                dropped,
+                source: LagSource::Transport,
+            }) => lagged += dropped,
+            Ok(other) => panic!("unexpected event {other:?}"),
+            Err(_) => {}
+        }
+    }
+    assert!(
+        lagged > 0,
+        "the port's queue never overflowed: the test proves nothing"
+    );
+    let want: BTreeSet<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(got, want, "{lagged} URCs lost");
+}

@@ -229,6 +229,10 @@ pub struct LinkStats {
     pub unknown: u64,
     /// Lines longer than the framer's buffer, dropped.
     pub overflows: u64,
+    /// `RDY`s seen: the module restarted. Counted before any later command completes, so a
+    /// caller comparing it before and after a command knows whether the module restarted in
+    /// between (what it stored in RAM is gone).
+    pub restarts: u64,
 }
 
 /// Where a command is in its exchange.
@@ -858,6 +862,7 @@ impl Link {
     }
 
     fn on_rdy(&mut self, bytes: Vec<u8>, now: Instant) {
+        self.stats.restarts += 1;
         // Commands written before the restart are lost; commands the module read after it will
         // be answered (after `RDY`). Which is which cannot be known, so the command on the wire
         // becomes a ghost like after a timeout, and a marker resynchronises.

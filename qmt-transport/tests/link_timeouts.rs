@@ -333,6 +333,8 @@ fn rdy_mid_command_completes_it_and_the_queue_goes_on() {
     );
     assert_eq!(link.stats().echoes, 2);
     assert_eq!(link.stats().late_finals, 0);
+    // Counted, so that a caller can tell that a command completed after a restart.
+    assert_eq!(link.stats().restarts, 1);
 }
 
 /// The host wrote a command after the module booted but before it read `RDY`: the module
