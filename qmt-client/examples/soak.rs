@@ -31,7 +31,7 @@
 //! - `SOAK_TRACE=1` prints a timeline (faults, events, every message) to stderr, for studying a
 //!   failing seed; `SOAK_FAULT_LOG=1` prints the fault schedule after the table.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,17 +81,52 @@ impl SplitMix {
     }
 }
 
+/// How many times each sequence number was seen. Dense (sequence numbers count up from 0) at
+/// 2 bytes a message, so the soak's own bookkeeping (tens of thousands of messages) does not
+/// blur the RSS bound the way hash sets did.
+#[derive(Default)]
+struct Seqs(Vec<u16>);
+
+impl Seqs {
+    fn add(&mut self, seq: u64) {
+        let Ok(i) = usize::try_from(seq) else { return };
+        if self.0.len() <= i {
+            self.0.resize(i + 1, 0);
+        }
+        self.0[i] = self.0[i].saturating_add(1);
+    }
+    fn has(&self, seq: u64) -> bool {
+        usize::try_from(seq)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .is_some_and(|c| *c > 0)
+    }
+    /// (sequence number, times seen), for those seen.
+    fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        (0u64..)
+            .zip(&self.0)
+            .filter(|(_, c)| **c > 0)
+            .map(|(s, c)| (s, u32::from(*c)))
+    }
+    fn len(&self) -> usize {
+        self.iter().count()
+    }
+}
+
+/// The largest sequence number a payload may carry (anything above is foreign).
+const MAX_SEQ: u64 = 10_000_000;
+
 /// Counts for one direction.
 #[derive(Default)]
 struct Dir {
     /// Publishes attempted, per QoS.
     sent: [u64; 3],
     /// Acknowledged to the sender (QoS 0: written), per QoS: the sequence numbers.
-    acked: [HashSet<u64>; 3],
+    acked: [Seqs; 3],
     /// Failed publishes (error / PublishFailed), per QoS.
     failed: [u64; 3],
     /// Received: how many times each sequence number arrived, per QoS.
-    received: [HashMap<u64, u32>; 3],
+    received: [Seqs; 3],
     /// Received payloads that did not parse.
     foreign: u64,
 }
@@ -103,10 +138,10 @@ impl Dir {
             let d = it.next()?;
             let q: usize = it.next()?.parse().ok()?;
             let seq: u64 = it.next()?.parse().ok()?;
-            (d.len() == 1 && d.starts_with(dir) && q < 3).then_some((q, seq))
+            (d.len() == 1 && d.starts_with(dir) && q < 3 && seq <= MAX_SEQ).then_some((q, seq))
         });
         match parsed {
-            Some((q, seq)) => *self.received[q].entry(seq).or_default() += 1,
+            Some((q, seq)) => self.received[q].add(seq),
             None => self.foreign += 1,
         }
     }
@@ -397,7 +432,7 @@ fn run(args: &Args) -> Result<bool> {
                         let front = order.lock().ok().and_then(|mut o| o.pop_front());
                         if let Some((q, seq)) = front {
                             if q == 0 {
-                                lock(&stats).down.acked[0].insert(seq);
+                                lock(&stats).down.acked[0].add(seq);
                             } else {
                                 by_pkid.insert(pkid, (q, seq));
                             }
@@ -405,12 +440,12 @@ fn run(args: &Args) -> Result<bool> {
                     }
                     Ok(REvent::Incoming(Packet::PubAck(a))) => {
                         if let Some((q, seq)) = by_pkid.remove(&a.pkid) {
-                            lock(&stats).down.acked[q].insert(seq);
+                            lock(&stats).down.acked[q].add(seq);
                         }
                     }
                     Ok(REvent::Incoming(Packet::PubComp(c))) => {
                         if let Some((q, seq)) = by_pkid.remove(&c.pkid) {
-                            lock(&stats).down.acked[q].insert(seq);
+                            lock(&stats).down.acked[q].add(seq);
                         }
                     }
                     Ok(REvent::Incoming(p @ (Packet::ConnAck(_) | Packet::SubAck(_)))) => {
@@ -478,7 +513,7 @@ fn run(args: &Args) -> Result<bool> {
                 lock(&stats).up.sent[q] += 1;
                 match client.publish(UP, format!("u|{q}|{s}"), qos, false) {
                     Ok(()) => {
-                        lock(&stats).up.acked[q].insert(s);
+                        lock(&stats).up.acked[q].add(s);
                     }
                     Err(ClientError::NotConnected) => {
                         let mut st = lock(&stats);
@@ -639,7 +674,7 @@ fn run(args: &Args) -> Result<bool> {
                 .map(|q| {
                     d.acked[q]
                         .iter()
-                        .filter(|s| !r.received[q].contains_key(s))
+                        .filter(|(s, _)| !r.received[q].has(*s))
                         .count()
                 })
                 .sum::<usize>()
@@ -684,16 +719,16 @@ fn run(args: &Args) -> Result<bool> {
         ("peer -> module 1 (slots)", &st.down, &st.slots),
     ] {
         for q in 0..3 {
-            let received: u32 = r.received[q].values().sum();
+            let received: u32 = r.received[q].iter().map(|(_, c)| c).sum();
             let unique = r.received[q].len();
-            let dups: u32 = r.received[q].values().map(|c| c - 1).sum();
+            let dups: u32 = r.received[q].iter().map(|(_, c)| c - 1).sum();
             let mut lost: Vec<u64> = if q == 0 {
                 Vec::new()
             } else {
                 d.acked[q]
                     .iter()
-                    .filter(|s| !r.received[q].contains_key(s))
-                    .copied()
+                    .map(|(s, _)| s)
+                    .filter(|s| !r.received[q].has(*s))
                     .collect()
             };
             lost.sort_unstable();
@@ -738,8 +773,8 @@ fn run(args: &Args) -> Result<bool> {
                 ok &= broker_dup;
                 let mut seqs: Vec<u64> = r.received[q]
                     .iter()
-                    .filter(|(_, c)| **c > 1)
-                    .map(|(s, _)| *s)
+                    .filter(|(_, c)| *c > 1)
+                    .map(|(s, _)| s)
                     .collect();
                 seqs.sort_unstable();
                 problems.push(format!(
@@ -803,6 +838,12 @@ fn run(args: &Args) -> Result<bool> {
         .max()
         .unwrap_or(0);
     let bound = 2 * base + 64 * 1024 * 1024;
+    // The curve at each fifth of the run: growth that levels off vs growth that goes on.
+    let trend: Vec<String> = (1..=5)
+        .filter_map(|k| samples.get((samples.len() * k / 5).saturating_sub(1)))
+        .map(|(t, r)| format!("{:.0} s {:.1}", t.as_secs_f64(), *r as f64 / 1048576.0))
+        .collect();
+    println!("RSS curve (MiB): {}", trend.join(" → "));
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
     println!(
         "RSS: warm-up sample ({:.0} s) {:.1} MiB, peak after {:.1} MiB, final {:.1} MiB; bound 2×warm-up + 64 MiB = {:.1} MiB ({} samples)",
