@@ -257,8 +257,8 @@ impl<'o, W: Write> Session<'o, W> {
     /// Types one module line: echo, information of the command in flight, or context-free.
     fn line_event(&mut self, line: &[u8]) -> io::Result<()> {
         if let Some(f) = self.in_flight {
-            if let Some(info) = Info::parse_for(f.kind, f.form, line)
-                .filter(|i| f.info_client.is_none() || i.client_idx() == f.info_client)
+            if let Some(info) =
+                Info::parse_for(f.kind, f.form, line).filter(|i| i.is_for(f.info_client))
             {
                 return self.typed(ModuleLine::Info(info));
             }

@@ -493,6 +493,14 @@ impl<'a> ModuleLine<'a> {
 }
 
 impl<'a> Info<'a> {
+    /// Whether this line can answer a command whose information names `client`
+    /// ([`Command::info_client`](crate::Command::info_client)): always when the command names
+    /// none; otherwise only a line about that same client (another client's line of the same
+    /// shape is a URC).
+    pub fn is_for(&self, client: Option<ClientIdx>) -> bool {
+        client.is_none() || self.client_idx() == client
+    }
+
     /// The client the line is about, when it names one.
     pub fn client_idx(&self) -> Option<ClientIdx> {
         match self {

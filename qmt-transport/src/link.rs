@@ -816,9 +816,8 @@ impl Link {
         }
         let is_ghost = !self.ghosts.is_empty();
         if let Some(head) = self.head_mut() {
-            let answers = Info::parse_for(head.kind, head.form, &bytes).is_some_and(|info| {
-                head.info_client.is_none() || info.client_idx() == head.info_client
-            });
+            let answers = Info::parse_for(head.kind, head.form, &bytes)
+                .is_some_and(|info| info.is_for(head.info_client));
             if answers {
                 if is_ghost {
                     tracing::debug!(command = %head.name(), "late information line consumed");
