@@ -12,8 +12,9 @@
 //!   reported with it.
 //! - One `Sim` on it (`BrokerChoice::External`), a `Modem` with recovery on and two clients,
 //!   both with clean session off and subscribed at QoS 2 to `soak/down`: client 0 receives inline
-//!   (`recv/mode` 0) and publishes to `soak/up`; client 1 receives through the module's slots
-//!   (`recv/mode` 1). An rumqttc peer (clean session off) subscribes to `soak/up` at QoS 2 and
+//!   (`recv/mode` 0), publishes to `soak/up` and keeps qmt's `timeout` default (20 s, no
+//!   retransmission); client 1 receives through the module's slots (`recv/mode` 1), with a 3 s
+//!   `pkt_timeout` (no retransmission either) so that stalls fail its CONNECTs and keep-alives. An rumqttc peer (clean session off) subscribes to `soak/up` at QoS 2 and
 //!   publishes to `soak/down`. Payloads are `<dir>|<qos>|<seq>`.
 //! - Faults, one every 2–6 s, chosen by a splitmix64 stream from `--seed`: broker close, broker
 //!   stall (resumed 2–5 s later), garbage on the line, stray URCs for unused client indexes
@@ -29,7 +30,10 @@
 //!   ≤ 2 × warm-up RSS + 64 MiB. QoS 1 duplicates are counted, allowed. Publishes that failed
 //!   (`Err` / `Event::PublishFailed`) are reported, not counted as lost.
 //! - `SOAK_TRACE=1` prints a timeline (faults, events, every message) to stderr, for studying a
-//!   failing seed; `SOAK_FAULT_LOG=1` prints the fault schedule after the table.
+//!   failing seed; `SOAK_FAULT_LOG=1` prints the fault schedule after the table; `SOAK_AT=1` adds
+//!   the AT traffic to the timeline; `SOAK_LOG=<filter>` (e.g. `qmt_sim=debug`) prints the
+//!   `tracing` log, where the sim's MQTT packets show (the CONNACK's session-present flag, which
+//!   no AT line carries).
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -250,6 +254,12 @@ fn args() -> Result<Args> {
 }
 
 fn main() -> std::process::ExitCode {
+    if std::env::var_os("SOAK_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("SOAK_LOG"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         PANICS.fetch_add(1, Ordering::SeqCst);
@@ -342,6 +352,22 @@ fn run(args: &Args) -> Result<bool> {
     println!("broker: {}", broker.name());
     let sim = Sim::start(SimConfig {
         broker: BrokerChoice::External(broker.addr()),
+        trace: std::env::var_os("SOAK_AT").map(|_| {
+            Box::new(move |d: qmt_sim::TraceDir, b: &[u8]| {
+                timeline(
+                    started,
+                    format_args!(
+                        "AT {} {:?}",
+                        if d == qmt_sim::TraceDir::Host {
+                            ">>"
+                        } else {
+                            "<<"
+                        },
+                        String::from_utf8_lossy(b)
+                    ),
+                );
+            }) as qmt_sim::TraceFn
+        }),
         ..SimConfig::default()
     })?;
     let modem = Modem::open(
@@ -366,7 +392,7 @@ fn run(args: &Args) -> Result<bool> {
         .client_id("qmt-soak")
         .clean_session(false)
         .keep_alive(3)
-        .timeout(3, 2, false)
+        // No `timeout`: qmt's default for a persistent session (20 s, never retransmit).
         .build()?;
     let (client, conn) = modem.client(0, options)?;
     client.connect()?;
@@ -378,7 +404,9 @@ fn run(args: &Args) -> Result<bool> {
         .client_id("qmt-soak-slots")
         .clean_session(false)
         .keep_alive(3)
-        .timeout(3, 2, false)
+        // A short wait, so that stalls fail CONNECTs and keep-alives; never a retransmitted
+        // CONNECT, which makes mosquitto discard the session (seed 18161055066406485480).
+        .timeout(3, 0, false)
         .recv_mode(MsgRecvMode::Buffered, true)
         .build()?;
     let (client1, conn1) = modem.client(1, options)?;

@@ -154,6 +154,11 @@ pub enum Event {
     /// (`+QMTPUBEX`/`+QMTSUB`/`+QMTUNS: <idx>,<msgid>,1[,<count>]`, `+QMTCONN: <idx>,1`; reported
     /// only with the `timeout_notice` option on). Not final: the operation's handle resolves
     /// later, and its deadline was pushed out by one `pkt_timeout`.
+    ///
+    /// For CONN it is a warning: a second CONNECT on one connection is a protocol violation, so
+    /// the broker closes the connection, and mosquitto also discards a persistent session with
+    /// the messages queued in it (why qmt's default `timeout` for a persistent session never
+    /// retransmits: [`crate::options`]).
     Retransmitting {
         /// The client.
         client_idx: ClientIdx,

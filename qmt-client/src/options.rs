@@ -19,7 +19,25 @@
 //!   setting that has a documented default and was not set: `version` 4, `pdpcid` 1, `ssl` 0,
 //!   `keepalive` 120, `session` 1, `timeout` 5,3,0, `will` 0, `dataformat` 0,0. Use it to undo
 //!   what an earlier process configured. Cloud authentication (`aliauth`, `onenet`, `hwauth`,
-//!   `hwprodid`) has no "off" form in the spec and is never sent unless set.
+//!   `hwprodid`) has no "off" form in the spec and is never sent unless set;
+//! - with a persistent session ([`clean_session(false)`](ClientOptionsBuilder::clean_session))
+//!   and no `timeout` set: `timeout` 20,0,0, see [below](#a-persistent-session-never-retransmits-connect).
+//!
+//! # A persistent session never retransmits CONNECT
+//! With `retry_times` > 0 a module that gets no CONNACK within `pkt_timeout` sends CONNECT again
+//! on the **same** connection (spec §9). MQTT 3.1.1 §3.1.0-2 makes a second CONNECT a protocol
+//! violation, so every conforming broker closes the connection; mosquitto 2.0 also **discards
+//! the stored session** on it (its CONNECT error path resets the session), and with it every
+//! message queued for the client while it was away: they were acknowledged to their publishers
+//! and are never delivered, with nothing on the AT interface to tell (`+QMTCONN` carries no
+//! session-present flag). A broker slower than `pkt_timeout` to answer one CONNECT is enough —
+//! the soak found it (a stalled broker during recovery). So for a persistent session qmt's
+//! default is `retry_times` 0 with `pkt_timeout` 20 s: the same 20 s the module's defaults allow
+//! (5 s × (1 + 3 retries)), after which the module fails the CONNECT and closes the connection
+//! (`+QMTCONN: <idx>,2`, `+QMTSTAT: <idx>,4`), the broker keeps the session, and the next
+//! connection resumes it. Retransmitting PUBLISH or SUBSCRIBE on the same TCP connection adds
+//! nothing TCP does not already do (MQTT 3.1.1 §4.4 resends on reconnect; MQTT 5 forbids resending
+//! otherwise). An explicit [`timeout`](ClientOptionsBuilder::timeout) is sent as given.
 //!
 //! Order: `version`, `pdpcid`, `ssl`, `keepalive`, `session`, `timeout`, `recv/mode`,
 //! `dataformat`, `send/mode`, `view/mode`, `edit/timeout`, `qmtping`, the cloud authentication,
@@ -217,6 +235,11 @@ impl ClientOptionsBuilder {
 
     /// `timeout`: `pkt_timeout` 1–60 s, `retry_times` 0–10, `timeout_notice` (report
     /// retransmissions as `result` 1 lines). Also sets the client's result deadlines.
+    ///
+    /// With a persistent session keep `retry_times` 0: a retransmitted CONNECT makes the broker
+    /// close the connection, and mosquitto discards the session with its queued messages (see
+    /// the [module docs](crate::options#a-persistent-session-never-retransmits-connect)); qmt's
+    /// default for a persistent session is 20,0,0.
     pub fn timeout(mut self, pkt_timeout: i64, retry_times: i64, timeout_notice: bool) -> Self {
         self.timeout = Some((pkt_timeout, retry_times, timeout_notice));
         self
@@ -577,6 +600,10 @@ impl fmt::Debug for ClientOptions {
     }
 }
 
+/// qmt's `timeout` (`pkt_timeout` s, `retry_times`) for a persistent session when none is set:
+/// never retransmit CONNECT (module docs), within the module defaults' total 5 s × (1 + 3).
+const PERSISTENT_SESSION_TIMEOUT: (i64, i64) = (20, 0);
+
 /// qmt's `recv/mode` when none is set: payload in the URC, with its length.
 const DEFAULT_RECV_MODE: (MsgRecvMode, bool) = (MsgRecvMode::InUrc, true);
 
@@ -624,18 +651,17 @@ impl ClientOptions {
                 clean_session: true,
             }),
         );
+        let timeout = |(pkt_timeout, retry_times, timeout_notice)| CfgValue::Timeout {
+            pkt_timeout,
+            retry_times,
+            timeout_notice,
+        };
         push(
-            self.timeout.map(|(p, r, n)| CfgValue::Timeout {
-                pkt_timeout: p,
-                retry_times: r,
-                timeout_notice: n,
-            }),
+            self.effective_timeout().map(timeout),
             match (PktTimeout::new(5), RetryTimes::new(3)) {
-                (Ok(pkt_timeout), Ok(retry_times)) => Some(CfgValue::Timeout {
-                    pkt_timeout,
-                    retry_times,
-                    timeout_notice: false,
-                }),
+                (Ok(pkt_timeout), Ok(retry_times)) => {
+                    Some(timeout((pkt_timeout, retry_times, false)))
+                }
                 _ => None,
             },
         );
@@ -768,9 +794,28 @@ impl ClientOptions {
         }
     }
 
-    /// The result deadlines of this client's operations (from its `timeout`, or the defaults).
+    /// The `timeout` setting qmt sends: the one set on the builder; else, for a persistent
+    /// session, 20 s with no retransmission (see the [module docs](crate::options#a-persistent-session-never-retransmits-connect));
+    /// else none (the module's 5,3,0 applies).
+    pub fn effective_timeout(&self) -> Option<(PktTimeout, RetryTimes, bool)> {
+        if self.timeout.is_some() {
+            return self.timeout;
+        }
+        if self.clean_session == Some(false) {
+            if let (Ok(pkt), Ok(retry)) = (
+                PktTimeout::new(PERSISTENT_SESSION_TIMEOUT.0),
+                RetryTimes::new(PERSISTENT_SESSION_TIMEOUT.1),
+            ) {
+                return Some((pkt, retry, false));
+            }
+        }
+        None
+    }
+
+    /// The result deadlines of this client's operations (from its
+    /// [`effective_timeout`](Self::effective_timeout), or the module's defaults).
     pub fn deadlines(&self) -> Deadlines {
-        match self.timeout {
+        match self.effective_timeout() {
             Some((p, r, _)) => Deadlines::from_timeout(p, r, Deadlines::GRACE),
             None => Deadlines::default(),
         }
@@ -1264,6 +1309,58 @@ mod tests {
                 "AT+QMTCFG=\"will\",0,0\r",
             ]
         );
+    }
+
+    /// The soak's finding: a retransmitted CONNECT loses a mosquitto session. A persistent
+    /// session without an explicit `timeout` gets 20,0,0 (never retransmit) and the matching
+    /// deadlines; a clean session or an explicit `timeout` is left as it was.
+    #[test]
+    fn a_persistent_session_defaults_to_no_retransmission() {
+        let persistent = base().clean_session(false).build().unwrap();
+        let sent = lines(&persistent.config_commands(c0()));
+        assert_eq!(
+            sent,
+            [
+                "AT+QMTCFG=\"session\",0,0\r",
+                "AT+QMTCFG=\"timeout\",0,20,0,0\r",
+                "AT+QMTCFG=\"recv/mode\",0,0,1\r",
+            ]
+        );
+        // CONN waits the same 20 s (+ grace) as with the module's 5,3.
+        assert_eq!(persistent.deadlines().conn, Deadlines::default().conn);
+        assert_eq!(
+            persistent.deadlines().retransmission,
+            Duration::from_secs(22)
+        );
+        // send_defaults does not bring back 5,3.
+        let reset = base()
+            .clean_session(false)
+            .send_defaults(true)
+            .build()
+            .unwrap();
+        assert!(
+            lines(&reset.config_commands(c0()))
+                .contains(&"AT+QMTCFG=\"timeout\",0,20,0,0\r".into())
+        );
+        // An explicit timeout is sent as given, persistent or not.
+        let explicit = base()
+            .clean_session(false)
+            .timeout(3, 2, true)
+            .build()
+            .unwrap();
+        assert!(
+            lines(&explicit.config_commands(c0()))
+                .contains(&"AT+QMTCFG=\"timeout\",0,3,2,1\r".into())
+        );
+        assert_eq!(explicit.deadlines().conn, Duration::from_secs(11));
+        // A clean session keeps the module's default (nothing sent; the golden transcripts).
+        let clean = base().build().unwrap();
+        assert!(
+            !lines(&clean.config_commands(c0()))
+                .iter()
+                .any(|l| l.contains("timeout"))
+        );
+        assert_eq!(clean.effective_timeout(), None);
     }
 
     #[test]
