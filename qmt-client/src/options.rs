@@ -37,7 +37,9 @@
 //! (`+QMTCONN: <idx>,2`, `+QMTSTAT: <idx>,4`), the broker keeps the session, and the next
 //! connection resumes it. Retransmitting PUBLISH or SUBSCRIBE on the same TCP connection adds
 //! nothing TCP does not already do (MQTT 3.1.1 §4.4 resends on reconnect; MQTT 5 forbids resending
-//! otherwise). An explicit [`timeout`](ClientOptionsBuilder::timeout) is sent as given.
+//! otherwise). The one cost: the module waits `pkt_timeout` for a PINGRESP too, so a silent
+//! broker is noticed up to 15 s later than with 5 s. An explicit
+//! [`timeout`](ClientOptionsBuilder::timeout) is sent as given.
 //!
 //! Order: `version`, `pdpcid`, `ssl`, `keepalive`, `session`, `timeout`, `recv/mode`,
 //! `dataformat`, `send/mode`, `view/mode`, `edit/timeout`, `qmtping`, the cloud authentication,
