@@ -14,6 +14,8 @@
 //! - `> ` at the start of a frame is a [`Frame::Prompt`], whatever follows it at once.
 //! - A [`PayloadHook`] may say that a line carries N raw bytes (inline, or as a following data run);
 //!   CR LF inside those bytes do not end the line.
+//! - A hook that can tell a counted line from its header ([`PayloadHook::early`]) lets the decoder
+//!   jump over the payload instead of searching it for CR LF. The frames are the same either way.
 //!
 //! # Overflow policy
 //! A line (or counted data run) longer than the buffer cannot be delivered. The decoder then discards
@@ -22,7 +24,7 @@
 //! [`Frame::Overflow`] with its full length. Framing resumes right after it: frames before and after
 //! an over-long line are never lost, and the buffer is never cleared wholesale.
 
-use crate::hook::{Counted, NoHook, PayloadHook};
+use crate::hook::{Counted, Early, NoHook, PayloadHook};
 
 /// One unit of module output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,8 +48,8 @@ enum State {
     /// Between frames.
     Idle,
     /// Inside a line starting at `start`. `min` is the counted body length the hook announced
-    /// (0 for an ordinary line); `hooked` says whether the hook was asked.
-    Line { min: usize, hooked: bool },
+    /// (0 for an ordinary line); `asked` says what the hook has answered so far.
+    Line { min: usize, asked: Asked },
     /// Discarding an over-long line: `len` bytes discarded so far, `skip` counted payload bytes still
     /// to pass before a CR LF can end it, `cr` whether the last discarded byte was a CR.
     Discard { len: usize, skip: usize, cr: bool },
@@ -55,6 +57,27 @@ enum State {
     Data(usize),
     /// Discarding a data run longer than the buffer: `len` in all, `left` still to pass.
     DiscardData { len: usize, left: usize },
+}
+
+/// What the hook has said about the line in progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Asked {
+    /// Nothing yet: [`PayloadHook::early`] may still answer.
+    NotYet,
+    /// `early` had no answer: [`PayloadHook::counted`] decides at the line end.
+    AtEnd,
+    /// `early` answered `Inline(min)` (undone by [`Decoder::hook_mut`], which may change the
+    /// answer: without `early` the hook would be asked only at the line end).
+    Early,
+    /// `counted` answered `Inline(min)` at a CR LF before the counted offset.
+    Counted,
+}
+
+impl Asked {
+    /// Whether the hook's answer for the line is known (`min` is final).
+    fn answered(self) -> bool {
+        matches!(self, Asked::Early | Asked::Counted)
+    }
 }
 
 /// Frames module output held in a fixed buffer of `N` bytes.
@@ -123,7 +146,34 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
     /// The hook, to change its configuration (for example when the driver enables
     /// `msg_len_enable`). Takes effect from the next line.
     pub fn hook_mut(&mut self) -> &mut H {
+        self.forget_early();
         &mut self.hook
+    }
+
+    /// Puts the line in progress in the state it would have without an early answer: a change
+    /// of the hook, or the end of the input, must see what the framer saw without it.
+    fn forget_early(&mut self) {
+        if let State::Line {
+            min,
+            asked: Asked::Early,
+        } = self.state
+        {
+            // Without the early answer, the hook was asked at the first CR LF searched so far (up
+            // to `scan`); otherwise it is still to be asked.
+            let asked_before = self.find_crlf(self.start).is_some_and(|lf| lf < self.scan);
+            self.state = if asked_before {
+                State::Line {
+                    min,
+                    asked: Asked::Counted,
+                }
+            } else {
+                self.scan = self.start;
+                State::Line {
+                    min: 0,
+                    asked: Asked::NotYet,
+                }
+            };
+        }
     }
 
     /// `Some(n)` right after a line whose hook answer was [`Counted::Following`]`(n)`: the next
@@ -191,6 +241,7 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
     /// frame — an unterminated line, a lone `>`, a short data run, or the overflow in progress.
     /// Returns `None` when nothing was pending. The decoder is empty afterwards.
     pub fn finish(&mut self) -> Option<Frame<'_>> {
+        self.forget_early();
         let (start, end, state) = (self.start, self.end, self.state);
         self.reset();
         let rest = &self.buf[start..end];
@@ -236,10 +287,23 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
                     self.scan = self.start;
                     self.state = State::Line {
                         min: 0,
-                        hooked: false,
+                        asked: Asked::NotYet,
                     };
                 }
-                State::Line { min, hooked } => {
+                State::Line { mut min, mut asked } => {
+                    if asked == Asked::NotYet {
+                        // A counted head known early: its payload is jumped over, not searched
+                        // for CR LF.
+                        match self.hook.early(&self.buf[self.start..self.end]) {
+                            Early::Inline(m) if m <= N - 2 => (min, asked) = (m, Asked::Early),
+                            Early::More => {}
+                            // Too long to deliver: the line-end path below decides how to discard
+                            // it, as it would without the early answer.
+                            Early::Inline(_) | Early::Unknown => asked = Asked::AtEnd,
+                        }
+                        self.state = State::Line { min, asked };
+                    }
+                    let hooked = asked.answered();
                     // The LF of a line end can be no earlier than one past the counted body.
                     let from = self
                         .scan
@@ -258,7 +322,7 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
                                     Counted::Inline(m) => {
                                         self.state = State::Line {
                                             min: m,
-                                            hooked: true,
+                                            asked: Asked::Counted,
                                         };
                                         if m.saturating_add(2) > N {
                                             self.begin_discard();
@@ -275,7 +339,13 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
                             return Some(self.take_line(body_end, min));
                         }
                         None => {
-                            self.scan = self.end.max(from);
+                            // After an early answer, `scan` keeps meaning "searched up to here" for
+                            // `hook_mut` (the search itself resumes past the counted body anyway).
+                            self.scan = if asked == Asked::Early {
+                                self.end
+                            } else {
+                                self.end.max(from)
+                            };
                             if self.end - self.start < N {
                                 return None;
                             }
@@ -287,7 +357,7 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
                                 {
                                     self.state = State::Line {
                                         min: m,
-                                        hooked: true,
+                                        asked: Asked::Counted,
                                     };
                                 }
                             }
@@ -586,6 +656,52 @@ mod tests {
         assert_eq!(dec.next_frame(), Some(Frame::Line(b"$2")));
         assert_eq!(dec.awaiting_data(), None);
         assert_eq!(dec.next_frame(), Some(Frame::Prompt));
+    }
+
+    /// [`TestHook`] with an early answer for `#<n>,`, switched on and off through `hook_mut`.
+    struct Switch(bool);
+    impl PayloadHook for Switch {
+        fn counted(&self, head: &[u8]) -> Counted {
+            if self.0 {
+                TestHook.counted(head)
+            } else {
+                Counted::None
+            }
+        }
+        fn early(&self, start: &[u8]) -> Early {
+            match (self.0, start) {
+                (false, _) => Early::Unknown,
+                (true, [b'#', b'5', b',', ..]) => Early::Inline(8),
+                (true, [b'#'] | [b'#', b'5']) => Early::More,
+                (true, _) => Early::Unknown,
+            }
+        }
+    }
+
+    #[test]
+    fn early_answers_jump_the_payload_and_yield_to_hook_mut() {
+        let mut dec = Decoder::<64, Switch>::with_hook(Switch(true));
+        dec.feed(b"\r\n#5,a\r\nbc\r\n\r\nOK\r\n");
+        assert_eq!(dec.next_frame(), Some(Frame::Line(b"#5,a\r\nbc")));
+        assert_eq!(dec.next_frame(), Some(Frame::Line(b"OK")));
+        // The header is read, its line end not yet: a hook change still applies to the line, as
+        // it would without the early answer.
+        dec.feed(b"#5,ab");
+        assert_eq!(dec.next_frame(), None);
+        dec.hook_mut().0 = false;
+        dec.feed(b"\r\ncde\r\n");
+        assert_eq!(dec.next_frame(), Some(Frame::Line(b"#5,ab")));
+        assert_eq!(dec.next_frame(), Some(Frame::Line(b"cde")));
+        // An unterminated counted line is trimmed as if no answer had come.
+        let mut dec = Decoder::<64, Switch>::with_hook(Switch(true));
+        dec.feed(b"#5,a\r\r");
+        assert_eq!(dec.next_frame(), None);
+        assert_eq!(dec.finish(), Some(Frame::Line(b"#5,a")));
+        // Unless a CR LF inside the counted body made the hook answer already.
+        let mut dec = Decoder::<64, Switch>::with_hook(Switch(true));
+        dec.feed(b"#5,a\r\n\r");
+        assert_eq!(dec.next_frame(), None);
+        assert_eq!(dec.finish(), Some(Frame::Line(b"#5,a\r\n\r")));
     }
 
     #[test]

@@ -20,6 +20,20 @@ pub enum Counted {
     Following(usize),
 }
 
+/// What the first bytes of a line already tell, before the line's end has arrived
+/// ([`PayloadHook::early`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Early {
+    /// Nothing early: the framer asks [`PayloadHook::counted`] at the line end, as without an
+    /// early answer, and does not ask early again for this line.
+    Unknown,
+    /// The bytes so far may still grow into a counted header: ask again when more have arrived.
+    More,
+    /// The line is counted: [`PayloadHook::counted`] would answer [`Counted::Inline`] with this
+    /// offset for the line's head, whatever the bytes after the header are.
+    Inline(usize),
+}
+
 /// Decides, from the head of a line, whether the line carries a counted payload.
 ///
 /// `head` is the line from its first byte up to (not including) the first CR LF found after it. An
@@ -30,6 +44,21 @@ pub trait PayloadHook {
     /// Classifies a line head. Called once per candidate line end, so keep it cheap: reject on the
     /// first byte when you can.
     fn counted(&self, head: &[u8]) -> Counted;
+
+    /// Answers early, from the bytes of the line buffered so far (`start`, which may hold the
+    /// line's end and more). It lets the framer jump over a counted payload instead of searching
+    /// it for CR LF, and spares the call to [`counted`](Self::counted) at the line end.
+    ///
+    /// [`Early::Inline`]`(m)` is a promise: some prefix `p` of `start` holds no CR and no LF byte,
+    /// and `counted(h) == Counted::Inline(m)` for every `h` that starts with `p`. So the line's
+    /// first CR LF lies after `p`, and the answer equals the one the framer would get at the line
+    /// end. When unsure, answer [`Early::Unknown`] (the default): framing stays the same, only
+    /// slower. Called at most a few times per line (once per read while [`Early::More`]).
+    #[inline]
+    fn early(&self, start: &[u8]) -> Early {
+        let _ = start;
+        Early::Unknown
+    }
 }
 
 /// A hook that never counts: every line ends at its first CR LF.
@@ -47,5 +76,10 @@ impl<H: PayloadHook + ?Sized> PayloadHook for &H {
     #[inline]
     fn counted(&self, head: &[u8]) -> Counted {
         (**self).counted(head)
+    }
+
+    #[inline]
+    fn early(&self, start: &[u8]) -> Early {
+        (**self).early(start)
     }
 }

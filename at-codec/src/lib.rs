@@ -35,5 +35,5 @@ pub mod hook;
 pub mod host;
 
 pub use frame::{Decoder, Frame};
-pub use hook::{Counted, NoHook, PayloadHook};
+pub use hook::{Counted, Early, NoHook, PayloadHook};
 pub use host::{EncodeError, write_command, write_data};

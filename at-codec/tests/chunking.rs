@@ -2,14 +2,24 @@
 //! holding every byte value, following data runs, over-long lines) and random chunkings, the frames
 //! equal the frames of feeding the stream whole, and both equal the frames the items stand for.
 
-use at_codec::{Counted, Decoder, Frame, PayloadHook};
+use at_codec::{Counted, Decoder, Early, Frame, PayloadHook};
 use proptest::prelude::*;
 
 /// Buffer size of the decoder under test: small, so overflows and compaction happen often.
 const N: usize = 64;
 
-/// `#<n>,` announces n inline bytes; `$<n>` alone announces a following run of n bytes.
+/// `#<n>,` announces n inline bytes; `$<n>` alone announces a following run of n bytes. Answers
+/// `#<n>,` early too.
 struct TestHook;
+
+/// [`TestHook`] without its early answer: the frames must be the same as with it.
+struct LateHook;
+
+impl PayloadHook for LateHook {
+    fn counted(&self, head: &[u8]) -> Counted {
+        TestHook.counted(head)
+    }
+}
 
 impl PayloadHook for TestHook {
     fn counted(&self, head: &[u8]) -> Counted {
@@ -28,6 +38,24 @@ impl PayloadHook for TestHook {
             (b'#', Some(b',')) => Counted::Inline(1 + digits + 1 + n),
             (b'$', None) => Counted::Following(n),
             _ => Counted::None,
+        }
+    }
+
+    fn early(&self, start: &[u8]) -> Early {
+        let Some(rest) = start.strip_prefix(b"#") else {
+            return Early::Unknown;
+        };
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        match rest.get(digits) {
+            None => Early::More,
+            Some(b',') => match std::str::from_utf8(&rest[..digits])
+                .ok()
+                .and_then(|s| s.parse::<usize>().ok())
+            {
+                Some(n) => Early::Inline(1 + digits + 1 + n),
+                None => Early::Unknown,
+            },
+            Some(_) => Early::Unknown,
         }
     }
 }
@@ -142,7 +170,17 @@ fn render(items: &[Item], bare_first: bool) -> (Vec<u8>, Vec<Owned>) {
 }
 
 fn decode(chunks: &[&[u8]]) -> Vec<Owned> {
-    let mut dec = Decoder::<N, TestHook>::with_hook(TestHook);
+    let frames = decode_with(TestHook, chunks);
+    assert_eq!(
+        frames,
+        decode_with(LateHook, chunks),
+        "early answers change the frames"
+    );
+    frames
+}
+
+fn decode_with<H: PayloadHook>(hook: H, chunks: &[&[u8]]) -> Vec<Owned> {
+    let mut dec = Decoder::<N, H>::with_hook(hook);
     let mut out = Vec::new();
     for c in chunks {
         dec.decode(c, |f| out.push(f.into()));

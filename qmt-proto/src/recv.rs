@@ -30,7 +30,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use at_codec::{Counted, PayloadHook};
+use at_codec::{Counted, Early, PayloadHook};
 
 use crate::params::{ClientIdx, MsgId};
 use crate::syntax::Out;
@@ -147,14 +147,15 @@ pub(crate) fn skip_spaces(mut i: &[u8]) -> &[u8] {
 }
 
 /// Parses `<client_idx>,<msgid>,"<topic>"` (spaces after commas tolerated).
+#[inline]
 fn header(i: &[u8]) -> Option<Header<'_>> {
     let (client_idx, i) = take_uint(i)?;
     let i = take_comma(i)?;
     let (msgid, i) = take_uint(i)?;
     let i = take_comma(i)?;
     let i = i.strip_prefix(b"\"")?;
-    let q = memchr::memchr(b'"', i)?;
-    let (topic, i) = i.split_at(q);
+    let q = find_quote(i)?;
+    let (topic, i) = i.split_at_checked(q)?;
     let after_topic = i.get(1..)?;
     Some(Header {
         client_idx,
@@ -162,6 +163,63 @@ fn header(i: &[u8]) -> Option<Header<'_>> {
         topic,
         after_topic,
     })
+}
+
+/// Bytes that end a topic scan: the closing quote, and (for [`RecvHook`]'s early answer) a CR or
+/// LF, which may be a line end.
+const QUOTE: u64 = u64::from_ne_bytes([b'"'; 8]);
+const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
+const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of each byte of `w` that is 0 is set (and possibly of bytes above a 0 byte, so
+/// only the lowest set bit is exact).
+#[inline(always)]
+fn zero_bytes(w: u64) -> u64 {
+    w.wrapping_sub(LO) & !w & HI
+}
+
+/// Index of the first `"` in `i` (with `stop_at_line_end`: of the first `"`, CR or LF).
+///
+/// Topics are short (tens of bytes), where a call to `memchr` costs more than the search: so the
+/// first 64 bytes are searched 8 at a time here, and only the rest with `memchr`.
+#[inline(always)]
+fn find_topic_end(i: &[u8], stop_at_line_end: bool) -> Option<usize> {
+    let short = i.get(..64).unwrap_or(i);
+    let mut words = short.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        // Little-endian, so that the lowest set bit is the first byte in memory.
+        let w = u64::from_le_bytes(b);
+        let mut hit = zero_bytes(w ^ QUOTE);
+        if stop_at_line_end {
+            hit |= zero_bytes(w ^ CR) | zero_bytes(w ^ LF);
+        }
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let stop = |b: &u8| *b == b'"' || (stop_at_line_end && (*b == b'\r' || *b == b'\n'));
+    if let Some(k) = words.remainder().iter().position(stop) {
+        return Some(at + k);
+    }
+    let rest = i.get(short.len()..)?;
+    let k = if stop_at_line_end {
+        memchr::memchr3(b'"', b'\r', b'\n', rest)?
+    } else {
+        memchr::memchr(b'"', rest)?
+    };
+    Some(short.len() + k)
+}
+
+/// Index of the first `"` in `i`.
+#[inline]
+fn find_quote(i: &[u8]) -> Option<usize> {
+    find_topic_end(i, false)
 }
 
 /// A canonical decimal length (no leading zero unless it is `0`) and the bytes after it.
@@ -452,7 +510,8 @@ pub enum LenMode {
 ///
 /// The decision uses only the header, which cannot hold CR LF (the topic is quoted without CR LF),
 /// as the hook contract requires — except the split test, which needs the head's end, i.e. the
-/// CR LF itself. Heads not starting with `+`, other prefixes, `client_idx` above 5, lengths above
+/// CR LF itself. The same `Inline` answers come early ([`PayloadHook::early`]), from the header
+/// alone, so the framer jumps over the payload. Heads not starting with `+`, other prefixes, `client_idx` above 5, lengths above
 /// [`max_len`](Self::max_len) and malformed headers all answer `Counted::None`. Never panics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RecvHook {
@@ -522,7 +581,116 @@ impl RecvHook {
     }
 }
 
+/// Digits at `at` in `i` for [`RecvHook::early`]: the value and the index after them. `More` when
+/// `i` ends inside them, `Unknown` when there are none or more than `max` (where
+/// [`RecvHook::counted`] gives up).
+#[inline]
+fn early_uint(i: &[u8], at: usize, max: usize) -> Result<(u64, usize), Early> {
+    let mut v: u64 = 0;
+    let mut n = at;
+    loop {
+        let Some(&b) = i.get(n) else {
+            return Err(Early::More);
+        };
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        if n - at == max {
+            return Err(Early::Unknown);
+        }
+        v = v * 10 + u64::from(d);
+        n += 1;
+    }
+    if n == at {
+        return Err(Early::Unknown);
+    }
+    Ok((v, n))
+}
+
+/// The index after the spaces at `at` in `i`; `More` when `i` ends there.
+#[inline]
+fn early_spaces(i: &[u8], mut at: usize) -> Result<usize, Early> {
+    loop {
+        match i.get(at) {
+            Some(b' ') => at += 1,
+            Some(_) => return Ok(at),
+            None => return Err(Early::More),
+        }
+    }
+}
+
+/// The index after the byte `want` at `at` in `i`.
+#[inline]
+fn early_byte(i: &[u8], at: usize, want: u8) -> Result<usize, Early> {
+    match i.get(at) {
+        Some(&b) if b == want => Ok(at + 1),
+        Some(_) => Err(Early::Unknown),
+        None => Err(Early::More),
+    }
+}
+
+impl RecvHook {
+    /// [`PayloadHook::early`]'s work: the counted offset, or why there is none yet. Mirrors
+    /// [`PayloadHook::counted`] step by step on the bytes up to the comma after `<len>` — the
+    /// prefix `p` of the promise — and refuses a topic holding CR or LF, so `p` holds neither.
+    #[inline]
+    fn early_inline(&self, start: &[u8]) -> Result<usize, Early> {
+        let p = RECV_PREFIX.as_bytes();
+        match start.get(..p.len()) {
+            Some(head) if head.eq_ignore_ascii_case(p) => {}
+            Some(_) => return Err(Early::Unknown),
+            None if start.eq_ignore_ascii_case(p.get(..start.len()).unwrap_or(p)) => {
+                return Err(Early::More);
+            }
+            None => return Err(Early::Unknown),
+        }
+        let at = early_spaces(start, p.len())?;
+        let (client_idx, at) = early_uint(start, at, 19)?;
+        let mode = usize::try_from(client_idx)
+            .ok()
+            .and_then(|i| self.modes.get(i))
+            .ok_or(Early::Unknown)?;
+        if *mode == LenMode::Off {
+            return Err(Early::Unknown);
+        }
+        let at = early_spaces(start, early_byte(start, at, b',')?)?;
+        let (_msgid, at) = early_uint(start, at, 19)?;
+        let at = early_spaces(start, early_byte(start, at, b',')?)?;
+        let at = early_byte(start, at, b'"')?;
+        let rest = start.get(at..).ok_or(Early::More)?;
+        let q = at + find_topic_end(rest, true).ok_or(Early::More)?;
+        if start.get(q) != Some(&b'"') {
+            // A CR or LF in the topic: the line may end there.
+            return Err(Early::Unknown);
+        }
+        let at = early_byte(start, q + 1, b',')?;
+        let (len, after) = early_uint(start, at, 9)?;
+        if after - at > 1 && start.get(at) == Some(&b'0') {
+            return Err(Early::Unknown);
+        }
+        let header_len = early_byte(start, after, b',')?;
+        let len = usize::try_from(len).map_err(|_| Early::Unknown)?;
+        if len > self.max_len {
+            return Err(Early::Unknown);
+        }
+        header_len.checked_add(len).ok_or(Early::Unknown)
+    }
+}
+
 impl PayloadHook for RecvHook {
+    /// Answers from the header alone, for the lines [`counted`](Self::counted) would count inline.
+    #[inline]
+    fn early(&self, start: &[u8]) -> Early {
+        if start.first() != Some(&b'+') {
+            return Early::Unknown;
+        }
+        match self.early_inline(start) {
+            Ok(m) => Early::Inline(m),
+            Err(e) => e,
+        }
+    }
+
     fn counted(&self, head: &[u8]) -> Counted {
         if head.first() != Some(&b'+') {
             return Counted::None;
