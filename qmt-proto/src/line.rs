@@ -25,7 +25,7 @@ use crate::codes::{
 };
 use crate::kind::{CommandKind, Form};
 use crate::params::{ClientIdx, MsgId, Port, RecvId};
-use crate::recv::Recv;
+use crate::recv::{RECV_PREFIX, Recv};
 use crate::ssl::SslInfo;
 use crate::syntax::{Out, complete, int, quoted_str, uint};
 use crate::urc::{ConnValue, PubPrefix, Urc, Values};
@@ -234,7 +234,7 @@ fn is(name: &[u8], p: &str) -> bool {
 fn parse_plus(line: &[u8]) -> Option<ModuleLine<'_>> {
     let (name, raw_rest) = split_prefix(line)?;
     // `+QMTRECV` payloads may end with spaces: only other lines are trimmed.
-    if is(name, "+QMTRECV:") {
+    if is(name, RECV_PREFIX) {
         if let Some(r) = Recv::parse_fields(raw_rest) {
             return Some(ModuleLine::Urc(Urc::Recv(r)));
         }
@@ -447,6 +447,17 @@ impl<'a> ModuleLine<'a> {
     /// assert_eq!(out, line);
     /// ```
     pub fn parse(line: &'a [u8]) -> ModuleLine<'a> {
+        // Most lines of a busy module are messages: typed here without the general prefix search
+        // (the first `:` of a line starting with `+QMTRECV:` is its ninth byte, so `parse_plus`
+        // would find the same name and fields first; it handles the other `+QMTRECV` forms).
+        if let Some(head) = line.get(..RECV_PREFIX.len()) {
+            if head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
+                let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..).unwrap_or(&[]));
+                if let Some(r) = Recv::parse_fields(fields) {
+                    return ModuleLine::Urc(Urc::Recv(r));
+                }
+            }
+        }
         if line.first() == Some(&b'+') {
             return parse_plus(line).unwrap_or(ModuleLine::Unknown(line));
         }
