@@ -295,7 +295,9 @@ impl<const N: usize, H: PayloadHook> Decoder<N, H> {
                         // A counted head known early: its payload is jumped over, not searched
                         // for CR LF.
                         match self.hook.early(&self.buf[self.start..self.end]) {
-                            Early::Inline(m) if m <= N - 2 => (min, asked) = (m, Asked::Early),
+                            Early::Inline(m) if m.saturating_add(2) <= N => {
+                                (min, asked) = (m, Asked::Early)
+                            }
                             Early::More => {}
                             // Too long to deliver: the line-end path below decides how to discard
                             // it, as it would without the early answer.
