@@ -741,6 +741,7 @@ fn run(args: &Args) -> Result<bool> {
     // Worth knowing, never a failure.
     let mut notes = Vec::new();
     let mut slots_missing = 0u64;
+    let mut slot_losses: Vec<String> = Vec::new();
     for (name, d, r) in [
         ("module -> peer (up)", &st.up, &st.up),
         ("peer -> module 0 (URC)", &st.down, &st.down),
@@ -784,16 +785,22 @@ fn run(args: &Args) -> Result<bool> {
             }
             if !lost.is_empty() {
                 ok &= slots;
-                problems.push(format!(
+                let line = format!(
                     "{name} QoS {q}: {} acknowledged message(s) never arrived: seq {:?}{}",
                     lost.len(),
                     &lost[..lost.len().min(20)],
                     if slots {
-                        " (stored in the module, lost in a power cycle: see below)"
+                        " (stored in the module's slots: see the restart report below)"
                     } else {
                         ""
                     }
-                ));
+                );
+                // Judged below, against what the client reported lost in restarts.
+                if slots {
+                    slot_losses.push(line);
+                } else {
+                    problems.push(line);
+                }
             }
             // rumqttd forwards a retransmitted QoS 2 PUBLISH again (see BrokerKind::Embedded).
             let broker_dup = broker.is_embedded() && std::ptr::eq(d, &st.up);
@@ -827,6 +834,7 @@ fn run(args: &Args) -> Result<bool> {
         let reported = slots_missing <= st.restart_lost;
         ok &= reported;
         let list = if reported { &mut notes } else { &mut problems };
+        list.append(&mut slot_losses);
         list.push(format!(
             "client 1: {slots_missing} QoS 1/2 message(s) missing, {} stored message(s) (any QoS) \
              reported lost in module restarts: {}",
