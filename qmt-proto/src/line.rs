@@ -235,7 +235,7 @@ fn parse_plus(line: &[u8]) -> Option<ModuleLine<'_>> {
     let (name, raw_rest) = split_prefix(line)?;
     // `+QMTRECV` payloads may end with spaces: only other lines are trimmed.
     if is(name, RECV_PREFIX) {
-        if let Some(r) = Recv::parse_fields(raw_rest) {
+        if let Some(r) = Recv::parse_fields(line, line.len() - raw_rest.len()) {
             return Some(ModuleLine::Urc(Urc::Recv(r)));
         }
         let rest = trim_end(raw_rest);
@@ -453,7 +453,7 @@ impl<'a> ModuleLine<'a> {
         if let Some(head) = line.get(..RECV_PREFIX.len()) {
             if head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
                 let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..).unwrap_or(&[]));
-                if let Some(r) = Recv::parse_fields(fields) {
+                if let Some(r) = Recv::parse_fields(line, line.len() - fields.len()) {
                     return ModuleLine::Urc(Urc::Recv(r));
                 }
             }

@@ -253,14 +253,41 @@ fn quoted_unlengthed(rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Strips `+QMTRECV:` (any case) and the spaces after it.
-fn strip_recv_prefix(line: &[u8]) -> Option<&[u8]> {
+/// Strips `+QMTRECV:` (any case) and the spaces after it: the fields, and where they start.
+fn strip_recv_prefix(line: &[u8]) -> Option<(&[u8], usize)> {
     let p = RECV_PREFIX.as_bytes();
     let head = line.get(..p.len())?;
     if !head.eq_ignore_ascii_case(p) {
         return None;
     }
-    Some(skip_spaces(line.get(p.len()..)?))
+    let fields = skip_spaces(line.get(p.len()..)?);
+    Some((fields, line.len() - fields.len()))
+}
+
+/// The topic `line[from..to]` as text, where `line[..from]` is known to be ASCII (the prefix and
+/// the fields before the topic, already parsed) and `line[to]` is the closing `"`.
+///
+/// The validator (`core::str::from_utf8`) checks aligned ASCII two words at a time but walks an
+/// unaligned start and the last bytes one by one, which on topics of tens of bytes is most of its
+/// time. So it first runs on a *window*: from a word-aligned address up to 7 of the ASCII bytes
+/// before the topic, to a whole number of word pairs (which may reach into the payload). If the
+/// window is UTF-8, the topic is a slice of it between two character boundaries (both ends touch
+/// ASCII). Otherwise (a window past the line's end, a non-UTF-8 payload) the topic alone decides:
+/// the answer is always exactly `from_utf8` of the topic's bytes.
+#[inline(always)]
+fn topic_str(line: &[u8], from: usize, to: usize) -> Option<&str> {
+    let word = core::mem::size_of::<usize>();
+    let back = line.as_ptr().addr().wrapping_add(from) % word;
+    if let Some(start) = from.checked_sub(back) {
+        let len = to.checked_sub(start)?.div_ceil(2 * word) * (2 * word);
+        let window = start.checked_add(len).and_then(|end| line.get(start..end));
+        if let Some(text) = window.and_then(|w| core::str::from_utf8(w).ok()) {
+            if let Some(topic) = text.get(from - start..to - start) {
+                return Some(topic);
+            }
+        }
+    }
+    core::str::from_utf8(line.get(from..to)?).ok()
 }
 
 impl<'a> Recv<'a> {
@@ -269,15 +296,19 @@ impl<'a> Recv<'a> {
     /// data joined by CR LF. `None` if the line is not a message line or a number is out of range.
     /// Never allocates, never panics.
     pub fn parse(line: &'a [u8]) -> Option<Recv<'a>> {
-        Self::parse_fields(strip_recv_prefix(line)?)
+        let (_, at) = strip_recv_prefix(line)?;
+        Self::parse_fields(line, at)
     }
 
-    /// Parses what follows `+QMTRECV: `.
-    pub(crate) fn parse_fields(fields: &'a [u8]) -> Option<Recv<'a>> {
-        let h = header(fields)?;
+    /// Parses the fields `line[at..]`, which follow `+QMTRECV:` and its spaces (`line[..at]` is
+    /// that ASCII prefix).
+    #[inline(always)]
+    pub(crate) fn parse_fields(line: &'a [u8], at: usize) -> Option<Recv<'a>> {
+        let h = header(line.get(at..)?)?;
         let client_idx = ClientIdx::new(i64::try_from(h.client_idx).ok()?).ok()?;
         let msgid = MsgId::new(i64::try_from(h.msgid).ok()?).ok()?;
-        let topic = core::str::from_utf8(h.topic).ok()?;
+        let topic_end = line.len() - h.after_topic.len() - 1;
+        let topic = topic_str(line, topic_end - h.topic.len(), topic_end)?;
         let rest = h.after_topic.strip_prefix(b",")?;
         let make = |payload_len, payload, form| Recv {
             client_idx,
@@ -315,7 +346,7 @@ impl<'a> Recv<'a> {
     /// delivered after it (see [`LenMode::Split`]). `None` unless the header has that exact shape
     /// and `data` is exactly `<len>` bytes.
     pub fn from_split(header_line: &'a [u8], data: &'a [u8]) -> Option<Recv<'a>> {
-        let h = header(strip_recv_prefix(header_line)?)?;
+        let h = header(strip_recv_prefix(header_line)?.0)?;
         let client_idx = ClientIdx::new(i64::try_from(h.client_idx).ok()?).ok()?;
         let msgid = MsgId::new(i64::try_from(h.msgid).ok()?).ok()?;
         let topic = core::str::from_utf8(h.topic).ok()?;
@@ -696,7 +727,7 @@ impl PayloadHook for RecvHook {
         if head.first() != Some(&b'+') {
             return Counted::None;
         }
-        let Some(fields) = strip_recv_prefix(head) else {
+        let Some((fields, _)) = strip_recv_prefix(head) else {
             return Counted::None;
         };
         let Some(h) = header(fields) else {
@@ -732,5 +763,54 @@ impl PayloadHook for RecvHook {
         } else {
             Counted::None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The windowed topic check answers exactly what `from_utf8` of the topic answers, at any
+        /// address alignment, whatever the bytes around the topic are (multi-byte characters
+        /// across the window's ends, invalid UTF-8 after the topic, a window past the end).
+        #[test]
+        fn topic_str_is_from_utf8_of_the_topic(
+            bytes in prop::collection::vec(
+                prop_oneof![
+                    4 => 0x20u8..0x7f,
+                    1 => Just(b'"'),
+                    1 => 0x80u8..=0xff,
+                    1 => prop::sample::select(vec![0xc3u8, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f]),
+                ],
+                0..80,
+            ),
+            pad in 0usize..16,
+            a in any::<prop::sample::Index>(),
+            b in any::<prop::sample::Index>(),
+        ) {
+            let mut buf = vec![0u8; pad];
+            buf.extend_from_slice(&bytes);
+            let line = &buf[pad..];
+            let (from, to) = if line.is_empty() {
+                (0, 0)
+            } else {
+                let (x, y) = (a.index(line.len() + 1), b.index(line.len() + 1));
+                (x.min(y), x.max(y))
+            };
+            prop_assert_eq!(topic_str(line, from, to), core::str::from_utf8(&line[from..to]).ok());
+        }
+    }
+
+    #[test]
+    fn topic_str_edges() {
+        let line = b"+QMTRECV: 0,1,\"t\xc3\xa9\",3,\xff\xfe\xfd";
+        assert_eq!(topic_str(line, 15, 18), Some("t\u{e9}"));
+        assert_eq!(topic_str(line, 15, 17), None);
+        assert_eq!(topic_str(line, 5, 3), None);
+        assert_eq!(topic_str(line, 0, 99), None);
+        assert_eq!(topic_str(b"", 0, 0), Some(""));
     }
 }
