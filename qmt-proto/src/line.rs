@@ -410,6 +410,140 @@ fn parse_plus(line: &[u8]) -> Option<ModuleLine<'_>> {
     None
 }
 
+/// [`ModuleLine::parse`] without the fast path: every form of every line.
+fn parse_general(line: &[u8]) -> ModuleLine<'_> {
+    if line.first() == Some(&b'+') {
+        return parse_plus(line).unwrap_or(ModuleLine::Unknown(line));
+    }
+    let t = trim_end(line);
+    let word = |w: &str| t.eq_ignore_ascii_case(w.as_bytes());
+    if word("OK") {
+        ModuleLine::Final(FinalCode::Ok)
+    } else if word("ERROR") {
+        ModuleLine::Final(FinalCode::Error)
+    } else if word("CONNECT") {
+        ModuleLine::Connect
+    } else if word("RDY") {
+        ModuleLine::Urc(Urc::Rdy)
+    } else if word("POWERED DOWN") {
+        ModuleLine::Urc(Urc::PoweredDown)
+    } else if word(">") {
+        ModuleLine::Prompt
+    } else {
+        ModuleLine::Unknown(line)
+    }
+}
+
+/// The lines a busy module sends most, typed without the general prefix search and without
+/// winnow: `+QMTRECV` messages (any prefix case, as the general path), and — only in the exact
+/// form the module writes them (upper case, one space after `:`, no spaces after commas, numbers
+/// without sign or leading zero and of at most 9 digits, nothing after the last field) — `OK`,
+/// `ERROR`, `+CME ERROR: <n>`, `+QMTPUBEX`, `+QMTSUB` and `+QMTSTAT` results (spec §1, §5, §6).
+///
+/// `None` whenever anything is unusual; then [`parse_general`] decides, so the result of
+/// [`ModuleLine::parse`] is the same either way (a property test in this module checks that
+/// `Some` is always what the general path gives).
+#[inline(always)]
+fn fast_path(line: &[u8]) -> Option<ModuleLine<'_>> {
+    match line.first()? {
+        b'+' => {
+            // The first `:` of a line starting with `+QMTRECV:` is its ninth byte, so
+            // `parse_plus` would find the same name and fields; it handles the other `+QMTRECV`
+            // forms (stored-message and slot-status lines), for which this returns `None`.
+            if let Some(head) = line.get(..RECV_PREFIX.len()) {
+                if head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
+                    let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..)?);
+                    let r = Recv::parse_fields(line, line.len() - fields.len())?;
+                    return Some(ModuleLine::Urc(Urc::Recv(r)));
+                }
+            }
+            if let Some(f) = line.strip_prefix(b"+QMTPUBEX: ") {
+                let (c, f) = canon_num(f)?;
+                let (m, f) = canon_num(f.strip_prefix(b",")?)?;
+                let (r, f) = canon_num(f.strip_prefix(b",")?)?;
+                let value = match f {
+                    [] => None,
+                    [b',', f @ ..] => match canon_num(f)? {
+                        (v, []) => Some(v),
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                return Some(ModuleLine::Urc(Urc::PubEx {
+                    prefix: PubPrefix::PubEx,
+                    client_idx: client(c)?,
+                    msgid: msgid(m)?,
+                    result: PacketResult::from_code(r),
+                    value,
+                }));
+            }
+            if let Some(f) = line.strip_prefix(b"+CME ERROR: ") {
+                let (n, []) = canon_num(f)? else {
+                    return None;
+                };
+                return Some(ModuleLine::Final(FinalCode::CmeError(
+                    u32::try_from(n).ok()?,
+                )));
+            }
+            if let Some(f) = line.strip_prefix(b"+QMTSUB: ") {
+                let (c, f) = canon_num(f)?;
+                let (m, f) = canon_num(f.strip_prefix(b",")?)?;
+                let (r, f) = canon_num(f.strip_prefix(b",")?)?;
+                let values = match f {
+                    [] => Values::EMPTY,
+                    // A comma promises a value (as in `sub_like`); `Values::parse` refuses
+                    // spaces at either end, which the general path would skip or trim.
+                    [b',', raw @ ..] if !raw.is_empty() => Values::parse(raw)?,
+                    _ => return None,
+                };
+                return Some(ModuleLine::Urc(Urc::Sub {
+                    client_idx: client(c)?,
+                    msgid: msgid(m)?,
+                    result: PacketResult::from_code(r),
+                    values,
+                }));
+            }
+            if let Some(f) = line.strip_prefix(b"+QMTSTAT: ") {
+                let (c, f) = canon_num(f)?;
+                let (e, []) = canon_num(f.strip_prefix(b",")?)? else {
+                    return None;
+                };
+                return Some(ModuleLine::Urc(Urc::Stat {
+                    client_idx: client(c)?,
+                    err_code: StatCode::from_code(e),
+                }));
+            }
+            None
+        }
+        b'O' => (line == b"OK").then_some(ModuleLine::Final(FinalCode::Ok)),
+        b'E' => (line == b"ERROR").then_some(ModuleLine::Final(FinalCode::Error)),
+        _ => None,
+    }
+}
+
+/// A number as the module writes it (spec §1): `0`, or a nonzero digit and at most 8 more, not
+/// followed by another digit; and the bytes after it. Anything else (a sign, a leading zero, 10 or
+/// more digits) is `None`, left to the general path's rules. At most 9 digits cannot overflow.
+#[inline(always)]
+fn canon_num(i: &[u8]) -> Option<(i64, &[u8])> {
+    let digit = |b: Option<&u8>| b.map(|b| b.wrapping_sub(b'0')).filter(|d| *d <= 9);
+    let (first, mut rest) = i.split_first()?;
+    let mut v = i64::from(digit(Some(first))?);
+    if v != 0 {
+        for _ in 0..8 {
+            let Some(d) = digit(rest.first()) else {
+                return Some((v, rest));
+            };
+            v = v * 10 + i64::from(d);
+            rest = rest.get(1..)?;
+        }
+    }
+    match digit(rest.first()) {
+        Some(_) => None,
+        None => Some((v, rest)),
+    }
+}
+
 /// 1–4 hex digits (either case) as a `u16`: the `+QFUPL` checksum.
 fn hex16(i: &mut &[u8]) -> crate::syntax::PResult<u16> {
     winnow::token::take_while(1..=4, |b: u8| b.is_ascii_hexdigit())
@@ -447,36 +581,9 @@ impl<'a> ModuleLine<'a> {
     /// assert_eq!(out, line);
     /// ```
     pub fn parse(line: &'a [u8]) -> ModuleLine<'a> {
-        // Most lines of a busy module are messages: typed here without the general prefix search
-        // (the first `:` of a line starting with `+QMTRECV:` is its ninth byte, so `parse_plus`
-        // would find the same name and fields first; it handles the other `+QMTRECV` forms).
-        if let Some(head) = line.get(..RECV_PREFIX.len()) {
-            if head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
-                let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..).unwrap_or(&[]));
-                if let Some(r) = Recv::parse_fields(line, line.len() - fields.len()) {
-                    return ModuleLine::Urc(Urc::Recv(r));
-                }
-            }
-        }
-        if line.first() == Some(&b'+') {
-            return parse_plus(line).unwrap_or(ModuleLine::Unknown(line));
-        }
-        let t = trim_end(line);
-        let word = |w: &str| t.eq_ignore_ascii_case(w.as_bytes());
-        if word("OK") {
-            ModuleLine::Final(FinalCode::Ok)
-        } else if word("ERROR") {
-            ModuleLine::Final(FinalCode::Error)
-        } else if word("CONNECT") {
-            ModuleLine::Connect
-        } else if word("RDY") {
-            ModuleLine::Urc(Urc::Rdy)
-        } else if word("POWERED DOWN") {
-            ModuleLine::Urc(Urc::PoweredDown)
-        } else if word(">") {
-            ModuleLine::Prompt
-        } else {
-            ModuleLine::Unknown(line)
+        match fast_path(line) {
+            Some(typed) => typed,
+            None => parse_general(line),
         }
     }
 
@@ -636,5 +743,184 @@ impl<'a> From<Info<'a>> for ModuleLine<'a> {
 impl<'a> From<Urc<'a>> for ModuleLine<'a> {
     fn from(u: Urc<'a>) -> Self {
         ModuleLine::Urc(u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::{String, ToString};
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    /// A number field: mostly the module's own (small, canonical), sometimes huge.
+    fn num() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => (0u64..10).prop_map(|n| format!("{n}")),
+            3 => (0u64..70_000).prop_map(|n| format!("{n}")),
+            1 => prop::sample::select(vec![
+                "999999999", "1000000000", "4294967295", "4294967296", "9223372036854775807",
+                "9223372036854775808", "99999999999999999999",
+            ])
+            .prop_map(String::from),
+        ]
+    }
+
+    /// A field with a checked range (`client_idx` 0–5, `msgid` 0–65535): mostly inside it, often
+    /// on or just past its ends.
+    fn ranged(max: u64) -> impl Strategy<Value = String> {
+        prop_oneof![
+            5 => (0..=max).prop_map(|n| format!("{n}")),
+            3 => prop::sample::select(vec![0, max, max + 1, max * 10, 999_999_999])
+                .prop_map(|n| format!("{n}")),
+            1 => num(),
+        ]
+    }
+
+    /// A line of a form the fast path types, as the module writes it.
+    fn canonical() -> impl Strategy<Value = Vec<u8>> {
+        let (n, c, m) = (num, || ranged(5), || ranged(65_535));
+        prop_oneof![
+            Just(b"OK".to_vec()),
+            Just(b"ERROR".to_vec()),
+            n().prop_map(|a| format!("+CME ERROR: {a}").into_bytes()),
+            (c(), m(), n(), prop::option::of(n())).prop_map(|(a, b, c, d)| {
+                let v = d.map(|d| format!(",{d}")).unwrap_or_default();
+                format!("+QMTPUBEX: {a},{b},{c}{v}").into_bytes()
+            }),
+            (c(), m(), n(), prop::collection::vec(n(), 0..4)).prop_map(|(a, b, c, v)| {
+                let v: String = v.iter().map(|x| format!(",{x}")).collect();
+                format!("+QMTSUB: {a},{b},{c}{v}").into_bytes()
+            }),
+            (c(), n()).prop_map(|(a, b)| format!("+QMTSTAT: {a},{b}").into_bytes()),
+            (
+                c(),
+                m(),
+                "[ -~]{0,20}",
+                prop::option::of(0usize..30),
+                "[ -~]{0,30}"
+            )
+                .prop_map(|(a, b, t, l, p)| {
+                    let l = l.map(|l| format!("{l},")).unwrap_or_default();
+                    format!("+QMTRECV: {a},{b},\"{t}\",{l}{p}").into_bytes()
+                }),
+            (c(), n()).prop_map(|(a, b)| format!("+QMTRECV: {a},{b}").into_bytes()),
+        ]
+    }
+
+    /// One near miss: a change the general path has its own rules for.
+    fn mutate(mut l: Vec<u8>, kind: u8, at: prop::sample::Index, byte: u8) -> Vec<u8> {
+        let i = at.index(l.len() + 1);
+        match kind % 10 {
+            // Case.
+            0 => {
+                if let Some(b) = l.get_mut(i) {
+                    *b ^= 0x20;
+                }
+            }
+            // Spaces, signs, leading zeros, stray bytes anywhere.
+            1 => l.insert(i, b' '),
+            2 => l.insert(i, if byte % 2 == 0 { b'-' } else { b'+' }),
+            3 => l.insert(i, b'0'),
+            4 => l.insert(i, byte),
+            // A missing byte or field, a cut line.
+            5 if i < l.len() => {
+                l.remove(i);
+            }
+            6 => l.truncate(i),
+            // Trailing junk.
+            7 => l.extend_from_slice(
+                [
+                    &b" "[..],
+                    b"\r",
+                    b",",
+                    b",,",
+                    b"x",
+                    b"9",
+                    b"0",
+                    b", 1",
+                    b"\r\n",
+                ][byte as usize % 9],
+            ),
+            // A huge number in place of a digit.
+            8 if l.get(i).is_some_and(u8::is_ascii_digit) => {
+                l.splice(i..=i, *b"99999999999");
+            }
+            // Unchanged.
+            _ => {}
+        }
+        l
+    }
+
+    fn agree(l: &[u8]) -> Result<(), TestCaseError> {
+        let general = parse_general(l);
+        if let Some(fast) = fast_path(l) {
+            prop_assert_eq!(&fast, &general, "line {:?}", l.escape_ascii().to_string());
+        }
+        prop_assert_eq!(ModuleLine::parse(l), general);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8192))]
+
+        /// The fast path is an optimisation only: whatever it types, the general path types the
+        /// same way, for the module's own lines and for near misses of them (up to 2 mutations).
+        #[test]
+        fn fast_path_agrees_on_near_misses(
+            line in canonical(),
+            muts in prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        ) {
+            let l = muts.into_iter().fold(line, |l, (k, at, b)| mutate(l, k, at, b));
+            agree(&l)?;
+        }
+
+        /// … and for arbitrary bytes, and arbitrary bytes after each fast-path prefix.
+        #[test]
+        fn fast_path_agrees_on_arbitrary_bytes(
+            prefix in prop::sample::select(vec![
+                "", "OK", "ERROR", "+CME ERROR: ", "+QMTPUBEX: ", "+QMTSUB: ", "+QMTSTAT: ",
+                "+QMTRECV: ", "+qmtrecv:",
+            ]),
+            tail in prop::collection::vec(
+                prop_oneof![3 => b'0'..=b'9', 1 => Just(b','), 1 => Just(b' '), 1 => any::<u8>()],
+                0..24,
+            ),
+        ) {
+            let mut l = prefix.as_bytes().to_vec();
+            l.extend_from_slice(&tail);
+            agree(&l)?;
+        }
+    }
+
+    /// The fast path does take the module's own lines (else the property above proves nothing).
+    #[test]
+    fn fast_path_types_the_canonical_forms() {
+        for l in [
+            &b"OK"[..],
+            b"ERROR",
+            b"+CME ERROR: 550",
+            b"+QMTPUBEX: 0,65535,0",
+            b"+QMTPUBEX: 5,0,1,3",
+            b"+QMTSUB: 1,7,0,2",
+            b"+QMTSUB: 1,7,0,0,1,128",
+            b"+QMTSUB: 1,7,2",
+            b"+QMTSTAT: 3,8",
+            b"+QMTRECV: 0,0,\"t\",5,hello",
+        ] {
+            let fast = fast_path(l);
+            assert!(fast.is_some(), "{:?}", l.escape_ascii().to_string());
+            assert_eq!(fast, Some(parse_general(l)));
+        }
+        for l in [
+            &b"+QMTSTAT: 03,1"[..],
+            b"+QMTPUBEX: 0,1,-1",
+            b"ok",
+            b"OK ",
+            b"+QMTSTAT: 9,1",
+        ] {
+            assert_eq!(fast_path(l), None, "{:?}", l.escape_ascii().to_string());
+        }
     }
 }
