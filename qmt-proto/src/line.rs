@@ -442,21 +442,36 @@ fn parse_general(line: &[u8]) -> ModuleLine<'_> {
 ///
 /// `None` whenever anything is unusual; then [`parse_general`] decides, so the result of
 /// [`ModuleLine::parse`] is the same either way (a property test in this module checks that
-/// `Some` is always what the general path gives).
-#[inline(always)]
+/// `Some` is always what the general path gives). [`ModuleLine::parse`] calls the two halves
+/// itself: a message is returned as the small [`Recv`], not inside an `Option<ModuleLine>` that
+/// is then copied again.
+#[cfg(test)]
 fn fast_path(line: &[u8]) -> Option<ModuleLine<'_>> {
+    match fast_recv(line) {
+        Some(r) => Some(ModuleLine::Urc(Urc::Recv(r))),
+        None => fast_other(line),
+    }
+}
+
+/// The message half of [`fast_path`]. The first `:` of a line starting with `+QMTRECV:` is its
+/// ninth byte, so `parse_plus` would find the same name and fields; it handles the other
+/// `+QMTRECV` forms (stored-message and slot-status lines), for which this returns `None`.
+#[inline(always)]
+fn fast_recv(line: &[u8]) -> Option<Recv<'_>> {
+    let head = line.get(..RECV_PREFIX.len())?;
+    // The module's own upper case is one compare; other cases are rare.
+    if head == RECV_PREFIX.as_bytes() || head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
+        let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..)?);
+        return Recv::parse_fields(line, line.len() - fields.len());
+    }
+    None
+}
+
+/// The other half of [`fast_path`]: the canonical forms of the frequent other lines.
+#[inline(always)]
+fn fast_other(line: &[u8]) -> Option<ModuleLine<'_>> {
     match line.first()? {
         b'+' => {
-            // The first `:` of a line starting with `+QMTRECV:` is its ninth byte, so
-            // `parse_plus` would find the same name and fields; it handles the other `+QMTRECV`
-            // forms (stored-message and slot-status lines), for which this returns `None`.
-            if let Some(head) = line.get(..RECV_PREFIX.len()) {
-                if head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
-                    let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..)?);
-                    let r = Recv::parse_fields(line, line.len() - fields.len())?;
-                    return Some(ModuleLine::Urc(Urc::Recv(r)));
-                }
-            }
             if let Some(f) = line.strip_prefix(b"+QMTPUBEX: ") {
                 let (c, f) = canon_num(f)?;
                 let (m, f) = canon_num(f.strip_prefix(b",")?)?;
@@ -581,7 +596,10 @@ impl<'a> ModuleLine<'a> {
     /// assert_eq!(out, line);
     /// ```
     pub fn parse(line: &'a [u8]) -> ModuleLine<'a> {
-        match fast_path(line) {
+        if let Some(r) = fast_recv(line) {
+            return ModuleLine::Urc(Urc::Recv(r));
+        }
+        match fast_other(line) {
             Some(typed) => typed,
             None => parse_general(line),
         }
