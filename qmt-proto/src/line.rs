@@ -595,6 +595,10 @@ impl<'a> ModuleLine<'a> {
     /// ModuleLine::parse(line).encode(&mut out);
     /// assert_eq!(out, line);
     /// ```
+    // Inlinable into other crates (drivers, the benches): the caller then often looks only at
+    // the variant, and the fast paths need not write a whole `ModuleLine` to memory; the general
+    // path stays a call.
+    #[inline]
     pub fn parse(line: &'a [u8]) -> ModuleLine<'a> {
         if let Some(r) = fast_recv(line) {
             return ModuleLine::Urc(Urc::Recv(r));
