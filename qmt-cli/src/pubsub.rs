@@ -143,6 +143,12 @@ pub struct Common {
     /// Keep-alive in seconds (0–3600). Default: the module's (120).
     #[arg(short = 'k', long = "keepalive", value_name = "SECS")]
     pub keep_alive: Option<u16>,
+    /// A persistent session (clean session off, as mosquitto_sub's -c): the broker keeps the
+    /// subscriptions and queues QoS 1/2 messages while the client is away. Needs -i, so that the
+    /// next run finds the session. The module is set never to retransmit CONNECT (timeout
+    /// 20,0,0), which would make mosquitto discard the session.
+    #[arg(short = 'c', long = "disable-clean-session", requires = "client_id")]
+    pub persistent: bool,
     /// TLS through the module (AT+QSSLCFG); implied by --cafile. Without --cafile the broker's
     /// certificate is not verified (seclevel 0).
     #[arg(long)]
@@ -204,6 +210,9 @@ impl Common {
         }
         if let Some(k) = self.keep_alive {
             b = b.keep_alive(i64::from(k));
+        }
+        if self.persistent {
+            b = b.clean_session(false);
         }
         if buffered {
             b = b.recv_mode(MsgRecvMode::Buffered, true);

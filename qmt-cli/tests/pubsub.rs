@@ -404,6 +404,58 @@ fn qmt_pub_to_mosquitto_sub_exact_bytes_at_each_qos() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `qmt sub -c -i ID`: a persistent session. A message published while no `qmt sub` runs is
+/// queued by mosquitto and printed by the next run with the same id; without `-c` it is not. The
+/// trace shows the session and the never-retransmit `timeout` setting (the soak's finding).
+#[test]
+fn persistent_sub_gets_what_was_published_while_away() {
+    let Some(tools) = tools() else { return };
+    let broker = Mosquitto::start(&tools, None);
+    let port = broker.port();
+    let sub = |id: &str, extra: &[&str]| {
+        let mut args = vec!["sub", "--sim", "-h", "127.0.0.1", "-p", &port, "-i", id];
+        args.extend(["-t", "qmt/away", "-q", "1"]);
+        args.extend(extra);
+        qmt(&args)
+    };
+    let publish = |text: &str| {
+        let out = Command::new(&tools.pub_)
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", "qmt/away", "-q", "1"])
+            .args(["-m", text])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mosquitto_pub: {}", show(&out));
+    };
+    for (persistent, id) in [(true, "qsub-away-c"), (false, "qsub-away-clean")] {
+        let c: &[&str] = if persistent { &["-c"] } else { &[] };
+        // First run: subscribe, then stop cleanly after 1 s (DISCONNECT keeps a session).
+        let first = sub(id, &[c, &["-W", "1", "--trace"]].concat());
+        assert_eq!(first.status.code(), Some(0), "{}", show(&first));
+        let trace = text(&first.stderr);
+        let cfg = [
+            ">> \"AT+QMTCFG=\\\"session\\\",0,0\"",
+            ">> \"AT+QMTCFG=\\\"timeout\\\",0,20,0,0\"",
+        ];
+        for line in cfg {
+            assert_eq!(trace.contains(line), persistent, "{line} in:\n{trace}");
+        }
+        publish(&format!("sent while {id} was away"));
+        let second = sub(id, &[c, &["-C", "1", "-W", "3"]].concat());
+        if persistent {
+            assert_eq!(second.status.code(), Some(0), "{}", show(&second));
+            assert_eq!(text(&second.stdout), format!("sent while {id} was away\n"));
+        } else {
+            // A clean session starts empty: nothing comes within the wait (exit 5).
+            assert_eq!(second.status.code(), Some(5), "{}", show(&second));
+            assert!(second.stdout.is_empty(), "{}", show(&second));
+        }
+    }
+    // -c needs -i (as mosquitto_sub): a fixed default id would share one session between users.
+    let out = qmt(&["sub", "--sim", "-c", "-t", "t"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(text(&out.stderr).contains("--id"), "{}", show(&out));
+}
+
 /// `qmt sub` started with `args`, waited for until subscribed as `id`; then `mosquitto_pub`
 /// sends `payload` (from a file); `qmt sub`'s stdout is returned (`None`: skipped).
 fn mosquitto_pub_to_qmt_sub(extra: &[&str], payload: &[u8], qos: &str) -> Option<Vec<u8>> {
