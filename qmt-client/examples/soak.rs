@@ -115,6 +115,10 @@ impl Seqs {
     fn len(&self) -> usize {
         self.iter().count()
     }
+    /// Heap bytes held (the capacity), to tell the soak's own growth from the client's.
+    fn heap_bytes(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<u16>()
+    }
 }
 
 /// The largest sequence number a payload may carry (anything above is foreign).
@@ -136,6 +140,15 @@ struct Dir {
 }
 
 impl Dir {
+    /// Heap bytes of the sequence bookkeeping.
+    fn heap_bytes(&self) -> usize {
+        self.acked
+            .iter()
+            .chain(&self.received)
+            .map(Seqs::heap_bytes)
+            .sum()
+    }
+
     fn receive(&mut self, payload: &[u8], dir: char) {
         let parsed = std::str::from_utf8(payload).ok().and_then(|s| {
             let mut it = s.split('|');
@@ -881,6 +894,13 @@ fn run(args: &Args) -> Result<bool> {
         .collect();
     println!("RSS curve (MiB): {}", trend.join(" → "));
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    // The soak's own per-message bookkeeping grows with the run (2 bytes per sequence number,
+    // per QoS, direction and receiver, in Vecs that double): part of any RSS growth is the test.
+    let own = (st.up.heap_bytes() + st.down.heap_bytes() + st.slots.heap_bytes()) as u64;
+    println!(
+        "soak bookkeeping (sequence tables, part of the RSS above): {:.2} MiB",
+        mib(own)
+    );
     println!(
         "RSS: warm-up sample ({:.0} s) {:.1} MiB, peak after {:.1} MiB, final {:.1} MiB; bound 2×warm-up + 64 MiB = {:.1} MiB ({} samples)",
         warmup.as_secs_f64(),
