@@ -2,8 +2,10 @@
 //! holding every byte value, following data runs, over-long lines) and random chunkings, the frames
 //! equal the frames of feeding the stream whole, and both equal the frames the items stand for.
 
-use at_codec::{Counted, Decoder, Early, Frame, PayloadHook};
+use at_codec::{Counted, Decoder, Early, PayloadHook};
+mod support;
 use proptest::prelude::*;
+use support::{Owned, chunk};
 
 /// Buffer size of the decoder under test: small, so overflows and compaction happen often.
 const N: usize = 64;
@@ -56,25 +58,6 @@ impl PayloadHook for TestHook {
                 None => Early::Unknown,
             },
             Some(_) => Early::Unknown,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Owned {
-    Line(Vec<u8>),
-    Prompt,
-    Data(Vec<u8>),
-    Overflow(usize),
-}
-
-impl From<Frame<'_>> for Owned {
-    fn from(f: Frame<'_>) -> Self {
-        match f {
-            Frame::Line(l) => Owned::Line(l.to_vec()),
-            Frame::Prompt => Owned::Prompt,
-            Frame::Data(d) => Owned::Data(d.to_vec()),
-            Frame::Overflow { len } => Owned::Overflow(len),
         }
     }
 }
@@ -188,20 +171,6 @@ fn decode_with<H: PayloadHook>(hook: H, chunks: &[&[u8]]) -> Vec<Owned> {
     if let Some(f) = dec.finish() {
         out.push(f.into());
     }
-    out
-}
-
-/// Splits `bytes` at the given cut points (taken modulo the length).
-fn chunk<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    points.sort_unstable();
-    let mut out = Vec::new();
-    let mut at = 0;
-    for p in points {
-        out.push(&bytes[at..p]);
-        at = p;
-    }
-    out.push(&bytes[at..]);
     out
 }
 

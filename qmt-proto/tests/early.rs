@@ -3,11 +3,14 @@
 //! framing with it gives exactly the frames of framing without it, in any chunking.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use at_codec::{Counted, Decoder, Early, Frame, PayloadHook};
+use at_codec::{Counted, Decoder, Early, PayloadHook};
+#[path = "../../at-codec/tests/support/mod.rs"]
+mod support;
 use proptest::prelude::*;
 use qmt_proto::RecvHook;
 use qmt_proto::params::ClientIdx;
 use qmt_proto::recv::LenMode;
+use support::{Owned, chunk};
 
 /// A hook without the early answer: how the framer worked before it.
 #[derive(Clone)]
@@ -16,25 +19,6 @@ struct Late(RecvHook);
 impl PayloadHook for Late {
     fn counted(&self, head: &[u8]) -> Counted {
         self.0.counted(head)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Owned {
-    Line(Vec<u8>),
-    Prompt,
-    Data(Vec<u8>),
-    Overflow(usize),
-}
-
-impl From<Frame<'_>> for Owned {
-    fn from(f: Frame<'_>) -> Self {
-        match f {
-            Frame::Line(l) => Owned::Line(l.to_vec()),
-            Frame::Prompt => Owned::Prompt,
-            Frame::Data(d) => Owned::Data(d.to_vec()),
-            Frame::Overflow { len } => Owned::Overflow(len),
-        }
     }
 }
 
@@ -59,19 +43,6 @@ fn frames<const N: usize, H: PayloadHook>(
     if let Some(f) = dec.finish() {
         out.push(f.into());
     }
-    out
-}
-
-fn chunk<'a>(bytes: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
-    points.sort_unstable();
-    let mut out = Vec::new();
-    let mut at = 0;
-    for p in points {
-        out.push(&bytes[at..p]);
-        at = p;
-    }
-    out.push(&bytes[at..]);
     out
 }
 
