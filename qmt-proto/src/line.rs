@@ -681,7 +681,23 @@ impl<'a> Info<'a> {
                 state: ConnState::from_code(s),
             });
         }
-        let parsed = ModuleLine::parse(line);
+        Info::from_parsed(kind, form, ModuleLine::parse(line), line)
+    }
+
+    /// [`parse_for`](Self::parse_for) of a line already typed context-free (`parsed` is
+    /// [`ModuleLine::parse`] of `line`): a driver that must type every line anyway (to see final
+    /// codes and `RDY`) classifies it without parsing it a second time. `None`: not information of
+    /// that command.
+    pub fn from_parsed(
+        kind: CommandKind,
+        form: Form,
+        parsed: ModuleLine<'a>,
+        line: &'a [u8],
+    ) -> Option<Info<'a>> {
+        use CommandKind as K;
+        if kind == K::QmtConn && form == Form::Read {
+            return Info::parse_for(kind, form, line);
+        }
         match (kind, form, parsed) {
             (K::QmtOpen, Form::Read, ModuleLine::Info(i @ Info::OpenRead { .. })) => Some(i),
             (K::QmtRecv, Form::Read, ModuleLine::Info(i @ Info::RecvStatus { .. })) => Some(i),

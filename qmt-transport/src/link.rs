@@ -67,7 +67,9 @@ use std::time::{Duration, Instant};
 use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::params::ClientIdx;
 use qmt_proto::recv::LenMode;
-use qmt_proto::{Command, DataPhase, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc};
+use qmt_proto::{
+    Command, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc,
+};
 
 mod framer;
 
@@ -170,6 +172,48 @@ pub enum LinkEvent {
     Urc(Line),
 }
 
+/// What [`Link::feed_with`] hands its caller for each line, typed once and borrowed from the
+/// line just read (DESIGN.md: one parse per line). The owned [`LinkEvent`]s of [`Link::feed`] are
+/// built from these.
+#[derive(Debug)]
+pub enum Output<'a> {
+    /// An information line of the command `token` (prefix and shape matched the command).
+    Info {
+        /// The command it answers.
+        token: Token,
+        /// The line, typed for that command.
+        info: Info<'a>,
+        /// Its bytes, without CR LF.
+        line: &'a [u8],
+    },
+    /// The command `token` ended with this final result code (`OK`, `ERROR`, `+CME ERROR…`).
+    Final {
+        /// The command.
+        token: Token,
+        /// The final code, typed.
+        code: FinalCode<'a>,
+        /// Its bytes, without CR LF.
+        line: &'a [u8],
+    },
+    /// The command `token` ended without a final code: the module restarted (`RDY`) while it was
+    /// on the wire. (Timeouts and closes are not caused by input: they are queued for
+    /// [`Link::poll_event`].)
+    Failed {
+        /// The command.
+        token: Token,
+        /// Why.
+        error: CommandError,
+    },
+    /// An unsolicited line (URC, two-phase result, or anything not belonging to the command in
+    /// flight), typed context-free.
+    Urc {
+        /// The line, typed.
+        typed: ModuleLine<'a>,
+        /// Its bytes, without CR LF (`> ` for a stray prompt).
+        line: &'a [u8],
+    },
+}
+
 /// Per-command deadlines (spec tables), configurable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Timeouts {
@@ -233,6 +277,16 @@ pub struct LinkStats {
     /// caller comparing it before and after a command knows whether the module restarted in
     /// between (what it stored in RAM is gone).
     pub restarts: u64,
+    /// Lines typed (context-free parses plus command-aware ones that needed their own parse):
+    /// one per line read, except a `+QMTCONN` line while `AT+QMTCONN?` is in flight and a marker's
+    /// answer, which are typed twice. Divided by the lines read, the parses per line.
+    pub parses: u64,
+    /// Lines read (echoes included).
+    pub lines: u64,
+    /// Final codes, `RDY` or other answers seen: the module has answered since the link started
+    /// (before that, a command that times out is not resynchronised with markers: a module that
+    /// never answered has nothing late to send).
+    pub heard: bool,
 }
 
 /// Where a command is in its exchange.
@@ -268,7 +322,8 @@ struct Exchange {
     echo_seen: bool,
     /// The pieces of the data's echo still expected (only armed when `echo_seen`).
     data_echo: VecDeque<Piece>,
-    info: Vec<Line>,
+    /// Information lines delivered for it so far (bounded by [`MAX_INFO_LINES`]).
+    info: usize,
     started: Instant,
     deadline: Instant,
 }
@@ -399,6 +454,8 @@ pub struct Link {
     /// Bytes to write: the serial of their exchange, whether they are data, the bytes.
     tx: VecDeque<(u64, bool, Vec<u8>)>,
     events: VecDeque<LinkEvent>,
+    /// [`feed`](Link::feed)'s information lines of the command in flight, until its final code.
+    collected: Option<(Token, Vec<Line>)>,
     stats: LinkStats,
     next_token: u64,
     next_serial: u64,
@@ -433,6 +490,7 @@ impl Link {
             ghosts: VecDeque::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
+            collected: None,
             stats: LinkStats::default(),
             next_token: 0,
             next_serial: 0,
@@ -503,8 +561,22 @@ impl Link {
         Ok(token)
     }
 
-    /// Bytes read from the port (any chunking).
+    /// Bytes read from the port (any chunking); what they complete is queued as owned
+    /// [`LinkEvent`]s for [`poll_event`](Self::poll_event).
     pub fn feed(&mut self, bytes: &[u8], now: Instant) {
+        let mut events = core::mem::take(&mut self.events);
+        let mut collected = self.collected.take();
+        self.feed_with(bytes, now, |out| own(out, &mut events, &mut collected));
+        self.events = events;
+        self.collected = collected;
+    }
+
+    /// Bytes read from the port (any chunking); each line is typed once and handed to `emit` at
+    /// once, in wire order, as an [`Output`] borrowing from the line. What `feed_with` does not
+    /// cause (timeouts, closes, submissions after a close) still goes to
+    /// [`poll_event`](Self::poll_event): drain it after [`submit`](Self::submit),
+    /// [`handle_timeout`](Self::handle_timeout) and [`close`](Self::close).
+    pub fn feed_with(&mut self, bytes: &[u8], now: Instant, mut emit: impl FnMut(Output<'_>)) {
         if self.closed {
             return;
         }
@@ -515,7 +587,7 @@ impl Link {
             let mut any = false;
             while let Some(piece) = self.framer.next_piece() {
                 any = true;
-                self.on_piece(piece, now);
+                self.on_piece(piece, now, &mut emit);
             }
             if rest.is_empty() || (n == 0 && !any) {
                 return;
@@ -541,7 +613,17 @@ impl Link {
             });
         }
         tracing::debug!(command = %ex.name(), "timed out; resynchronising");
+        if self
+            .collected
+            .as_ref()
+            .is_some_and(|(t, _)| Some(*t) == ex.token)
+        {
+            self.collected = None;
+        }
         self.ghosts.push_back(ex);
+        if !self.stats.heard && self.ghosts.len() > MAX_SILENT_GHOSTS {
+            self.ghosts.pop_front();
+        }
         self.start_next(now);
     }
 
@@ -570,6 +652,7 @@ impl Link {
         self.closed = true;
         self.tx.clear();
         self.ghosts.clear();
+        self.collected = None;
         if let Some(ex) = self.current.take() {
             if let Some(token) = ex.token {
                 self.events.push_back(LinkEvent::Completed {
@@ -624,7 +707,7 @@ impl Link {
         if self.closed || self.current.is_some() {
             return;
         }
-        if !self.ghosts.is_empty() {
+        if !self.ghosts.is_empty() && self.stats.heard {
             match self.free_marker() {
                 Some((marker, command)) => {
                     let wait = self.config.timeouts.other;
@@ -679,7 +762,7 @@ impl Link {
             phase,
             echo_seen: false,
             data_echo: VecDeque::new(),
-            info: Vec::new(),
+            info: 0,
             started: now,
             deadline: now.checked_add(wait).unwrap_or(now),
         });
@@ -713,11 +796,11 @@ impl Link {
         }
     }
 
-    fn urc(&mut self, bytes: Vec<u8>) {
-        if matches!(ModuleLine::parse(&bytes), ModuleLine::Unknown(_)) {
+    fn urc(&mut self, typed: ModuleLine<'_>, line: &[u8], emit: &mut impl FnMut(Output<'_>)) {
+        if matches!(typed, ModuleLine::Unknown(_)) {
             self.stats.unknown += 1;
         }
-        self.events.push_back(LinkEvent::Urc(Line(bytes)));
+        emit(Output::Urc { typed, line });
     }
 
     /// Drops `piece` if it is the next expected piece of a data echo.
@@ -731,7 +814,7 @@ impl Link {
         false
     }
 
-    fn on_piece(&mut self, piece: Piece, now: Instant) {
+    fn on_piece(&mut self, piece: Piece, now: Instant, emit: &mut impl FnMut(Output<'_>)) {
         match piece {
             Piece::Overflow { len } => {
                 tracing::debug!(len, "over-long line discarded");
@@ -742,10 +825,10 @@ impl Link {
                 if self.data_echo(&Piece::Prompt) {
                     self.stats.echoes += 1;
                 } else if !self.invite(Phase::Prompt) {
-                    self.urc(b"> ".to_vec());
+                    self.urc(ModuleLine::Prompt, b"> ", emit);
                 }
             }
-            Piece::Line(bytes) => self.on_line(bytes, now),
+            Piece::Line(bytes) => self.on_line(bytes, now, emit),
         }
     }
 
@@ -777,7 +860,8 @@ impl Link {
         true
     }
 
-    fn on_line(&mut self, bytes: Vec<u8>, now: Instant) {
+    fn on_line(&mut self, bytes: Vec<u8>, now: Instant, emit: &mut impl FnMut(Output<'_>)) {
+        self.stats.lines += 1;
         // Echo of a command written (the first line equal to its text).
         let echo = self
             .pending_mut()
@@ -795,44 +879,71 @@ impl Link {
         let Piece::Line(bytes) = piece else {
             return;
         };
-        match ModuleLine::parse(&bytes) {
-            ModuleLine::Final(_) => self.on_final(bytes, now),
-            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now),
+        // The one context-free parse of the line; classification below reuses it.
+        self.stats.parses += 1;
+        let typed = ModuleLine::parse(&bytes);
+        match typed {
+            ModuleLine::Final(code) => self.on_final(code, &bytes, now, emit),
+            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(&bytes, now, emit),
             ModuleLine::Connect if self.invite(Phase::Connect) => {}
-            _ => self.on_other(bytes),
+            typed => self.on_other(typed, &bytes, emit),
         }
     }
 
     /// A line that is neither echo, final code, `RDY`, nor an awaited `CONNECT`.
-    fn on_other(&mut self, bytes: Vec<u8>) {
+    fn on_other(&mut self, typed: ModuleLine<'_>, bytes: &[u8], emit: &mut impl FnMut(Output<'_>)) {
+        self.stats.heard = true;
         // A marker's answer: every exchange before it has been answered (or never arrived).
-        let marker_at = self
-            .pending_mut()
-            .position(|ex| ex.marker.is_some_and(|m| m.answers(&bytes)));
-        if let Some(at) = marker_at {
-            let retired = at.min(self.ghosts.len());
-            self.ghosts.drain(..retired);
-            return;
+        let has_marker = self.pending_mut().any(|ex| ex.marker.is_some());
+        if has_marker {
+            let marker_at = self
+                .pending_mut()
+                .position(|ex| ex.marker.is_some_and(|m| m.answers(bytes)));
+            self.stats.parses += 1;
+            if let Some(at) = marker_at {
+                let retired = at.min(self.ghosts.len());
+                self.ghosts.drain(..retired);
+                return;
+            }
         }
         let is_ghost = !self.ghosts.is_empty();
         if let Some(head) = self.head_mut() {
-            let answers = Info::parse_for(head.kind, head.form, &bytes)
-                .is_some_and(|info| info.is_for(head.info_client));
-            if answers {
+            let (kind, form, client) = (head.kind, head.form, head.info_client);
+            if kind == CommandKind::QmtConn && form == Form::Read {
+                // The one read answer that is also a URC shape: typed for the command again.
+                self.stats.parses += 1;
+            }
+            let info = Info::from_parsed(kind, form, typed.clone(), bytes)
+                .filter(|info| info.is_for(client));
+            if let (Some(info), Some(head)) = (info, self.head_mut()) {
                 if is_ghost {
                     tracing::debug!(command = %head.name(), "late information line consumed");
                     return;
                 }
-                if head.info.len() < MAX_INFO_LINES {
-                    head.info.push(Line(bytes));
+                if head.info < MAX_INFO_LINES {
+                    head.info += 1;
+                    if let Some(token) = head.token {
+                        emit(Output::Info {
+                            token,
+                            info,
+                            line: bytes,
+                        });
+                    }
                     return;
                 }
             }
         }
-        self.urc(bytes);
+        self.urc(typed, bytes, emit);
     }
 
-    fn on_final(&mut self, bytes: Vec<u8>, now: Instant) {
+    fn on_final(
+        &mut self,
+        code: FinalCode<'_>,
+        bytes: &[u8],
+        now: Instant,
+        emit: &mut impl FnMut(Output<'_>),
+    ) {
+        self.stats.heard = true;
         if let Some(ghost) = self.ghosts.pop_front() {
             self.stats.late_finals += 1;
             self.tx
@@ -842,34 +953,35 @@ impl Link {
             return;
         }
         let Some(ex) = self.current.take() else {
-            self.urc(bytes);
+            self.urc(ModuleLine::Final(code), bytes, emit);
             return;
         };
         // Data not yet written when the module already ended the command must not be written
         // any more: the module would read it as commands.
         self.tx.retain(|(s, data, _)| !(*data && *s == ex.serial));
+        // The next command goes out before the completion is handed on, as it always did: the
+        // owner learns of the completion with the wire already busy again.
+        self.start_next(now);
         if let Some(token) = ex.token {
-            self.events.push_back(LinkEvent::Completed {
+            emit(Output::Final {
                 token,
-                result: Ok(Response {
-                    info: ex.info,
-                    final_code: Line(bytes),
-                }),
+                code,
+                line: bytes,
             });
         }
-        self.start_next(now);
     }
 
-    fn on_rdy(&mut self, bytes: Vec<u8>, now: Instant) {
+    fn on_rdy(&mut self, bytes: &[u8], now: Instant, emit: &mut impl FnMut(Output<'_>)) {
         self.stats.restarts += 1;
+        self.stats.heard = true;
         // Commands written before the restart are lost; commands the module read after it will
         // be answered (after `RDY`). Which is which cannot be known, so the command on the wire
         // becomes a ghost like after a timeout, and a marker resynchronises.
         if let Some(ex) = self.current.take() {
             if let Some(token) = ex.token {
-                self.events.push_back(LinkEvent::Completed {
+                emit(Output::Failed {
                     token,
-                    result: Err(CommandError::ModuleRestarted { command: ex.name() }),
+                    error: CommandError::ModuleRestarted { command: ex.name() },
                 });
             }
             self.ghosts.push_back(ex);
@@ -883,7 +995,50 @@ impl Link {
             self.ghosts.clear();
             self.tx.clear();
         }
-        self.urc(bytes);
+        self.urc(ModuleLine::Urc(Urc::Rdy), bytes, emit);
         self.start_next(now);
     }
 }
+
+/// [`Link::feed`]'s adapter: an [`Output`] as owned [`LinkEvent`]s, a response's information lines
+/// collected until its final code.
+fn own(
+    out: Output<'_>,
+    events: &mut VecDeque<LinkEvent>,
+    collected: &mut Option<(Token, Vec<Line>)>,
+) {
+    match out {
+        Output::Info { token, line, .. } => match collected {
+            Some((t, lines)) if *t == token => lines.push(Line(line.to_vec())),
+            _ => *collected = Some((token, vec![Line(line.to_vec())])),
+        },
+        Output::Final { token, line, .. } => {
+            let info = match collected.take() {
+                Some((t, lines)) if t == token => lines,
+                _ => Vec::new(),
+            };
+            events.push_back(LinkEvent::Completed {
+                token,
+                result: Ok(Response {
+                    info,
+                    final_code: Line(line.to_vec()),
+                }),
+            });
+        }
+        Output::Failed { token, error } => {
+            if collected.as_ref().is_some_and(|(t, _)| *t == token) {
+                *collected = None;
+            }
+            events.push_back(LinkEvent::Completed {
+                token,
+                result: Err(error),
+            });
+        }
+        Output::Urc { line, .. } => events.push_back(LinkEvent::Urc(Line(line.to_vec()))),
+    }
+}
+
+/// Before the module has answered anything, timed-out commands are kept at most this many: a
+/// port where nothing answers is probed for its whole boot allowance (spec §10.1) and each probe
+/// would otherwise be kept.
+const MAX_SILENT_GHOSTS: usize = 64;

@@ -501,3 +501,43 @@ fn ssl_markers_after_the_test_markers() {
     // The timed-out SSL marker's own OK was late.
     assert_eq!(link.stats().late_finals, 1);
 }
+
+#[test]
+fn silent_module_is_probed_without_markers_until_it_answers() {
+    // Issue 13: a port where nothing answers must see `AT` probes only; markers are for a module
+    // that has answered before and may still send a late reply.
+    let t = Instant::now();
+    let mut link = qmt_transport::link::Link::new(qmt_transport::link::LinkConfig::default(), t);
+    let mut now = t;
+    for n in 0..5 {
+        let token = link.submit(cmd("AT"), None, now).unwrap();
+        assert_eq!(transmits(&mut link), [b"AT\r".to_vec()], "probe {n}");
+        now = link.poll_timeout().unwrap();
+        link.handle_timeout(now);
+        assert_eq!(events(&mut link), [timeout(token, "AT", 300)]);
+        assert!(transmits(&mut link).is_empty(), "no marker after probe {n}");
+    }
+    assert!(!link.stats().heard);
+    // The module wakes up and answers a probe: late answers of earlier probes may follow, so
+    // from now on the link resynchronises before the next command.
+    let token = link.submit(cmd("AT"), None, now).unwrap();
+    assert_eq!(transmits(&mut link), [b"AT\r".to_vec()]);
+    link.feed(b"\r\nOK\r\n", now);
+    assert!(link.stats().heard);
+    // The OK is taken as the oldest probe's late answer (which OK answers which probe cannot be
+    // known); the probe on the wire times out, and a marker resolves the rest.
+    assert!(events(&mut link).is_empty());
+    now = link.poll_timeout().unwrap();
+    link.handle_timeout(now);
+    assert_eq!(events(&mut link), [timeout(token, "AT", 300)]);
+    assert_eq!(transmits(&mut link), [b"AT+QMTOPEN=?\r".to_vec()]);
+    link.feed(
+        b"\r\n+QMTOPEN: (0-5),\"<host_name>\",(1-65535)\r\n\r\nOK\r\n",
+        now,
+    );
+    // The marker's answer retired every ghost and its OK ended the resync: the next probe goes.
+    assert!(!link.resyncing());
+    let token = link.submit(cmd("AT"), None, now).unwrap();
+    assert_eq!(transmits(&mut link), [b"AT\r".to_vec()]);
+    assert_eq!(link.in_flight(), Some(token));
+}

@@ -37,14 +37,20 @@ pub fn link(now: Instant) -> Link {
     Link::new(LinkConfig::default(), now)
 }
 
+/// A link to a module that has answered before: a stray `OK` was heard, so a timeout is
+/// resynchronised with markers (a module that never answered gets none: `silent_module_*`).
 pub fn link_with(timeouts: Timeouts, queue_capacity: usize, now: Instant) -> Link {
-    Link::new(
+    let mut link = Link::new(
         LinkConfig {
             timeouts,
             queue_capacity,
         },
         now,
-    )
+    );
+    link.feed(b"\r\nOK\r\n", now);
+    assert!(matches!(link.poll_event(), Some(LinkEvent::Urc(_))));
+    assert!(link.stats().heard);
+    link
 }
 
 pub fn ms(now: Instant, n: u64) -> Instant {
