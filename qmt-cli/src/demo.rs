@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use qmt_cli::trace::Tracer;
-use qmt_client::recovery::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
+use qmt_client::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
 use qmt_client::{ClientOptions, Connection, Event, Modem, ModemConfig, Qos};
 use qmt_sim::{Fault, Sim, SimConfig};
 
@@ -204,7 +204,7 @@ fn wait_for(events: &Connection, pred: impl Fn(&Event) -> bool) -> Result<Event,
 /// The payload of the next message, as text.
 fn expect_message(events: &Connection) -> Result<String, String> {
     match wait_for(events, |e| matches!(e, Event::Message(_)))? {
-        Event::Message(m) => Ok(String::from_utf8_lossy(&m.payload).into_owned()),
+        Event::Message(m) => Ok(String::from_utf8_lossy(&m.payload()).into_owned()),
         _ => Err("not a message".into()),
     }
 }

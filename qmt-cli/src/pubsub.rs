@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use qmt_cli::trace::Tracer;
-use qmt_client::recovery::{LossCause, RecoveryEvent};
-use qmt_client::{Client, error::PublishFailure};
+use qmt_client::{LossCause, RecoveryEvent};
+use qmt_client::{Client, PublishFailure};
 use qmt_client::{
     ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
     RecoveryPolicy, TlsFiles,
@@ -578,10 +578,10 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
                 let mut out = stdout.lock();
                 let written = (|| {
                     if args.verbose {
-                        out.write_all(m.topic.as_bytes())?;
+                        out.write_all(m.topic().as_bytes())?;
                         out.write_all(b" ")?;
                     }
-                    out.write_all(&m.payload)?;
+                    out.write_all(&m.payload())?;
                     if !args.no_newline {
                         out.write_all(b"\n")?;
                     }

@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use qmt_client::recovery::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
+use qmt_client::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
 use qmt_client::{
     ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
 };
@@ -326,15 +326,15 @@ fn module_events(
                     "module {} <- msgid {:?} {}",
                     m.client_idx,
                     m.msgid,
-                    m.payload.escape_ascii()
+                    m.payload().escape_ascii()
                 ),
             ),
             other => timeline(started, format_args!("module event {other:?}")),
         }
         let mut st = lock(stats);
         match ev {
-            Event::Message(m) if slots => st.slots.receive(&m.payload, 'd'),
-            Event::Message(m) => st.down.receive(&m.payload, 'd'),
+            Event::Message(m) if slots => st.slots.receive(&m.payload(), 'd'),
+            Event::Message(m) => st.down.receive(&m.payload(), 'd'),
             Event::LinkLost { .. } => st.link_lost += 1,
             Event::PingTimeout { .. } => st.ping_timeouts += 1,
             Event::ModuleRestarted => st.restarts += 1,

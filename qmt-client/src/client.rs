@@ -6,20 +6,19 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Weak};
-use std::thread;
 use std::time::{Duration, Instant};
 
-use qmt_proto::Command;
 use qmt_proto::codes::GrantedQos;
-use qmt_proto::command::{Sub, Uns};
 use qmt_proto::params::{ClientIdx, Qos, Topic};
 
-use crate::correlate::{Completion, LinkState, OpKey};
+use crate::correlate::Completion;
+use crate::driver::ModemShared;
 use crate::error::ClientError;
 use crate::event::Event;
-use crate::modem::{After, Owner, Shared, close_op, connect_sequence, disc_op};
+use crate::modem::Owner;
 use crate::options::ClientOptions;
 use crate::queue::{EventQueue, Take};
+use crate::sansio::Request;
 
 type Outcome = Result<Completion, ClientError>;
 
@@ -112,64 +111,12 @@ impl<T> OpHandle<T> {
     }
 }
 
-/// A handle resolved by a helper thread running a blocking sequence.
-fn spawned<T: Send + 'static>(
-    what: &str,
-    f: impl FnOnce() -> Result<(), ClientError> + Send + 'static,
-    map: fn(Completion) -> Result<T, ClientError>,
-    done: Completion,
-) -> Result<OpHandle<T>, ClientError> {
-    let (tx, rx) = mpsc::channel();
-    thread::Builder::new()
-        .name(format!("qmt-{what}"))
-        .spawn(move || {
-            let _ = tx.send(f().map(|()| done));
-        })
-        .map_err(|e| ClientError::Port {
-            reason: format!("cannot start a thread: {e}"),
-        })?;
-    Ok(OpHandle::new(rx, what.to_owned(), map))
-}
-
-/// The SUB of `filters` (at most five), as a handle.
-pub(crate) fn subscribe_handle(
-    shared: &Shared,
-    idx: ClientIdx,
-    filters: Vec<(Topic, Qos)>,
-) -> Result<OpHandle<Vec<GrantedQos>>, ClientError> {
-    let mut st = shared.lock();
-    let slot = st.slot(idx).ok_or(ClientError::Closed)?;
-    let msgid = slot.msgids.allocate()?;
-    let sub = match Sub::new(idx, msgid, filters.iter().cloned()) {
-        Ok(s) => s,
-        Err(e) => {
-            slot.msgids.release(msgid);
-            return Err(e.into());
-        }
-    };
-    let key = OpKey::sub(idx, msgid);
-    let rx = shared.issue_locked(
-        &mut st,
-        key,
-        Qos::AtLeastOnce,
-        Command::Sub(sub),
-        None,
-        Some(msgid),
-        After::Sub(filters),
-    )?;
-    Ok(OpHandle::new(rx, key.describe(), |c| match c {
-        Completion::Subscribed { granted } => Ok(granted),
-        _ => Ok(Vec::new()),
-    }))
-}
-
 /// A handle to one MQTT client of a [`Modem`](crate::Modem): `Clone + Send + Sync`, usable from
 /// several threads at once. Every operation exists blocking (`publish`) and non-blocking
 /// (`publish_request`, returning an [`OpHandle`] at once).
 #[derive(Clone)]
 pub struct Client {
-    shared: Arc<Shared>,
-    _owner: Arc<Owner>,
+    owner: Arc<Owner>,
     idx: ClientIdx,
     options: Arc<ClientOptions>,
     _alive: Arc<()>,
@@ -185,28 +132,43 @@ impl fmt::Debug for Client {
     }
 }
 
-fn topics(filters: &[(&str, Qos)]) -> Result<Vec<(Topic, Qos)>, ClientError> {
-    filters
-        .iter()
-        .map(|&(t, q)| Ok((Topic::new(t)?, q)))
-        .collect()
-}
-
 impl Client {
     pub(crate) fn new(
-        shared: Arc<Shared>,
         owner: Arc<Owner>,
         idx: ClientIdx,
         options: ClientOptions,
         alive: Arc<()>,
     ) -> Client {
         Client {
-            shared,
-            _owner: owner,
+            owner,
             idx,
             options: Arc::new(options),
             _alive: alive,
         }
+    }
+
+    /// Runs `request` in the modem's core on this thread (its bytes are written at once) and
+    /// returns a handle on its outcome.
+    fn request<T>(
+        &self,
+        request: Request,
+        what: String,
+        map: fn(Completion) -> Result<T, ClientError>,
+    ) -> Result<OpHandle<T>, ClientError> {
+        let shared = &self.owner.shared;
+        let mut inner = shared.lock();
+        if inner.closed {
+            return Err(ClientError::Closed);
+        }
+        let op = inner.core.submit(self.idx, request, Instant::now())?;
+        let what = inner.core.waits_for(op).unwrap_or(what);
+        let rx = inner.wait_for(op);
+        shared.after_request(&mut inner);
+        Ok(OpHandle::new(rx, what, map))
+    }
+
+    fn what(&self, op: &str) -> String {
+        format!("{op} result (client {})", self.idx)
     }
 
     /// The client's index on the module (0–5).
@@ -222,36 +184,29 @@ impl Client {
     /// Whether the client's network connection is open (from `+QMTOPEN: <idx>,0` until a
     /// close, disconnect, `+QMTSTAT` or `RDY`).
     pub fn is_open(&self) -> bool {
-        self.shared.lock().correlator.link_state(self.idx) == LinkState::Open
+        self.owner.shared.lock().core.is_open(self.idx)
     }
 
     /// Configures (TLS provisioning with verified uploads, then every `AT+QMTCFG` of the
     /// options), opens (`AT+QMTOPEN` → `+QMTOPEN`) and connects (`AT+QMTCONN` → CONNACK). From
-    /// then on a lost link is recovered if the reconnect policy says so.
+    /// then on a lost link is recovered if the reconnect policy says so; with recovery on, a link
+    /// lost during the connect itself is recovered too, and `connect` returns when recovery
+    /// restored the connection (or gave up).
     ///
     /// # Errors
     /// [`ClientError::Refused`] with the CONNACK code; [`ClientError::OpenFailed`];
     /// [`ClientError::Module`] with the `+CME ERROR`; [`ClientError::Timeout`]; upload errors.
     pub fn connect(&self) -> Result<(), ClientError> {
-        connect_sequence(&self.shared, self.idx, &self.options)?;
-        if let Some(slot) = self.shared.lock().slot(self.idx) {
-            slot.recovery.connected();
-        }
-        Ok(())
+        self.connect_request()?.wait()
     }
 
-    /// [`connect`](Self::connect) on a helper thread; returns at once.
+    /// Starts [`connect`](Self::connect) and returns at once; the handle resolves when the client
+    /// is connected (the sequence runs in the modem's core, no thread is started).
     ///
     /// # Errors
-    /// When the thread cannot be started.
+    /// What is known before anything is written (a connect already running, the modem closed).
     pub fn connect_request(&self) -> Result<OpHandle<()>, ClientError> {
-        let me = self.clone();
-        spawned(
-            "connect",
-            move || me.connect(),
-            |_| Ok(()),
-            Completion::Connected,
-        )
+        self.request(Request::Connect, self.what("AT+QMTCONN"), |_| Ok(()))
     }
 
     /// Subscribes to up to five filters; returns the granted QoS per filter, in order
@@ -264,7 +219,9 @@ impl Client {
         self.subscribe_request(filters)?.wait()
     }
 
-    /// Submits `AT+QMTSUB` and returns at once; the handle resolves with `+QMTSUB`.
+    /// Submits `AT+QMTSUB` and returns at once; the handle resolves with `+QMTSUB`. With recovery
+    /// on, a link lost before the result is recovered and the handle resolves with the
+    /// re-subscription.
     ///
     /// # Errors
     /// As [`subscribe`](Self::subscribe), for what is known before anything is written.
@@ -272,7 +229,18 @@ impl Client {
         &self,
         filters: &[(&str, Qos)],
     ) -> Result<OpHandle<Vec<GrantedQos>>, ClientError> {
-        subscribe_handle(&self.shared, self.idx, topics(filters)?)
+        let filters = filters
+            .iter()
+            .map(|&(t, q)| Ok((Topic::new(t)?, q)))
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        self.request(
+            Request::Subscribe(filters),
+            self.what("AT+QMTSUB"),
+            |c| match c {
+                Completion::Subscribed { granted } => Ok(granted),
+                _ => Ok(Vec::new()),
+            },
+        )
     }
 
     /// Unsubscribes from up to five filters.
@@ -292,27 +260,11 @@ impl Client {
             .iter()
             .map(|t| Topic::new(*t))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut st = self.shared.lock();
-        let slot = st.slot(self.idx).ok_or(ClientError::Closed)?;
-        let msgid = slot.msgids.allocate()?;
-        let uns = match Uns::new(self.idx, msgid, topics.iter().cloned()) {
-            Ok(u) => u,
-            Err(e) => {
-                slot.msgids.release(msgid);
-                return Err(e.into());
-            }
-        };
-        let key = OpKey::uns(self.idx, msgid);
-        let rx = self.shared.issue_locked(
-            &mut st,
-            key,
-            Qos::AtLeastOnce,
-            Command::Uns(uns),
-            None,
-            Some(msgid),
-            After::Uns(topics),
-        )?;
-        Ok(OpHandle::new(rx, key.describe(), |_| Ok(())))
+        self.request(
+            Request::Unsubscribe(topics),
+            self.what("AT+QMTUNS"),
+            |_| Ok(()),
+        )
     }
 
     /// Publishes `payload` (any bytes, in text or hex send mode) and waits for `+QMTPUBEX`:
@@ -352,31 +304,16 @@ impl Client {
                 max,
             });
         }
-        let mut st = self.shared.lock();
-        let slot = st.slot(self.idx).ok_or(ClientError::Closed)?;
-        let msgid = slot.msgids.for_publish(qos)?;
-        let built = self
-            .options
-            .publish_command(self.idx, msgid, qos, retain, topic, payload);
-        let (command, data) = match built {
-            Ok(v) => v,
-            Err(e) => {
-                slot.msgids.release(msgid);
-                return Err(e);
-            }
-        };
-        let key = OpKey::publish(self.idx, msgid);
-        let reserved = (msgid.get() != 0).then_some(msgid);
-        let rx = self.shared.issue_locked(
-            &mut st,
-            key,
-            qos,
-            command,
-            Some(data),
-            reserved,
-            After::Nothing,
-        )?;
-        Ok(OpHandle::new(rx, key.describe(), |_| Ok(())))
+        self.request(
+            Request::Publish {
+                topic: topic.to_owned(),
+                payload: payload.to_vec(),
+                qos,
+                retain,
+            },
+            self.what("AT+QMTPUBEX"),
+            |_| Ok(()),
+        )
     }
 
     /// Disconnects (`AT+QMTDISC` → `+QMTDISC`): the module sends DISCONNECT and closes the
@@ -393,8 +330,7 @@ impl Client {
     /// # Errors
     /// As [`disconnect`](Self::disconnect), for what is known before anything is written.
     pub fn disconnect_request(&self) -> Result<OpHandle<()>, ClientError> {
-        self.stop_recovery();
-        disc_op(&self.shared, self.idx)
+        self.request(Request::Disconnect, self.what("AT+QMTDISC"), |_| Ok(()))
     }
 
     /// Closes the network connection (`AT+QMTCLOSE` → `+QMTCLOSE`). A client that is not open
@@ -411,21 +347,7 @@ impl Client {
     /// # Errors
     /// As [`close`](Self::close), for what is known before anything is written.
     pub fn close_request(&self) -> Result<OpHandle<()>, ClientError> {
-        self.stop_recovery();
-        if self.shared.lock().correlator.link_state(self.idx) == LinkState::Closed {
-            let (tx, rx) = mpsc::channel();
-            let _ = tx.send(Ok(Completion::Closed));
-            return Ok(OpHandle::new(rx, OpKey::close(self.idx).describe(), |_| {
-                Ok(())
-            }));
-        }
-        close_op(&self.shared, self.idx)
-    }
-
-    fn stop_recovery(&self) {
-        if let Some(slot) = self.shared.lock().slot(self.idx) {
-            slot.recovery.stopped();
-        }
+        self.request(Request::Close, self.what("AT+QMTCLOSE"), |_| Ok(()))
     }
 }
 
@@ -441,7 +363,7 @@ impl Client {
 pub struct Connection {
     queue: Arc<EventQueue>,
     idx: ClientIdx,
-    shared: Weak<Shared>,
+    shared: Weak<ModemShared>,
 }
 
 impl fmt::Debug for Connection {
@@ -458,13 +380,17 @@ impl Drop for Connection {
         self.queue.receiver_dropped();
         // Reads held back for this consumer may go on (their messages are discarded).
         if let Some(shared) = self.shared.upgrade() {
-            shared.resume_reads(self.idx);
+            shared.resume();
         }
     }
 }
 
 impl Connection {
-    pub(crate) fn new(queue: Arc<EventQueue>, idx: ClientIdx, shared: Weak<Shared>) -> Connection {
+    pub(crate) fn new(
+        queue: Arc<EventQueue>,
+        idx: ClientIdx,
+        shared: Weak<ModemShared>,
+    ) -> Connection {
         Connection { queue, idx, shared }
     }
 
@@ -473,7 +399,7 @@ impl Connection {
             Take::Event(event, resume) => {
                 if resume {
                     if let Some(shared) = self.shared.upgrade() {
-                        shared.resume_reads(self.idx);
+                        shared.resume();
                     }
                 }
                 Ok(event)

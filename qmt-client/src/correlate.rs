@@ -418,16 +418,12 @@ impl Correlator {
         self.clients[idx(client_idx)].deadlines = deadlines;
     }
 
-    /// The deadlines of `client_idx`.
-    pub fn deadlines(&self, client_idx: ClientIdx) -> Deadlines {
-        self.clients[idx(client_idx)].deadlines
-    }
-
     /// The link state of `client_idx`.
     pub fn link_state(&self, client_idx: ClientIdx) -> LinkState {
         self.clients[idx(client_idx)].link
     }
 
+    #[cfg(test)]
     /// How many times `client_idx` became open.
     pub fn epoch(&self, client_idx: ClientIdx) -> u64 {
         self.clients[idx(client_idx)].epoch
@@ -447,23 +443,19 @@ impl Correlator {
         self.clients[idx(client_idx)].lost
     }
 
-    /// Marks `client_idx` closed (start-up recovery found it absent from `AT+QMTOPEN?`).
-    pub fn mark_closed(&mut self, client_idx: ClientIdx) {
-        let c = &mut self.clients[idx(client_idx)];
-        c.link = LinkState::Closed;
-        c.lost = None;
-    }
-
+    #[cfg(test)]
     /// How many operations are pending (all clients).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    #[cfg(test)]
     /// Whether nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    #[cfg(test)]
     /// The pending operations of `client_idx`.
     pub fn pending(&self, client_idx: ClientIdx) -> impl Iterator<Item = (OpToken, OpKey)> + '_ {
         self.entries

@@ -154,6 +154,24 @@ pub enum ClientError {
         waited: Duration,
     },
 
+    /// Start-up found no module: `AT` was sent every ~500 ms for the whole boot allowance (spec
+    /// §10.1) and never answered. The first mistake of every new user: the wrong port, the module
+    /// off, or the wrong baud rate; `heard` says which is likelier.
+    #[error(
+        "{port}: no answer to AT ({attempts} tries over {secs:.0} s); {heard}; check that the module is powered, that {port} is its AT port (not the modem/NMEA/diag one), and the baud rate",
+        secs = .waited.as_secs_f64()
+    )]
+    NoAnswer {
+        /// The port.
+        port: String,
+        /// `AT`s sent.
+        attempts: u32,
+        /// How long start-up probed.
+        waited: Duration,
+        /// What was heard meanwhile, in words (nothing, bytes that are not AT output, …).
+        heard: String,
+    },
+
     /// The module refused the command with `ERROR` or `+CME ERROR`.
     #[error("{command} was refused by the module: {cme}")]
     Module {

@@ -8,7 +8,7 @@ use qmt_proto::Command;
 use qmt_proto::cfg::DataEncoding;
 use qmt_proto::codes::{RecommendedAction, StatCode};
 use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId};
-use qmt_proto::recv::{Recv, decode_hex};
+use qmt_proto::recv::{Recv, decode_hex_into};
 
 use crate::correlate::{OpKind, Outcome, Resolution};
 use crate::error::{ClientError, PublishFailure};
@@ -26,38 +26,38 @@ pub enum ReceivedQos {
 
 /// A message the broker delivered to a client (spec §5, §6). The module does not report the
 /// retain flag, so a message has none.
+///
+/// Topic and payload live in one allocation (the only one made per received message: the line
+/// is typed in place and copied once, here).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     /// The client that received it.
     pub client_idx: ClientIdx,
-    /// The topic name.
-    pub topic: String,
-    /// The payload bytes (decoded from hex in hex receive mode).
-    pub payload: Vec<u8>,
     /// The MQTT packet identifier of the PUBLISH (0 for QoS 0).
     pub msgid: MsgId,
     /// The QoS, from `msgid`.
     pub qos: ReceivedQos,
+    /// The topic's bytes, then the payload's.
+    bytes: Box<[u8]>,
+    /// Where the topic ends in `bytes`.
+    topic_len: usize,
 }
 
 impl fmt::Debug for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 64;
-        let head = &self.payload[..self.payload.len().min(SHOWN)];
-        let more = if self.payload.len() > SHOWN {
-            "…"
-        } else {
-            ""
-        };
+        let payload = self.payload();
+        let head = &payload[..payload.len().min(SHOWN)];
+        let more = if payload.len() > SHOWN { "…" } else { "" };
         f.debug_struct("Message")
             .field("client_idx", &self.client_idx)
-            .field("topic", &self.topic)
+            .field("topic", &self.topic())
             .field(
                 "payload",
                 &format_args!(
                     "b\"{}\"{more} ({} bytes)",
                     head.escape_ascii(),
-                    self.payload.len()
+                    payload.len()
                 ),
             )
             .field("msgid", &self.msgid)
@@ -67,30 +67,73 @@ impl fmt::Debug for Message {
 }
 
 impl Message {
-    /// A message from a `+QMTRECV` line (the inline URC, or a line answering `AT+QMTRECV` in
-    /// buffered mode). With `recv_encoding` hex (`dataformat` recv_mode 1, spec §6 rule 3) the
-    /// payload is decoded; invalid hex is [`ClientError::BadHexPayload`].
-    pub fn from_recv(recv: &Recv<'_>, recv_encoding: DataEncoding) -> Result<Message, ClientError> {
-        let payload = match recv_encoding {
-            DataEncoding::Text => recv.payload.to_vec(),
-            DataEncoding::Hex => decode_hex(recv.payload).map_err(ClientError::BadHexPayload)?,
-        };
-        Ok(Message {
-            client_idx: recv.client_idx,
-            topic: recv.topic.to_owned(),
-            payload,
-            msgid: recv.msgid,
-            qos: if recv.msgid.get() == 0 {
+    /// A message with these parts (for tests and other drivers; received messages come from
+    /// [`Message::from_recv`]).
+    pub fn new(client_idx: ClientIdx, topic: &str, payload: &[u8], msgid: MsgId) -> Message {
+        let mut bytes = Vec::with_capacity(topic.len() + payload.len());
+        bytes.extend_from_slice(topic.as_bytes());
+        bytes.extend_from_slice(payload);
+        Message::from_parts(client_idx, msgid, bytes, topic.len())
+    }
+
+    fn from_parts(client_idx: ClientIdx, msgid: MsgId, bytes: Vec<u8>, topic_len: usize) -> Message {
+        Message {
+            client_idx,
+            msgid,
+            qos: if msgid.get() == 0 {
                 ReceivedQos::AtMostOnce
             } else {
                 ReceivedQos::AtLeastOnce
             },
-        })
+            bytes: bytes.into_boxed_slice(),
+            topic_len,
+        }
+    }
+
+    /// A message from a `+QMTRECV` line (the inline URC, or a line answering `AT+QMTRECV` in
+    /// buffered mode). With `recv_encoding` hex (`dataformat` recv_mode 1, spec §6 rule 3) the
+    /// payload is decoded; invalid hex is [`ClientError::BadHexPayload`]. One allocation.
+    pub fn from_recv(recv: &Recv<'_>, recv_encoding: DataEncoding) -> Result<Message, ClientError> {
+        let topic = recv.topic.as_bytes();
+        let bytes = match recv_encoding {
+            DataEncoding::Text => {
+                let mut b = Vec::with_capacity(topic.len() + recv.payload.len());
+                b.extend_from_slice(topic);
+                b.extend_from_slice(recv.payload);
+                b
+            }
+            DataEncoding::Hex => {
+                let n = recv.payload.len() / 2;
+                let mut b = vec![0u8; topic.len() + n];
+                b[..topic.len()].copy_from_slice(topic);
+                let got = decode_hex_into(recv.payload, &mut b[topic.len()..])
+                    .map_err(ClientError::BadHexPayload)?;
+                b.truncate(topic.len() + got);
+                b
+            }
+        };
+        Ok(Message::from_parts(
+            recv.client_idx,
+            recv.msgid,
+            bytes,
+            topic.len(),
+        ))
+    }
+
+    /// The topic name.
+    pub fn topic(&self) -> &str {
+        // Built from a `&str`: always UTF-8.
+        std::str::from_utf8(&self.bytes[..self.topic_len]).unwrap_or_default()
+    }
+
+    /// The payload bytes (decoded from hex in hex receive mode).
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[self.topic_len..]
     }
 
     /// The payload as UTF-8 text, if it is.
     pub fn payload_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.payload).ok()
+        std::str::from_utf8(self.payload()).ok()
     }
 }
 
@@ -269,8 +312,8 @@ mod tests {
     fn text_payloads_keep_every_byte() {
         let line = b"+QMTRECV: 0,0,\"topic/pub\",8,a\r\n\"b,\x00c";
         let m = Message::from_recv(&recv(line), DataEncoding::Text).unwrap();
-        assert_eq!(m.topic, "topic/pub");
-        assert_eq!(m.payload, b"a\r\n\"b,\x00c");
+        assert_eq!(m.topic(), "topic/pub");
+        assert_eq!(m.payload(), b"a\r\n\"b,\x00c");
         assert_eq!(m.qos, ReceivedQos::AtMostOnce);
         assert_eq!(m.client_idx.get(), 0);
         let q = Message::from_recv(
@@ -290,7 +333,7 @@ mod tests {
     fn hex_payloads_are_decoded() {
         let m = Message::from_recv(&recv(b"+QMTRECV: 0,3,\"t\",8,00ff0D0a"), DataEncoding::Hex)
             .unwrap();
-        assert_eq!(m.payload, [0x00, 0xff, 0x0d, 0x0a]);
+        assert_eq!(m.payload(), [0x00, 0xff, 0x0d, 0x0a]);
         let e = Message::from_recv(&recv(b"+QMTRECV: 0,3,\"t\",3,0ff"), DataEncoding::Hex);
         assert!(matches!(e, Err(ClientError::BadHexPayload(_))));
         let e = Message::from_recv(&recv(b"+QMTRECV: 0,3,\"t\",2,zz"), DataEncoding::Hex);
@@ -299,9 +342,12 @@ mod tests {
 
     #[test]
     fn debug_truncates_long_payloads() {
-        let mut m =
-            Message::from_recv(&recv(b"+QMTRECV: 0,0,\"t\",1,x"), DataEncoding::Text).unwrap();
-        m.payload = vec![b'y'; 1000];
+        let m = Message::new(
+            ClientIdx::new(0).unwrap(),
+            "t",
+            &[b'y'; 1000],
+            MsgId::new(0).unwrap(),
+        );
         let s = format!("{m:?}");
         assert!(s.contains("(1000 bytes)") && s.len() < 300, "{s}");
     }

@@ -64,6 +64,7 @@ impl MsgIdAllocator {
         self.in_flight[w] & b != 0
     }
 
+    #[cfg(test)]
     /// How many ids are reserved.
     pub fn in_flight(&self) -> usize {
         self.count as usize

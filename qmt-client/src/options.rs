@@ -760,9 +760,14 @@ impl ClientOptions {
 
     /// How the framer should count this client's `+QMTRECV` lines
     /// ([`RecvHook::set`](qmt_proto::RecvHook::set)).
+    ///
+    /// With `msg_len_enable` = 1 every message line carries its length, so a header that *ends*
+    /// with the length (`+QMTRECV: 0,1,"t/in",54`) can only be the split form of spec §6
+    /// variation 2, the payload following on its own: [`LenMode::Split`]. (Taking it as an
+    /// unlengthed payload `54` lost the real payload silently: issue 13.)
     pub fn len_mode(&self) -> LenMode {
         if self.recv_mode.unwrap_or(DEFAULT_RECV_MODE).1 {
-            LenMode::On
+            LenMode::Split
         } else {
             LenMode::Off
         }
@@ -1160,7 +1165,7 @@ mod tests {
             b"AT+QMTOPEN=0,\"broker.example\",1883\r"
         );
         assert_eq!(o.conn_command(c0()).to_bytes(), b"AT+QMTCONN=0,\"dev1\"\r");
-        assert_eq!(o.len_mode(), LenMode::On);
+        assert_eq!(o.len_mode(), LenMode::Split);
         assert_eq!(o.max_payload(), 1500);
     }
 

@@ -1,40 +1,36 @@
-//! The bounded event queue between the dispatcher/acceptor threads and one [`Connection`]
-//! (DESIGN.md "Bounded everything").
+//! The bounded event queue between the driver and one [`Connection`] (ARCHITECTURE.md "Bounds
+//! and policies").
 //!
 //! # Policy
-//! The queue holds at most [`ModemConfig::event_capacity`](crate::ModemConfig::event_capacity)
-//! messages (`capacity`, at least 1) plus at most [`CONTROL_LIMIT`] other events. What happens
-//! when a consumer is slower than the module:
+//! The core delivers at most [`ModemConfig::event_capacity`](crate::ModemConfig::event_capacity)
+//! messages that the consumer has not taken yet (it counts them; the queue gives the count back as
+//! the consumer takes them). What happens when a consumer is slower than the module:
 //!
-//! - **Buffered receive mode** (`recv/mode` 1, [`MsgRecvMode::Buffered`]): back-pressure, no loss.
-//!   A message announced with `+QMTRECV: <idx>,<recv_id>` is only read (`AT+QMTRECV=<idx>,<id>`)
-//!   when the queue has room for it; a read in flight reserves its place. While the queue is full,
-//!   announced ids wait (at most five: the module's slots), the module keeps the messages in its
-//!   slots and, once all five are full, stops acknowledging new publishes, so the broker holds
-//!   them. Taking an event from the [`Connection`] makes room and resumes the reads.
-//! - **Inline receive mode** (`recv/mode` 0): the module pushes `+QMTRECV` lines whether or not
-//!   anybody reads, so holding them would only move the unbounded buffer elsewhere. When the
-//!   queue holds `capacity` messages, the **oldest inline message** is dropped and counted; the
-//!   consumer's next receive returns [`Event::Lagged`] with [`LagSource::Connection`] and the
-//!   number dropped since its previous receive (like `tokio::sync::broadcast`). A buffered-mode
-//!   message is never dropped (its slot is already free in the module); when only such messages
-//!   are queued, the new inline message itself is dropped and counted.
-//! - **Other events** (link loss, recovery, failed publishes, …) do not count against `capacity`
-//!   and are not displaced by messages. They are few per cause (one per pending publish, a handful
-//!   per loss), but a link that flaps forever while nobody reads would still grow them without
-//!   bound: beyond [`CONTROL_LIMIT`] queued, the oldest of them is dropped and counted in the same
-//!   [`Event::Lagged`].
+//! - **[`Overflow::BackPressure`]** (the default): nothing is dropped. In inline receive mode the
+//!   driver stops reading the serial port while the consumer is full, so the OS buffer and the
+//!   line's flow control hold the module back. In buffered receive mode (`recv/mode` 1) a message
+//!   announced with `+QMTRECV: <idx>,<recv_id>` is only read when the consumer has room; the
+//!   module keeps it in its slot and, with all five full, stops acknowledging new publishes, so
+//!   the broker holds them.
+//! - **[`Overflow::DropOldest`]**, for a UART without flow control (where not reading loses bytes
+//!   in the UART): the port is always read; when the queue holds `capacity` messages the oldest is
+//!   dropped and counted, and the consumer's next receive returns [`Event::Lagged`] with
+//!   [`LagSource::Connection`] and the number dropped since its previous receive (like
+//!   `tokio::sync::broadcast`).
+//! - **Other events** (link loss, recovery, failed publishes, …) do not count against `capacity`.
+//!   They are few per cause, but a link that flaps forever while nobody reads would still grow
+//!   them without bound: beyond [`CONTROL_LIMIT`] queued, the oldest of them is dropped and
+//!   counted in the same [`Event::Lagged`].
 //!
 //! A dropped [`Connection`] discards what is pushed (nobody listens) and never holds up reads.
 //!
 //! [`Connection`]: crate::Connection
-//! [`MsgRecvMode::Buffered`]: qmt_proto::cfg::MsgRecvMode
-
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::event::{Event, LagSource};
+use crate::sansio::Overflow;
 
 /// At most this many events other than messages wait in one connection's queue; beyond it the
 /// oldest of them is dropped and counted (see the module docs).
@@ -43,39 +39,33 @@ pub const CONTROL_LIMIT: usize = 64;
 /// The default [`ModemConfig::event_capacity`](crate::ModemConfig::event_capacity).
 pub const DEFAULT_CAPACITY: usize = 256;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    /// An inline `+QMTRECV` message: may be dropped.
-    Inline,
-    /// A message read from a module slot: never dropped.
-    Stored,
-    /// Any other event.
-    Control,
-}
-
 #[derive(Debug)]
 struct Inner {
-    q: VecDeque<(Kind, Event)>,
+    /// Events, each marked whether it is a message.
+    q: VecDeque<(bool, Event)>,
     capacity: usize,
+    overflow: Overflow,
     messages: usize,
     controls: usize,
-    /// Buffered-mode reads in flight: their messages have a reserved place.
-    reserved: usize,
-    /// Reads were held back for lack of room: the consumer must resume them.
+    /// Messages taken (or dropped) since the driver last asked: credit for the core.
+    taken: usize,
+    /// The core holds messages back for this consumer: wake the driver on the next receive.
     starved: bool,
     /// Dropped since the consumer's previous receive.
     lagged: u64,
     /// Dropped in all.
     dropped_total: u64,
-    /// The producer (the modem's slot) is gone: after the queue drains, receives end.
+    /// The producer (the modem) is gone: after the queue drains, receives end.
     closed: bool,
-    /// The consumer is gone: pushes are discarded.
+    /// The consumer is gone: pushes are discarded (and credited).
     receiver_gone: bool,
+    /// The consumer waits on the condvar.
+    waiting: bool,
 }
 
 /// What a receive found.
 pub(crate) enum Take {
-    /// An event; `resume`: room appeared and held-back reads should be resumed.
+    /// An event; `resume`: the driver held messages back and must be woken.
     Event(Event, bool),
     /// Nothing queued yet.
     Empty,
@@ -91,19 +81,21 @@ pub(crate) struct EventQueue {
 }
 
 impl EventQueue {
-    pub(crate) fn new(capacity: usize) -> EventQueue {
+    pub(crate) fn new(capacity: usize, overflow: Overflow) -> EventQueue {
         EventQueue {
             inner: Mutex::new(Inner {
                 q: VecDeque::new(),
                 capacity: capacity.max(1),
+                overflow,
                 messages: 0,
                 controls: 0,
-                reserved: 0,
+                taken: 0,
                 starved: false,
                 lagged: 0,
                 dropped_total: 0,
                 closed: false,
                 receiver_gone: false,
+                waiting: false,
             }),
             cv: Condvar::new(),
         }
@@ -113,88 +105,62 @@ impl EventQueue {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn push(&self, kind: Kind, event: Event) {
+    /// An event from the core, in wire order.
+    pub(crate) fn push(&self, event: Event) {
+        let message = matches!(event, Event::Message(_));
         let mut g = self.lock();
-        if g.receiver_gone || g.closed {
+        let inner = &mut *g;
+        if inner.receiver_gone || inner.closed {
+            if message {
+                inner.taken += 1;
+            }
             return;
         }
-        let inner = &mut *g;
-        match kind {
-            Kind::Inline => {
-                if inner.messages + inner.reserved >= inner.capacity {
-                    match inner.q.iter().position(|(k, _)| *k == Kind::Inline) {
-                        Some(at) => {
-                            inner.q.remove(at);
-                            inner.messages -= 1;
-                        }
-                        None => {
-                            inner.lagged += 1;
-                            inner.dropped_total += 1;
-                            return;
-                        }
-                    }
+        if message {
+            if inner.overflow == Overflow::DropOldest && inner.messages >= inner.capacity {
+                if let Some(at) = inner.q.iter().position(|(m, _)| *m) {
+                    inner.q.remove(at);
+                    inner.messages -= 1;
+                    inner.taken += 1;
                     inner.lagged += 1;
                     inner.dropped_total += 1;
                 }
-                inner.messages += 1;
             }
-            Kind::Stored => {
-                inner.reserved = inner.reserved.saturating_sub(1);
-                inner.messages += 1;
-            }
-            Kind::Control => {
-                if inner.controls >= CONTROL_LIMIT {
-                    if let Some(at) = inner.q.iter().position(|(k, _)| *k == Kind::Control) {
-                        inner.q.remove(at);
-                        inner.controls -= 1;
-                        inner.lagged += 1;
-                        inner.dropped_total += 1;
-                    }
-                }
-                inner.controls += 1;
-            }
-        }
-        inner.q.push_back((kind, event));
-        drop(g);
-        self.cv.notify_all();
-    }
-
-    /// An inline-mode message (may displace the oldest inline message).
-    pub(crate) fn push_inline(&self, event: Event) {
-        self.push(Kind::Inline, event);
-    }
-
-    /// A message read from a module slot, into the place [`reserve_read`](Self::reserve_read)
-    /// reserved.
-    pub(crate) fn push_stored(&self, event: Event) {
-        self.push(Kind::Stored, event);
-    }
-
-    /// Any other event.
-    pub(crate) fn push_control(&self, event: Event) {
-        self.push(Kind::Control, event);
-    }
-
-    /// Reserves the place of one buffered-mode message about to be read; `false` (and the
-    /// consumer will resume reads when it makes room) while the queue is full.
-    pub(crate) fn reserve_read(&self) -> bool {
-        let mut g = self.lock();
-        if g.receiver_gone || g.closed {
-            return true;
-        }
-        if g.messages + g.reserved < g.capacity {
-            g.reserved += 1;
-            true
+            inner.messages += 1;
         } else {
-            g.starved = true;
-            false
+            if inner.controls >= CONTROL_LIMIT {
+                if let Some(at) = inner.q.iter().position(|(m, _)| !*m) {
+                    inner.q.remove(at);
+                    inner.controls -= 1;
+                    inner.lagged += 1;
+                    inner.dropped_total += 1;
+                }
+            }
+            inner.controls += 1;
+        }
+        inner.q.push_back((message, event));
+        let wake = inner.waiting;
+        drop(g);
+        if wake {
+            self.cv.notify_one();
         }
     }
 
-    /// Gives back a reservation whose read brought no message (failed, or an empty slot).
-    pub(crate) fn unreserve(&self) {
+    /// Messages taken or dropped since the last call (the driver gives them back to the core).
+    pub(crate) fn drain_taken(&self) -> usize {
+        std::mem::take(&mut self.lock().taken)
+    }
+
+    /// The core holds messages back for this consumer: its next receive wakes the driver.
+    /// `false` (and nothing set) when it took messages the driver has not credited yet: the
+    /// driver must credit them now rather than wait for a receive that may never come.
+    pub(crate) fn set_starved(&self) -> bool {
         let mut g = self.lock();
-        g.reserved = g.reserved.saturating_sub(1);
+        if g.taken > 0 {
+            return false;
+        }
+        g.starved = true;
+        true
     }
 
     /// The producer is gone: receives end once the queue is drained.
@@ -203,10 +169,11 @@ impl EventQueue {
         self.cv.notify_all();
     }
 
-    /// The consumer is gone.
+    /// The consumer is gone: what is queued is credited back and discarded.
     pub(crate) fn receiver_dropped(&self) {
         let mut g = self.lock();
         g.receiver_gone = true;
+        g.taken += g.messages;
         g.q.clear();
         g.messages = 0;
         g.controls = 0;
@@ -224,15 +191,14 @@ impl EventQueue {
             );
         }
         match inner.q.pop_front() {
-            Some((kind, event)) => {
-                match kind {
-                    Kind::Inline | Kind::Stored => inner.messages -= 1,
-                    Kind::Control => inner.controls -= 1,
+            Some((message, event)) => {
+                if message {
+                    inner.messages -= 1;
+                    inner.taken += 1;
+                } else {
+                    inner.controls -= 1;
                 }
-                let resume = inner.starved && inner.messages + inner.reserved < inner.capacity;
-                if resume {
-                    inner.starved = false;
-                }
+                let resume = std::mem::take(&mut inner.starved);
                 Take::Event(event, resume)
             }
             None if inner.closed => Take::Closed,
@@ -253,11 +219,13 @@ impl EventQueue {
                 Take::Empty => {}
                 other => return other,
             }
+            g.waiting = true;
             g = match deadline {
                 None => self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left == Duration::ZERO {
+                        g.waiting = false;
                         return Take::Empty;
                     }
                     self.cv
@@ -266,6 +234,7 @@ impl EventQueue {
                         .0
                 }
             };
+            g.waiting = false;
         }
     }
 
@@ -285,11 +254,19 @@ mod tests {
     use super::*;
 
     fn ev(n: u16) -> Event {
-        // Distinguishable events: PublishFailed-free, cheap.
         Event::Lagged {
             dropped: u64::from(n),
-            source: LagSource::Transport,
+            source: LagSource::ModuleRestart,
         }
+    }
+
+    fn msg(n: u8) -> Event {
+        Event::Message(crate::Message::new(
+            qmt_proto::params::ClientIdx::new(0).unwrap(),
+            "t",
+            &[n],
+            qmt_proto::params::MsgId::new(0).unwrap(),
+        ))
     }
 
     fn next(q: &EventQueue) -> Option<Event> {
@@ -300,36 +277,50 @@ mod tests {
     }
 
     #[test]
-    fn inline_messages_drop_oldest_and_count() {
-        let q = EventQueue::new(2);
+    fn back_pressure_keeps_every_message_and_credits_what_was_taken() {
+        let q = EventQueue::new(2, Overflow::BackPressure);
         for n in 1..=5 {
-            q.push_inline(ev(n));
+            q.push(msg(n));
         }
-        assert_eq!(q.len(), 2);
-        assert_eq!(
+        // The core stops delivering at capacity; whatever it delivered is kept.
+        assert_eq!(q.len(), 5);
+        assert_eq!(q.drain_taken(), 0);
+        assert!(q.set_starved());
+        assert!(matches!(q.try_take(), Take::Event(e, true) if e == msg(1)));
+        assert!(!q.set_starved(), "a taken message is credited first");
+        assert!(matches!(q.try_take(), Take::Event(e, false) if e == msg(2)));
+        assert_eq!(q.drain_taken(), 2);
+        assert_eq!(q.drain_taken(), 0);
+        assert_eq!(q.dropped(), 0);
+    }
+
+    #[test]
+    fn drop_oldest_drops_messages_counted_and_credits_them() {
+        let q = EventQueue::new(2, Overflow::DropOldest);
+        q.push(ev(100));
+        for n in 1..=5 {
+            q.push(msg(n));
+        }
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.drain_taken(), 3, "dropped messages are credited");
+        assert!(matches!(
             next(&q),
             Some(Event::Lagged {
                 dropped: 3,
                 source: LagSource::Connection
             })
-        );
-        assert_eq!(next(&q), Some(ev(4)));
-        assert_eq!(next(&q), Some(ev(5)));
-        assert_eq!(next(&q), None);
+        ));
+        assert_eq!(next(&q), Some(ev(100)));
+        assert_eq!(next(&q), Some(msg(4)));
+        assert_eq!(next(&q), Some(msg(5)));
         assert_eq!(q.dropped(), 3);
     }
 
     #[test]
-    fn control_events_are_not_displaced_by_messages_and_are_bounded() {
-        let q = EventQueue::new(1);
-        q.push_control(ev(100));
-        q.push_inline(ev(1));
-        q.push_inline(ev(2));
-        assert!(matches!(next(&q), Some(Event::Lagged { dropped: 1, .. })));
-        assert_eq!(next(&q), Some(ev(100)));
-        assert_eq!(next(&q), Some(ev(2)));
+    fn control_events_are_bounded() {
+        let q = EventQueue::new(1, Overflow::BackPressure);
         for n in 0..(CONTROL_LIMIT as u16 + 3) {
-            q.push_control(ev(n));
+            q.push(ev(n));
         }
         assert_eq!(q.len(), CONTROL_LIMIT);
         assert!(matches!(next(&q), Some(Event::Lagged { dropped: 3, .. })));
@@ -337,36 +328,18 @@ mod tests {
     }
 
     #[test]
-    fn buffered_reads_wait_for_room_and_are_never_dropped() {
-        let q = EventQueue::new(2);
-        assert!(q.reserve_read());
-        assert!(q.reserve_read());
-        assert!(!q.reserve_read(), "full: the read waits");
-        q.push_stored(ev(1));
-        q.push_stored(ev(2));
-        // An inline message cannot displace stored ones: it is dropped itself.
-        q.push_inline(ev(3));
-        assert!(matches!(next(&q), Some(Event::Lagged { dropped: 1, .. })));
-        // Taking one makes room and says so once.
-        assert!(matches!(q.try_take(), Take::Event(e, true) if e == ev(1)));
-        assert!(q.reserve_read());
-        assert!(!q.reserve_read());
-        q.unreserve();
-        assert!(matches!(q.try_take(), Take::Event(e, true) if e == ev(2)));
-        assert!(matches!(q.try_take(), Take::Empty));
-    }
-
-    #[test]
-    fn closing_ends_after_draining_and_a_gone_receiver_holds_nothing_up() {
-        let q = EventQueue::new(1);
-        q.push_control(ev(1));
+    fn closing_ends_after_draining_and_a_gone_receiver_gives_credit_back() {
+        let q = EventQueue::new(1, Overflow::BackPressure);
+        q.push(ev(1));
         q.close();
         assert_eq!(next(&q), Some(ev(1)));
         assert!(matches!(q.take(None), Take::Closed));
-        let q = EventQueue::new(1);
+        let q = EventQueue::new(4, Overflow::BackPressure);
+        q.push(msg(1));
+        q.push(msg(2));
         q.receiver_dropped();
-        q.push_inline(ev(1));
+        q.push(msg(3));
         assert_eq!(q.len(), 0);
-        assert!(q.reserve_read() && q.reserve_read());
+        assert_eq!(q.drain_taken(), 3);
     }
 }

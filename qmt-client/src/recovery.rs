@@ -129,6 +129,7 @@ impl Backoff {
         base.mul_f64(1.0 - jitter * self.rng.next_f64())
     }
 
+    #[cfg(test)]
     /// How many delays were handed out since the last reset.
     pub fn attempt(&self) -> u32 {
         self.attempt
@@ -215,6 +216,9 @@ pub enum Step {
     Connect,
     /// `AT+QMTSUB` of these filters (at most five) and its result.
     Subscribe(Vec<(Topic, Qos)>),
+    /// `AT+QMTUNS` of these filters (at most five): an unsubscribe the user asked for when the
+    /// link was lost before its result (a persistent session would otherwise keep it).
+    Unsubscribe(Vec<Topic>),
 }
 
 /// What recovery tells the user.
@@ -274,6 +278,8 @@ pub struct Recovery {
     state: State,
     wanted: bool,
     subscriptions: Vec<(Topic, Qos)>,
+    /// Filters to unsubscribe after the next reconnect (see [`Step::Unsubscribe`]).
+    unsubscribe: Vec<Topic>,
     attempt: u32,
     /// The last loss of the current connection (cleared when a connection opens): a
     /// `+QMTSTAT: <idx>,2` after a `+QMTPING` belongs to the same episode.
@@ -289,6 +295,7 @@ impl Recovery {
             state: State::Idle,
             wanted: false,
             subscriptions: Vec::new(),
+            unsubscribe: Vec::new(),
             attempt: 0,
             last_loss: None,
         }
@@ -309,6 +316,7 @@ impl Recovery {
         self.state = State::Idle;
         self.last_loss = None;
         self.subscriptions.clear();
+        self.unsubscribe.clear();
     }
 
     /// Remembers filters the broker granted, to subscribe again after a reconnect (a filter given
@@ -326,6 +334,17 @@ impl Recovery {
     pub fn unsubscribed<'a>(&mut self, filters: impl IntoIterator<Item = &'a Topic>) {
         for topic in filters {
             self.subscriptions.retain(|(t, _)| t != topic);
+        }
+    }
+
+    /// Forgets filters and unsubscribes them after the next reconnect: the user's unsubscribe
+    /// was cut off by a loss, and a persistent session may still hold them.
+    pub fn unsubscribe_later(&mut self, filters: impl IntoIterator<Item = Topic>) {
+        for topic in filters {
+            self.subscriptions.retain(|(t, _)| *t != topic);
+            if !self.unsubscribe.contains(&topic) {
+                self.unsubscribe.push(topic);
+            }
         }
     }
 
@@ -406,6 +425,11 @@ impl Recovery {
                     .chunks(MAX_TOPICS)
                     .map(|c| Step::Subscribe(c.to_vec())),
             );
+            queue.extend(
+                self.unsubscribe
+                    .chunks(MAX_TOPICS)
+                    .map(|c| Step::Unsubscribe(c.to_vec())),
+            );
             self.state = State::Running {
                 queue,
                 current: None,
@@ -445,6 +469,9 @@ impl Recovery {
                 if step == Step::Open {
                     // A new connection: its losses are new episodes.
                     self.last_loss = None;
+                }
+                if let Step::Unsubscribe(done) = &step {
+                    self.unsubscribe.retain(|t| !done.contains(t));
                 }
             }
             // A close that fails is fine: the client may not have been open.

@@ -36,7 +36,7 @@ fn six_clients_from_six_threads() {
                     .map(|_| {
                         let m = expect_message(&conn, "own message");
                         assert_eq!(m.client_idx.get(), idx);
-                        assert_eq!(m.topic, topic);
+                        assert_eq!(m.topic(), topic);
                         m.payload_str().unwrap().to_owned()
                     })
                     .collect();
@@ -87,5 +87,5 @@ fn a_client_left_open_by_an_earlier_modem_is_closed_at_start_up() {
     client
         .publish("qmt/stale", "again", Qos::AtLeastOnce, false)
         .unwrap();
-    assert_eq!(expect_message(&conn, "message").payload, b"again");
+    assert_eq!(expect_message(&conn, "message").payload(), b"again");
 }

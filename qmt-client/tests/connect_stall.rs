@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use qmt_client::recovery::RecoveryEvent;
+use qmt_client::RecoveryEvent;
 use qmt_client::{Event, Modem, ModemConfig, Qos};
 use qmt_sim::{BrokerChoice, Fault, Sim, SimConfig};
 use rumqttc::QoS;
@@ -86,7 +86,7 @@ fn queued_messages_after_a_held_connack(retry_times: i64) -> Option<(BTreeSet<St
                 ..
             } => restored = true,
             Event::Retransmitting {
-                op: qmt_client::correlate::OpKind::Conn,
+                op: qmt_client::OpKind::Conn,
                 ..
             } => retransmitted = true,
             Event::Message(m) => {

@@ -3,7 +3,7 @@
 
 mod support;
 
-use qmt_client::recovery::RecoveryEvent;
+use qmt_client::RecoveryEvent;
 use qmt_client::{Event, Qos};
 use qmt_sim::Fault;
 use support::{expect_event, modem_with_recovery, opts, sim};

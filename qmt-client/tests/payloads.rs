@@ -35,17 +35,17 @@ fn round_trip(idx: u8, encoding: DataEncoding, recv: MsgRecvMode, len: bool) {
     let p = peer.expect_publish(T);
     assert_eq!(&p.payload[..], NASTY, "{tag}: what the broker got");
     let m = expect_message(&conn, "own message back");
-    assert_eq!(m.payload, NASTY, "{tag}: own message back");
-    assert_eq!(m.topic, topic);
+    assert_eq!(m.payload(), NASTY, "{tag}: own message back");
+    assert_eq!(m.topic(), topic);
 
     // Broker → module: a message from the peer, and one more to show nothing was misframed.
     peer.publish(&topic, QoS::AtLeastOnce, NASTY);
     let _echo = peer.expect_publish(T);
     let m = expect_message(&conn, "peer's message");
-    assert_eq!(m.payload, NASTY, "{tag}: peer's message");
+    assert_eq!(m.payload(), NASTY, "{tag}: peer's message");
     peer.publish(&topic, QoS::AtLeastOnce, b"after");
     let m = expect_message(&conn, "the next message");
-    assert_eq!(m.payload, b"after", "{tag}: the message after");
+    assert_eq!(m.payload(), b"after", "{tag}: the message after");
     client.disconnect().unwrap();
 }
 

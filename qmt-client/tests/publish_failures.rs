@@ -9,8 +9,8 @@ mod support;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use qmt_client::correlate::OpKind;
-use qmt_client::error::PublishFailure;
+use qmt_client::OpKind;
+use qmt_client::PublishFailure;
 use qmt_client::{ClientError, Event, Qos};
 use qmt_proto::codes::{PacketResult, StatCode};
 use qmt_proto::params::ClientIdx;

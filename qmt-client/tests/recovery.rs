@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use qmt_client::recovery::{BackoffConfig, LossCause, RecoveryEvent, RecoveryPolicy};
+use qmt_client::{BackoffConfig, LossCause, RecoveryEvent, RecoveryPolicy};
 use qmt_client::{Event, Modem, ModemConfig, Qos};
 use qmt_proto::codes::StatCode;
 use qmt_proto::params::ClientIdx;
@@ -68,7 +68,7 @@ fn broker_close_is_recovered_and_resubscribed() {
     let mut peer = Peer::connect(sim.broker_addr(), "qmt-rec-close-peer");
     peer.publish("qmt/rec/close", QoS::AtLeastOnce, b"after recovery");
     assert_eq!(
-        expect_message(&conn, "message after recovery").payload,
+        expect_message(&conn, "message after recovery").payload(),
         b"after recovery"
     );
 }
@@ -105,7 +105,7 @@ fn broker_stall_fails_keep_alive_and_is_recovered() {
     let mut peer = Peer::connect(sim.broker_addr(), "qmt-rec-stall-peer");
     peer.publish("qmt/rec/stall", QoS::AtLeastOnce, b"alive");
     assert_eq!(
-        expect_message(&conn, "message after recovery").payload,
+        expect_message(&conn, "message after recovery").payload(),
         b"alive"
     );
 }
@@ -137,7 +137,7 @@ fn power_cycle_with_a_persistent_session_loses_no_qos1_message() {
         .unwrap();
     let mut peer = Peer::connect(sim.broker_addr(), "qmt-rec-power-peer");
     peer.publish("qmt/rec/power", QoS::AtLeastOnce, b"before");
-    assert_eq!(expect_message(&conn, "before").payload, b"before");
+    assert_eq!(expect_message(&conn, "before").payload(), b"before");
 
     sim.inject(Fault::PowerCycle).unwrap();
     expect_event(&conn, "module restarted", |e| {
@@ -195,5 +195,5 @@ fn power_cycle_with_a_persistent_session_loses_no_qos1_message() {
     client
         .publish("qmt/rec/power", "mine", Qos::ExactlyOnce, false)
         .unwrap();
-    assert_eq!(expect_message(&conn, "own message").payload, b"mine");
+    assert_eq!(expect_message(&conn, "own message").payload(), b"mine");
 }

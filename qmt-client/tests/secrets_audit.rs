@@ -342,7 +342,7 @@ fn no_secret_in_logs_debug_or_errors_at_trace_level() {
     // commands that carried the secrets (so the checks below can fail).
     let mut wants = vec![
         "TRACE ",
-        "DEBUG qmt_client::modem",
+        "DEBUG qmt_client::sansio",
         "AT+QMTCONN=0,\"qmt-audit-pw\",\"audit-user\",",
         "AT+QMTCFG=\"aliauth\",1,\"pk-audit\",\"dn-audit\",",
         "AT+QMTPUBEX",

@@ -2,7 +2,7 @@
 
 mod support;
 
-use qmt_client::event::ReceivedQos;
+use qmt_client::ReceivedQos;
 use qmt_client::{ClientError, Event, Qos};
 use qmt_proto::codes::GrantedQos;
 use rumqttc::QoS;
@@ -36,7 +36,7 @@ fn connect_subscribe_publish_receive_unsubscribe_disconnect_close() {
             .publish("qmt/session/a", &payload, qos, false)
             .unwrap();
         let m = expect_message(&conn, "own message back");
-        assert_eq!(m.topic, "qmt/session/a");
+        assert_eq!(m.topic(), "qmt/session/a");
         assert_eq!(m.payload_str(), Some(payload.as_str()));
         // rumqttd delivers at the subscription's QoS (it does not downgrade to the publish's),
         // so only QoS 1/2 publishes have a known delivery QoS here.
@@ -56,7 +56,7 @@ fn connect_subscribe_publish_receive_unsubscribe_disconnect_close() {
         .unwrap();
     let m = expect_message(&conn, "b's message");
     assert_eq!(
-        (m.topic.as_str(), m.payload_str()),
+        (m.topic(), m.payload_str()),
         ("qmt/session/b", Some("kept"))
     );
 

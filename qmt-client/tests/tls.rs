@@ -65,13 +65,13 @@ fn mutual_tls_against_mosquitto() {
         .unwrap();
     assert_eq!(&peer.expect_publish(T).payload[..], b"over tls\r\n\0");
     assert_eq!(
-        expect_message(&conn, "own message").payload,
+        expect_message(&conn, "own message").payload(),
         b"over tls\r\n\0"
     );
     peer.publish("qmt/tls", QoS::AtLeastOnce, b"from peer");
     let _ = peer.expect_publish(T);
     assert_eq!(
-        expect_message(&conn, "peer's message").payload,
+        expect_message(&conn, "peer's message").payload(),
         b"from peer"
     );
     client.disconnect().unwrap();

@@ -266,6 +266,19 @@ pub struct PortStats {
     pub write_buffered: usize,
 }
 
+/// Opens the serial port (or pty slave) at `path` non-blocking, with `config`'s baud rate and
+/// exclusivity: what every driver of this workspace does before it reads a byte.
+///
+/// # Errors
+/// [`OpenError::Device`] naming the path and the OS's reason.
+pub fn open_serial(path: &str, config: &PortConfig) -> Result<SerialStream, OpenError> {
+    let builder = mio_serial::new(path, config.baud_rate).exclusive(config.exclusive);
+    SerialStream::open(&builder).map_err(|e| OpenError::Device {
+        path: path.to_owned(),
+        source: io::Error::from(e),
+    })
+}
+
 // ---- Reactor ----------------------------------------------------------------------------------
 
 const WAKER: mio::Token = mio::Token(0);
@@ -369,11 +382,7 @@ impl Reactor {
         if self.ctl.stopped.load(Ordering::SeqCst) || self.thread.is_none() {
             return Err(OpenError::ReactorStopped { path });
         }
-        let builder = mio_serial::new(path.as_str(), config.baud_rate).exclusive(config.exclusive);
-        let mut stream = SerialStream::open(&builder).map_err(|e| OpenError::Device {
-            path: path.clone(),
-            source: io::Error::from(e),
-        })?;
+        let mut stream = open_serial(&path, &config)?;
         let now = Instant::now();
         let mut link = Link::new(config.link, now);
         // What the module said before this host opened the port (a power-up `RDY` the kernel

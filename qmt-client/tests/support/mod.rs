@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use qmt_client::recovery::{BackoffConfig, RecoveryPolicy};
+use qmt_client::{BackoffConfig, RecoveryPolicy};
 use qmt_client::{ClientOptions, ClientOptionsBuilder, Event, Message, Modem, ModemConfig};
 use qmt_sim::{Sim, SimConfig, SimHandle};
 

@@ -1,0 +1,1297 @@
+//! The client core: everything a modem does, as one sans-IO state machine (ARCHITECTURE.md
+//! "The client core").
+//!
+//! A [`ModemCore`] owns the AT link core ([`qmt_transport::link::Link`]), the two-phase
+//! correlator, the packet ids, up to six client sessions, start-up, the connect and recovery
+//! sequences, TLS provisioning and buffered-mode reads. It does no IO, starts no thread and reads
+//! no clock: a driver feeds it bytes, user requests and the time, and drains it of bytes to write,
+//! events and its next deadline. The std driver ([`crate::Modem`]) and any other driver (an async
+//! one, firmware) run the same core.
+//!
+//! Every multi-step sequence is a state of the core, advanced by the lines that answer it:
+//! start-up (`RDY` wait and `AT` probes, `ATE0`, `AT+CMEE=2`, stale clients), connect (configure,
+//! `AT+QMTOPEN`, `AT+QMTCONN`), recovery (the same, then re-subscribe), slot reads. Each line is
+//! typed once, in the link, and handled in wire order.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use qmt_client::sansio::{CoreConfig, CoreEvent, ModemCore};
+//!
+//! let t0 = Instant::now();
+//! let mut core = ModemCore::new(CoreConfig::default(), t0);
+//! let mut out = [0u8; 256];
+//! // The first deadline is "now": start-up probes the module with AT.
+//! core.handle_timeout(core.poll_timeout().unwrap());
+//! let n = core.poll_transmit(&mut out);
+//! assert_eq!(&out[..n], b"AT\r");
+//! core.handle_input(b"\r\nOK\r\n", t0);
+//! let n = core.poll_transmit(&mut out);
+//! assert_eq!(&out[..n], b"ATE0\r");
+//! core.handle_input(b"\r\nOK\r\n", t0);
+//! let n = core.poll_transmit(&mut out);
+//! assert_eq!(&out[..n], b"AT+CMEE=2\r");
+//! core.handle_input(b"\r\nOK\r\n", t0);
+//! let n = core.poll_transmit(&mut out);
+//! assert_eq!(&out[..n], b"AT+QMTOPEN?\r");
+//! core.handle_input(b"\r\nOK\r\n", t0 + Duration::from_millis(5));
+//! assert!(matches!(core.poll_event(), Some(CoreEvent::Ready(_))));
+//! ```
+
+mod reads;
+mod session;
+mod startup;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use qmt_proto::codes::GrantedQos;
+use qmt_proto::command::{Sub, Uns};
+use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId, Topic};
+use qmt_proto::{Command, FinalCode, Info, ModuleLine, Urc};
+use qmt_transport::link::{CommandError, Link, LinkConfig, LinkEvent, Output, Token};
+
+use crate::correlate::{Completion, Correlator, OpKey, OpKind, OpToken, Outcome, Resolution};
+use crate::error::{ClientError, ModuleError};
+use crate::event::{Event, LagSource, Message};
+use crate::msgid::MsgIdAllocator;
+use crate::options::ClientOptions;
+use crate::recovery::{Recovery, RecoveryPolicy};
+
+pub use startup::{Heard, Startup};
+
+use session::Seq;
+use startup::StartupState;
+
+/// How a [`ModemCore`] runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreConfig {
+    /// The link's deadlines and command queue.
+    pub link: LinkConfig,
+    /// How long start-up probes a module that does not answer `AT` (spec §10.1: `RDY` has been
+    /// seen ~13 s after power-on; probe for at least 20 s).
+    pub boot_wait: Duration,
+    /// The time between two `AT` probes (spec §10.1: about 500 ms).
+    pub probe_interval: Duration,
+    /// Start-up recovery: disconnect and close the clients an earlier host process left open.
+    pub close_stale: bool,
+    /// The port's name, for the start-up failure's message.
+    pub port_name: String,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            link: LinkConfig::default(),
+            boot_wait: Duration::from_secs(20),
+            probe_interval: Duration::from_millis(500),
+            close_stale: true,
+            port_name: String::from("the serial port"),
+        }
+    }
+}
+
+/// What a client's consumer does when it falls behind (ARCHITECTURE.md "Bounds and policies").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Overflow {
+    /// The default: the core asks its driver to stop reading the port
+    /// ([`ModemCore::wants_input`] is false) until the consumer catches up, so the OS buffer, USB
+    /// flow control or RTS/CTS hold the module back. Nothing is dropped.
+    #[default]
+    BackPressure,
+    /// For a UART without flow control, where not reading would lose bytes in the UART itself:
+    /// the port is always read and the consumer's queue drops its oldest message, counted in an
+    /// [`Event::Lagged`].
+    DropOldest,
+}
+
+/// Identifies a request given to [`ModemCore::submit`]; its [`CoreEvent::Done`] carries it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpId(pub u64);
+
+/// What a user asks of one client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Configure (TLS provisioning, every `AT+QMTCFG`), open, connect. With recovery on, a link
+    /// lost during it is recovered and the request ends with the recovery.
+    Connect,
+    /// `AT+QMTSUB` of up to five filters. With recovery on, a link lost before the result is
+    /// recovered and the request ends with the re-subscription.
+    Subscribe(Vec<(Topic, Qos)>),
+    /// `AT+QMTUNS` of up to five filters (carried across a loss like a subscription).
+    Unsubscribe(Vec<Topic>),
+    /// `AT+QMTPUBEX`; `payload` as the module takes it (hex text in hex send mode).
+    Publish {
+        /// The topic.
+        topic: String,
+        /// The payload bytes.
+        payload: Vec<u8>,
+        /// The QoS.
+        qos: Qos,
+        /// The retain flag.
+        retain: bool,
+    },
+    /// `AT+QMTDISC`; recovery stops.
+    Disconnect,
+    /// `AT+QMTCLOSE` (nothing when the client is not open); recovery stops.
+    Close,
+}
+
+/// What the core tells its driver, in wire order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoreEvent {
+    /// Start-up finished: the module answers, echo is off, errors are verbose, stale clients are
+    /// closed. Requests are taken from now on.
+    Ready(Startup),
+    /// Start-up failed; the core does nothing more.
+    StartupFailed(ClientError),
+    /// A request ended.
+    Done {
+        /// The request.
+        op: OpId,
+        /// Its outcome.
+        result: Result<Completion, ClientError>,
+    },
+    /// An event for one client's consumer.
+    Client {
+        /// The client.
+        client_idx: ClientIdx,
+        /// The event.
+        event: Event,
+    },
+}
+
+/// Counters of a [`ModemCore`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CoreStats {
+    /// The link's counters (lines, parses, echoes, unknown lines…).
+    pub link: qmt_transport::link::LinkStats,
+    /// Bytes fed to the core.
+    pub bytes_in: u64,
+    /// Bytes the core gave out to write.
+    pub bytes_out: u64,
+    /// Messages delivered (inline and read from slots).
+    pub messages: u64,
+    /// Messages that could not be delivered (invalid hex in hex receive mode).
+    pub bad_messages: u64,
+}
+
+/// What a command the core submitted is for.
+enum Purpose {
+    /// A start-up command.
+    Startup,
+    /// The command of a two-phase operation: its final code goes to the correlator.
+    Accept { op: OpToken, kind: OpKind },
+    /// A configure command of client `idx`'s running sequence `seq`.
+    Configure {
+        idx: ClientIdx,
+        seq: u64,
+        name: String,
+        /// What `+QFUPL` said (upload steps).
+        qfupl: Option<(u64, u16)>,
+    },
+    /// `AT+QMTRECV=<idx>,<recv_id>`: its information lines are messages.
+    ReadSlot {
+        idx: ClientIdx,
+        recv_id: RecvId,
+        /// The link's restart count when it was sent.
+        restarts: u64,
+        delivered: bool,
+    },
+    /// `AT+QMTRECV?`: slots holding messages whose announcement may be lost.
+    Rescan { found: Vec<(ClientIdx, RecvId)> },
+    /// A command whose answer only matters for the log (`ATE0` after `RDY`).
+    Quiet { name: &'static str },
+}
+
+/// Who waits for a two-phase operation's outcome.
+enum Waiter {
+    /// A user request.
+    User {
+        op: OpId,
+        key: OpKey,
+        msgid: Option<MsgId>,
+        after: After,
+    },
+    /// A step of client `idx`'s sequence `seq`.
+    Step {
+        idx: ClientIdx,
+        seq: u64,
+        msgid: Option<MsgId>,
+        after: After,
+    },
+}
+
+/// What to remember when a SUB or UNS ends.
+#[derive(Clone, Debug)]
+enum After {
+    Nothing,
+    Sub(Vec<(Topic, Qos)>),
+    Uns(Vec<Topic>),
+}
+
+/// A command to submit once the link is free of borrows (see [`ModemCore::flush`]).
+struct Outgoing {
+    command: Command,
+    data: Option<Vec<u8>>,
+    purpose: Purpose,
+}
+
+/// A user request carried across a link loss into recovery.
+enum Parked {
+    Connect(OpId),
+    Sub(OpId, Vec<(Topic, Qos)>),
+    Uns(OpId),
+}
+
+/// One client's state.
+struct Slot {
+    options: ClientOptions,
+    msgids: MsgIdAllocator,
+    recovery: Recovery,
+    recovery_enabled: bool,
+    /// The connect or recovery sequence running, if any.
+    seq: Option<Seq>,
+    /// Requests waiting for recovery's outcome.
+    parked: Vec<Parked>,
+    /// What recovery's re-subscriptions were granted (for parked subscriptions).
+    regranted: Vec<(Topic, GrantedQos)>,
+    /// Buffered-mode messages announced and not read yet.
+    stored: VecDeque<RecvId>,
+    /// Slots whose read is out, and whether a restart was seen meanwhile.
+    reading: Vec<(RecvId, bool)>,
+    /// Messages delivered to the consumer and not consumed yet.
+    outstanding: usize,
+    /// The consumer's capacity in messages.
+    capacity: usize,
+}
+
+/// The state behind the link: everything [`Output`]s update while the link is borrowed.
+struct State {
+    overflow: Overflow,
+    correlator: Correlator,
+    clients: [Option<Slot>; 6],
+    startup: StartupState,
+    purposes: HashMap<Token, Purpose>,
+    waiters: HashMap<OpToken, Waiter>,
+    outbox: VecDeque<Outgoing>,
+    events: VecDeque<CoreEvent>,
+    next_op: u64,
+    next_seq: u64,
+    /// The link's restart count, kept in step from its output (`RDY` lines).
+    restarts: u64,
+    /// `+QMTRECV` length modes to hand the link (set when a client's configuration is done).
+    recv_len: Vec<(ClientIdx, qmt_proto::recv::LenMode)>,
+    stats: CoreStats,
+    closed: bool,
+}
+
+/// One module's whole client side, sans-IO (see the [module docs](self)).
+///
+/// # Call order (as `quinn_proto::Connection`)
+/// 1. [`new`](Self::new), then [`add_client`](Self::add_client) for each client the user creates
+///    (any time).
+/// 2. Whenever bytes are read from the port: [`handle_input`](Self::handle_input). Whenever
+///    [`poll_timeout`](Self::poll_timeout)'s instant has passed: [`handle_timeout`](Self::handle_timeout)
+///    (the first deadline is the creation time: start-up begins there).
+/// 3. After each call above and each [`submit`](Self::submit) /
+///    [`consumed`](Self::consumed): drain [`poll_transmit`](Self::poll_transmit) into the port,
+///    [`poll_event`](Self::poll_event) to the users, and re-arm the timer with
+///    [`poll_timeout`](Self::poll_timeout).
+/// 4. Read the port only while [`wants_input`](Self::wants_input) is true (back-pressure).
+/// 5. When the port is gone: [`close`](Self::close); every request ends.
+///
+/// Time only moves forward: every `now` passed is at least the previous one.
+pub struct ModemCore {
+    link: Link,
+    st: State,
+    /// Bytes taken from the link, not yet given to the driver (from `tx_pos`).
+    tx: Vec<u8>,
+    tx_pos: usize,
+}
+
+impl std::fmt::Debug for ModemCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModemCore")
+            .field("link", &self.link)
+            .field("startup", &self.st.startup)
+            .field("pending_ops", &self.st.waiters.len())
+            .field("closed", &self.st.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn slot_index(idx: ClientIdx) -> usize {
+    usize::from(idx.get())
+}
+
+impl ModemCore {
+    /// A core for a module on a port just opened; start-up begins at the first
+    /// [`handle_timeout`](Self::handle_timeout) (due at `now`), so that bytes already waiting on
+    /// the port (a power-up `RDY` the kernel kept) can be fed first as history.
+    pub fn new(config: CoreConfig, now: Instant) -> ModemCore {
+        let link = Link::new(config.link.clone(), now);
+        ModemCore {
+            link,
+            st: State {
+                startup: StartupState::new(now, &config),
+                overflow: Overflow::BackPressure,
+                correlator: Correlator::new(),
+                clients: Default::default(),
+                purposes: HashMap::new(),
+                waiters: HashMap::new(),
+                outbox: VecDeque::new(),
+                events: VecDeque::new(),
+                next_op: 0,
+                next_seq: 0,
+                restarts: 0,
+                recv_len: Vec::new(),
+                stats: CoreStats::default(),
+                closed: false,
+            },
+            tx: Vec::new(),
+            tx_pos: 0,
+        }
+    }
+
+    /// Sets what happens when a consumer falls behind (default [`Overflow::BackPressure`]).
+    pub fn set_overflow(&mut self, overflow: Overflow) {
+        self.st.overflow = overflow;
+    }
+
+    /// Adds client `client_idx` with `options`; its consumer holds up to `capacity` messages.
+    ///
+    /// # Errors
+    /// [`ClientError::ClientInUse`] when the index has a client; [`ClientError::Closed`].
+    pub fn add_client(
+        &mut self,
+        client_idx: ClientIdx,
+        options: ClientOptions,
+        policy: RecoveryPolicy,
+        capacity: usize,
+    ) -> Result<(), ClientError> {
+        if self.st.closed {
+            return Err(ClientError::Closed);
+        }
+        let at = slot_index(client_idx);
+        if self.st.clients[at].is_some() {
+            return Err(ClientError::ClientInUse {
+                client_idx: client_idx.get(),
+            });
+        }
+        self.st
+            .correlator
+            .set_deadlines(client_idx, options.deadlines());
+        self.st.clients[at] = Some(Slot {
+            options,
+            msgids: MsgIdAllocator::new(),
+            recovery: Recovery::new(policy),
+            recovery_enabled: policy.enabled,
+            seq: None,
+            parked: Vec::new(),
+            regranted: Vec::new(),
+            stored: VecDeque::new(),
+            reading: Vec::new(),
+            outstanding: 0,
+            capacity: capacity.max(1),
+        });
+        Ok(())
+    }
+
+    /// Removes client `client_idx` (its user handle is gone): its requests end with
+    /// [`ClientError::Closed`], recovery stops. The module-side client is left as it is.
+    pub fn remove_client(&mut self, client_idx: ClientIdx, now: Instant) {
+        let Some(slot) = self.st.clients[slot_index(client_idx)].take() else {
+            return;
+        };
+        let mut ops: Vec<OpId> = slot
+            .parked
+            .iter()
+            .map(|p| match p {
+                Parked::Connect(op) | Parked::Sub(op, _) | Parked::Uns(op) => *op,
+            })
+            .collect();
+        if let Some(seq) = &slot.seq {
+            ops.extend(seq.user_op());
+        }
+        for op in ops {
+            self.st.done(op, Err(ClientError::Closed));
+        }
+        self.flush(now);
+    }
+
+    /// What request `op` waits for, for messages: `AT+QMTPUBEX result (client 0, msgid 3)`.
+    pub fn waits_for(&self, op: OpId) -> Option<String> {
+        self.st.waiters.values().find_map(|w| match w {
+            Waiter::User { op: o, key, .. } if *o == op => Some(key.describe()),
+            _ => None,
+        })
+    }
+
+    /// Whether `client_idx` has a client.
+    pub fn has_client(&self, client_idx: ClientIdx) -> bool {
+        self.st.clients[slot_index(client_idx)].is_some()
+    }
+
+    /// Bytes read from the port (any chunking).
+    pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        if self.st.closed {
+            return;
+        }
+        self.st.stats.bytes_in += bytes.len() as u64;
+        self.st.startup.heard_bytes(bytes);
+        let st = &mut self.st;
+        self.link.feed_with(bytes, now, |out| st.on_output(out, now));
+        self.flush(now);
+    }
+
+    /// The time passed [`poll_timeout`](Self::poll_timeout): deadlines of commands, results,
+    /// start-up probes and recovery attempts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.st.closed {
+            return;
+        }
+        self.link.handle_timeout(now);
+        self.drain_link(now);
+        let resolutions = self.st.correlator.handle_timeout(now);
+        for r in resolutions {
+            self.st.resolve(r, now);
+        }
+        self.st.startup_timer(now);
+        self.st.recovery_timers(now);
+        self.flush(now);
+    }
+
+    /// The next instant [`handle_timeout`](Self::handle_timeout) is due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.st.closed {
+            return None;
+        }
+        let mut next = self.link.poll_timeout();
+        let mut take = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        take(self.st.correlator.poll_timeout());
+        take(self.st.startup.poll_timeout());
+        for slot in self.st.clients.iter().flatten() {
+            if slot.seq.is_none() {
+                take(slot.recovery.poll_timeout());
+            }
+        }
+        next
+    }
+
+    /// Copies bytes to write to the port into `buf`; returns how many (0: nothing to write).
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < buf.len() {
+            if self.tx_pos == self.tx.len() {
+                self.tx.clear();
+                self.tx_pos = 0;
+                match self.link.poll_transmit() {
+                    Some(bytes) => self.tx.extend_from_slice(&bytes),
+                    None => break,
+                }
+            }
+            let take = (self.tx.len() - self.tx_pos).min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&self.tx[self.tx_pos..self.tx_pos + take]);
+            self.tx_pos += take;
+            n += take;
+        }
+        self.st.stats.bytes_out += n as u64;
+        n
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<CoreEvent> {
+        self.st.events.pop_front()
+    }
+
+    /// Submits a request for client `client_idx`; it ends with a [`CoreEvent::Done`] carrying the
+    /// returned id. What is known before anything is written is refused here.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] (no such client, or the core closed), [`ClientError::NotConnected`]
+    /// (before start-up finished, or the client is not open), [`ClientError::InProgress`],
+    /// [`ClientError::PayloadTooLarge`], [`ClientError::Invalid`], [`ClientError::NoFreeMsgId`].
+    pub fn submit(
+        &mut self,
+        client_idx: ClientIdx,
+        request: Request,
+        now: Instant,
+    ) -> Result<OpId, ClientError> {
+        let r = self.st.submit(client_idx, request, now);
+        self.flush(now);
+        r
+    }
+
+    /// The consumer of `client_idx` took `messages` messages: the core may deliver more (and
+    /// read more slots in buffered mode).
+    pub fn consumed(&mut self, client_idx: ClientIdx, messages: usize, now: Instant) {
+        if let Some(slot) = self.st.slot(client_idx) {
+            slot.outstanding = slot.outstanding.saturating_sub(messages);
+        }
+        self.st.pump_reads(client_idx);
+        self.flush(now);
+    }
+
+    /// Whether the driver should read the port: false while an inline-mode client's consumer (in
+    /// [`Overflow::BackPressure`]) holds as many messages as its capacity.
+    pub fn wants_input(&self) -> bool {
+        self.st.overflow == Overflow::DropOldest
+            || self
+                .st
+                .clients
+                .iter()
+                .flatten()
+                // A buffered-mode client is held back in the module's slots instead (its reads
+                // wait): its answers must still be read.
+                .all(|s| s.options.receives_buffered() || s.outstanding < s.capacity)
+    }
+
+    /// Whether a client's consumer is full (the driver tells the consumer to wake it).
+    pub fn is_full(&self, client_idx: ClientIdx) -> bool {
+        self.st.clients[slot_index(client_idx)]
+            .as_ref()
+            .is_some_and(|s| s.outstanding >= s.capacity || !s.stored.is_empty())
+    }
+
+    /// Whether `client_idx`'s network connection is open.
+    pub fn is_open(&self, client_idx: ClientIdx) -> bool {
+        self.st.correlator.link_state(client_idx) == crate::correlate::LinkState::Open
+    }
+
+    /// Whether start-up finished.
+    pub fn is_ready(&self) -> bool {
+        self.st.startup.is_ready()
+    }
+
+    /// The port is gone: every request and command ends with [`ClientError::Closed`].
+    pub fn close(&mut self, now: Instant) {
+        if self.st.closed {
+            return;
+        }
+        self.link.close(now);
+        self.drain_link(now);
+        self.st.close();
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CoreStats {
+        CoreStats {
+            link: self.link.stats(),
+            ..self.st.stats
+        }
+    }
+
+    /// Hands the link's queued completions (timeouts, closes) to the state.
+    fn drain_link(&mut self, now: Instant) {
+        while let Some(ev) = self.link.poll_event() {
+            if let LinkEvent::Completed {
+                token,
+                result: Err(e),
+            } = ev
+            {
+                self.st.command_done(token, Err(e), now);
+            }
+        }
+    }
+
+    /// Submits what the state decided to send, in order, and what follows from refusals.
+    fn flush(&mut self, now: Instant) {
+        loop {
+            self.drain_link(now);
+            for (idx, mode) in self.st.recv_len.drain(..) {
+                self.link.set_recv_len(idx, mode);
+            }
+            let Some(out) = self.st.outbox.pop_front() else {
+                return;
+            };
+            let name = out.command.name_for_log();
+            match self.link.submit(out.command, out.data, now) {
+                Ok(token) => {
+                    self.st.purposes.insert(token, out.purpose);
+                }
+                Err(e) => {
+                    tracing::warn!(command = %name, error = %e, "the link refused a command");
+                    self.st.refused(out.purpose, &e.to_string(), now);
+                }
+            }
+        }
+    }
+}
+
+/// A command's name without parameters (they may hold secrets).
+trait NameForLog {
+    fn name_for_log(&self) -> String;
+}
+
+impl NameForLog for Command {
+    fn name_for_log(&self) -> String {
+        crate::error::command_name(self)
+    }
+}
+
+/// The module's refusal in a final code, if any.
+fn refusal(code: &FinalCode<'_>) -> Option<ModuleError> {
+    ModuleError::from_final(code)
+}
+
+/// A link error of a command as a client error.
+fn command_error(command: &str, e: CommandError) -> ClientError {
+    match e {
+        CommandError::Timeout { waited, .. } => ClientError::Timeout {
+            command: command.to_owned(),
+            waited,
+        },
+        CommandError::ModuleRestarted { .. } => ClientError::ModuleRestarted,
+        CommandError::Closed { .. } => ClientError::Closed,
+    }
+}
+
+impl State {
+    fn slot(&mut self, idx: ClientIdx) -> Option<&mut Slot> {
+        self.clients[slot_index(idx)].as_mut()
+    }
+
+    fn done(&mut self, op: OpId, result: Result<Completion, ClientError>) {
+        self.events.push_back(CoreEvent::Done { op, result });
+    }
+
+    fn client_event(&mut self, client_idx: ClientIdx, event: Event) {
+        if self.clients[slot_index(client_idx)].is_some() {
+            self.events.push_back(CoreEvent::Client { client_idx, event });
+        }
+    }
+
+    fn send(&mut self, command: Command, data: Option<Vec<u8>>, purpose: Purpose) {
+        self.outbox.push_back(Outgoing {
+            command,
+            data,
+            purpose,
+        });
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        let waiters: Vec<Waiter> = self.waiters.drain().map(|(_, w)| w).collect();
+        for w in waiters {
+            if let Waiter::User { op, .. } = w {
+                self.done(op, Err(ClientError::Closed));
+            }
+        }
+        let mut ops = Vec::new();
+        for slot in self.clients.iter_mut().flatten() {
+            if let Some(seq) = slot.seq.take() {
+                ops.extend(seq.user_op());
+            }
+            for p in slot.parked.drain(..) {
+                ops.push(match p {
+                    Parked::Connect(op) | Parked::Sub(op, _) | Parked::Uns(op) => op,
+                });
+            }
+        }
+        for op in ops {
+            self.done(op, Err(ClientError::Closed));
+        }
+        self.startup.closed(&mut self.events);
+        self.purposes.clear();
+        self.outbox.clear();
+    }
+
+    // ---- lines ------------------------------------------------------------------------------
+
+    /// One typed line from the link (the only place lines are looked at).
+    fn on_output(&mut self, out: Output<'_>, now: Instant) {
+        match out {
+            Output::Info { token, info, .. } => self.on_info(token, info),
+            Output::Final { token, code, .. } => {
+                let result = match refusal(&code) {
+                    None => Ok(()),
+                    Some(cme) => Err(cme),
+                };
+                self.command_done(token, Ok(result), now);
+            }
+            Output::Failed { token, error } => self.command_done(token, Err(error), now),
+            Output::Urc { typed, .. } => self.on_urc(&typed, now),
+        }
+    }
+
+    fn on_info(&mut self, token: Token, info: Info<'_>) {
+        let Some(purpose) = self.purposes.get_mut(&token) else {
+            return;
+        };
+        match (purpose, info) {
+            (Purpose::Startup, info) => self.startup.on_info(&info),
+            (Purpose::Configure { qfupl, .. }, Info::QfUpl {
+                upload_size,
+                checksum,
+            }) => *qfupl = Some((upload_size, checksum)),
+            (
+                Purpose::ReadSlot {
+                    idx, delivered, ..
+                },
+                Info::Message(recv),
+            ) => {
+                let idx = *idx;
+                let first = !*delivered;
+                *delivered = true;
+                let Some(slot) = self.clients[slot_index(idx)].as_mut() else {
+                    return;
+                };
+                match Message::from_recv(&recv, slot.options.recv_encoding()) {
+                    Ok(m) => {
+                        // One slot, one message: the first took the read's reservation.
+                        if !first {
+                            slot.outstanding += 1;
+                        }
+                        self.stats.messages += 1;
+                        self.events.push_back(CoreEvent::Client {
+                            client_idx: idx,
+                            event: Event::Message(m),
+                        });
+                    }
+                    Err(e) => {
+                        self.stats.bad_messages += 1;
+                        tracing::warn!(error = %e, "stored message dropped");
+                    }
+                }
+            }
+            (Purpose::Rescan { found }, Info::RecvStatus { client_idx, slots }) => {
+                for (i, status) in slots.iter().enumerate() {
+                    if *status == qmt_proto::codes::StoreStatus::Stored {
+                        if let Ok(recv_id) = RecvId::new(i as i64) {
+                            found.push((client_idx, recv_id));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_urc(&mut self, line: &ModuleLine<'_>, now: Instant) {
+        match line {
+            ModuleLine::Urc(Urc::Recv(recv)) => {
+                let idx = recv.client_idx;
+                let Some(slot) = self.clients[slot_index(idx)].as_mut() else {
+                    return;
+                };
+                match Message::from_recv(recv, slot.options.recv_encoding()) {
+                    Ok(m) => {
+                        slot.outstanding += 1;
+                        self.stats.messages += 1;
+                        self.events.push_back(CoreEvent::Client {
+                            client_idx: idx,
+                            event: Event::Message(m),
+                        });
+                    }
+                    Err(e) => {
+                        self.stats.bad_messages += 1;
+                        tracing::warn!(error = %e, "received message dropped");
+                    }
+                }
+                return;
+            }
+            ModuleLine::Urc(Urc::RecvStored {
+                client_idx,
+                recv_id,
+            }) => {
+                if let Some(slot) = self.slot(*client_idx) {
+                    if !slot.stored.contains(recv_id) {
+                        slot.stored.push_back(*recv_id);
+                    }
+                }
+                self.pump_reads(*client_idx);
+                return;
+            }
+            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(),
+            _ => {}
+        }
+        if !self.startup.is_ready() {
+            self.startup.on_urc(line);
+        }
+        let resolutions = self.correlator.on_urc(line, now);
+        for r in resolutions {
+            self.resolve(r, now);
+        }
+    }
+
+    /// `RDY`: the module restarted with echo on and errors terse (spec §9); slots are gone.
+    fn on_rdy(&mut self) {
+        self.restarts += 1;
+        let mut lost = Vec::new();
+        for (i, slot) in self.clients.iter_mut().enumerate() {
+            let Some(slot) = slot else { continue };
+            for r in &mut slot.reading {
+                r.1 = true;
+            }
+            let dropped = slot.stored.len() as u64;
+            if dropped > 0 {
+                slot.stored.clear();
+                lost.push((i, dropped));
+            }
+        }
+        for (i, dropped) in lost {
+            if let Ok(idx) = ClientIdx::new(i as i64) {
+                self.client_event(
+                    idx,
+                    Event::Lagged {
+                        dropped,
+                        source: LagSource::ModuleRestart,
+                    },
+                );
+            }
+        }
+        if self.startup.is_ready() {
+            self.send(
+                Command::Echo(false),
+                None,
+                Purpose::Quiet { name: "ATE0" },
+            );
+            self.send(
+                Command::Cmee(qmt_proto::command::CmeeMode::Verbose),
+                None,
+                Purpose::Quiet { name: "AT+CMEE" },
+            );
+        }
+    }
+
+    /// A command the core submitted ended: `Ok(Ok)` with `OK`, `Ok(Err)` refused, `Err` without
+    /// a final code.
+    fn command_done(
+        &mut self,
+        token: Token,
+        result: Result<Result<(), ModuleError>, CommandError>,
+        now: Instant,
+    ) {
+        let Some(purpose) = self.purposes.remove(&token) else {
+            return;
+        };
+        match purpose {
+            Purpose::Startup => self.startup_done(result, now),
+            Purpose::Accept { op, kind } => {
+                let name = kind.to_string();
+                let failed = match result {
+                    Ok(Ok(())) => {
+                        self.correlator.accepted(op, now);
+                        None
+                    }
+                    Ok(Err(cme)) => self.correlator.fail(
+                        op,
+                        ClientError::Module {
+                            command: name,
+                            cme,
+                        },
+                    ),
+                    Err(e) => self.correlator.fail(op, command_error(&name, e)),
+                };
+                if let Some(r) = failed {
+                    self.resolve(r, now);
+                }
+            }
+            Purpose::Configure {
+                idx,
+                seq,
+                name,
+                qfupl,
+            } => {
+                let result = match result {
+                    Ok(Ok(())) => Ok(qfupl),
+                    Ok(Err(cme)) => Err(ClientError::Module { command: name, cme }),
+                    Err(e) => Err(command_error(&name, e)),
+                };
+                self.configure_done(idx, seq, result, now);
+            }
+            Purpose::ReadSlot {
+                idx,
+                recv_id,
+                restarts,
+                delivered,
+            } => self.read_done(idx, recv_id, restarts, delivered, result),
+            Purpose::Rescan { found } => {
+                if result.is_ok() {
+                    self.rescan_done(found);
+                }
+            }
+            Purpose::Quiet { name } => match result {
+                Ok(Ok(())) => {}
+                Ok(Err(cme)) => tracing::warn!(command = name, %cme, "refused"),
+                Err(e) => tracing::warn!(command = name, error = %e, "failed"),
+            },
+        }
+    }
+
+    /// The link refused a command (its queue is full): what waited for it fails.
+    fn refused(&mut self, purpose: Purpose, reason: &str, now: Instant) {
+        match purpose {
+            Purpose::Accept { op, .. } => {
+                if let Some(r) = self.correlator.fail(
+                    op,
+                    ClientError::Port {
+                        reason: reason.to_owned(),
+                    },
+                ) {
+                    self.resolve(r, now);
+                }
+            }
+            Purpose::Configure { idx, seq, .. } => self.configure_done(
+                idx,
+                seq,
+                Err(ClientError::Port {
+                    reason: reason.to_owned(),
+                }),
+                now,
+            ),
+            Purpose::ReadSlot { idx, recv_id, .. } => {
+                if let Some(slot) = self.slot(idx) {
+                    slot.reading.retain(|r| r.0 != recv_id);
+                    if !slot.stored.contains(&recv_id) {
+                        slot.stored.push_front(recv_id);
+                    }
+                }
+            }
+            Purpose::Startup => self.startup_done(
+                Err(CommandError::Closed {
+                    command: reason.to_owned(),
+                }),
+                now,
+            ),
+            Purpose::Rescan { .. } | Purpose::Quiet { .. } => {}
+        }
+    }
+
+    // ---- requests ---------------------------------------------------------------------------
+
+    fn submit(
+        &mut self,
+        idx: ClientIdx,
+        request: Request,
+        now: Instant,
+    ) -> Result<OpId, ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
+        if !self.startup.is_ready() {
+            return Err(ClientError::NotConnected);
+        }
+        if self.slot(idx).is_none() {
+            return Err(ClientError::Closed);
+        }
+        let op = OpId(self.next_op);
+        match request {
+            Request::Connect => self.start_connect(idx, op, now)?,
+            Request::Subscribe(filters) => {
+                let slot = self.slot(idx).ok_or(ClientError::Closed)?;
+                let msgid = slot.msgids.allocate()?;
+                let sub = match Sub::new(idx, msgid, filters.iter().cloned()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        slot.msgids.release(msgid);
+                        return Err(e.into());
+                    }
+                };
+                self.issue(
+                    OpKey::sub(idx, msgid),
+                    Qos::AtLeastOnce,
+                    Command::Sub(sub),
+                    None,
+                    Waiter::User {
+                        op,
+                        key: OpKey::sub(idx, msgid),
+                        msgid: Some(msgid),
+                        after: After::Sub(filters),
+                    },
+                    now,
+                )?;
+            }
+            Request::Unsubscribe(topics) => {
+                let slot = self.slot(idx).ok_or(ClientError::Closed)?;
+                let msgid = slot.msgids.allocate()?;
+                let uns = match Uns::new(idx, msgid, topics.iter().cloned()) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        slot.msgids.release(msgid);
+                        return Err(e.into());
+                    }
+                };
+                self.issue(
+                    OpKey::uns(idx, msgid),
+                    Qos::AtLeastOnce,
+                    Command::Uns(uns),
+                    None,
+                    Waiter::User {
+                        op,
+                        key: OpKey::uns(idx, msgid),
+                        msgid: Some(msgid),
+                        after: After::Uns(topics),
+                    },
+                    now,
+                )?;
+            }
+            Request::Publish {
+                topic,
+                payload,
+                qos,
+                retain,
+            } => {
+                let slot = self.slot(idx).ok_or(ClientError::Closed)?;
+                let max = slot.options.max_payload();
+                if payload.len() > max {
+                    return Err(ClientError::PayloadTooLarge {
+                        len: payload.len(),
+                        max,
+                    });
+                }
+                let msgid = slot.msgids.for_publish(qos)?;
+                let built =
+                    slot.options
+                        .publish_command(idx, msgid, qos, retain, &topic, &payload);
+                let (command, data) = match built {
+                    Ok(v) => v,
+                    Err(e) => {
+                        slot.msgids.release(msgid);
+                        return Err(e);
+                    }
+                };
+                let reserved = (msgid.get() != 0).then_some(msgid);
+                self.issue(
+                    OpKey::publish(idx, msgid),
+                    qos,
+                    command,
+                    Some(data),
+                    Waiter::User {
+                        op,
+                        key: OpKey::publish(idx, msgid),
+                        msgid: reserved,
+                        after: After::Nothing,
+                    },
+                    now,
+                )?;
+            }
+            Request::Disconnect => {
+                self.stop_recovery(idx);
+                self.issue(
+                    OpKey::disc(idx),
+                    Qos::AtMostOnce,
+                    Command::Disc(idx),
+                    None,
+                    Waiter::User {
+                        op,
+                        key: OpKey::disc(idx),
+                        msgid: None,
+                        after: After::Nothing,
+                    },
+                    now,
+                )?;
+            }
+            Request::Close => {
+                self.stop_recovery(idx);
+                if self.correlator.link_state(idx) == crate::correlate::LinkState::Closed {
+                    self.next_op += 1;
+                    self.done(op, Ok(Completion::Closed));
+                    return Ok(op);
+                }
+                self.issue(
+                    OpKey::close(idx),
+                    Qos::AtMostOnce,
+                    Command::Close(idx),
+                    None,
+                    Waiter::User {
+                        op,
+                        key: OpKey::close(idx),
+                        msgid: None,
+                        after: After::Nothing,
+                    },
+                    now,
+                )?;
+            }
+        }
+        self.next_op += 1;
+        Ok(op)
+    }
+
+    /// The user disconnects or closes: recovery stops, requests waiting for it end.
+    fn stop_recovery(&mut self, idx: ClientIdx) {
+        let Some(slot) = self.slot(idx) else { return };
+        slot.recovery.stopped();
+        let parked: Vec<Parked> = slot.parked.drain(..).collect();
+        if slot.seq.as_ref().is_some_and(Seq::is_recovery) {
+            slot.seq = None;
+        }
+        for p in parked {
+            let op = match p {
+                Parked::Connect(op) | Parked::Sub(op, _) | Parked::Uns(op) => op,
+            };
+            self.done(op, Err(ClientError::Closed));
+        }
+    }
+
+    /// Registers a two-phase operation and queues its command. `waiter`'s msgid is released on
+    /// every outcome (and here on refusal).
+    fn issue(
+        &mut self,
+        key: OpKey,
+        qos: Qos,
+        command: Command,
+        data: Option<Vec<u8>>,
+        waiter: Waiter,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        let msgid = match &waiter {
+            Waiter::User { msgid, .. } | Waiter::Step { msgid, .. } => *msgid,
+        };
+        let registered = if key.kind == OpKind::Pub {
+            MsgId::new(i64::from(key.msgid))
+                .map_err(ClientError::from)
+                .and_then(|m| {
+                    self.correlator
+                        .register_publish(key.client_idx, m, qos, now)
+                })
+        } else {
+            self.correlator.register(key, now)
+        };
+        let token = match registered {
+            Ok(t) => t,
+            Err(e) => {
+                if let (Some(m), Some(slot)) = (msgid, self.slot(key.client_idx)) {
+                    slot.msgids.release(m);
+                }
+                return Err(e);
+            }
+        };
+        self.waiters.insert(token, waiter);
+        self.send(
+            command,
+            data,
+            Purpose::Accept {
+                op: token,
+                kind: key.kind,
+            },
+        );
+        Ok(())
+    }
+
+    // ---- resolutions ------------------------------------------------------------------------
+
+    /// Applies one correlator resolution: requests end, events go out, recovery learns.
+    fn resolve(&mut self, r: Resolution, now: Instant) {
+        if let Some(ev) = Event::from_resolution(&r) {
+            match &ev {
+                Event::ModuleRestarted => {
+                    for i in 0..6 {
+                        if let Ok(idx) = ClientIdx::new(i) {
+                            self.client_event(idx, Event::ModuleRestarted);
+                        }
+                    }
+                }
+                Event::LinkLost { client_idx, .. }
+                | Event::PingTimeout { client_idx }
+                | Event::PublishFailed { client_idx, .. }
+                | Event::Retransmitting { client_idx, .. } => {
+                    let idx = *client_idx;
+                    self.client_event(idx, ev);
+                }
+                _ => {}
+            }
+        }
+        match r {
+            Resolution::Op {
+                token,
+                key,
+                outcome,
+            } if outcome.is_final() => {
+                let Some(w) = self.waiters.remove(&token) else {
+                    return;
+                };
+                let result = match outcome {
+                    Outcome::Done(c) => Ok(c),
+                    Outcome::Failed(e) => Err(e),
+                    Outcome::Progress { .. } => return,
+                };
+                self.op_finished(key, w, result, now);
+            }
+            Resolution::LinkLost {
+                client_idx, code, ..
+            } => self.lost(
+                client_idx,
+                crate::recovery::LossCause::LinkLost(code),
+                now,
+            ),
+            Resolution::PingTimeout { client_idx } => {
+                self.lost(client_idx, crate::recovery::LossCause::PingTimeout, now);
+            }
+            Resolution::ModuleRestarted => {
+                for i in 0..6 {
+                    let Ok(idx) = ClientIdx::new(i) else { continue };
+                    if let Some(slot) = self.slot(idx) {
+                        slot.msgids.release_all();
+                    }
+                    self.lost(idx, crate::recovery::LossCause::ModuleRestarted, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A two-phase operation ended.
+    fn op_finished(
+        &mut self,
+        key: OpKey,
+        waiter: Waiter,
+        result: Result<Completion, ClientError>,
+        now: Instant,
+    ) {
+        let (msgid, after) = match &waiter {
+            Waiter::User { msgid, after, .. } | Waiter::Step { msgid, after, .. } => {
+                (*msgid, after.clone())
+            }
+        };
+        if let Some(slot) = self.slot(key.client_idx) {
+            if let Some(m) = msgid {
+                slot.msgids.release(m);
+            }
+            match (&result, &after) {
+                (Ok(Completion::Subscribed { granted }), After::Sub(filters)) => {
+                    slot.recovery.subscribed(
+                        filters
+                            .iter()
+                            .cloned()
+                            .zip(granted.iter())
+                            .filter_map(|((t, _), g)| g.qos().map(|q| (t, q))),
+                    );
+                }
+                (Ok(Completion::Unsubscribed), After::Uns(topics)) => {
+                    slot.recovery.unsubscribed(topics.iter());
+                }
+                _ => {}
+            }
+            if matches!(result, Ok(Completion::Closed | Completion::Disconnected)) {
+                slot.msgids.release_all();
+            }
+        }
+        match waiter {
+            Waiter::User { op, after, .. } => {
+                if let Err(e) = &result {
+                    if self.carry_into_recovery(key.client_idx, op, &after, e) {
+                        return;
+                    }
+                }
+                self.done(op, result);
+            }
+            Waiter::Step { idx, seq, .. } => self.step_done(idx, seq, result.map(|_| ()), now),
+        }
+    }
+}
+
+/// Whether `e` is a loss of the connection (recovery's business), not a refusal.
+fn is_loss(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::LinkLost { .. } | ClientError::PingTimeout | ClientError::ModuleRestarted
+    )
+}
+
+#[cfg(test)]
+mod tests;

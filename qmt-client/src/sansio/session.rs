@@ -1,0 +1,559 @@
+//! A client's connect and recovery sequences as states of the core: configure (TLS provisioning,
+//! every `AT+QMTCFG`) → `AT+QMTOPEN` (once more after `AT+QMTCLOSE` when the index is occupied) →
+//! `AT+QMTCONN` → re-subscribe; and the requests carried across a loss into recovery.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use qmt_proto::Command;
+use qmt_proto::codes::{GrantedQos, OpenResult};
+use qmt_proto::command::{Sub, Uns};
+use qmt_proto::params::{ClientIdx, Qos, Topic};
+
+use super::{After, OpId, Parked, Purpose, State, Waiter, is_loss};
+use crate::correlate::{Completion, OpKey};
+use crate::error::ClientError;
+use crate::options::UploadCheck;
+use crate::recovery::{LossCause, RecoveryEvent, Step};
+use crate::event::Event;
+
+/// Who started a sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// [`super::Request::Connect`]: configure, open, connect.
+    User(OpId),
+    /// The client's [`crate::recovery::Recovery`]: its steps, one at a time.
+    Recovery,
+}
+
+/// A configure command and what its answer must show.
+struct ConfigCmd {
+    command: Command,
+    data: Option<Vec<u8>>,
+    check: Option<UploadCheck>,
+}
+
+/// The step running.
+enum Stage {
+    Configure {
+        cmds: VecDeque<ConfigCmd>,
+        check: Option<UploadCheck>,
+    },
+    Open,
+    Close,
+    Connect,
+    Subscribe(Vec<(Topic, Qos)>),
+    Unsubscribe,
+}
+
+/// One running sequence of one client.
+pub(super) struct Seq {
+    id: u64,
+    origin: Origin,
+    stage: Stage,
+    /// User connect: `AT+QMTCLOSE` + `AT+QMTOPEN` were inserted once (index occupied).
+    closed_once: bool,
+    /// User connect: the CONN failed with this; the client is being closed before it is reported.
+    refusal: Option<ClientError>,
+}
+
+impl Seq {
+    /// The user request it resolves, if any.
+    pub(super) fn user_op(&self) -> Option<OpId> {
+        match self.origin {
+            Origin::User(op) => Some(op),
+            Origin::Recovery => None,
+        }
+    }
+
+    pub(super) fn is_recovery(&self) -> bool {
+        self.origin == Origin::Recovery
+    }
+}
+
+impl State {
+    /// [`super::Request::Connect`].
+    pub(super) fn start_connect(
+        &mut self,
+        idx: ClientIdx,
+        op: OpId,
+        now: Instant,
+    ) -> Result<(), ClientError> {
+        let slot = self.slot(idx).ok_or(ClientError::Closed)?;
+        if slot.seq.is_some() {
+            return Err(ClientError::InProgress {
+                op: crate::correlate::OpKind::Conn,
+                msgid: 0,
+            });
+        }
+        let id = self.next_seq;
+        self.next_seq += 1;
+        self.slot(idx).ok_or(ClientError::Closed)?.seq = Some(Seq {
+            id,
+            origin: Origin::User(op),
+            stage: Stage::Open,
+            closed_once: false,
+            refusal: None,
+        });
+        self.run_step(idx, Step::Configure, now);
+        Ok(())
+    }
+
+    /// Recovery attempts that are due start their first step.
+    pub(super) fn recovery_timers(&mut self, now: Instant) {
+        for i in 0..6 {
+            let Ok(idx) = ClientIdx::new(i) else { continue };
+            let Some(slot) = self.slot(idx) else { continue };
+            if slot.seq.is_some() || !slot.recovery_enabled {
+                continue;
+            }
+            if let Some(step) = slot.recovery.poll_step(now) {
+                let id = self.next_seq;
+                self.next_seq += 1;
+                if let Some(slot) = self.slot(idx) {
+                    slot.seq = Some(Seq {
+                        id,
+                        origin: Origin::Recovery,
+                        stage: Stage::Open,
+                        closed_once: false,
+                        refusal: None,
+                    });
+                }
+                self.run_step(idx, step, now);
+            }
+        }
+    }
+
+    /// Starts `step` of client `idx`'s sequence.
+    fn run_step(&mut self, idx: ClientIdx, step: Step, now: Instant) {
+        let Some(slot) = self.slot(idx) else { return };
+        let Some(seq) = slot.seq.as_mut() else { return };
+        let id = seq.id;
+        tracing::debug!(client = idx.get(), ?step, "sequence step");
+        let issued = match step {
+            Step::Configure => {
+                let mut cmds = VecDeque::new();
+                let options = &slot.options;
+                if let (Some(files), Some(ctx)) = (options.tls_files(), options.tls_context()) {
+                    match files.provision_commands(i64::from(ctx.get())) {
+                        Ok(steps) => cmds.extend(steps.into_iter().map(|s| ConfigCmd {
+                            command: s.command,
+                            data: s.data,
+                            check: s.expect,
+                        })),
+                        Err(e) => return self.step_done(idx, id, Err(e), now),
+                    }
+                }
+                cmds.extend(
+                    options
+                        .config_commands(idx)
+                        .into_iter()
+                        .map(|(command, data)| ConfigCmd {
+                            command,
+                            data,
+                            check: None,
+                        }),
+                );
+                seq.stage = Stage::Configure { cmds, check: None };
+                self.next_config(idx, id, now);
+                return;
+            }
+            Step::Open => {
+                seq.stage = Stage::Open;
+                let deadlines = slot.options.deadlines();
+                let command = slot.options.open_command(idx);
+                self.correlator.set_deadlines(idx, deadlines);
+                self.issue(
+                    OpKey::open(idx),
+                    Qos::AtMostOnce,
+                    command,
+                    None,
+                    step_waiter(idx, id, None, After::Nothing),
+                    now,
+                )
+            }
+            Step::Close => {
+                seq.stage = Stage::Close;
+                self.issue(
+                    OpKey::close(idx),
+                    Qos::AtMostOnce,
+                    Command::Close(idx),
+                    None,
+                    step_waiter(idx, id, None, After::Nothing),
+                    now,
+                )
+            }
+            Step::Connect => {
+                seq.stage = Stage::Connect;
+                let command = slot.options.conn_command(idx);
+                self.issue(
+                    OpKey::conn(idx),
+                    Qos::AtMostOnce,
+                    command,
+                    None,
+                    step_waiter(idx, id, None, After::Nothing),
+                    now,
+                )
+            }
+            Step::Subscribe(filters) => {
+                seq.stage = Stage::Subscribe(filters.clone());
+                match slot.msgids.allocate() {
+                    Err(e) => Err(e),
+                    Ok(msgid) => match Sub::new(idx, msgid, filters.iter().cloned()) {
+                        Err(e) => {
+                            slot.msgids.release(msgid);
+                            Err(e.into())
+                        }
+                        Ok(sub) => self.issue(
+                            OpKey::sub(idx, msgid),
+                            Qos::AtLeastOnce,
+                            Command::Sub(sub),
+                            None,
+                            step_waiter(idx, id, Some(msgid), After::Sub(filters)),
+                            now,
+                        ),
+                    },
+                }
+            }
+            Step::Unsubscribe(topics) => {
+                seq.stage = Stage::Unsubscribe;
+                match slot.msgids.allocate() {
+                    Err(e) => Err(e),
+                    Ok(msgid) => match Uns::new(idx, msgid, topics.iter().cloned()) {
+                        Err(e) => {
+                            slot.msgids.release(msgid);
+                            Err(e.into())
+                        }
+                        Ok(uns) => self.issue(
+                            OpKey::uns(idx, msgid),
+                            Qos::AtLeastOnce,
+                            Command::Uns(uns),
+                            None,
+                            step_waiter(idx, id, Some(msgid), After::Uns(topics)),
+                            now,
+                        ),
+                    },
+                }
+            }
+        };
+        if let Err(e) = issued {
+            self.step_done(idx, id, Err(e), now);
+        }
+    }
+
+    /// Sends the next configure command, or ends the configure step.
+    fn next_config(&mut self, idx: ClientIdx, id: u64, now: Instant) {
+        let Some(slot) = self.slot(idx) else { return };
+        let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let Stage::Configure { cmds, check } = &mut seq.stage else {
+            return;
+        };
+        match cmds.pop_front() {
+            Some(c) => {
+                *check = c.check;
+                let name = crate::error::command_name(&c.command);
+                self.send(
+                    c.command,
+                    c.data,
+                    Purpose::Configure {
+                        idx,
+                        seq: id,
+                        name,
+                        qfupl: None,
+                    },
+                );
+            }
+            None => {
+                // The link frames this client's +QMTRECV lines as configured from now on.
+                let mode = slot.options.len_mode();
+                self.recv_len.push((idx, mode));
+                self.step_done(idx, id, Ok(()), now);
+            }
+        }
+    }
+
+    /// A configure command ended (with what `+QFUPL` said, for uploads).
+    pub(super) fn configure_done(
+        &mut self,
+        idx: ClientIdx,
+        id: u64,
+        result: Result<Option<(u64, u16)>, ClientError>,
+        now: Instant,
+    ) {
+        let Some(slot) = self.slot(idx) else { return };
+        let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
+            return;
+        };
+        let Stage::Configure { check, .. } = &mut seq.stage else {
+            return;
+        };
+        let checked = match (result, check.take()) {
+            (Err(e), _) => Err(e),
+            (Ok(_), None) => Ok(()),
+            (Ok(Some((size, sum))), Some(c)) => c.verify(size, sum),
+            (Ok(None), Some(c)) => Err(ClientError::UploadIncomplete {
+                file: c.file.clone(),
+                sent: c.size,
+                stored: 0,
+            }),
+        };
+        match checked {
+            Ok(()) => self.next_config(idx, id, now),
+            Err(e) => self.step_done(idx, id, Err(e), now),
+        }
+    }
+
+    /// A step of sequence `id` of client `idx` ended.
+    pub(super) fn step_done(
+        &mut self,
+        idx: ClientIdx,
+        id: u64,
+        result: Result<(), ClientError>,
+        now: Instant,
+    ) {
+        if id == u64::MAX {
+            return self.stale_closed(idx, result, now);
+        }
+        let Some(slot) = self.slot(idx) else { return };
+        let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
+            // A step of a sequence that was abandoned (a loss restarted recovery).
+            return;
+        };
+        match seq.origin {
+            Origin::Recovery => {
+                if let (Stage::Subscribe(filters), Ok(())) = (&seq.stage, &result) {
+                    // What the broker granted is in the recovery's subscriptions now.
+                    let granted: Vec<(Topic, GrantedQos)> = filters
+                        .iter()
+                        .map(|(t, _)| {
+                            let q = slot
+                                .recovery
+                                .subscriptions()
+                                .iter()
+                                .find(|(s, _)| s == t)
+                                .map_or(GrantedQos::Failure, |(_, q)| granted_of(*q));
+                            (t.clone(), q)
+                        })
+                        .collect();
+                    slot.regranted.extend(granted);
+                }
+                let events = slot.recovery.step_done(result, now);
+                let next = slot.recovery.poll_step(now);
+                match next {
+                    Some(step) => {
+                        self.recovery_events(idx, events);
+                        self.run_step(idx, step, now);
+                    }
+                    None => {
+                        slot.seq = None;
+                        self.recovery_events(idx, events);
+                    }
+                }
+            }
+            Origin::User(op) => {
+                let stage = std::mem::replace(&mut seq.stage, Stage::Open);
+                match (stage, result) {
+                    (Stage::Configure { .. }, Ok(())) => self.run_step(idx, Step::Open, now),
+                    (Stage::Open, Ok(())) => self.run_step(idx, Step::Connect, now),
+                    (
+                        Stage::Open,
+                        Err(ClientError::OpenFailed {
+                            result: OpenResult::IdentifierOccupied,
+                        }),
+                    ) if !seq.closed_once => {
+                        tracing::debug!(
+                            client = idx.get(),
+                            "index occupied: closing, then opening again"
+                        );
+                        seq.closed_once = true;
+                        self.run_step(idx, Step::Close, now);
+                    }
+                    (Stage::Close, r) if seq.refusal.is_none() => {
+                        if let Err(e) = r {
+                            tracing::debug!(error = %e, "closing the occupied index failed");
+                        }
+                        self.run_step(idx, Step::Open, now);
+                    }
+                    (Stage::Close, _) => {
+                        let e = seq.refusal.take().unwrap_or(ClientError::Closed);
+                        slot.seq = None;
+                        self.done(op, Err(e));
+                    }
+                    (Stage::Connect, Ok(())) => {
+                        slot.seq = None;
+                        slot.recovery.connected();
+                        let buffered = slot.options.receives_buffered();
+                        self.done(op, Ok(Completion::Connected));
+                        if buffered {
+                            self.rescan();
+                        }
+                    }
+                    (Stage::Connect, Err(e)) => {
+                        // A module that refuses AT+QMTCONN (+CME ERROR) because the server already
+                        // dropped the connection reports that drop as a +QMTSTAT before the error;
+                        // lines are handled in wire order, so it is known here.
+                        let e = match (&e, self.correlator.lost(idx)) {
+                            (ClientError::Module { .. }, Some(code)) => ClientError::link_lost(code),
+                            _ => e,
+                        };
+                        let Some(slot) = self.slot(idx) else { return };
+                        if is_loss(&e) && slot.recovery_enabled {
+                            // A loss is recovered; the request ends with the recovery.
+                            slot.seq = None;
+                            slot.recovery.connected();
+                            slot.parked.push(Parked::Connect(op));
+                            let cause = loss_cause(&e);
+                            let events = slot.recovery.on_lost(cause, now);
+                            self.recovery_events(idx, events);
+                            return;
+                        }
+                        if let Some(seq) = slot.seq.as_mut() {
+                            seq.refusal = Some(e);
+                        }
+                        self.run_step(idx, Step::Close, now);
+                    }
+                    (_, Err(e)) => {
+                        slot.seq = None;
+                        self.done(op, Err(e));
+                    }
+                    (_, Ok(())) => {
+                        slot.seq = None;
+                        self.done(op, Ok(Completion::Connected));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forwards recovery events of `idx` (when its recovery is on), and ends the requests parked
+    /// for it when recovery restored the connection or gave up.
+    pub(super) fn recovery_events(&mut self, idx: ClientIdx, events: Vec<RecoveryEvent>) {
+        let Some(slot) = self.slot(idx) else { return };
+        if !slot.recovery_enabled {
+            return;
+        }
+        let mut finished: Option<Result<(), ClientError>> = None;
+        for event in &events {
+            match event {
+                RecoveryEvent::Restored { .. } => finished = Some(Ok(())),
+                RecoveryEvent::GaveUp { last_error, .. } => {
+                    finished = Some(Err(last_error.clone()));
+                }
+                _ => {}
+            }
+        }
+        if finished.is_some() || slot.recovery.poll_timeout().is_some() {
+            // Restored, gave up, or a new attempt is scheduled: a running recovery step is void.
+            if slot.seq.as_ref().is_some_and(Seq::is_recovery) && finished.is_none() {
+                slot.seq = None;
+            }
+        }
+        let parked = if finished.is_some() {
+            std::mem::take(&mut slot.parked)
+        } else {
+            Vec::new()
+        };
+        let regranted = if finished.is_some() {
+            std::mem::take(&mut slot.regranted)
+        } else {
+            Vec::new()
+        };
+        for event in events {
+            self.client_event(idx, Event::Recovery {
+                client_idx: idx,
+                event,
+            });
+        }
+        let Some(result) = finished else { return };
+        for p in parked {
+            match (p, &result) {
+                (Parked::Connect(op), Ok(())) => self.done(op, Ok(Completion::Connected)),
+                (Parked::Sub(op, filters), Ok(())) => {
+                    let granted = filters
+                        .iter()
+                        .map(|(t, q)| {
+                            regranted
+                                .iter()
+                                .rev()
+                                .find(|(g, _)| g == t)
+                                .map_or(granted_of(*q), |(_, g)| *g)
+                        })
+                        .collect();
+                    self.done(op, Ok(Completion::Subscribed { granted }));
+                }
+                (Parked::Uns(op), Ok(())) => self.done(op, Ok(Completion::Unsubscribed)),
+                (Parked::Connect(op) | Parked::Sub(op, _) | Parked::Uns(op), Err(e)) => {
+                    self.done(op, Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// A client's connection was lost.
+    pub(super) fn lost(&mut self, idx: ClientIdx, cause: LossCause, now: Instant) {
+        let Some(slot) = self.slot(idx) else { return };
+        let events = slot.recovery.on_lost(cause, now);
+        self.recovery_events(idx, events);
+    }
+
+    /// A user SUB/UNS failed with a loss while recovery will restore the connection: it is
+    /// carried into recovery (the filters are subscribed again, or unsubscribed, after the
+    /// reconnect) and ends with it. Returns whether it was.
+    pub(super) fn carry_into_recovery(
+        &mut self,
+        idx: ClientIdx,
+        op: OpId,
+        after: &After,
+        e: &ClientError,
+    ) -> bool {
+        if !is_loss(e) {
+            return false;
+        }
+        let Some(slot) = self.slot(idx) else {
+            return false;
+        };
+        if !slot.recovery_enabled || !slot.recovery.is_recovering() {
+            return false;
+        }
+        match after {
+            After::Sub(filters) => {
+                slot.recovery.subscribed(filters.iter().cloned());
+                slot.parked.push(Parked::Sub(op, filters.clone()));
+                true
+            }
+            After::Uns(topics) => {
+                slot.recovery.unsubscribe_later(topics.iter().cloned());
+                slot.parked.push(Parked::Uns(op));
+                true
+            }
+            After::Nothing => false,
+        }
+    }
+}
+
+fn step_waiter(idx: ClientIdx, seq: u64, msgid: Option<qmt_proto::params::MsgId>, after: After) -> Waiter {
+    Waiter::Step {
+        idx,
+        seq,
+        msgid,
+        after,
+    }
+}
+
+fn granted_of(q: Qos) -> GrantedQos {
+    match q {
+        Qos::AtMostOnce => GrantedQos::AtMostOnce,
+        Qos::AtLeastOnce => GrantedQos::AtLeastOnce,
+        Qos::ExactlyOnce => GrantedQos::ExactlyOnce,
+    }
+}
+
+fn loss_cause(e: &ClientError) -> LossCause {
+    match e {
+        ClientError::LinkLost { code, .. } => LossCause::LinkLost(*code),
+        ClientError::PingTimeout => LossCause::PingTimeout,
+        _ => LossCause::ModuleRestarted,
+    }
+}
