@@ -15,12 +15,18 @@
 //!   `scale` example: one reactor thread, M simulated modules × 6 clients publishing and
 //!   receiving) and prints its table. Fails only when a run cannot be set up or loses a message,
 //!   never because of a figure. Not part of `ci`.
+//! - `cargo xtask burst [--count N] [--topic T]`: a 20,000-message QoS 0 burst through mosquitto
+//!   to `qmt sub --port <qmt sim's pty>` and to `mosquitto_sub` side by side; prints what each
+//!   received, their CPU per message and qmt sub's thread count (see `burst.rs`). Asserts nothing
+//!   about time; fails only when the run cannot be set up. Not part of `ci`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+
+mod burst;
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +80,23 @@ enum Task {
         #[arg(long, default_value = "1,8,64")]
         modules: String,
     },
+    /// Burst COUNT QoS 0 messages through mosquitto to `qmt sub` (via `qmt sim`) and
+    /// `mosquitto_sub`: messages received, CPU per message, qmt sub's threads.
+    Burst {
+        /// Messages in the burst.
+        #[arg(long, default_value_t = 20_000)]
+        count: u64,
+        /// The topic.
+        #[arg(long, default_value = "b/x")]
+        topic: String,
+        /// Subscribers still running this many seconds after the burst are killed.
+        #[arg(long, default_value_t = 120)]
+        cap_secs: u64,
+        /// A subscriber with nothing new for this many seconds, once the other has finished, is
+        /// killed (it lost messages and would otherwise wait for the cap).
+        #[arg(long, default_value_t = 15)]
+        idle_secs: u64,
+    },
 }
 
 /// A failed step: what ran and why it failed.
@@ -93,6 +116,20 @@ fn main() -> ExitCode {
         Task::Bench => bench(&root),
         Task::Soak { minutes, seed } => soak(&root, minutes, seed, true),
         Task::Scale { seconds, modules } => scale(&root, seconds, &modules),
+        Task::Burst {
+            count,
+            topic,
+            cap_secs,
+            idle_secs,
+        } => burst::burst(
+            &root,
+            &burst::BurstArgs {
+                count,
+                topic,
+                cap: std::time::Duration::from_secs(cap_secs),
+                idle: std::time::Duration::from_secs(idle_secs),
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
