@@ -1,4 +1,4 @@
-//! Measuring qmt's protocol layers (DESIGN.md "Performance targets").
+//! Measuring qmt's protocol layers (ARCHITECTURE.md "Performance targets").
 //!
 //! - [`generate`]: a deterministic, seeded generator of realistic module output with its ground
 //!   truth ([`Stream`], [`Truth`]), reusable by fuzz seeds and tests.

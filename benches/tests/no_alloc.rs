@@ -1,6 +1,6 @@
 //! The borrowed typed path allocates nothing over the whole ~4 MiB benchmark stream: framing with
 //! at-codec and typing every line with `ModuleLine::parse` makes zero heap allocations per URC
-//! (DESIGN.md "Performance targets"), counted by a global allocator.
+//! (ARCHITECTURE.md "Performance targets"), counted by a global allocator.
 
 // A `GlobalAlloc` can only be implemented with `unsafe`; it forwards to the system allocator and
 // counts. Test binaries like this one are the only place the workspace allows it.

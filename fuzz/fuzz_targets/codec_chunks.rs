@@ -1,4 +1,4 @@
-//! Chunking invariance of the framer (DESIGN.md "Chunking invariance"): arbitrary module output,
+//! Chunking invariance of the framer (ARCHITECTURE.md "Chunking invariance"): arbitrary module output,
 //! fed in an arbitrary chunking, gives the same frames as fed whole — then `finish()` — with the
 //! `+QMTRECV` hook in Auto (`LenMode::On`) and in `Split` mode (counted payload paths), without a
 //! hook, and with small buffers so the overflow and compaction paths are hit.

@@ -1,7 +1,7 @@
 //! One host command line of arbitrary bytes.
 //!
 //! - `Command::parse` never panics; its error `Display`s.
-//! - `Ok(cmd)`: `cmd.to_bytes()` parses back to `cmd` (DESIGN.md "Round trips"), the bytes end in
+//! - `Ok(cmd)`: `cmd.to_bytes()` parses back to `cmd` (ARCHITECTURE.md "Round trips"), the bytes end in
 //!   exactly one `\r` and hold no other CR or LF, it parses without that `\r` too, and
 //!   `Display`/`Debug`/`kind`/`data_phase` never panic.
 #![no_main]

@@ -1,7 +1,7 @@
 //! One module line of arbitrary bytes.
 //!
 //! - `ModuleLine::parse` never panics, and whatever it types (anything but `Unknown`) re-encodes
-//!   to bytes that parse back to the same value (DESIGN.md "Round trips").
+//!   to bytes that parse back to the same value (ARCHITECTURE.md "Round trips").
 //! - `Info::parse_for` (the command-aware classifier) never panics for any (command, form), and
 //!   what it types re-encodes to bytes it types the same way again.
 //! - The `RecvHook` answers every mode without panicking, and never announces an inline count

@@ -2,7 +2,7 @@
 //!
 //! Module bytes go through the same path a driver uses: at-codec's [`Decoder`] with qmt-proto's
 //! [`RecvHook`] frames them, and each line is typed by qmt-proto — command-aware while a command
-//! is in flight (DESIGN.md "Command-aware classification"), context-free otherwise.
+//! is in flight (ARCHITECTURE.md "Command-aware classification"), context-free otherwise.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

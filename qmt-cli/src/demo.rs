@@ -204,7 +204,7 @@ fn wait_for(events: &Connection, pred: impl Fn(&Event) -> bool) -> Result<Event,
 /// The payload of the next message, as text.
 fn expect_message(events: &Connection) -> Result<String, String> {
     match wait_for(events, |e| matches!(e, Event::Message(_)))? {
-        Event::Message(m) => Ok(String::from_utf8_lossy(&m.payload()).into_owned()),
+        Event::Message(m) => Ok(String::from_utf8_lossy(m.payload()).into_owned()),
         _ => Err("not a message".into()),
     }
 }

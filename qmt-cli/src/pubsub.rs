@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use qmt_cli::trace::Tracer;
-use qmt_client::{LossCause, RecoveryEvent};
 use qmt_client::{Client, PublishFailure};
 use qmt_client::{
     ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
     RecoveryPolicy, TlsFiles,
 };
+use qmt_client::{LossCause, RecoveryEvent};
 use qmt_proto::cfg::MsgRecvMode;
 use qmt_proto::params::{ClientIdx, PayloadLen, Topic};
 use qmt_sim::{BrokerChoice, Sim, SimConfig, SimHandle};
@@ -27,7 +27,7 @@ use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
 
 mod progress;
 
-use progress::{Progress, wait_handle, wait_thread};
+use progress::{Progress, wait_handle};
 
 /// Exit codes of `qmt pub` and `qmt sub` (shown in their `--help`).
 pub mod exit {
@@ -316,18 +316,18 @@ pub fn start(
         })));
     }
     let shown = path.display().to_string();
-    let open_path = path.clone();
-    let modem = wait_thread(&progress, "opening the modem", move || {
-        Modem::open(&open_path, config)
-    })
-    .map_err(|e| match e {
-        ClientError::Port { reason } => Failure::new(exit::PORT, reason),
-        ClientError::Timeout { .. } => Failure::new(
-            exit::TIMEOUT,
-            format!("the module on {shown} does not answer: {e}"),
-        ),
-        other => Failure::new(code_of(&other), format!("{shown}: {other}")),
-    })?;
+    let modem = Modem::open_request(&path, config)
+        .and_then(|mut opening| progress.run("opening the modem", |d| opening.wait_timeout(d)))
+        .map_err(|e| match e {
+            ClientError::Port { reason } => Failure::new(exit::PORT, reason),
+            ClientError::Timeout { .. } => Failure::new(
+                exit::TIMEOUT,
+                format!("the module on {shown} does not answer: {e}"),
+            ),
+            // Names the port, what was tried and heard, and what to check.
+            ClientError::NoAnswer { .. } => Failure::new(exit::TIMEOUT, e.to_string()),
+            other => Failure::new(code_of(&other), format!("{shown}: {other}")),
+        })?;
 
     let (client, conn) = modem
         .client(common.client_idx, options)
@@ -581,7 +581,7 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
                         out.write_all(m.topic().as_bytes())?;
                         out.write_all(b" ")?;
                     }
-                    out.write_all(&m.payload())?;
+                    out.write_all(m.payload())?;
                     if !args.no_newline {
                         out.write_all(b"\n")?;
                     }
@@ -629,7 +629,6 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
             // Never silent: say how many and where (qmt-client's `LagSource` docs say why).
             Event::Lagged { dropped, source } => {
                 let r#where = match source {
-                    LagSource::Transport => "the serial port's URC queue overflowed",
                     LagSource::Connection => "this program fell behind the module",
                     LagSource::ModuleRestart => {
                         "stored in the module's receive slots when it restarted"

@@ -291,7 +291,7 @@ fn ec200_raw_capture() {
             .collect()
     };
     assert_eq!(of("echo"), ["At", "Echo(false)", "ConnRead"]);
-    // DESIGN.md trap 1: with `AT+QMTCONN?` in flight, `+QMTCONN: 0,3` is its answer (state 3,
+    // ARCHITECTURE.md trap 1: with `AT+QMTCONN?` in flight, `+QMTCONN: 0,3` is its answer (state 3,
     // connected) and the `+QMTSTAT` that arrives before `OK` is still a URC.
     assert!(out.contains(
         "<< echo     ConnRead\n<< info     ConnRead { client_idx: 0, state: Connected }\n<< urc      Stat { client_idx: 0, err_code: ClosedByPeer }\n<< final    Ok\n"

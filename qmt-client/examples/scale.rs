@@ -49,9 +49,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use qmt_client::Reactor;
 use qmt_client::{Client, ClientError, ClientOptions, Connection, Event, Modem, ModemConfig, Qos};
 use qmt_sim::{BrokerChoice, EmbeddedBroker, Sim, SimConfig, SimHandle};
-use qmt_client::Reactor;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -526,7 +526,7 @@ fn receiver(connection: Connection, at: (usize, u8), flags: Arc<Flags>) -> Recei
         match connection.recv_timeout(Duration::from_millis(500)) {
             Ok(Event::Message(msg)) => {
                 flags.received.fetch_add(1, Ordering::Relaxed);
-                match parse_payload(&msg.payload()) {
+                match parse_payload(msg.payload()) {
                     Some((m, c, seq))
                         if msg.payload().len() == PAYLOAD_LEN && seq < SeqSet::LIMIT =>
                     {

@@ -333,8 +333,8 @@ fn module_events(
         }
         let mut st = lock(stats);
         match ev {
-            Event::Message(m) if slots => st.slots.receive(&m.payload(), 'd'),
-            Event::Message(m) => st.down.receive(&m.payload(), 'd'),
+            Event::Message(m) if slots => st.slots.receive(m.payload(), 'd'),
+            Event::Message(m) => st.down.receive(m.payload(), 'd'),
             Event::LinkLost { .. } => st.link_lost += 1,
             Event::PingTimeout { .. } => st.ping_timeouts += 1,
             Event::ModuleRestarted => st.restarts += 1,

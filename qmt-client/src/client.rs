@@ -260,11 +260,9 @@ impl Client {
             .iter()
             .map(|t| Topic::new(*t))
             .collect::<Result<Vec<_>, _>>()?;
-        self.request(
-            Request::Unsubscribe(topics),
-            self.what("AT+QMTUNS"),
-            |_| Ok(()),
-        )
+        self.request(Request::Unsubscribe(topics), self.what("AT+QMTUNS"), |_| {
+            Ok(())
+        })
     }
 
     /// Publishes `payload` (any bytes, in text or hex send mode) and waits for `+QMTPUBEX`:

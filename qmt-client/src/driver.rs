@@ -156,7 +156,7 @@ impl Reactor {
         core: ModemCore,
         trace: Option<TraceHook>,
         write_capacity: usize,
-    ) -> Result<(Arc<ModemShared>, mpsc::Receiver<Result<Startup, ClientError>>), ClientError> {
+    ) -> Result<(Arc<ModemShared>, StartupReceiver), ClientError> {
         if self.stopped() {
             return Err(ClientError::Port {
                 reason: format!("cannot add {name}: the reactor has stopped"),
@@ -208,6 +208,9 @@ impl Drop for Reactor {
         self.shutdown();
     }
 }
+
+/// Where start-up's outcome arrives.
+pub(crate) type StartupReceiver = mpsc::Receiver<Result<Startup, ClientError>>;
 
 /// One modem's core and port, shared by the reactor thread and the modem's handles.
 pub(crate) struct ModemShared {

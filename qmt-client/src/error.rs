@@ -1,6 +1,6 @@
 //! [`ClientError`]: every way an operation of the client can fail, typed, with what to do about it.
 //!
-//! Messages follow DESIGN.md "Errors say what to do": a timeout names the command and how long it
+//! Messages follow ARCHITECTURE.md "Errors say what to do": a timeout names the command and how long it
 //! waited; a module error carries the `+CME ERROR` code or text; a refused connection carries the
 //! CONNACK code; a lost link carries the `+QMTSTAT` code and the spec's recommended action (§6).
 //! No variant holds a secret: parameters are named, never their values (qmt-proto's

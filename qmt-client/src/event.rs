@@ -76,7 +76,12 @@ impl Message {
         Message::from_parts(client_idx, msgid, bytes, topic.len())
     }
 
-    fn from_parts(client_idx: ClientIdx, msgid: MsgId, bytes: Vec<u8>, topic_len: usize) -> Message {
+    fn from_parts(
+        client_idx: ClientIdx,
+        msgid: MsgId,
+        bytes: Vec<u8>,
+        topic_len: usize,
+    ) -> Message {
         Message {
             client_idx,
             msgid,
@@ -225,16 +230,9 @@ pub enum Event {
 /// Where the events of an [`Event::Lagged`] were lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LagSource {
-    /// In the serial port's bounded URC queue (`qmt-transport`, [`PortConfig::urc_capacity`]):
-    /// the modem's dispatcher fell behind and the oldest unsolicited lines were dropped. They may
-    /// have been any client's messages or state lines (`+QMTSTAT`, two-phase results), so every
-    /// client of the modem gets this event: messages may have been lost; operations whose result
-    /// was lost end by their deadline. Use `recv/mode` 1 where no message may be lost.
-    ///
-    /// [`PortConfig::urc_capacity`]: qmt_transport::reactor::PortConfig::urc_capacity
-    Transport,
-    /// In this connection's bounded event queue: the consumer was slower than the module in
-    /// inline receive mode, and the oldest messages were dropped (see [`crate::queue`]).
+    /// In this connection's bounded event queue: the consumer was slower than the module, and
+    /// with [`Overflow::DropOldest`](crate::Overflow::DropOldest) the oldest messages were
+    /// dropped (the default, back-pressure, drops nothing).
     Connection,
     /// In the module: messages it had stored in its receive slots (`recv/mode` 1, announced
     /// with `+QMTRECV: <idx>,<recv_id>`) and acknowledged to the server were gone when read,

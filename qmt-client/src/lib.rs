@@ -75,7 +75,7 @@ pub use correlate::{Completion, Deadlines, OpKind};
 pub use driver::Reactor;
 pub use error::{ClientError, ModuleError, PublishFailure};
 pub use event::{Event, LagSource, Message, ReceivedQos};
-pub use modem::{Modem, ModemConfig};
+pub use modem::{Modem, ModemConfig, Opening};
 pub use options::{ClientOptions, ClientOptionsBuilder, ProvisionStep, TlsFiles, UploadCheck};
 pub use qmt_proto::params::Qos;
 pub use recovery::{BackoffConfig, LossCause, RecoveryEvent, RecoveryPolicy};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::time::{Duration, Instant};
 
 use qmt_proto::params::ClientIdx;
@@ -75,6 +75,50 @@ impl Drop for Owner {
     }
 }
 
+/// A [`Modem`] whose start-up runs (from [`Modem::open_request`]). Dropping it closes the port.
+pub struct Opening {
+    owner: Arc<Owner>,
+    config: ModemConfig,
+    ready: mpsc::Receiver<Result<Startup, ClientError>>,
+}
+
+impl fmt::Debug for Opening {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Opening")
+            .field("port", &self.owner.shared.name)
+            .finish()
+    }
+}
+
+impl Opening {
+    fn finish(&self, r: Result<Startup, ClientError>) -> Result<Modem, ClientError> {
+        r.map(|startup| Modem {
+            owner: Arc::clone(&self.owner),
+            config: self.config.clone(),
+            startup,
+        })
+    }
+
+    /// Waits for start-up; bounded by [`ModemConfig::boot_wait`] and the start-up commands'
+    /// deadlines.
+    ///
+    /// # Errors
+    /// As [`Modem::open`].
+    pub fn wait(self) -> Result<Modem, ClientError> {
+        let r = self.ready.recv().unwrap_or(Err(ClientError::Closed));
+        self.finish(r)
+    }
+
+    /// The modem if start-up ended within `timeout`; `None` if it goes on.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<Modem, ClientError>> {
+        match self.ready.recv_timeout(timeout) {
+            Ok(r) => Some(self.finish(r)),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(ClientError::Closed)),
+        }
+    }
+}
+
 /// One module on one serial port. Cheap to clone; the port closes when the last `Modem` and
 /// [`Client`] handle is dropped.
 #[derive(Clone)]
@@ -105,12 +149,25 @@ impl Modem {
     /// module never answers `AT` (it names the port, what was heard, and what to check); the
     /// errors of the start-up commands.
     pub fn open(path: impl AsRef<Path>, config: ModemConfig) -> Result<Modem, ClientError> {
+        Modem::open_request(path, config)?.wait()
+    }
+
+    /// Like [`open`](Self::open), without waiting for start-up: the port is open and start-up
+    /// runs on the reactor thread; [`Opening`] resolves to the modem (so a program can show
+    /// progress on its own thread, without a helper thread).
+    ///
+    /// # Errors
+    /// [`ClientError::Port`] when the port cannot be opened.
+    pub fn open_request(
+        path: impl AsRef<Path>,
+        config: ModemConfig,
+    ) -> Result<Opening, ClientError> {
         let reactor = Reactor::start().map_err(|e| ClientError::Port {
             reason: format!("cannot start the reactor: {e}"),
         })?;
-        let modem = Modem::start(&reactor, path.as_ref(), config)?;
-        *lock(&modem.owner.reactor) = Some(reactor);
-        Ok(modem)
+        let opening = Modem::start(&reactor, path.as_ref(), config)?;
+        *lock(&opening.owner.reactor) = Some(reactor);
+        Ok(opening)
     }
 
     /// Like [`open`](Self::open), on a reactor shared with other modems (one thread serves them
@@ -123,10 +180,10 @@ impl Modem {
         path: impl AsRef<Path>,
         config: ModemConfig,
     ) -> Result<Modem, ClientError> {
-        Modem::start(reactor, path.as_ref(), config)
+        Modem::start(reactor, path.as_ref(), config)?.wait()
     }
 
-    fn start(reactor: &Reactor, path: &Path, config: ModemConfig) -> Result<Modem, ClientError> {
+    fn start(reactor: &Reactor, path: &Path, config: ModemConfig) -> Result<Opening, ClientError> {
         let name = path.to_string_lossy().into_owned();
         let mut stream = open_serial(&name, &config.port).map_err(|e| ClientError::Port {
             reason: e.to_string(),
@@ -175,16 +232,10 @@ impl Modem {
             reactor: Mutex::new(None),
             alive: Mutex::new(Default::default()),
         });
-        // Start-up runs on the reactor thread; its own deadline (boot_wait) bounds this wait.
-        let startup = match ready.recv() {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(e),
-            Err(_) => return Err(ClientError::Closed),
-        };
-        Ok(Modem {
+        Ok(Opening {
             owner,
             config,
-            startup,
+            ready,
         })
     }
 

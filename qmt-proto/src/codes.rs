@@ -69,7 +69,7 @@ code_enum!(
         /// 1: a parameter was wrong.
         WrongParameter = 1,
         /// 2: the MQTT client identifier (`client_idx`) is occupied: that client is already open,
-        /// for example left open before a host restart (DESIGN.md "Start-up recovery").
+        /// for example left open before a host restart (ARCHITECTURE.md "Start-up recovery").
         IdentifierOccupied = 2,
         /// 3: failed to activate the PDP context.
         PdpActivationFailed = 3,

@@ -10,7 +10,7 @@
 //! Some lines mean different things depending on the command in flight: `+QMTCONN: 0,3` is the
 //! read answer "state 3 (connected)" to `AT+QMTCONN?`, and otherwise the result of a connect
 //! (`result` 3, unknown). Context-free, such a line parses as the [`Urc`]; the command-aware
-//! classifier [`Info::parse_for`] (DESIGN.md "Command-aware classification") says whether a line
+//! classifier [`Info::parse_for`] (ARCHITECTURE.md "Command-aware classification") says whether a line
 //! is information for the command in flight.
 //!
 //! `encode` writes a line's exact bytes without framing; `encode_framed` writes what the module
@@ -101,7 +101,7 @@ pub const fn test_prefix(kind: CommandKind) -> Option<&'static str> {
 pub enum Info<'a> {
     /// `+QMTOPEN: <client_idx>,"<host_name>",<port>`: one line per open client, answering
     /// `AT+QMTOPEN?` (spec §4). Not to be confused with the result `+QMTOPEN: <idx>,<result>`
-    /// (DESIGN.md trap 2).
+    /// (ARCHITECTURE.md trap 2).
     OpenRead {
         /// The client.
         client_idx: ClientIdx,
@@ -652,7 +652,7 @@ impl<'a> Info<'a> {
         }
     }
 
-    /// Command-aware classification (DESIGN.md "Command-aware classification"): `Some` only when
+    /// Command-aware classification (ARCHITECTURE.md "Command-aware classification"): `Some` only when
     /// `line` is information that the command `kind` in form `form` can answer — its prefix *and*
     /// its shape match. Everything else (a two-phase result of an earlier command, a URC, a final
     /// code) is `None`, and the caller treats it as context-free ([`ModuleLine::parse`]).

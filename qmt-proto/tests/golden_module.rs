@@ -328,7 +328,7 @@ fn golden_8_2_with_tls() {
 }
 
 /// The results of two-phase commands in the transcripts are never information for the command
-/// that is in flight when they arrive (DESIGN.md trap 2 at the line level).
+/// that is in flight when they arrive (ARCHITECTURE.md trap 2 at the line level).
 #[test]
 fn golden_results_are_not_info_for_the_next_command() {
     assert_eq!(

@@ -690,7 +690,7 @@ fn variation_8_codes_outside_the_tables() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Command-aware classification (DESIGN.md traps 1 and 2 at the line level)
+// Command-aware classification (ARCHITECTURE.md traps 1 and 2 at the line level)
 // ---------------------------------------------------------------------------------------------
 
 #[test]

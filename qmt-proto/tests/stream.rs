@@ -1,7 +1,7 @@
 //! The protocol layers together, as a driver uses them: at-codec frames a module's byte stream with
 //! qmt-proto's `RecvHook`, qmt-proto types each frame.
 //!
-//! - Named tests for the framing traps of DESIGN.md "Where other drivers break", items 3–6.
+//! - Named tests for the framing traps of ARCHITECTURE.md "Where other drivers break", items 3–6.
 //! - A property: a random session of typed module lines (payloads holding every byte value), encoded
 //!   as the module sends it and cut into random reads, decodes to exactly those typed lines.
 

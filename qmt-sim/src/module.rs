@@ -1,4 +1,4 @@
-//! The module core: the AT channel and six MQTT clients, sans-IO (spec §9; DESIGN.md "Sans-IO
+//! The module core: the AT channel and six MQTT clients, sans-IO (spec §9; ARCHITECTURE.md "Sans-IO
 //! cores", modelled on `quinn-proto`).
 //!
 //! [`Module`] is fed host bytes ([`Module::feed`]), network events ([`Module::handle_net`]) and

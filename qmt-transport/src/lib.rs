@@ -1,5 +1,5 @@
 //! Between typed commands and a serial port: knowing which line belongs to which command while a
-//! Quectel module interleaves URCs, echo, prompts and late results (DESIGN.md "Where other drivers
+//! Quectel module interleaves URCs, echo, prompts and late results (ARCHITECTURE.md "Where other drivers
 //! break").
 //!
 //! - [`link::Link`]: the sans-IO link core. `submit` a command, `feed` the bytes read from the port
@@ -24,7 +24,7 @@
 //! let token = link.submit(Command::parse(b"AT+QMTOPEN?")?, None, now)?;
 //! assert_eq!(link.poll_transmit().as_deref(), Some(&b"AT+QMTOPEN?\r"[..]));
 //!
-//! // The echo, the read answer, a late result of an earlier open (DESIGN.md trap 2), and OK.
+//! // The echo, the read answer, a late result of an earlier open (ARCHITECTURE.md trap 2), and OK.
 //! link.feed(b"AT+QMTOPEN?\r\r\n+QMTOPEN: 0,\"h\",1883\r\n\r\n+QMTOPEN: 1,0\r\n\r\nOK\r\n", now);
 //! let Some(LinkEvent::Urc(urc)) = link.poll_event() else { panic!("the late result is a URC") };
 //! assert_eq!(urc.bytes(), b"+QMTOPEN: 1,0");

@@ -1,4 +1,4 @@
-//! The link core: one AT channel, sans-IO (DESIGN.md "Sans-IO cores", modelled on `quinn-proto`).
+//! The link core: one AT channel, sans-IO (ARCHITECTURE.md "Sans-IO cores", modelled on `quinn-proto`).
 //!
 //! A [`Link`] owns no port, no clock and no thread. The IO shell (the reactor) hands it
 //! commands ([`Link::submit`]), the bytes read from the port ([`Link::feed`]) and the time
@@ -173,7 +173,7 @@ pub enum LinkEvent {
 }
 
 /// What [`Link::feed_with`] hands its caller for each line, typed once and borrowed from the
-/// line just read (DESIGN.md: one parse per line). The owned [`LinkEvent`]s of [`Link::feed`] are
+/// line just read (ARCHITECTURE.md: one parse per line). The owned [`LinkEvent`]s of [`Link::feed`] are
 /// built from these.
 #[derive(Debug)]
 pub enum Output<'a> {

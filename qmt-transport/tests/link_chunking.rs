@@ -1,4 +1,4 @@
-//! Chunking invariance (DESIGN.md): a scripted session — commands, the module's output with
+//! Chunking invariance (ARCHITECTURE.md): a scripted session — commands, the module's output with
 //! echo on or off and URCs interleaved — fed in any chunking gives exactly the events of the
 //! script, the same as fed whole.
 

@@ -1,4 +1,4 @@
-//! DESIGN.md "Where other drivers break": traps 1–6 at the link level.
+//! ARCHITECTURE.md "Where other drivers break": traps 1–6 at the link level.
 
 #![allow(clippy::unwrap_used)]
 

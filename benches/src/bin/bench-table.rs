@@ -1,6 +1,6 @@
 //! Prints one table of the `framing` bench group: contender, read size, MB/s (median), ratio to
 //! the memchr baseline of the same read size, and whether the contender's counts matched the
-//! truth; then the DESIGN.md performance targets, met or missed and by how much.
+//! truth; then the ARCHITECTURE.md performance targets, met or missed and by how much.
 //!
 //! Reads criterion's `<target>/criterion/framing/<contender>/<read>/new/estimates.json` and the
 //! bench's `<target>/qmt-bench/verify.json`. Run `cargo bench -p qmt-benches` first. It reports and
@@ -140,7 +140,7 @@ fn main() -> ExitCode {
 
     println!();
     println!(
-        "DESIGN.md performance targets (ratios within this one run; noisy on a shared machine):"
+        "ARCHITECTURE.md performance targets (ratios within this one run; noisy on a shared machine):"
     );
     let target = |what: String, got: Option<f64>, min: f64| match got {
         Some(x) if x >= min => println!(

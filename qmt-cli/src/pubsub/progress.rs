@@ -2,7 +2,6 @@
 //! and cleared when the wait ends; only when stderr is a terminal.
 
 use std::io::{IsTerminal as _, Write as _};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use qmt_client::{ClientError, OpHandle};
@@ -29,7 +28,7 @@ impl Progress {
 
     /// Polls `poll` (which waits at most the duration it is given) until it yields, drawing
     /// `label… N s` meanwhile.
-    fn run<T>(&self, label: &str, mut poll: impl FnMut(Duration) -> Option<T>) -> T {
+    pub fn run<T>(&self, label: &str, mut poll: impl FnMut(Duration) -> Option<T>) -> T {
         let started = Instant::now();
         let mut shown = None;
         loop {
@@ -59,28 +58,4 @@ pub fn wait_handle<T>(
     mut handle: OpHandle<T>,
 ) -> Result<T, ClientError> {
     progress.run(label, |d| handle.wait_timeout(d))
-}
-
-/// Runs a blocking call on a helper thread, with a progress line.
-pub fn wait_thread<T: Send + 'static>(
-    progress: &Progress,
-    label: &str,
-    f: impl FnOnce() -> Result<T, ClientError> + Send + 'static,
-) -> Result<T, ClientError> {
-    let (tx, rx) = mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("qmt-wait".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        });
-    if let Err(e) = spawned {
-        return Err(ClientError::Port {
-            reason: format!("cannot start a thread: {e}"),
-        });
-    }
-    progress.run(label, |d| match rx.recv_timeout(d) {
-        Ok(r) => Some(r),
-        Err(mpsc::RecvTimeoutError::Timeout) => None,
-        Err(mpsc::RecvTimeoutError::Disconnected) => Some(Err(ClientError::Closed)),
-    })
 }

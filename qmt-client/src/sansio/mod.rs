@@ -440,7 +440,8 @@ impl ModemCore {
         self.st.stats.bytes_in += bytes.len() as u64;
         self.st.startup.heard_bytes(bytes);
         let st = &mut self.st;
-        self.link.feed_with(bytes, now, |out| st.on_output(out, now));
+        self.link
+            .feed_with(bytes, now, |out| st.on_output(out, now));
         self.flush(now);
     }
 
@@ -661,7 +662,8 @@ impl State {
 
     fn client_event(&mut self, client_idx: ClientIdx, event: Event) {
         if self.clients[slot_index(client_idx)].is_some() {
-            self.events.push_back(CoreEvent::Client { client_idx, event });
+            self.events
+                .push_back(CoreEvent::Client { client_idx, event });
         }
     }
 
@@ -724,16 +726,14 @@ impl State {
         };
         match (purpose, info) {
             (Purpose::Startup, info) => self.startup.on_info(&info),
-            (Purpose::Configure { qfupl, .. }, Info::QfUpl {
-                upload_size,
-                checksum,
-            }) => *qfupl = Some((upload_size, checksum)),
             (
-                Purpose::ReadSlot {
-                    idx, delivered, ..
+                Purpose::Configure { qfupl, .. },
+                Info::QfUpl {
+                    upload_size,
+                    checksum,
                 },
-                Info::Message(recv),
-            ) => {
+            ) => *qfupl = Some((upload_size, checksum)),
+            (Purpose::ReadSlot { idx, delivered, .. }, Info::Message(recv)) => {
                 let idx = *idx;
                 let first = !*delivered;
                 *delivered = true;
@@ -845,11 +845,7 @@ impl State {
             }
         }
         if self.startup.is_ready() {
-            self.send(
-                Command::Echo(false),
-                None,
-                Purpose::Quiet { name: "ATE0" },
-            );
+            self.send(Command::Echo(false), None, Purpose::Quiet { name: "ATE0" });
             self.send(
                 Command::Cmee(qmt_proto::command::CmeeMode::Verbose),
                 None,
@@ -878,13 +874,9 @@ impl State {
                         self.correlator.accepted(op, now);
                         None
                     }
-                    Ok(Err(cme)) => self.correlator.fail(
-                        op,
-                        ClientError::Module {
-                            command: name,
-                            cme,
-                        },
-                    ),
+                    Ok(Err(cme)) => self
+                        .correlator
+                        .fail(op, ClientError::Module { command: name, cme }),
                     Err(e) => self.correlator.fail(op, command_error(&name, e)),
                 };
                 if let Some(r) = failed {
@@ -1045,9 +1037,9 @@ impl State {
                     });
                 }
                 let msgid = slot.msgids.for_publish(qos)?;
-                let built =
-                    slot.options
-                        .publish_command(idx, msgid, qos, retain, &topic, &payload);
+                let built = slot
+                    .options
+                    .publish_command(idx, msgid, qos, retain, &topic, &payload);
                 let (command, data) = match built {
                     Ok(v) => v,
                     Err(e) => {
@@ -1214,11 +1206,7 @@ impl State {
             }
             Resolution::LinkLost {
                 client_idx, code, ..
-            } => self.lost(
-                client_idx,
-                crate::recovery::LossCause::LinkLost(code),
-                now,
-            ),
+            } => self.lost(client_idx, crate::recovery::LossCause::LinkLost(code), now),
             Resolution::PingTimeout { client_idx } => {
                 self.lost(client_idx, crate::recovery::LossCause::PingTimeout, now);
             }

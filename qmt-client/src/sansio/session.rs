@@ -13,9 +13,9 @@ use qmt_proto::params::{ClientIdx, Qos, Topic};
 use super::{After, OpId, Parked, Purpose, State, Waiter, is_loss};
 use crate::correlate::{Completion, OpKey};
 use crate::error::ClientError;
+use crate::event::Event;
 use crate::options::UploadCheck;
 use crate::recovery::{LossCause, RecoveryEvent, Step};
-use crate::event::Event;
 
 /// Who started a sequence.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -395,7 +395,9 @@ impl State {
                         // dropped the connection reports that drop as a +QMTSTAT before the error;
                         // lines are handled in wire order, so it is known here.
                         let e = match (&e, self.correlator.lost(idx)) {
-                            (ClientError::Module { .. }, Some(code)) => ClientError::link_lost(code),
+                            (ClientError::Module { .. }, Some(code)) => {
+                                ClientError::link_lost(code)
+                            }
                             _ => e,
                         };
                         let Some(slot) = self.slot(idx) else { return };
@@ -461,10 +463,13 @@ impl State {
             Vec::new()
         };
         for event in events {
-            self.client_event(idx, Event::Recovery {
-                client_idx: idx,
-                event,
-            });
+            self.client_event(
+                idx,
+                Event::Recovery {
+                    client_idx: idx,
+                    event,
+                },
+            );
         }
         let Some(result) = finished else { return };
         for p in parked {
@@ -533,7 +538,12 @@ impl State {
     }
 }
 
-fn step_waiter(idx: ClientIdx, seq: u64, msgid: Option<qmt_proto::params::MsgId>, after: After) -> Waiter {
+fn step_waiter(
+    idx: ClientIdx,
+    seq: u64,
+    msgid: Option<qmt_proto::params::MsgId>,
+    after: After,
+) -> Waiter {
     Waiter::Step {
         idx,
         seq,

@@ -224,7 +224,8 @@ impl State {
                 }
                 // Answered, but not OK (a module still booting may say ERROR), or restarted, or
                 // silent: probe again until the boot allowance is spent.
-                Ok(Err(_)) | Err(CommandError::Timeout { .. } | CommandError::ModuleRestarted { .. }) => {
+                Ok(Err(_))
+                | Err(CommandError::Timeout { .. } | CommandError::ModuleRestarted { .. }) => {
                     let waited = now.saturating_duration_since(self.startup.started);
                     if waited >= self.startup.boot_wait {
                         let e = ClientError::NoAnswer {
@@ -249,10 +250,13 @@ impl State {
             Phase::Echo | Phase::Cmee => {
                 let (name, next) = match phase {
                     Phase::Echo => ("ATE0", Phase::Cmee),
-                    _ => ("AT+CMEE=2", Phase::OpenRead {
-                        second: false,
-                        open: Vec::new(),
-                    }),
+                    _ => (
+                        "AT+CMEE=2",
+                        Phase::OpenRead {
+                            second: false,
+                            open: Vec::new(),
+                        },
+                    ),
                 };
                 match result {
                     Ok(Ok(())) => {}

@@ -207,7 +207,9 @@ fn start_up_syncs_then_is_ready() {
 #[test]
 fn requests_before_start_up_are_refused() {
     let mut h = H::new(CoreConfig::default());
-    h.core.add_client(c0(), options(), RecoveryPolicy::disabled(), 4).unwrap();
+    h.core
+        .add_client(c0(), options(), RecoveryPolicy::disabled(), 4)
+        .unwrap();
     assert_eq!(
         h.core.submit(c0(), Request::Connect, h.now),
         Err(ClientError::NotConnected)
@@ -222,7 +224,11 @@ fn a_silent_port_is_probed_with_at_only_and_fails_with_what_to_check() {
     });
     let mut probes = 0;
     let start = h.now;
-    while !h.events.iter().any(|e| matches!(e, CoreEvent::StartupFailed(_))) {
+    while !h
+        .events
+        .iter()
+        .any(|e| matches!(e, CoreEvent::StartupFailed(_)))
+    {
         let w = h.written();
         if !w.is_empty() {
             assert_eq!(w, "AT\r", "only AT probes, never markers");
@@ -386,7 +392,10 @@ fn a_link_lost_during_subscribe_is_recovered_and_the_subscribe_completes() {
         events.iter().any(|e| matches!(
             e,
             Event::Recovery {
-                event: RecoveryEvent::Restored { resubscribed: 1, .. },
+                event: RecoveryEvent::Restored {
+                    resubscribed: 1,
+                    ..
+                },
                 ..
             }
         )),
@@ -582,7 +591,9 @@ fn each_line_is_parsed_once() {
     let before = h.core.stats().link;
     let mut burst = Vec::new();
     for n in 0..100 {
-        burst.extend_from_slice(format!("\r\n+QMTRECV: 0,0,\"b/x\",{},{n}\r\n", n.to_string().len()).as_bytes());
+        burst.extend_from_slice(
+            format!("\r\n+QMTRECV: 0,0,\"b/x\",{},{n}\r\n", n.to_string().len()).as_bytes(),
+        );
         h.core.consumed(c0(), 1, h.now);
     }
     h.feed(&burst);
