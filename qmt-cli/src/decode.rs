@@ -1,8 +1,18 @@
 //! `qmt decode`: a capture in, one typed event per line out, then a summary.
 //!
 //! Module bytes go through the same path a driver uses: at-codec's [`Decoder`] with qmt-proto's
-//! [`RecvHook`] frames them, and each line is typed by qmt-proto — command-aware while a command
-//! is in flight (DESIGN.md "Command-aware classification"), context-free otherwise.
+//! [`RecvHook`] frames them (with the link's line limit), and each line is typed by qmt-proto —
+//! command-aware while a command is in flight (DESIGN.md "Command-aware classification"),
+//! context-free otherwise.
+//!
+//! It does not drive `qmt_transport::link::Link` itself, though that would share the sequencing
+//! (echo, prompt, in-flight command) too: decode prints every line where it arrived, and the link
+//! does not say where it put a line it keeps. An information line reaches the caller only inside
+//! its command's `Response`, at the final code (after any URC that came in between, and with the
+//! final code's position); the echo, an awaited `> ` / `CONNECT` and an over-long line are
+//! consumed with no event (only counters); and `Link::submit` decides itself when a command goes
+//! out and needs its data, of exactly the announced length, before the prompt, where a capture
+//! says when the host wrote and may hold a placeholder for the data.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -28,8 +38,9 @@ pub enum RecvLen {
     Split,
 }
 
-/// Longest module line the decoder delivers; longer lines are reported as overflows.
-pub const LINE_CAPACITY: usize = 4096;
+/// Longest module line the decoder delivers; longer lines are reported as overflows. The link's
+/// own limit, so that decode reports an overflow exactly where a driver would have one.
+pub const LINE_CAPACITY: usize = qmt_transport::link::LINE_LIMIT;
 
 /// How to decode and print.
 #[derive(Clone, Copy, Debug, Default)]
