@@ -25,19 +25,6 @@ use qmt_proto::{Command, DataPhase, Info, ModuleLine, Recv, RecvHook, Urc};
 
 use crate::capture::{Direction, pieces};
 
-/// How `+QMTRECV` lines carry lengths (the module's `msg_len_enable`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum RecvLen {
-    /// A length field followed by a comma is a length (msg_len_enable=1, or unknown).
-    #[default]
-    Auto,
-    /// Lines carry no length (msg_len_enable=0).
-    Off,
-    /// Like `Auto`, and a header ending with the length announces the payload on the next line
-    /// (EC200U firmware, spec §6 variation 2).
-    Split,
-}
-
 /// Longest module line the decoder delivers; longer lines are reported as overflows. The link's
 /// own limit, so that decode reports an overflow exactly where a driver would have one.
 pub const LINE_CAPACITY: usize = qmt_transport::link::LINE_LIMIT;
@@ -47,8 +34,8 @@ pub const LINE_CAPACITY: usize = qmt_transport::link::LINE_LIMIT;
 pub struct Options {
     /// One JSON object per event instead of text.
     pub json: bool,
-    /// What `+QMTRECV` lines carry (the module's `msg_len_enable`).
-    pub recv_len: RecvLen,
+    /// What `+QMTRECV` lines carry (the module's `msg_len_enable`), for every client.
+    pub recv_len: LenMode,
 }
 
 /// What a capture held, by kind and by typed name.
@@ -112,11 +99,7 @@ struct Session<'o, W: Write> {
 
 impl<'o, W: Write> Session<'o, W> {
     fn new(opts: Options, out: &'o mut W) -> Self {
-        let hook = RecvHook::all(match opts.recv_len {
-            RecvLen::Auto => LenMode::On,
-            RecvLen::Off => LenMode::Off,
-            RecvLen::Split => LenMode::Split,
-        });
+        let hook = RecvHook::all(opts.recv_len);
         Session {
             opts,
             out,

@@ -504,13 +504,16 @@ pub fn decode_hex(hex: &[u8]) -> Result<Vec<u8>, HexError> {
 
 /// What a driver knows about one client's `+QMTRECV` lines (`AT+QMTCFG="recv/mode"`'s
 /// `msg_len_enable`, and the firmware's habit), for [`RecvHook`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// The default is [`On`](Self::On), what [`RecvHook::auto`] assumes for every client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum LenMode {
     /// msg_len_enable = 0: lines carry no length, so nothing is counted. A payload that starts
     /// with `30,` is text, and a line ends at its first CR LF (spec §6 rule 2).
     Off,
     /// msg_len_enable = 1, or unknown (the syntactic default of [`RecvHook::auto`]): a head
     /// `+QMTRECV: <idx>,<msgid>,"<topic>",<len>,` is counted inline.
+    #[default]
     On,
     /// Like [`On`](Self::On), and also a head that *ends* with the length
     /// (`+QMTRECV: 0,0,"t",23`) announces a following data run of that length (spec §6
