@@ -502,6 +502,50 @@ pub fn decode_hex(hex: &[u8]) -> Result<Vec<u8>, HexError> {
     Ok(v)
 }
 
+/// The digits [`encode_hex_into`] writes: upper case ([`decode_hex_into`] reads either case).
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Encodes `bytes` as hex text (two upper-case digits per byte) into `out`, without allocating:
+/// the data a host writes after `> ` in hex send mode (`AT+QMTCFG="send/mode"` or `"dataformat"`
+/// send 1). Returns the number of bytes written (`2 * bytes.len()`); nothing is written unless
+/// it all fits ([`HexError::BufferTooSmall`]). [`decode_hex_into`] is the inverse.
+///
+/// ```
+/// use qmt_proto::recv::{decode_hex, encode_hex_into};
+///
+/// let mut buf = [0u8; 8];
+/// let n = encode_hex_into(b"\x00\xabz", &mut buf)?;
+/// assert_eq!(&buf[..n], b"00AB7A");
+/// assert_eq!(decode_hex(&buf[..n])?, b"\x00\xabz");
+/// # Ok::<(), qmt_proto::recv::HexError>(())
+/// ```
+pub fn encode_hex_into(bytes: &[u8], out: &mut [u8]) -> Result<usize, HexError> {
+    let needed = bytes
+        .len()
+        .checked_mul(2)
+        .ok_or(HexError::BufferTooSmall { needed: usize::MAX })?;
+    let Some(dst) = out.get_mut(..needed) else {
+        return Err(HexError::BufferTooSmall { needed });
+    };
+    for (pair, &b) in dst.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&[
+            HEX_DIGITS[usize::from(b >> 4)],
+            HEX_DIGITS[usize::from(b & 0x0f)],
+        ]);
+    }
+    Ok(needed)
+}
+
+/// Encodes `bytes` as hex text into a new vector (convenience over [`encode_hex_into`]).
+pub fn encode_hex(bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(bytes.len().saturating_mul(2));
+    for &b in bytes {
+        v.push(HEX_DIGITS[usize::from(b >> 4)]);
+        v.push(HEX_DIGITS[usize::from(b & 0x0f)]);
+    }
+    v
+}
+
 /// What a driver knows about one client's `+QMTRECV` lines (`AT+QMTCFG="recv/mode"`'s
 /// `msg_len_enable`, and the firmware's habit), for [`RecvHook`].
 ///
@@ -805,6 +849,37 @@ mod tests {
             };
             prop_assert_eq!(topic_str(line, from, to), core::str::from_utf8(&line[from..to]).ok());
         }
+    }
+
+    proptest! {
+        /// Hex encoding is upper case, two digits a byte, and decoding gives the bytes back; the
+        /// allocating and the buffer forms agree.
+        #[test]
+        fn hex_round_trips(data in prop::collection::vec(any::<u8>(), 0..64)) {
+            let hex = encode_hex(&data);
+            prop_assert_eq!(hex.len(), 2 * data.len());
+            prop_assert!(hex.iter().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)));
+            prop_assert_eq!(decode_hex(&hex), Ok(data.clone()));
+            let mut buf = [0u8; 128];
+            let n = encode_hex_into(&data, &mut buf);
+            prop_assert_eq!(n, Ok(hex.len()));
+            prop_assert_eq!(&buf[..hex.len()], &hex[..]);
+        }
+    }
+
+    #[test]
+    fn hex_encoding_of_known_bytes() {
+        assert_eq!(encode_hex(b""), b"");
+        assert_eq!(encode_hex(b"\x00\x09\x0a\xff Az"), b"00090AFF20417A");
+        let mut small = [b'-'; 5];
+        assert_eq!(
+            encode_hex_into(b"abc", &mut small),
+            Err(HexError::BufferTooSmall { needed: 6 })
+        );
+        assert_eq!(small, [b'-'; 5], "nothing written when it does not fit");
+        let mut exact = [0u8; 6];
+        assert_eq!(encode_hex_into(b"abc", &mut exact), Ok(6));
+        assert_eq!(&exact, b"616263");
     }
 
     #[test]
