@@ -1,14 +1,15 @@
 //! The whole `qmt decode` pipeline (`qmt_cli::decode::run`) on arbitrary captures: text logs
-//! (`>>`/`<<` lines) and raw module bytes, with text and JSON output and each `RecvLen`. It never
+//! (`>>`/`<<` lines) and raw module bytes, with text and JSON output and each `LenMode`. It never
 //! panics, never fails writing to a sink, and its summary counts add up.
 //!
-//! Input layout: byte 0 chooses the options (bit 0: JSON; bits 1–2: `RecvLen` Auto/Off/Split/Auto;
+//! Input layout: byte 0 chooses the options (bit 0: JSON; bits 1–2: `LenMode` On/Off/Split/On;
 //! bit 3: prepend `<< ` so that a raw capture is read as a one-line text log), the rest is the
 //! capture.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use qmt_cli::decode::{Options, RecvLen, run};
+use qmt_cli::decode::{Options, run};
+use qmt_proto::recv::LenMode;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, capture)) = data.split_first() else {
@@ -17,9 +18,9 @@ fuzz_target!(|data: &[u8]| {
     let opts = Options {
         json: sel & 1 != 0,
         recv_len: match (sel >> 1) & 3 {
-            1 => RecvLen::Off,
-            2 => RecvLen::Split,
-            _ => RecvLen::Auto,
+            1 => LenMode::Off,
+            2 => LenMode::Split,
+            _ => LenMode::On,
         },
     };
     let owned;

@@ -1,8 +1,17 @@
 //! `qmt decode`: a capture in, one typed event per line out, then a summary.
 //!
 //! Module bytes go through the same path a driver uses: at-codec's [`Decoder`] with qmt-proto's
-//! [`RecvHook`] frames them, and each line is typed by qmt-proto — command-aware while a command
-//! is in flight (ARCHITECTURE.md "Command-aware classification"), context-free otherwise.
+//! [`RecvHook`] frames them (with the link's line limit), and each line is typed by qmt-proto —
+//! command-aware while a command is in flight (ARCHITECTURE.md "Command-aware classification"),
+//! context-free otherwise.
+//!
+//! It does not drive `qmt_transport::link::Link` itself, though that would share the sequencing
+//! (echo, prompt, in-flight command) too: decode prints every line where it arrived, and the link
+//! does not say where it put a line it keeps. `Link::feed_with` now hands information lines over as
+//! they arrive, but the echo, an awaited `> ` / `CONNECT` and an over-long line are
+//! consumed with no event (only counters); and `Link::submit` decides itself when a command goes
+//! out and needs its data, of exactly the announced length, before the prompt, where a capture
+//! says when the host wrote and may hold a placeholder for the data.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -15,29 +24,17 @@ use qmt_proto::{Command, DataPhase, Info, ModuleLine, Recv, RecvHook, Urc};
 
 use crate::capture::{Direction, pieces};
 
-/// How `+QMTRECV` lines carry lengths (the module's `msg_len_enable`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum RecvLen {
-    /// A length field followed by a comma is a length (msg_len_enable=1, or unknown).
-    #[default]
-    Auto,
-    /// Lines carry no length (msg_len_enable=0).
-    Off,
-    /// Like `Auto`, and a header ending with the length announces the payload on the next line
-    /// (EC200U firmware, spec §6 variation 2).
-    Split,
-}
-
-/// Longest module line the decoder delivers; longer lines are reported as overflows.
-pub const LINE_CAPACITY: usize = 4096;
+/// Longest module line the decoder delivers; longer lines are reported as overflows. The link's
+/// own limit, so that decode reports an overflow exactly where a driver would have one.
+pub const LINE_CAPACITY: usize = qmt_transport::link::LINE_LIMIT;
 
 /// How to decode and print.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// One JSON object per event instead of text.
     pub json: bool,
-    /// What `+QMTRECV` lines carry (the module's `msg_len_enable`).
-    pub recv_len: RecvLen,
+    /// What `+QMTRECV` lines carry (the module's `msg_len_enable`), for every client.
+    pub recv_len: LenMode,
 }
 
 /// What a capture held, by kind and by typed name.
@@ -101,11 +98,7 @@ struct Session<'o, W: Write> {
 
 impl<'o, W: Write> Session<'o, W> {
     fn new(opts: Options, out: &'o mut W) -> Self {
-        let hook = RecvHook::all(match opts.recv_len {
-            RecvLen::Auto => LenMode::On,
-            RecvLen::Off => LenMode::Off,
-            RecvLen::Split => LenMode::Split,
-        });
+        let hook = RecvHook::all(opts.recv_len);
         Session {
             opts,
             out,

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use qmt_cli::decode::{self, RecvLen};
+use qmt_cli::decode;
+use qmt_proto::recv::LenMode;
 
 /// Typed MQTT over the AT port of Quectel EC200x / EC600x / EG912Y modules.
 #[derive(Parser, Debug)]
@@ -68,7 +69,8 @@ enum Cmd {
     Sub(pubsub::SubArgs),
 }
 
-/// `--recv-len` values.
+/// `--recv-len` values: [`LenMode`] under the names the command line uses (clap needs a local
+/// type to derive `ValueEnum`), one for one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum RecvLenArg {
     /// A length field followed by a comma is a length (msg_len_enable=1 or unknown).
@@ -77,6 +79,16 @@ enum RecvLenArg {
     Off,
     /// Like auto, and a header ending with the length announces the payload on the next line.
     Split,
+}
+
+impl From<RecvLenArg> for LenMode {
+    fn from(arg: RecvLenArg) -> LenMode {
+        match arg {
+            RecvLenArg::Auto => LenMode::On,
+            RecvLenArg::Off => LenMode::Off,
+            RecvLenArg::Split => LenMode::Split,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -100,12 +112,10 @@ fn main() -> ExitCode {
             };
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            let recv_len = match recv_len {
-                RecvLenArg::Auto => RecvLen::Auto,
-                RecvLenArg::Off => RecvLen::Off,
-                RecvLenArg::Split => RecvLen::Split,
+            let opts = decode::Options {
+                json,
+                recv_len: recv_len.into(),
             };
-            let opts = decode::Options { json, recv_len };
             match decode::run(&bytes, &opts, &mut out) {
                 Ok(_) => ExitCode::SUCCESS,
                 // A closed pipe (`qmt decode x | head`) is not an error worth a message.

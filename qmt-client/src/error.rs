@@ -403,18 +403,9 @@ impl ClientError {
 }
 
 /// The name of a command without its parameters (`AT+QMTCONN`, `AT+QMTCFG="keepalive"`): safe
-/// for errors and logs, since parameters may hold secrets.
+/// for errors and logs, since parameters may hold secrets (qmt-proto's `Command::name`).
 pub fn command_name(command: &qmt_proto::Command) -> String {
-    use qmt_proto::kind::Form;
-    let (kind, form) = command.kind();
-    let base = kind.at_name();
-    match (command, form) {
-        (qmt_proto::Command::Cfg(c), _) => format!("{base}=\"{}\"", c.name().as_str()),
-        (qmt_proto::Command::SslCfg(s), _) => format!("{base}=\"{}\"", s.name().as_str()),
-        (_, Form::Test) => format!("{base}=?"),
-        (_, Form::Read) => format!("{base}?"),
-        _ => base.to_owned(),
-    }
+    command.name().to_string()
 }
 
 #[cfg(test)]

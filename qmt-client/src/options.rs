@@ -849,21 +849,12 @@ impl ClientOptions {
         }
         let data = match self.send_encoding() {
             DataEncoding::Text => payload.to_vec(),
-            DataEncoding::Hex => hex_encode(payload),
+            DataEncoding::Hex => qmt_proto::recv::encode_hex(payload),
         };
         let topic = Topic::new(topic)?;
         let cmd = PubEx::for_payload(client_idx, msgid, qos, retain, topic, &data)?;
         Ok((Command::PubEx(cmd), data))
     }
-}
-
-/// Upper-case hex, two digits per byte.
-fn hex_encode(bytes: &[u8]) -> Vec<u8> {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    bytes
-        .iter()
-        .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
-        .collect()
 }
 
 // ------------------------------------------------------------------------------------------------

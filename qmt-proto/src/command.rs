@@ -761,6 +761,35 @@ impl Command {
         }
     }
 
+    /// The command's name without its parameters, for errors and logs: parameters may hold
+    /// secrets (a password, a device secret), the name never does. See [`CommandName`] for the
+    /// format; formatting it does not allocate.
+    ///
+    /// ```
+    /// use qmt_proto::Command;
+    ///
+    /// let conn = Command::parse(br#"AT+QMTCONN=0,"dev","user","hunter2""#)?;
+    /// assert_eq!(conn.name().to_string(), "AT+QMTCONN");
+    /// let keepalive = Command::parse(br#"AT+QMTCFG="keepalive",0,120"#)?;
+    /// assert_eq!(keepalive.name().to_string(), r#"AT+QMTCFG="keepalive""#);
+    /// assert_eq!(Command::OpenRead.name().to_string(), "AT+QMTOPEN?");
+    /// assert_eq!(Command::SubTest.name().to_string(), "AT+QMTSUB=?");
+    /// # Ok::<(), qmt_proto::error::ParseError>(())
+    /// ```
+    pub fn name(&self) -> CommandName {
+        let (kind, form) = self.kind();
+        let setting = match self {
+            Command::Cfg(c) => Some(c.name().as_str()),
+            Command::SslCfg(s) => Some(s.name().as_str()),
+            _ => None,
+        };
+        CommandName {
+            kind,
+            form,
+            setting,
+        }
+    }
+
     /// Which command this is, and in which form.
     pub fn kind(&self) -> (CommandKind, Form) {
         use CommandKind as K;
@@ -809,6 +838,59 @@ impl Command {
                 .and_then(|s| usize::try_from(s.get()).ok())
                 .map(|len| DataPhase::Connect { len }),
             _ => None,
+        }
+    }
+}
+
+/// The name of a command without its parameters ([`Command::name`]): what errors and logs may
+/// show of a command, since its parameters may hold secrets.
+///
+/// `Display` writes [`CommandKind::at_name`] followed by
+/// - for `AT+QMTCFG` and `AT+QSSLCFG`, the setting in quotes: `AT+QMTCFG="keepalive"` (query or
+///   set alike; the name is always written in lower case, however the command spelled it);
+/// - for the test form `=?`: `AT+QMTSUB=?`; for the read form `?`: `AT+QMTOPEN?`;
+/// - nothing otherwise: `AT+QMTOPEN`, `AT`, `ATE`.
+///
+/// Every part is a `&'static str`, so a name outlives its command and formatting it does not
+/// allocate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CommandName {
+    kind: CommandKind,
+    form: Form,
+    /// The `AT+QMTCFG` / `AT+QSSLCFG` setting.
+    setting: Option<&'static str>,
+}
+
+impl CommandName {
+    /// Which command.
+    pub fn kind(&self) -> CommandKind {
+        self.kind
+    }
+
+    /// In which form.
+    pub fn form(&self) -> Form {
+        self.form
+    }
+
+    /// The `AT+QMTCFG` or `AT+QSSLCFG` setting (`"keepalive"`, `"cacert"`), lower case; `None`
+    /// for other commands.
+    pub fn setting(&self) -> Option<&'static str> {
+        self.setting
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.at_name())?;
+        match (self.setting, self.form) {
+            (Some(setting), _) => {
+                f.write_str("=\"")?;
+                f.write_str(setting)?;
+                f.write_str("\"")
+            }
+            (None, Form::Test) => f.write_str("=?"),
+            (None, Form::Read) => f.write_str("?"),
+            (None, Form::Write | Form::Execute) => Ok(()),
         }
     }
 }
@@ -994,4 +1076,131 @@ fn idx_msgid(i: &mut &[u8]) -> R<(ClientIdx, MsgId)> {
     let client_idx = num(i, ClientIdx::new)?;
     sep(i)?;
     Ok((client_idx, num(i, MsgId::new)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    /// One line per command shape (and every secret-bearing one), with its name.
+    const NAMES: &[(&str, &str)] = &[
+        ("AT", "AT"),
+        ("ATE0", "ATE"),
+        ("AT+CMEE=2", "AT+CMEE"),
+        ("AT+QMTCFG=?", "AT+QMTCFG=?"),
+        (r#"AT+QMTCFG="keepalive",0,120"#, r#"AT+QMTCFG="keepalive""#),
+        (r#"AT+QMTCFG="keepalive",0"#, r#"AT+QMTCFG="keepalive""#),
+        (r#"at+qmtcfg="RECV/MODE",0,0,1"#, r#"AT+QMTCFG="recv/mode""#),
+        (
+            r#"AT+QMTCFG="aliauth",0,"pk","dn","ali-S3CRET""#,
+            r#"AT+QMTCFG="aliauth""#,
+        ),
+        (
+            r#"AT+QMTCFG="onenet",1,"pid","one-S3CRET""#,
+            r#"AT+QMTCFG="onenet""#,
+        ),
+        (
+            r#"AT+QMTCFG="hwauth",1,"pid","hw-S3CRET",1"#,
+            r#"AT+QMTCFG="hwauth""#,
+        ),
+        (
+            r#"AT+QMTCFG="hwprodid",1,"pid","prod-S3CRET","node""#,
+            r#"AT+QMTCFG="hwprodid""#,
+        ),
+        ("AT+QMTOPEN=?", "AT+QMTOPEN=?"),
+        ("AT+QMTOPEN?", "AT+QMTOPEN?"),
+        (r#"AT+QMTOPEN=0,"broker.example",1883"#, "AT+QMTOPEN"),
+        ("AT+QMTCLOSE=?", "AT+QMTCLOSE=?"),
+        ("AT+QMTCLOSE=0", "AT+QMTCLOSE"),
+        ("AT+QMTCONN=?", "AT+QMTCONN=?"),
+        ("AT+QMTCONN?", "AT+QMTCONN?"),
+        (r#"AT+QMTCONN=0,"dev","user","conn-S3CRET""#, "AT+QMTCONN"),
+        ("AT+QMTDISC=?", "AT+QMTDISC=?"),
+        ("AT+QMTDISC=0", "AT+QMTDISC"),
+        ("AT+QMTSUB=?", "AT+QMTSUB=?"),
+        (r#"AT+QMTSUB=0,1,"a/b",1"#, "AT+QMTSUB"),
+        ("AT+QMTUNS=?", "AT+QMTUNS=?"),
+        (r#"AT+QMTUNS=0,2,"a/b""#, "AT+QMTUNS"),
+        ("AT+QMTPUBEX=?", "AT+QMTPUBEX=?"),
+        (r#"AT+QMTPUBEX=0,1,1,0,"a/b",5"#, "AT+QMTPUBEX"),
+        ("AT+QMTRECV=?", "AT+QMTRECV=?"),
+        ("AT+QMTRECV?", "AT+QMTRECV?"),
+        ("AT+QMTRECV=0,1", "AT+QMTRECV"),
+        (r#"AT+QFUPL="UFS:key.pem",1679,60"#, "AT+QFUPL"),
+        (
+            r#"AT+QSSLCFG="clientkey",2,"UFS:key.pem""#,
+            r#"AT+QSSLCFG="clientkey""#,
+        ),
+        (r#"AT+QSSLCFG="seclevel",2"#, r#"AT+QSSLCFG="seclevel""#),
+    ];
+
+    #[test]
+    fn names_have_no_parameters() {
+        for &(line, want) in NAMES {
+            let cmd = Command::parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let name = cmd.name();
+            assert_eq!(name.to_string(), want, "{line}");
+            assert_eq!((name.kind(), name.form()), cmd.kind(), "{line}");
+            // Nothing after the name's own characters: no parameter value can appear.
+            assert!(!name.to_string().contains(','), "{line}");
+        }
+    }
+
+    #[test]
+    fn names_hold_no_secret() {
+        for &(line, _) in NAMES {
+            let cmd = Command::parse(line.as_bytes()).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let name = cmd.name().to_string();
+            assert!(!name.contains("S3CRET"), "{line} -> {name}");
+            // The same lines do carry their secrets on the wire: the check above is not vacuous.
+            if line.contains("S3CRET") {
+                let wire = cmd.to_bytes();
+                assert!(wire.windows(6).any(|w| w == b"S3CRET"), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_command_shape_is_covered() {
+        // Every command kind appears in the table above, so its name's format is pinned.
+        let shapes: Vec<_> = NAMES
+            .iter()
+            .filter_map(|(line, _)| Command::parse(line.as_bytes()).ok())
+            .map(|c| c.kind())
+            .collect();
+        assert_eq!(shapes.len(), NAMES.len(), "every line of the table parses");
+        for kind in [
+            CommandKind::At,
+            CommandKind::Echo,
+            CommandKind::Cmee,
+            CommandKind::QmtCfg,
+            CommandKind::QmtOpen,
+            CommandKind::QmtClose,
+            CommandKind::QmtConn,
+            CommandKind::QmtDisc,
+            CommandKind::QmtSub,
+            CommandKind::QmtUns,
+            CommandKind::QmtPubEx,
+            CommandKind::QmtRecv,
+            CommandKind::QfUpl,
+            CommandKind::QsslCfg,
+        ] {
+            assert!(shapes.iter().any(|(k, _)| *k == kind), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn setting_is_lower_case_whatever_the_spelling() {
+        let cmd =
+            Command::parse(br#"AT+QMTCFG="KeepAlive",0,60"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cmd.name().setting(), Some("keepalive"));
+        assert_eq!(Command::At.name().setting(), None);
+        // The name outlives the command.
+        let name = {
+            let c = Command::OpenRead;
+            c.name()
+        };
+        assert_eq!(name.to_string(), "AT+QMTOPEN?");
+    }
 }

@@ -59,7 +59,7 @@ pub mod urc;
 pub const REDACTED: &str = "<redacted>";
 
 pub use cfg::{Cfg, CfgInfo, CfgName, CfgOp, CfgValue};
-pub use command::{Command, DataPhase};
+pub use command::{Command, CommandName, DataPhase};
 pub use line::{FinalCode, Info, ModuleLine};
 pub use recv::{Recv, RecvHook};
 pub use ssl::{SslCfg, SslInfo, SslName, SslOp, SslValue};

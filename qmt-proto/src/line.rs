@@ -458,13 +458,7 @@ fn fast_path(line: &[u8]) -> Option<ModuleLine<'_>> {
 /// `+QMTRECV` forms (stored-message and slot-status lines), for which this returns `None`.
 #[inline(always)]
 fn fast_recv(line: &[u8]) -> Option<Recv<'_>> {
-    let head = line.get(..RECV_PREFIX.len())?;
-    // The module's own upper case is one compare; other cases are rare.
-    if head == RECV_PREFIX.as_bytes() || head.eq_ignore_ascii_case(RECV_PREFIX.as_bytes()) {
-        let fields = crate::recv::skip_spaces(line.get(RECV_PREFIX.len()..)?);
-        return Recv::parse_fields(line, line.len() - fields.len());
-    }
-    None
+    Recv::parse_fields(line, crate::recv::fields_start(line)?)
 }
 
 /// The other half of [`fast_path`]: the canonical forms of the frequent other lines.

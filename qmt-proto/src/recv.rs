@@ -95,49 +95,80 @@ impl fmt::Debug for ByteStr<'_> {
     }
 }
 
-/// The fields before the payload: `<client_idx>,<msgid>,"<topic>"` and what follows the topic.
-struct Header<'a> {
-    client_idx: u64,
-    msgid: u64,
-    topic: &'a [u8],
-    after_topic: &'a [u8],
+// ------------------------------------------------------------------------------------------------
+// The one `+QMTRECV` header parser.
+//
+// A message head is read in three places: by `Recv::parse` (a whole line), by `RecvHook::counted`
+// (a whole line head, at its end) and by `RecvHook::early` (the start of a line still arriving).
+// All three use the functions below, so they cannot disagree on what a header is. They differ only
+// at the end of the input: in a stream (`STREAM`) a number or a run of spaces may go on in the next
+// read, so the answer there is `Stop::More`; in a whole line they end with it. Each runs once or
+// twice per received message, the hottest path of the crate: index-based, one pass, no iterator
+// adaptors, inlined.
+
+/// Why the header parser found no header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// The input ended inside the header: more bytes of a stream may complete it (a whole line has
+    /// no header).
+    More,
+    /// Not a header, whatever follows.
+    No,
 }
 
-/// Digits at the start of `i` as a number (at most 19 digits, so no overflow), and the rest.
-///
-/// One pass, no iterator adaptors: this runs twice per received message (in the framer's hook
-/// and in the parser), so it is on the hottest path of the crate.
+/// Where the fields of `<client_idx>,<msgid>,"<topic>"` are.
+struct Header {
+    client_idx: u64,
+    msgid: u64,
+    /// Index of the topic's first byte.
+    topic: usize,
+    /// Index of the topic's closing `"`.
+    topic_end: usize,
+}
+
+/// Digits at `at` in `i`: the value and the index after them. More than `max` digits (at most
+/// 19, so no overflow) are `No`, as is no digit at all.
 #[inline(always)]
-fn take_uint(i: &[u8]) -> Option<(u64, &[u8])> {
+fn uint<const STREAM: bool>(i: &[u8], at: usize, max: usize) -> Result<(u64, usize), Stop> {
     let mut v: u64 = 0;
-    let mut n = 0;
-    while let Some(&b) = i.get(n) {
+    let mut n = at;
+    loop {
+        let Some(&b) = i.get(n) else {
+            if STREAM {
+                return Err(Stop::More);
+            }
+            break;
+        };
         let d = b.wrapping_sub(b'0');
         if d > 9 {
             break;
         }
-        if n == 19 {
-            return None;
+        if n - at == max {
+            return Err(Stop::No);
         }
         v = v * 10 + u64::from(d);
         n += 1;
     }
-    if n == 0 {
-        return None;
+    if n == at {
+        return Err(Stop::No);
     }
-    Some((v, i.get(n..)?))
+    Ok((v, n))
 }
 
-/// A `,` and the spaces after it.
-#[inline]
-fn take_comma(i: &[u8]) -> Option<&[u8]> {
-    match i {
-        [b',', b' ', ..] => Some(skip_spaces(i.get(1..)?)),
-        [b',', rest @ ..] => Some(rest),
-        _ => None,
+/// The index after the spaces at `at` in `i`.
+#[inline(always)]
+fn spaces<const STREAM: bool>(i: &[u8], mut at: usize) -> Result<usize, Stop> {
+    loop {
+        match i.get(at) {
+            Some(b' ') => at += 1,
+            Some(_) => return Ok(at),
+            None if STREAM => return Err(Stop::More),
+            None => return Ok(at),
+        }
     }
 }
 
+/// `i` without its leading spaces (the other lines' parsers, which work on slices).
 #[inline]
 pub(crate) fn skip_spaces(mut i: &[u8]) -> &[u8] {
     while let [b' ', rest @ ..] = i {
@@ -146,24 +177,77 @@ pub(crate) fn skip_spaces(mut i: &[u8]) -> &[u8] {
     i
 }
 
-/// Parses `<client_idx>,<msgid>,"<topic>"` (spaces after commas tolerated). Inlined: it runs
-/// once per received message in the parser, where a call costs as much as the short fields.
+/// The index after the byte `want` at `at` in `i`.
 #[inline(always)]
-fn header(i: &[u8]) -> Option<Header<'_>> {
-    let (client_idx, i) = take_uint(i)?;
-    let i = take_comma(i)?;
-    let (msgid, i) = take_uint(i)?;
-    let i = take_comma(i)?;
-    let i = i.strip_prefix(b"\"")?;
-    let q = find_quote(i)?;
-    let (topic, i) = i.split_at_checked(q)?;
-    let after_topic = i.get(1..)?;
-    Some(Header {
+fn byte(i: &[u8], at: usize, want: u8) -> Result<usize, Stop> {
+    match i.get(at) {
+        Some(&b) if b == want => Ok(at + 1),
+        Some(_) => Err(Stop::No),
+        None => Err(Stop::More),
+    }
+}
+
+/// `+QMTRECV:` (any case) and the spaces after it at the start of `i`: the index of the first
+/// field. The module's own upper case is one compare; other cases are rare.
+#[inline(always)]
+fn prefix<const STREAM: bool>(i: &[u8]) -> Result<usize, Stop> {
+    let p = RECV_PREFIX.as_bytes();
+    match i.get(..p.len()) {
+        Some(head) if head == p || head.eq_ignore_ascii_case(p) => spaces::<STREAM>(i, p.len()),
+        Some(_) => Err(Stop::No),
+        None if STREAM && i.eq_ignore_ascii_case(p.get(..i.len()).unwrap_or(p)) => Err(Stop::More),
+        None => Err(Stop::No),
+    }
+}
+
+/// The index of the first field of a whole line that starts with `+QMTRECV:` (any case) and
+/// spaces, for `ModuleLine::parse`'s fast path.
+#[inline(always)]
+pub(crate) fn fields_start(line: &[u8]) -> Option<usize> {
+    prefix::<false>(line).ok()
+}
+
+/// `<client_idx>,<msgid>,"<topic>"` at `at` in `i` (spaces after commas tolerated). `client` may
+/// refuse the client as soon as its index is read. In a stream the topic must not hold CR or LF:
+/// the line may end there, and [`PayloadHook::early`]'s promise is about a prefix without them.
+#[inline(always)]
+fn header<const STREAM: bool>(
+    i: &[u8],
+    at: usize,
+    client: impl FnOnce(u64) -> bool,
+) -> Result<Header, Stop> {
+    let (client_idx, at) = uint::<STREAM>(i, at, 19)?;
+    if !client(client_idx) {
+        return Err(Stop::No);
+    }
+    let at = spaces::<STREAM>(i, byte(i, at, b',')?)?;
+    let (msgid, at) = uint::<STREAM>(i, at, 19)?;
+    let at = spaces::<STREAM>(i, byte(i, at, b',')?)?;
+    let topic = byte(i, at, b'"')?;
+    let rest = i.get(topic..).ok_or(Stop::More)?;
+    let topic_end = topic + find_topic_end(rest, STREAM).ok_or(Stop::More)?;
+    if STREAM && i.get(topic_end) != Some(&b'"') {
+        // A CR or LF in the topic: the line may end there.
+        return Err(Stop::No);
+    }
+    Ok(Header {
         client_idx,
         msgid,
         topic,
-        after_topic,
+        topic_end,
     })
+}
+
+/// The `,<len>` after a header: a canonical decimal length (no sign, no leading zero unless it is
+/// `0`, at most 9 digits) and the index after it.
+#[inline(always)]
+fn length<const STREAM: bool>(i: &[u8], h: &Header) -> Result<(usize, usize), Stop> {
+    let at = byte(i, h.topic_end + 1, b',')?;
+    let (v, after) = uint::<STREAM>(i, at, 9)?;
+    if after - at > 1 && i.get(at) == Some(&b'0') {
+        return Err(Stop::No);
+    }
+    Ok((usize::try_from(v).map_err(|_| Stop::No)?, after))
 }
 
 /// Bytes that end a topic scan: the closing quote, and (for [`RecvHook`]'s early answer) a CR or
@@ -217,23 +301,6 @@ fn find_topic_end(i: &[u8], stop_at_line_end: bool) -> Option<usize> {
     Some(short.len() + k)
 }
 
-/// Index of the first `"` in `i`.
-#[inline]
-fn find_quote(i: &[u8]) -> Option<usize> {
-    find_topic_end(i, false)
-}
-
-/// A canonical decimal length (no leading zero unless it is `0`) and the bytes after it.
-#[inline(always)]
-fn length_field(i: &[u8]) -> Option<(usize, &[u8])> {
-    let (v, rest) = take_uint(i)?;
-    let digits = i.len() - rest.len();
-    if digits > 9 || (digits > 1 && i.first() == Some(&b'0')) {
-        return None;
-    }
-    Some((usize::try_from(v).ok()?, rest))
-}
-
 /// If `body` is `"<n bytes>"`, the bytes between the quotes.
 fn quoted_exact(body: &[u8], n: usize) -> Option<&[u8]> {
     if body.len() != n.checked_add(2)? || body.first() != Some(&b'"') || body.last() != Some(&b'"')
@@ -251,17 +318,6 @@ fn quoted_unlengthed(rest: &[u8]) -> Option<&[u8]> {
     } else {
         None
     }
-}
-
-/// Strips `+QMTRECV:` (any case) and the spaces after it: the fields, and where they start.
-fn strip_recv_prefix(line: &[u8]) -> Option<(&[u8], usize)> {
-    let p = RECV_PREFIX.as_bytes();
-    let head = line.get(..p.len())?;
-    if !head.eq_ignore_ascii_case(p) {
-        return None;
-    }
-    let fields = skip_spaces(line.get(p.len()..)?);
-    Some((fields, line.len() - fields.len()))
 }
 
 /// The topic `line[from..to]` as text, where `line[..from]` is known to be ASCII (the prefix and
@@ -296,20 +352,18 @@ impl<'a> Recv<'a> {
     /// data joined by CR LF. `None` if the line is not a message line or a number is out of range.
     /// Never allocates, never panics.
     pub fn parse(line: &'a [u8]) -> Option<Recv<'a>> {
-        let (_, at) = strip_recv_prefix(line)?;
-        Self::parse_fields(line, at)
+        Self::parse_fields(line, prefix::<false>(line).ok()?)
     }
 
     /// Parses the fields `line[at..]`, which follow `+QMTRECV:` and its spaces (`line[..at]` is
     /// that ASCII prefix).
     #[inline(always)]
     pub(crate) fn parse_fields(line: &'a [u8], at: usize) -> Option<Recv<'a>> {
-        let h = header(line.get(at..)?)?;
+        let h = header::<false>(line, at, |_| true).ok()?;
         let client_idx = ClientIdx::new(i64::try_from(h.client_idx).ok()?).ok()?;
         let msgid = MsgId::new(i64::try_from(h.msgid).ok()?).ok()?;
-        let topic_end = line.len() - h.after_topic.len() - 1;
-        let topic = topic_str(line, topic_end - h.topic.len(), topic_end)?;
-        let rest = h.after_topic.strip_prefix(b",")?;
+        let topic = topic_str(line, h.topic, h.topic_end)?;
+        let rest = line.get(h.topic_end + 1..)?.strip_prefix(b",")?;
         let make = |payload_len, payload, form| Recv {
             client_idx,
             msgid,
@@ -320,7 +374,8 @@ impl<'a> Recv<'a> {
         };
 
         // Rules 1 and 2: a length, only if the byte counts agree with it exactly.
-        if let Some((n, tail)) = length_field(rest) {
+        if let Ok((n, after)) = length::<false>(line, &h) {
+            let tail = line.get(after..)?;
             if let Some(body) = tail.strip_prefix(b",") {
                 if body.len() == n {
                     return Some(make(Some(n), body, PayloadForm::Unquoted));
@@ -346,12 +401,12 @@ impl<'a> Recv<'a> {
     /// delivered after it (see [`LenMode::Split`]). `None` unless the header has that exact shape
     /// and `data` is exactly `<len>` bytes.
     pub fn from_split(header_line: &'a [u8], data: &'a [u8]) -> Option<Recv<'a>> {
-        let h = header(strip_recv_prefix(header_line)?.0)?;
+        let h = header::<false>(header_line, prefix::<false>(header_line).ok()?, |_| true).ok()?;
         let client_idx = ClientIdx::new(i64::try_from(h.client_idx).ok()?).ok()?;
         let msgid = MsgId::new(i64::try_from(h.msgid).ok()?).ok()?;
-        let topic = core::str::from_utf8(h.topic).ok()?;
-        let (n, tail) = length_field(h.after_topic.strip_prefix(b",")?)?;
-        if !tail.is_empty() || data.len() != n {
+        let topic = core::str::from_utf8(header_line.get(h.topic..h.topic_end)?).ok()?;
+        let (n, after) = length::<false>(header_line, &h).ok()?;
+        if after != header_line.len() || data.len() != n {
             return None;
         }
         Some(Recv {
@@ -502,15 +557,62 @@ pub fn decode_hex(hex: &[u8]) -> Result<Vec<u8>, HexError> {
     Ok(v)
 }
 
+/// The digits [`encode_hex_into`] writes: upper case ([`decode_hex_into`] reads either case).
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Encodes `bytes` as hex text (two upper-case digits per byte) into `out`, without allocating:
+/// the data a host writes after `> ` in hex send mode (`AT+QMTCFG="send/mode"` or `"dataformat"`
+/// send 1). Returns the number of bytes written (`2 * bytes.len()`); nothing is written unless
+/// it all fits ([`HexError::BufferTooSmall`]). [`decode_hex_into`] is the inverse.
+///
+/// ```
+/// use qmt_proto::recv::{decode_hex, encode_hex_into};
+///
+/// let mut buf = [0u8; 8];
+/// let n = encode_hex_into(b"\x00\xabz", &mut buf)?;
+/// assert_eq!(&buf[..n], b"00AB7A");
+/// assert_eq!(decode_hex(&buf[..n])?, b"\x00\xabz");
+/// # Ok::<(), qmt_proto::recv::HexError>(())
+/// ```
+pub fn encode_hex_into(bytes: &[u8], out: &mut [u8]) -> Result<usize, HexError> {
+    let needed = bytes
+        .len()
+        .checked_mul(2)
+        .ok_or(HexError::BufferTooSmall { needed: usize::MAX })?;
+    let Some(dst) = out.get_mut(..needed) else {
+        return Err(HexError::BufferTooSmall { needed });
+    };
+    for (pair, &b) in dst.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&[
+            HEX_DIGITS[usize::from(b >> 4)],
+            HEX_DIGITS[usize::from(b & 0x0f)],
+        ]);
+    }
+    Ok(needed)
+}
+
+/// Encodes `bytes` as hex text into a new vector (convenience over [`encode_hex_into`]).
+pub fn encode_hex(bytes: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(bytes.len().saturating_mul(2));
+    for &b in bytes {
+        v.push(HEX_DIGITS[usize::from(b >> 4)]);
+        v.push(HEX_DIGITS[usize::from(b & 0x0f)]);
+    }
+    v
+}
+
 /// What a driver knows about one client's `+QMTRECV` lines (`AT+QMTCFG="recv/mode"`'s
 /// `msg_len_enable`, and the firmware's habit), for [`RecvHook`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// The default is [`On`](Self::On), what [`RecvHook::auto`] assumes for every client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum LenMode {
     /// msg_len_enable = 0: lines carry no length, so nothing is counted. A payload that starts
     /// with `30,` is text, and a line ends at its first CR LF (spec §6 rule 2).
     Off,
     /// msg_len_enable = 1, or unknown (the syntactic default of [`RecvHook::auto`]): a head
     /// `+QMTRECV: <idx>,<msgid>,"<topic>",<len>,` is counted inline.
+    #[default]
     On,
     /// Like [`On`](Self::On), and also a head that *ends* with the length
     /// (`+QMTRECV: 0,0,"t",23`) announces a following data run of that length (spec §6
@@ -613,100 +715,44 @@ impl RecvHook {
     }
 }
 
-/// Digits at `at` in `i` for [`RecvHook::early`]: the value and the index after them. `More` when
-/// `i` ends inside them, `Unknown` when there are none or more than `max` (where
-/// [`RecvHook::counted`] gives up).
-#[inline]
-fn early_uint(i: &[u8], at: usize, max: usize) -> Result<(u64, usize), Early> {
-    let mut v: u64 = 0;
-    let mut n = at;
-    loop {
-        let Some(&b) = i.get(n) else {
-            return Err(Early::More);
-        };
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        if n - at == max {
-            return Err(Early::Unknown);
-        }
-        v = v * 10 + u64::from(d);
-        n += 1;
-    }
-    if n == at {
-        return Err(Early::Unknown);
-    }
-    Ok((v, n))
-}
-
-/// The index after the spaces at `at` in `i`; `More` when `i` ends there.
-#[inline]
-fn early_spaces(i: &[u8], mut at: usize) -> Result<usize, Early> {
-    loop {
-        match i.get(at) {
-            Some(b' ') => at += 1,
-            Some(_) => return Ok(at),
-            None => return Err(Early::More),
-        }
-    }
-}
-
-/// The index after the byte `want` at `at` in `i`.
-#[inline]
-fn early_byte(i: &[u8], at: usize, want: u8) -> Result<usize, Early> {
-    match i.get(at) {
-        Some(&b) if b == want => Ok(at + 1),
-        Some(_) => Err(Early::Unknown),
-        None => Err(Early::More),
-    }
-}
-
 impl RecvHook {
-    /// [`PayloadHook::early`]'s work: the counted offset, or why there is none yet. Mirrors
-    /// [`PayloadHook::counted`] step by step on the bytes up to the comma after `<len>` — the
-    /// prefix `p` of the promise — and refuses a topic holding CR or LF, so `p` holds neither.
-    #[inline]
-    fn early_inline(&self, start: &[u8]) -> Result<usize, Early> {
-        let p = RECV_PREFIX.as_bytes();
-        match start.get(..p.len()) {
-            Some(head) if head.eq_ignore_ascii_case(p) => {}
-            Some(_) => return Err(Early::Unknown),
-            None if start.eq_ignore_ascii_case(p.get(..start.len()).unwrap_or(p)) => {
-                return Err(Early::More);
+    /// The head `+QMTRECV: <idx>,<msgid>,"<topic>",<len>` of a message whose client's lines carry
+    /// lengths (not [`LenMode::Off`]) and whose length is believed (at most
+    /// [`max_len`](Self::max_len)): the length, the index after it, and the client's mode. The
+    /// one parse behind both [`PayloadHook::counted`] and [`PayloadHook::early`] (`STREAM`), so
+    /// the early answer is the late one by construction.
+    #[inline(always)]
+    fn counted_head<const STREAM: bool>(&self, i: &[u8]) -> Result<(usize, usize, LenMode), Stop> {
+        let at = prefix::<STREAM>(i)?;
+        let mut mode = LenMode::Off;
+        let h = header::<STREAM>(i, at, |client_idx| {
+            // Refused at once, so that an early answer for such a client is not asked again.
+            match usize::try_from(client_idx)
+                .ok()
+                .and_then(|c| self.modes.get(c))
+            {
+                Some(&m) if m != LenMode::Off => {
+                    mode = m;
+                    true
+                }
+                _ => false,
             }
-            None => return Err(Early::Unknown),
-        }
-        let at = early_spaces(start, p.len())?;
-        let (client_idx, at) = early_uint(start, at, 19)?;
-        let mode = usize::try_from(client_idx)
-            .ok()
-            .and_then(|i| self.modes.get(i))
-            .ok_or(Early::Unknown)?;
-        if *mode == LenMode::Off {
-            return Err(Early::Unknown);
-        }
-        let at = early_spaces(start, early_byte(start, at, b',')?)?;
-        let (_msgid, at) = early_uint(start, at, 19)?;
-        let at = early_spaces(start, early_byte(start, at, b',')?)?;
-        let at = early_byte(start, at, b'"')?;
-        let rest = start.get(at..).ok_or(Early::More)?;
-        let q = at + find_topic_end(rest, true).ok_or(Early::More)?;
-        if start.get(q) != Some(&b'"') {
-            // A CR or LF in the topic: the line may end there.
-            return Err(Early::Unknown);
-        }
-        let at = early_byte(start, q + 1, b',')?;
-        let (len, after) = early_uint(start, at, 9)?;
-        if after - at > 1 && start.get(at) == Some(&b'0') {
-            return Err(Early::Unknown);
-        }
-        let header_len = early_byte(start, after, b',')?;
-        let len = usize::try_from(len).map_err(|_| Early::Unknown)?;
+        })?;
+        let (len, after) = length::<STREAM>(i, &h)?;
         if len > self.max_len {
-            return Err(Early::Unknown);
+            return Err(Stop::No);
         }
-        header_len.checked_add(len).ok_or(Early::Unknown)
+        Ok((len, after, mode))
+    }
+
+    /// [`PayloadHook::early`]'s work: the counted offset, or why there is none yet: the same
+    /// head as [`PayloadHook::counted`], up to the comma after `<len>` — the prefix `p` of the
+    /// promise, which holds no CR or LF (a stream's topic may not).
+    #[inline]
+    fn early_inline(&self, start: &[u8]) -> Result<usize, Stop> {
+        let (len, after, _) = self.counted_head::<true>(start)?;
+        let header_len = byte(start, after, b',')?;
+        header_len.checked_add(len).ok_or(Stop::No)
     }
 }
 
@@ -719,7 +765,8 @@ impl PayloadHook for RecvHook {
         }
         match self.early_inline(start) {
             Ok(m) => Early::Inline(m),
-            Err(e) => e,
+            Err(Stop::More) => Early::More,
+            Err(Stop::No) => Early::Unknown,
         }
     }
 
@@ -727,41 +774,16 @@ impl PayloadHook for RecvHook {
         if head.first() != Some(&b'+') {
             return Counted::None;
         }
-        let Some((fields, _)) = strip_recv_prefix(head) else {
+        let Ok((len, after, mode)) = self.counted_head::<false>(head) else {
             return Counted::None;
         };
-        let Some(h) = header(fields) else {
-            return Counted::None;
-        };
-        let Some(&mode) = usize::try_from(h.client_idx)
-            .ok()
-            .and_then(|i| self.modes.get(i))
-        else {
-            return Counted::None;
-        };
-        if mode == LenMode::Off {
-            return Counted::None;
-        }
-        let Some(rest) = h.after_topic.strip_prefix(b",") else {
-            return Counted::None;
-        };
-        let Some((len, tail)) = length_field(rest) else {
-            return Counted::None;
-        };
-        if len > self.max_len {
-            return Counted::None;
-        }
-        if tail.first() == Some(&b',') {
-            // `tail` is a suffix of `head`: the header ends just after its first byte.
-            let header_len = head.len() - tail.len() + 1;
-            match header_len.checked_add(len) {
-                Some(n) => Counted::Inline(n),
-                None => Counted::None,
-            }
-        } else if tail.is_empty() && mode == LenMode::Split {
-            Counted::Following(len)
-        } else {
-            Counted::None
+        match head.get(after) {
+            // The header ends just after this comma.
+            Some(b',') => (after + 1)
+                .checked_add(len)
+                .map_or(Counted::None, Counted::Inline),
+            None if mode == LenMode::Split => Counted::Following(len),
+            _ => Counted::None,
         }
     }
 }
@@ -802,6 +824,95 @@ mod tests {
             };
             prop_assert_eq!(topic_str(line, from, to), core::str::from_utf8(&line[from..to]).ok());
         }
+    }
+
+    proptest! {
+        /// Hex encoding is upper case, two digits a byte, and decoding gives the bytes back; the
+        /// allocating and the buffer forms agree.
+        #[test]
+        fn hex_round_trips(data in prop::collection::vec(any::<u8>(), 0..64)) {
+            let hex = encode_hex(&data);
+            prop_assert_eq!(hex.len(), 2 * data.len());
+            prop_assert!(hex.iter().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b)));
+            prop_assert_eq!(decode_hex(&hex), Ok(data.clone()));
+            let mut buf = [0u8; 128];
+            let n = encode_hex_into(&data, &mut buf);
+            prop_assert_eq!(n, Ok(hex.len()));
+            prop_assert_eq!(&buf[..hex.len()], &hex[..]);
+        }
+    }
+
+    /// The one header parser read as a whole head (`counted`) and as the start of a stream
+    /// (`early`): they differ only where the input ends.
+    #[test]
+    fn whole_heads_and_stream_starts() {
+        let idx = |n| ClientIdx::new(n).unwrap_or_else(|e| panic!("{e}"));
+        let hook = RecvHook::all(LenMode::Split).with(idx(1), LenMode::Off);
+        // The length may still grow in a stream; in a whole head it ends the header.
+        let head = b"+QMTRECV: 0,0,\"t\",23";
+        assert_eq!(hook.counted(head), Counted::Following(23));
+        assert_eq!(hook.early(head), Early::More);
+        // With the comma after it, both count the header and 23 bytes.
+        let head = b"+QMTRECV:  0, 7,\"a/b\",23,";
+        assert_eq!(hook.counted(head), Counted::Inline(head.len() + 23));
+        assert_eq!(hook.early(head), Early::Inline(head.len() + 23));
+        assert_eq!(
+            hook.early(b"+qmtrecv: 0,7,\"a/b\",23,x"),
+            Early::Inline(23 + 23)
+        );
+        // A cut prefix, number or space run: more may come, or it is not a header at all.
+        for start in [
+            &b"+QMTRE"[..],
+            b"+QMTRECV: ",
+            b"+QMTRECV: 0",
+            b"+QMTRECV: 0,1,\"t",
+        ] {
+            assert_eq!(hook.early(start), Early::More, "{}", start.escape_ascii());
+            assert_eq!(
+                hook.counted(start),
+                Counted::None,
+                "{}",
+                start.escape_ascii()
+            );
+        }
+        // Refused early: a client whose lines carry no length (as soon as its index has ended),
+        // a CR in the topic (the line may end there), a leading zero, a length over the bound.
+        for start in [
+            &b"+QMTRECV: 1,"[..],
+            b"+QMTRECV: 6,",
+            b"+QMTRECV: 0,1,\"t\r",
+            b"+QMTRECV: 0,1,\"t\",023,",
+            b"+QMTRECV: 0,1,\"t\",65537,",
+            b"+QMTSTAT: 0,1",
+        ] {
+            assert_eq!(
+                hook.early(start),
+                Early::Unknown,
+                "{}",
+                start.escape_ascii()
+            );
+        }
+        // A whole line's topic may hold a CR: the parser of whole lines reads it.
+        let r = Recv::parse(b"+QMTRECV: 0,1,\"t\r\",2,ab").unwrap_or_else(|| panic!("parses"));
+        assert_eq!(
+            (r.topic, r.payload, r.payload_len),
+            ("t\r", &b"ab"[..], Some(2))
+        );
+    }
+
+    #[test]
+    fn hex_encoding_of_known_bytes() {
+        assert_eq!(encode_hex(b""), b"");
+        assert_eq!(encode_hex(b"\x00\x09\x0a\xff Az"), b"00090AFF20417A");
+        let mut small = [b'-'; 5];
+        assert_eq!(
+            encode_hex_into(b"abc", &mut small),
+            Err(HexError::BufferTooSmall { needed: 6 })
+        );
+        assert_eq!(small, [b'-'; 5], "nothing written when it does not fit");
+        let mut exact = [0u8; 6];
+        assert_eq!(encode_hex_into(b"abc", &mut exact), Ok(6));
+        assert_eq!(&exact, b"616263");
     }
 
     #[test]

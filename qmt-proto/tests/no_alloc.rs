@@ -2,7 +2,8 @@
 //! line (URCs, results, finals) makes zero heap allocations, counted by a global allocator.
 //!
 //! Only `+QMTCFG`/`+QSSLCFG` answers (owned configuration values) are allowed to allocate; they are
-//! not in this stream.
+//! not in this stream. Formatting a command's name (`Command::name`, what logs show) allocates
+//! nothing either.
 
 // A `GlobalAlloc` can only be implemented with `unsafe`; it forwards to the system allocator and
 // counts. This test binary is the only place the workspace allows it.
@@ -107,4 +108,51 @@ fn the_counter_does_count() {
         drop(v);
     });
     assert_eq!(n, 1);
+}
+
+#[test]
+fn command_names_format_without_allocating() {
+    use std::fmt::Write as _;
+
+    /// A fixed buffer on the stack, so that writing into it cannot allocate either.
+    struct Stack {
+        buf: [u8; 128],
+        len: usize,
+    }
+    impl std::fmt::Write for Stack {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            self.buf
+                .get_mut(self.len..end)
+                .ok_or(std::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    let commands: Vec<qmt_proto::Command> = [
+        &br#"AT+QMTCFG="aliauth",0,"pk","dn","secret""#[..],
+        br#"AT+QSSLCFG="cacert",1,"UFS:ca.pem""#,
+        b"AT+QMTSUB=?",
+        b"AT+QMTOPEN?",
+        br#"AT+QMTCONN=0,"id","u","p""#,
+    ]
+    .iter()
+    .map(|line| qmt_proto::Command::parse(line).expect("a valid command"))
+    .collect();
+    let mut out = Stack {
+        buf: [0; 128],
+        len: 0,
+    };
+    let n = allocations(|| {
+        for c in &commands {
+            write!(out, "{}|", c.name()).expect("fits the buffer");
+        }
+    });
+    assert_eq!(
+        std::str::from_utf8(&out.buf[..out.len]),
+        Ok(r#"AT+QMTCFG="aliauth"|AT+QSSLCFG="cacert"|AT+QMTSUB=?|AT+QMTOPEN?|AT+QMTCONN|"#)
+    );
+    assert_eq!(n, 0, "allocations formatting command names");
 }

@@ -250,16 +250,6 @@ fn msgid(n: u16) -> MsgId {
     MsgId::new(i64::from(n)).expect("every u16 is a msgid")
 }
 
-fn hex_upper(bytes: &[u8]) -> Vec<u8> {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut v = Vec::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        v.push(DIGITS[usize::from(b >> 4)]);
-        v.push(DIGITS[usize::from(b & 0x0f)]);
-    }
-    v
-}
-
 /// The comma-separated numbers of a `+QMTSUB`/`+QMTUNS` value list.
 fn number_list(values: impl IntoIterator<Item = i64>) -> Vec<u8> {
     values
@@ -1229,7 +1219,7 @@ impl Module {
     fn message_line(&mut self, idx: ClientIdx, msg: &Stored, as_info: bool) {
         let cfg = &self.client(idx).cfg;
         let payload = if cfg.recv_encoding == DataEncoding::Hex {
-            hex_upper(&msg.payload)
+            qmt_proto::recv::encode_hex(&msg.payload)
         } else {
             msg.payload.clone()
         };

@@ -68,7 +68,7 @@ use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::params::ClientIdx;
 use qmt_proto::recv::LenMode;
 use qmt_proto::{
-    Command, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc,
+    Command, CommandName, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc,
 };
 
 mod framer;
@@ -311,6 +311,8 @@ struct Exchange {
     marker: Option<Marker>,
     kind: CommandKind,
     form: Form,
+    /// Its name without parameters, for errors and logs.
+    name: CommandName,
     /// [`Command::info_client`]: information lines naming another client are URCs.
     info_client: Option<ClientIdx>,
     /// The bytes written, without the final `\r`: what an echo looks like.
@@ -334,7 +336,7 @@ impl Exchange {
     }
 
     fn name(&self) -> String {
-        command_name(self.kind, self.form)
+        self.name.to_string()
     }
 }
 
@@ -405,19 +407,6 @@ impl Marker {
                 .is_ok_and(|i| i.ctx.get() == ctx && matches!(i.value, SslValue::SslVersion(_))),
         }
     }
-}
-
-/// The command's name and form, without parameters (they may hold secrets):
-/// `AT+QMTOPEN=?`, `AT+QMTOPEN?`, `AT+QMTOPEN=`, `AT`.
-fn command_name(kind: CommandKind, form: Form) -> String {
-    let base = kind.at_name();
-    let suffix = match form {
-        Form::Test => "=?",
-        Form::Read => "?",
-        Form::Write => "=",
-        Form::Execute => "",
-    };
-    format!("{base}{suffix}")
 }
 
 impl Timeouts {
@@ -543,11 +532,10 @@ impl Link {
         let token = Token(self.next_token);
         self.next_token += 1;
         if self.closed {
-            let (kind, form) = command.kind();
             self.events.push_back(LinkEvent::Completed {
                 token,
                 result: Err(CommandError::Closed {
-                    command: command_name(kind, form),
+                    command: command.name().to_string(),
                 }),
             });
             return Ok(token);
@@ -662,11 +650,10 @@ impl Link {
             }
         }
         while let Some(q) = self.queue.pop_front() {
-            let (kind, form) = q.command.kind();
             self.events.push_back(LinkEvent::Completed {
                 token: q.token,
                 result: Err(CommandError::Closed {
-                    command: command_name(kind, form),
+                    command: q.command.name().to_string(),
                 }),
             });
         }
@@ -756,6 +743,7 @@ impl Link {
             marker,
             kind,
             form,
+            name: command.name(),
             info_client: command.info_client(),
             text,
             data,

@@ -684,11 +684,6 @@ fn io_reason(op: &'static str, e: &io::Error) -> CloseReason {
     }
 }
 
-fn command_name(command: &Command) -> String {
-    let (kind, form) = command.kind();
-    format!("{kind:?} ({form:?})")
-}
-
 // ---- Port -------------------------------------------------------------------------------------
 
 /// Closes the port when the last [`Port`] clone goes.
@@ -732,7 +727,7 @@ impl Port {
     /// match the command).
     pub fn submit(&self, command: Command, data: Option<Vec<u8>>) -> Result<Pending, SubmitError> {
         let sh = &self.inner.shared;
-        let name = command_name(&command);
+        let name = command.name().to_string();
         let mut core = lock(&sh.core);
         if let Some(reason) = &core.closed {
             return Err(SubmitError::Closed {
