@@ -443,6 +443,8 @@ pub struct Link {
     /// Bytes to write: the serial of their exchange, whether they are data, the bytes.
     tx: VecDeque<(u64, bool, Vec<u8>)>,
     events: VecDeque<LinkEvent>,
+    /// The line being handled (reused: its capacity stays).
+    line: Vec<u8>,
     /// [`feed`](Link::feed)'s information lines of the command in flight, until its final code.
     collected: Option<(Token, Vec<Line>)>,
     stats: LinkStats,
@@ -480,6 +482,7 @@ impl Link {
             tx: VecDeque::new(),
             events: VecDeque::new(),
             collected: None,
+            line: Vec::new(),
             stats: LinkStats::default(),
             next_token: 0,
             next_serial: 0,
@@ -573,10 +576,13 @@ impl Link {
             let n = self.framer.feed(rest);
             rest = rest.get(n..).unwrap_or_default();
             let mut any = false;
-            while let Some(piece) = self.framer.next_piece() {
+            // One reused line buffer: typing a line allocates nothing.
+            let mut line = core::mem::take(&mut self.line);
+            while let Some(piece) = self.framer.next_piece_into(&mut line) {
                 any = true;
-                self.on_piece(piece, now, &mut emit);
+                self.on_piece(piece, &line, now, &mut emit);
             }
+            self.line = line;
             if rest.is_empty() || (n == 0 && !any) {
                 return;
             }
@@ -802,7 +808,24 @@ impl Link {
         false
     }
 
-    fn on_piece(&mut self, piece: Piece, now: Instant, emit: &mut impl FnMut(Output<'_>)) {
+    /// Drops the line if it is the next expected piece of a data echo.
+    fn data_echo_line(&mut self, line: &[u8]) -> bool {
+        for ex in self.pending_mut() {
+            if matches!(ex.data_echo.front(), Some(Piece::Line(l)) if l.as_slice() == line) {
+                ex.data_echo.pop_front();
+                return true;
+            }
+        }
+        false
+    }
+
+    fn on_piece(
+        &mut self,
+        piece: Piece,
+        line: &[u8],
+        now: Instant,
+        emit: &mut impl FnMut(Output<'_>),
+    ) {
         match piece {
             Piece::Overflow { len } => {
                 tracing::debug!(len, "over-long line discarded");
@@ -816,7 +839,7 @@ impl Link {
                     self.urc(ModuleLine::Prompt, b"> ", emit);
                 }
             }
-            Piece::Line(bytes) => self.on_line(bytes, now, emit),
+            Piece::Line(_) => self.on_line(line, now, emit),
         }
     }
 
@@ -848,7 +871,7 @@ impl Link {
         true
     }
 
-    fn on_line(&mut self, bytes: Vec<u8>, now: Instant, emit: &mut impl FnMut(Output<'_>)) {
+    fn on_line(&mut self, bytes: &[u8], now: Instant, emit: &mut impl FnMut(Output<'_>)) {
         self.stats.lines += 1;
         // Echo of a command written (the first line equal to its text).
         let echo = self
@@ -859,22 +882,18 @@ impl Link {
             self.stats.echoes += 1;
             return;
         }
-        let piece = Piece::Line(bytes);
-        if self.data_echo(&piece) {
+        if self.data_echo_line(bytes) {
             self.stats.echoes += 1;
             return;
         }
-        let Piece::Line(bytes) = piece else {
-            return;
-        };
         // The one context-free parse of the line; classification below reuses it.
         self.stats.parses += 1;
-        let typed = ModuleLine::parse(&bytes);
+        let typed = ModuleLine::parse(bytes);
         match typed {
-            ModuleLine::Final(code) => self.on_final(code, &bytes, now, emit),
-            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(&bytes, now, emit),
+            ModuleLine::Final(code) => self.on_final(code, bytes, now, emit),
+            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now, emit),
             ModuleLine::Connect if self.invite(Phase::Connect) => {}
-            typed => self.on_other(typed, &bytes, emit),
+            typed => self.on_other(typed, bytes, emit),
         }
     }
 

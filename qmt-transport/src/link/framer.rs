@@ -85,6 +85,40 @@ impl Framer {
         }
     }
 
+    /// The next complete piece like [`next_piece`](Self::next_piece), with a line's bytes put in
+    /// `line` (cleared first; its capacity is reused, so a warm buffer allocates nothing): the
+    /// returned `Piece::Line` is empty, its bytes are in `line`.
+    pub(crate) fn next_piece_into(&mut self, line: &mut Vec<u8>) -> Option<Piece> {
+        loop {
+            match self.dec.next_frame()? {
+                Frame::Line(l) => {
+                    line.clear();
+                    line.extend_from_slice(l);
+                }
+                Frame::Prompt => return Some(Piece::Prompt),
+                Frame::Overflow { len } => {
+                    self.header = None;
+                    return Some(Piece::Overflow { len });
+                }
+                Frame::Data(d) => {
+                    line.clear();
+                    if let Some(h) = self.header.take() {
+                        line.extend_from_slice(&h);
+                    }
+                    line.extend_from_slice(b"\r\n");
+                    line.extend_from_slice(d);
+                    return Some(Piece::Line(Vec::new()));
+                }
+            }
+            if self.dec.awaiting_data().is_some() {
+                // Hold the header back until its data run (split form, rare: owned).
+                self.header = Some(line.clone());
+                continue;
+            }
+            return Some(Piece::Line(Vec::new()));
+        }
+    }
+
     /// Feeds all of `bytes`, handing every completed piece to `on_piece`.
     pub(crate) fn decode(&mut self, mut bytes: &[u8], mut on_piece: impl FnMut(Piece)) {
         loop {

@@ -1,0 +1,136 @@
+//! What the receive path costs per message in the client core, counted rather than timed: heap
+//! allocations per received `+QMTRECV` (a counting global allocator) and parses per line
+//! (`LinkStats::parses / lines`). `cargo run --release -p qmt-client --example receive_cost`.
+//!
+//! The core is started and client 0 connected by a scripted module (the same bytes a module
+//! sends), then fed bursts of inline messages in 4 KiB reads, the way the reactor reads them.
+//! The ARCHITECTURE.md target: at most one allocation per received message, one parse per line.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use qmt_client::sansio::{CoreConfig, CoreEvent, ModemCore, Request};
+use qmt_client::{ClientOptions, Event, RecoveryPolicy};
+use qmt_proto::params::ClientIdx;
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract is passed on as it is.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Feeds the module's answer to whatever the core wrote last.
+fn answer(core: &mut ModemCore, out: &mut [u8], now: Instant) -> bool {
+    let n = core.poll_transmit(out);
+    if n == 0 {
+        return false;
+    }
+    let sent = String::from_utf8_lossy(&out[..n]).into_owned();
+    let reply: &[u8] = if sent.starts_with("AT+QMTOPEN=") {
+        b"\r\nOK\r\n\r\n+QMTOPEN: 0,0\r\n"
+    } else if sent.starts_with("AT+QMTCONN=") {
+        b"\r\nOK\r\n\r\n+QMTCONN: 0,0,0\r\n"
+    } else {
+        b"\r\nOK\r\n"
+    };
+    core.handle_input(reply, now);
+    true
+}
+
+fn main() {
+    let now = Instant::now();
+    let mut core = ModemCore::new(CoreConfig::default(), now);
+    let mut out = [0u8; 4096];
+    core.handle_timeout(now);
+    while answer(&mut core, &mut out, now) {}
+    let idx = ClientIdx::new(0).unwrap();
+    let options = ClientOptions::builder()
+        .host("broker")
+        .client_id("cost")
+        .build()
+        .unwrap();
+    core.add_client(idx, options, RecoveryPolicy::disabled(), 1 << 20)
+        .unwrap();
+    core.submit(idx, Request::Connect, now).unwrap();
+    while answer(&mut core, &mut out, now) {}
+    while core.poll_event().is_some() {}
+
+    // A burst like `qmt sim`'s: topic b/x, payload the sequence number.
+    let mut stream = Vec::new();
+    const N: usize = 20_000;
+    for i in 0..N {
+        let p = i.to_string();
+        stream
+            .extend_from_slice(format!("\r\n+QMTRECV: 0,0,\"b/x\",{},{p}\r\n", p.len()).as_bytes());
+    }
+    let mut events = Vec::with_capacity(N + 16);
+    // Warm the queues up to their working size (what a long-running process has).
+    for chunk in stream[..stream.len() / 4].chunks(4096) {
+        core.handle_input(chunk, now);
+        while let Some(ev) = core.poll_event() {
+            events.push(ev);
+        }
+    }
+    core.consumed(idx, events.len(), now);
+    events.clear();
+    let lines0 = core.stats().link;
+    let allocs0 = ALLOCS.load(Ordering::Relaxed);
+    let rest = &stream[stream.len() / 4..];
+    for chunk in rest.chunks(4096) {
+        core.handle_input(chunk, now);
+        while let Some(ev) = core.poll_event() {
+            events.push(ev);
+        }
+    }
+    let allocs = ALLOCS.load(Ordering::Relaxed) - allocs0;
+    let stats = core.stats().link;
+    let messages = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                CoreEvent::Client {
+                    event: Event::Message(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    let lines = stats.lines - lines0.lines;
+    let parses = stats.parses - lines0.parses;
+    println!("receive path of the client core, {messages} inline messages in 4 KiB reads");
+    println!("  heap allocations      {allocs}");
+    println!(
+        "  per message           {:.3}",
+        allocs as f64 / messages.max(1) as f64
+    );
+    println!("  lines read            {lines}");
+    println!("  parses                {parses}");
+    println!(
+        "  parses per line       {:.3}",
+        parses as f64 / lines.max(1) as f64
+    );
+}
