@@ -472,6 +472,13 @@ impl State {
             );
         }
         let Some(result) = finished else { return };
+        let buffered = self
+            .slot(idx)
+            .is_some_and(|s| s.options.receives_buffered());
+        if result.is_ok() && buffered {
+            // Announcements made while the link was down reached nobody.
+            self.rescan();
+        }
         for p in parked {
             match (p, &result) {
                 (Parked::Connect(op), Ok(())) => self.done(op, Ok(Completion::Connected)),

@@ -620,3 +620,24 @@ fn events_keep_wire_order_across_a_loss() {
         .collect();
     assert_eq!(kinds, ["a", "lost", "b"]);
 }
+
+#[test]
+fn a_buffered_client_reads_what_its_slots_held_before_it_connected() {
+    let mut h = H::ready();
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .recv_mode(qmt_proto::cfg::MsgRecvMode::Buffered, true)
+        .build()
+        .unwrap();
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert!(h.done(op).is_ok());
+    // A persistent session's message, stored while this host was away: announced to nobody.
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,1,0,0|OK");
+    h.answer("AT+QMTRECV=0,2", "+QMTRECV: 0,9,\"t\",3,old|OK");
+    assert!(matches!(h.client_events().as_slice(), [Event::Message(m)] if m.payload() == b"old"));
+}
