@@ -12,10 +12,9 @@ use qmt_proto::codes::GrantedQos;
 use qmt_proto::params::{ClientIdx, Qos, Topic};
 
 use crate::correlate::Completion;
-use crate::driver::ModemShared;
+use crate::driver::{ModemShared, Owner};
 use crate::error::ClientError;
 use crate::event::Event;
-use crate::modem::Owner;
 use crate::options::ClientOptions;
 use crate::queue::{EventQueue, Take};
 use crate::sansio::Request;

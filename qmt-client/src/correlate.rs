@@ -44,7 +44,6 @@
 //! server closed the connection") completes the disconnect. Every transition to `Open` increments
 //! the client's [`epoch`](Correlator::epoch), which the glue can use to tag per-connection state.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use qmt_proto::ModuleLine;
@@ -55,46 +54,7 @@ use qmt_proto::params::{ClientIdx, MsgId, PktTimeout, Qos, RetryTimes};
 use qmt_proto::urc::{ConnValue, Urc};
 
 use crate::error::{ClientError, PublishFailure};
-
-/// The two-phase operations (spec §4, §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum OpKind {
-    /// `AT+QMTOPEN` → `+QMTOPEN: <idx>,<result>`.
-    Open,
-    /// `AT+QMTCLOSE` → `+QMTCLOSE: <idx>,<result>`.
-    Close,
-    /// `AT+QMTCONN` → `+QMTCONN: <idx>,<result>[,<ret_code>]`.
-    Conn,
-    /// `AT+QMTDISC` → `+QMTDISC: <idx>,<result>`.
-    Disc,
-    /// `AT+QMTSUB` → `+QMTSUB: <idx>,<msgid>,<result>[,<value>…]`.
-    Sub,
-    /// `AT+QMTUNS` → `+QMTUNS: <idx>,<msgid>,<result>[,<value>]`.
-    Uns,
-    /// `AT+QMTPUBEX` → `+QMTPUBEX: <idx>,<msgid>,<result>[,<value>]` (or `+QMTPUB:`).
-    Pub,
-}
-
-impl OpKind {
-    /// Whether results of this kind carry a `msgid`.
-    pub const fn has_msgid(self) -> bool {
-        matches!(self, OpKind::Sub | OpKind::Uns | OpKind::Pub)
-    }
-}
-
-impl fmt::Display for OpKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OpKind::Open => "AT+QMTOPEN",
-            OpKind::Close => "AT+QMTCLOSE",
-            OpKind::Conn => "AT+QMTCONN",
-            OpKind::Disc => "AT+QMTDISC",
-            OpKind::Sub => "AT+QMTSUB",
-            OpKind::Uns => "AT+QMTUNS",
-            OpKind::Pub => "AT+QMTPUBEX",
-        })
-    }
-}
+pub use crate::op::OpKind;
 
 /// What a result line is correlated by: (kind, `client_idx`, `msgid`); `msgid` is 0 for the
 /// kinds without one (OPEN, CLOSE, CONN, DISC) and for QoS 0 publishes.

@@ -30,7 +30,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -211,6 +211,23 @@ impl Drop for Reactor {
 
 /// Where start-up's outcome arrives.
 pub(crate) type StartupReceiver = mpsc::Receiver<Result<Startup, ClientError>>;
+
+/// Closes the port (and stops an owned reactor) when the last handle goes.
+pub(crate) struct Owner {
+    pub(crate) shared: Arc<ModemShared>,
+    pub(crate) reactor: Mutex<Option<Reactor>>,
+    /// One per client index: alive while a [`Client`] handle of that index is.
+    pub(crate) alive: Mutex<[Weak<()>; 6]>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.shared.request_close();
+        if let Some(mut r) = lock(&self.reactor).take() {
+            r.shutdown();
+        }
+    }
+}
 
 /// One modem's core and port, shared by the reactor thread and the modem's handles.
 pub(crate) struct ModemShared {

@@ -18,7 +18,7 @@ use qmt_proto::error::ParamError;
 use qmt_proto::params::Qos;
 use qmt_proto::recv::HexError;
 
-use crate::correlate::OpKind;
+use crate::op::OpKind;
 
 /// A final result code other than `OK`: how the module refused a command (spec §1).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -4,14 +4,14 @@
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use qmt_proto::params::ClientIdx;
 use qmt_transport::reactor::{PortConfig, TraceDir, open_serial};
 
 use crate::client::{Client, Connection};
-use crate::driver::{ModemShared, Reactor, lock};
+use crate::driver::{Owner, Reactor, lock};
 use crate::error::ClientError;
 use crate::options::ClientOptions;
 use crate::queue::{DEFAULT_CAPACITY, EventQueue};
@@ -54,23 +54,6 @@ impl Default for ModemConfig {
             recovery: RecoveryPolicy::disabled(),
             event_capacity: DEFAULT_CAPACITY,
             overflow: Overflow::BackPressure,
-        }
-    }
-}
-
-/// Closes the port (and stops an owned reactor) when the last handle goes.
-pub(crate) struct Owner {
-    pub(crate) shared: Arc<ModemShared>,
-    reactor: Mutex<Option<Reactor>>,
-    /// One per client index: alive while a [`Client`] handle of that index is.
-    alive: Mutex<[Weak<()>; 6]>,
-}
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        self.shared.request_close();
-        if let Some(mut r) = lock(&self.reactor).take() {
-            r.shutdown();
         }
     }
 }
