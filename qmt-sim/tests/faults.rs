@@ -401,6 +401,9 @@ fn split_writes_deliver_an_answer_intact_in_small_pieces() {
         let mark = writes.lock().unwrap().len();
         assert_eq!(cmd(&mut port, "AT"), ["OK"]);
         let answer = traced(&writes, mark, b"\r\nOK\r\n".len());
+        // Wait for the whole answer to be traced: with echo on, the echo is traced first, and a
+        // tail still being written would count as the next answer's first write.
+        let answer = traced_until(&writes, mark, answer, b"OK\r\n");
         if answer.iter().all(|w| w.len() <= 3) {
             break;
         }
@@ -456,6 +459,22 @@ fn split_writes_deliver_an_answer_intact_in_small_pieces() {
 
 /// The sim's traced writes from index `mark` on, once they hold `len` bytes. The trace is called
 /// right after each write, so the host may read a piece before it is recorded: wait for it.
+/// The writes from `mark` on, once their bytes end with `end` (starting from `got`).
+fn traced_until(
+    writes: &Mutex<Vec<Vec<u8>>>,
+    mark: usize,
+    mut got: Vec<Vec<u8>>,
+    end: &[u8],
+) -> Vec<Vec<u8>> {
+    let deadline = Instant::now() + T;
+    while !got.concat().ends_with(end) {
+        assert!(Instant::now() < deadline, "the trace holds only {got:?}");
+        std::thread::sleep(Duration::from_millis(1));
+        got = writes.lock().unwrap()[mark..].to_vec();
+    }
+    got
+}
+
 fn traced(writes: &Mutex<Vec<Vec<u8>>>, mark: usize, len: usize) -> Vec<Vec<u8>> {
     let deadline = Instant::now() + T;
     loop {
