@@ -19,7 +19,7 @@ use alloc::vec::Vec;
 use winnow::combinator::{opt, peek};
 use winnow::token::rest;
 
-use crate::command::{R, at_end, code_enum, flag, lex, more, num, put_flag, secret, sep, text};
+use crate::cmdsyntax::{R, at_end, code_enum, flag, lex, more, num, put_flag, secret, sep, text};
 use crate::error::{ParamError, ParseError};
 use crate::params::{
     AccessKey, ClientIdx, DeviceName, DeviceSecret, EditTime, KeepAlive, MqttVersion, NodeId,

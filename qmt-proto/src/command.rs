@@ -32,11 +32,11 @@ use core::fmt;
 use winnow::Parser;
 use winnow::ascii::{Caseless, space0};
 use winnow::combinator::{alt, empty, opt};
-use winnow::error::ContextError;
 use winnow::stream::AsChar;
 use winnow::token::take_while;
 
 use crate::cfg::Cfg;
+use crate::cmdsyntax::{R, at_end, code_enum, flag, lex, more, num, put_flag, secret, sep, text};
 use crate::error::{ParamError, ParseError};
 use crate::kind::{CommandKind, Form};
 use crate::params::{
@@ -44,110 +44,7 @@ use crate::params::{
     UserName,
 };
 use crate::ssl::SslCfg;
-use crate::syntax::{Out, int, quoted_str};
-
-// ------------------------------------------------------------------------------------------------
-// Small shared pieces (also used by `cfg` and `ssl`).
-
-/// Defines a parameter that takes a few documented numeric values, as an enum.
-macro_rules! code_enum {
-    (
-        $(#[$doc:meta])*
-        $name:ident, $param:literal, $allowed:literal {
-            $($(#[$vdoc:meta])* $variant:ident = $n:literal),+ $(,)?
-        }
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant = $n),+
-        }
-
-        impl $name {
-            /// Checks the values the spec allows.
-            pub fn new(value: i64) -> Result<Self, $crate::error::ParamError> {
-                match value {
-                    $($n => Ok(Self::$variant),)+
-                    _ => Err($crate::error::ParamError::OutOfRange {
-                        param: $param,
-                        value,
-                        allowed: $allowed,
-                    }),
-                }
-            }
-
-            /// The number on the wire.
-            pub const fn get(self) -> u8 {
-                self as u8
-            }
-        }
-
-        impl core::fmt::Display for $name {
-            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                core::fmt::Display::fmt(&self.get(), f)
-            }
-        }
-    };
-}
-pub(crate) use code_enum;
-
-/// Result of the parsers of this module.
-pub(crate) type R<T> = Result<T, ParseError>;
-
-/// Runs a winnow parser; a failure is a syntax error.
-pub(crate) fn lex<'a, O>(i: &mut &'a [u8], mut p: impl Parser<&'a [u8], O, ContextError>) -> R<O> {
-    p.parse_next(i).map_err(|_| ParseError::Syntax)
-}
-
-/// A number, checked by `check` (a constructor of [`crate::params`]).
-pub(crate) fn num<T>(i: &mut &[u8], check: impl FnOnce(i64) -> Result<T, ParamError>) -> R<T> {
-    let n = lex(i, int)?;
-    Ok(check(n)?)
-}
-
-/// A quoted string, checked by `check`.
-pub(crate) fn text<T>(i: &mut &[u8], check: impl FnOnce(String) -> Result<T, ParamError>) -> R<T> {
-    let s = lex(i, quoted_str)?;
-    Ok(check(String::from(s))?)
-}
-
-/// A `0`/`1` parameter.
-pub(crate) fn flag(i: &mut &[u8], param: &'static str) -> R<bool> {
-    num(i, |n| match n {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(ParamError::OutOfRange {
-            param,
-            value: n,
-            allowed: "0-1",
-        }),
-    })
-}
-
-/// A `,` (then spaces).
-pub(crate) fn sep(i: &mut &[u8]) -> R<()> {
-    lex(i, crate::syntax::comma)
-}
-
-/// Consumes a `,` if one follows: whether another parameter follows.
-pub(crate) fn more(i: &mut &[u8]) -> R<bool> {
-    Ok(lex(i, opt(crate::syntax::comma))?.is_some())
-}
-
-/// The end of a line: nothing but spaces, CR or LF may remain.
-pub(crate) fn at_end(i: &[u8]) -> bool {
-    i.iter().all(|&b| matches!(b, b' ' | b'\r' | b'\n'))
-}
-
-/// Writes a secret: the value itself on the wire, [`crate::REDACTED`] for logs.
-pub(crate) fn secret(o: &mut Out<'_>, value: &str, redact: bool) {
-    o.quoted(if redact { crate::REDACTED } else { value });
-}
-
-/// Writes a `0`/`1` parameter.
-pub(crate) fn put_flag(o: &mut Out<'_>, b: bool) {
-    o.num(u8::from(b));
-}
+use crate::syntax::Out;
 
 // ------------------------------------------------------------------------------------------------
 // Basic commands.

@@ -44,6 +44,7 @@ extern crate alloc;
 
 pub mod cfg;
 pub mod checksum;
+pub(crate) mod cmdsyntax;
 pub mod codes;
 pub mod command;
 pub mod error;

@@ -10,7 +10,7 @@ use winnow::Parser;
 use winnow::ascii::{Caseless, hex_uint};
 use winnow::combinator::{alt, delimited};
 
-use crate::command::{R, at_end, code_enum, flag, lex, more, num, put_flag, sep, text};
+use crate::cmdsyntax::{R, at_end, code_enum, flag, lex, more, num, put_flag, sep, text};
 use crate::error::{ParamError, ParseError};
 use crate::params::{FileName, SslCtxIdx};
 use crate::syntax::{Out, prefix, quoted};
