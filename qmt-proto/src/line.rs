@@ -626,6 +626,18 @@ impl<'a> ModuleLine<'a> {
     }
 }
 
+// `Urc::parse` is defined here, next to the parser it wraps, so that `urc.rs` (the URC types,
+// which this parser builds) does not name this module back.
+impl<'a> Urc<'a> {
+    /// Parses a line context-free; `None` if it is not a URC (see [`ModuleLine::parse`]).
+    pub fn parse(line: &'a [u8]) -> Option<Urc<'a>> {
+        match ModuleLine::parse(line) {
+            ModuleLine::Urc(u) => Some(u),
+            _ => None,
+        }
+    }
+}
+
 impl<'a> Info<'a> {
     /// Whether this line can answer a command whose information names `client`
     /// ([`Command::info_client`](crate::Command::info_client)): always when the command names

@@ -252,16 +252,6 @@ impl fmt::Debug for Values<'_> {
 }
 
 impl<'a> Urc<'a> {
-    /// Parses a line context-free; `None` if it is not a URC (see [`ModuleLine::parse`]).
-    ///
-    /// [`ModuleLine::parse`]: crate::line::ModuleLine::parse
-    pub fn parse(line: &'a [u8]) -> Option<Urc<'a>> {
-        match crate::line::ModuleLine::parse(line) {
-            crate::line::ModuleLine::Urc(u) => Some(u),
-            _ => None,
-        }
-    }
-
     /// The client the line concerns, if it names one.
     pub fn client_idx(&self) -> Option<ClientIdx> {
         match *self {
