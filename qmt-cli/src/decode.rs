@@ -1,31 +1,29 @@
 //! `qmt decode`: a capture in, one typed event per line out, then a summary.
 //!
-//! Module bytes go through the same path a driver uses: at-codec's [`Decoder`] with qmt-proto's
-//! [`RecvHook`] frames them (with the link's line limit), and each line is typed by qmt-proto —
-//! command-aware while a command is in flight (ARCHITECTURE.md "Command-aware classification"),
-//! context-free otherwise.
-//!
-//! It does not drive `qmt_transport::link::Link` itself, though that would share the sequencing
-//! (echo, prompt, in-flight command) too: decode prints every line where it arrived, and the link
-//! does not say where it put a line it keeps. `Link::feed_with` now hands information lines over as
-//! they arrive, but the echo, an awaited `> ` / `CONNECT` and an over-long line are
-//! consumed with no event (only counters); and `Link::submit` decides itself when a command goes
-//! out and needs its data, of exactly the announced length, before the prompt, where a capture
-//! says when the host wrote and may hold a placeholder for the data.
+//! Decode is a replay driver of the link core, `qmt_transport::link::Link`: module bytes go
+//! through the link exactly as on a live port (its framer, with the `+QMTRECV` hook and its line
+//! limit, its echo matching, prompt phases and command-aware classification: ARCHITECTURE.md
+//! "Command-aware classification"), and every line comes back as one `Output`, printed where it
+//! arrived. The host's side comes from the capture: a text log's `>>` command is
+//! `Link::observe`d when it was written, and the data after a prompt `Link::observe_data`d (it
+//! may be a placeholder of another length). A raw capture shows a command only by its echo: the
+//! echo arrives as an unknown line, decode parses it and `Link::observe_echoed`s it before the
+//! next line is classified (the bytes are fed stepwise, one piece at a time, for that).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::time::Instant;
 
-use at_codec::{Decoder, Frame};
 use qmt_proto::checksum::qfupl_checksum;
-use qmt_proto::kind::{CommandKind, Form};
+use qmt_proto::params::ClientIdx;
 use qmt_proto::recv::LenMode;
-use qmt_proto::{Command, DataPhase, Info, ModuleLine, Recv, RecvHook, Urc};
+use qmt_proto::{Command, DataPhase, Info, ModuleLine};
+use qmt_transport::link::{Link, LinkConfig, Output, Token};
 
 use crate::capture::{Direction, pieces};
 
 /// Longest module line the decoder delivers; longer lines are reported as overflows. The link's
-/// own limit, so that decode reports an overflow exactly where a driver would have one.
+/// own limit: decode frames with the link.
 pub const LINE_CAPACITY: usize = qmt_transport::link::LINE_LIMIT;
 
 /// How to decode and print.
@@ -66,68 +64,199 @@ pub fn run(capture: &[u8], opts: &Options, out: &mut impl Write) -> io::Result<S
         }
     }
     s.finish()?;
-    s.print_summary()?;
-    Ok(s.summary)
+    s.p.print_summary()?;
+    Ok(s.p.summary)
 }
 
-/// The command whose response is being read.
-#[derive(Clone, Copy, Debug)]
-struct InFlight {
-    kind: CommandKind,
-    form: Form,
-    data: Option<DataPhase>,
-    /// `Command::info_client`: information naming another client is a URC.
-    info_client: Option<qmt_proto::params::ClientIdx>,
-}
-
+/// The link being replayed, and the printer of what it hands over.
 struct Session<'o, W: Write> {
+    link: Link,
+    /// The one instant of the replay: a capture's times are not known, and decode asks for no
+    /// deadline (`Link::handle_timeout` is never called).
+    now: Instant,
+    p: Printer<'o, W>,
+}
+
+/// Everything the link's outputs update while the link is borrowed.
+struct Printer<'o, W: Write> {
     opts: Options,
     out: &'o mut W,
-    decoder: Box<Decoder<LINE_CAPACITY, RecvHook>>,
-    in_flight: Option<InFlight>,
+    /// The last command observed and its data phase: a prompt for it says what data comes.
+    observed: Option<(Token, Option<DataPhase>)>,
     /// The prompt or `CONNECT` arrived: the next host piece is raw data of this phase.
     awaiting_data: Option<DataPhase>,
-    /// A split-form `+QMTRECV` header waiting for its data run (spec §6 variation 2).
-    split_header: Option<Vec<u8>>,
+    /// A command learned from its echo (raw captures), for the link before the next line.
+    echoed: Option<Command>,
     /// Checksum of the last uploaded file, to compare with `+QFUPL`.
     upload_checksum: Option<(u64, u16)>,
     /// Line number of the piece being decoded (text logs), for the output.
     line: usize,
+    /// The first write error inside a link callback, returned after it.
+    error: Option<io::Error>,
     summary: Summary,
 }
 
 impl<'o, W: Write> Session<'o, W> {
     fn new(opts: Options, out: &'o mut W) -> Self {
-        let hook = RecvHook::all(opts.recv_len);
+        let now = Instant::now();
+        let mut link = Link::new(LinkConfig::default(), now);
+        for idx in ClientIdx::all() {
+            link.set_recv_len(idx, opts.recv_len);
+        }
         Session {
-            opts,
-            out,
-            decoder: Box::new(Decoder::with_hook(hook)),
-            in_flight: None,
-            awaiting_data: None,
-            split_header: None,
-            upload_checksum: None,
-            line: 0,
-            summary: Summary::default(),
+            link,
+            now,
+            p: Printer {
+                opts,
+                out,
+                observed: None,
+                awaiting_data: None,
+                echoed: None,
+                upload_checksum: None,
+                line: 0,
+                error: None,
+                summary: Summary::default(),
+            },
         }
     }
 
     /// A host piece of a text log: a command line, or the raw data after a prompt.
     fn host(&mut self, bytes: &[u8], line: usize) -> io::Result<()> {
-        self.line = line;
-        if let Some(phase) = self.awaiting_data.take() {
-            return self.host_data(phase, bytes);
+        self.p.line = line;
+        if let Some(phase) = self.p.awaiting_data.take() {
+            self.link.observe_data(bytes);
+            return self.p.host_data(phase, bytes);
         }
         match Command::parse(bytes) {
             Ok(cmd) => {
-                self.start(&cmd);
                 // Debug of a command redacts its secrets (qmt-proto's parameter types).
-                self.emit(">>", "command", &format!("{cmd:?}"))
+                let text = format!("{cmd:?}");
+                self.observe(cmd, false);
+                self.p.emit(">>", "command", &text)
             }
             Err(e) => {
-                self.summary.bad_commands += 1;
-                self.emit(">>", "invalid", &format!("{e}: {}", invalid_line(bytes)))
+                self.p.summary.bad_commands += 1;
+                self.p
+                    .emit(">>", "invalid", &format!("{e}: {}", invalid_line(bytes)))
             }
+        }
+    }
+
+    /// Tells the link the host wrote `cmd` (`echoed`: as learned from its echo).
+    fn observe(&mut self, cmd: Command, echoed: bool) {
+        let phase = cmd.data_phase();
+        let token = if echoed {
+            self.link.observe_echoed(cmd, self.now)
+        } else {
+            self.link.observe(cmd, self.now)
+        };
+        self.p.observed = Some((token, phase));
+        self.p.awaiting_data = None;
+    }
+
+    /// Module bytes, as read from the port: one piece at a time, so that a command learned from
+    /// its echo is on the wire before the next line is classified.
+    fn module(&mut self, bytes: &[u8], line: usize) -> io::Result<()> {
+        self.p.line = line;
+        let mut rest = bytes;
+        loop {
+            let n = self.link.push(rest);
+            rest = rest.get(n..).unwrap_or_default();
+            let mut any = false;
+            while self.step()? {
+                any = true;
+            }
+            // The link's buffer always has room after stepping; the check only guards against a
+            // loop without progress.
+            if rest.is_empty() || (n == 0 && !any) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Handles one piece; `false` when the link needs more bytes.
+    fn step(&mut self) -> io::Result<bool> {
+        let p = &mut self.p;
+        let handled = self.link.step_with(self.now, |o| p.output(o));
+        self.learned()?;
+        Ok(handled)
+    }
+
+    /// After the link handed something over: returns a write error, observes a command learned
+    /// from its echo.
+    fn learned(&mut self) -> io::Result<()> {
+        if let Some(e) = self.p.error.take() {
+            return Err(e);
+        }
+        if let Some(cmd) = self.p.echoed.take() {
+            self.observe(cmd, true);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let p = &mut self.p;
+        self.link.finish_with(self.now, |o| p.output(o));
+        self.learned()
+    }
+}
+
+impl<W: Write> Printer<'_, W> {
+    /// One output of the link: printed as the event of its line.
+    fn output(&mut self, out: Output<'_>) {
+        if self.error.is_some() {
+            return;
+        }
+        let r = match out {
+            Output::Info { info, .. } => self.typed(ModuleLine::Info(info)),
+            Output::Final { code, .. } => self.typed(ModuleLine::Final(code)),
+            // The `RDY` that caused it is handed over (and printed) as a URC.
+            Output::Failed { .. } => Ok(()),
+            Output::Urc { typed, line } => match typed {
+                // An echoed command the link did not know (raw captures with ATE1): it tells
+                // which command is in flight.
+                ModuleLine::Unknown(_) => match Command::parse(line) {
+                    Ok(cmd) => {
+                        let text = format!("{cmd:?}");
+                        self.echoed = Some(cmd);
+                        self.emit("<<", "echo", &text)
+                    }
+                    Err(_) => self.unknown(line),
+                },
+                typed => self.typed(typed),
+            },
+            Output::Echo { line } => {
+                let text = match Command::parse(line) {
+                    Ok(cmd) => format!("{cmd:?}"),
+                    // A piece of the data's echo.
+                    Err(_) => escape(line, 200),
+                };
+                self.emit("<<", "echo", &text)
+            }
+            Output::Prompt { token, line } => {
+                self.awaiting_data = self
+                    .observed
+                    .filter(|(t, _)| *t == token)
+                    .and_then(|(_, phase)| phase);
+                if line == b"> " {
+                    self.typed(ModuleLine::Prompt)
+                } else {
+                    self.typed(ModuleLine::Connect)
+                }
+            }
+            // Answers the link consumed for an abandoned command or a marker: printed as typed.
+            Output::Late { typed, .. } | Output::Resync { typed, .. } => self.typed(typed),
+            Output::Overflow { len } => {
+                self.summary.overflows += 1;
+                self.emit(
+                    "<<",
+                    "overflow",
+                    &format!("line of {len} bytes discarded (longer than {LINE_CAPACITY})"),
+                )
+            }
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
         }
     }
 
@@ -164,109 +293,6 @@ impl<'o, W: Write> Session<'o, W> {
         self.emit(">>", "data", &text)
     }
 
-    /// Notes the command whose response comes next.
-    fn start(&mut self, cmd: &Command) {
-        let (kind, form) = cmd.kind();
-        self.in_flight = Some(InFlight {
-            kind,
-            form,
-            data: cmd.data_phase(),
-            info_client: cmd.info_client(),
-        });
-        self.awaiting_data = None;
-    }
-
-    /// Module bytes, as read from the port.
-    fn module(&mut self, bytes: &[u8], line: usize) -> io::Result<()> {
-        self.line = line;
-        let mut rest = bytes;
-        loop {
-            let n = self.decoder.feed(rest);
-            rest = &rest[n..];
-            loop {
-                // Frames borrow the decoder; copy the few bytes out to type them after the borrow.
-                let owned = match self.decoder.next_frame() {
-                    None => break,
-                    Some(f) => OwnedFrame::from(f),
-                };
-                self.frame(owned)?;
-            }
-            if rest.is_empty() {
-                return Ok(());
-            }
-        }
-    }
-
-    fn finish(&mut self) -> io::Result<()> {
-        match self.decoder.finish().map(OwnedFrame::from) {
-            // The input ended right after a split header: no byte of its data run came.
-            Some(OwnedFrame::Data(d)) if d.is_empty() => {}
-            Some(f) => self.frame(f)?,
-            None => {}
-        }
-        if let Some(h) = self.split_header.take() {
-            self.line_event(&h)?;
-        }
-        Ok(())
-    }
-
-    fn frame(&mut self, frame: OwnedFrame) -> io::Result<()> {
-        match frame {
-            OwnedFrame::Line(l) => {
-                if let Some(h) = self.split_header.take() {
-                    // A split header not followed by its data: type it as the line it is.
-                    self.line_event(&h)?;
-                }
-                // The framer, not a second look at the (trimmed) line, says whether a data run
-                // follows: spec §6 variation 2, the split `+QMTRECV` form.
-                if self.decoder.awaiting_data().is_some() {
-                    self.split_header = Some(l);
-                    return Ok(());
-                }
-                self.line_event(&l)
-            }
-            OwnedFrame::Data(d) => match self.split_header.take() {
-                Some(h) => match Recv::from_split(&h, &d) {
-                    Some(r) => self.typed(ModuleLine::Urc(Urc::Recv(r))),
-                    None => {
-                        self.line_event(&h)?;
-                        self.unknown(&d)
-                    }
-                },
-                None => self.unknown(&d),
-            },
-            OwnedFrame::Prompt => self.typed(ModuleLine::Prompt),
-            OwnedFrame::Overflow(len) => {
-                self.summary.overflows += 1;
-                self.emit(
-                    "<<",
-                    "overflow",
-                    &format!("line of {len} bytes discarded (longer than {LINE_CAPACITY})"),
-                )
-            }
-        }
-    }
-
-    /// Types one module line: echo, information of the command in flight, or context-free.
-    fn line_event(&mut self, line: &[u8]) -> io::Result<()> {
-        if let Some(f) = self.in_flight {
-            if let Some(info) =
-                Info::parse_for(f.kind, f.form, line).filter(|i| i.is_for(f.info_client))
-            {
-                return self.typed(ModuleLine::Info(info));
-            }
-        }
-        let parsed = ModuleLine::parse(line);
-        if let ModuleLine::Unknown(_) = parsed {
-            // An echoed command (raw captures with ATE1): it tells which command is in flight.
-            if let Ok(cmd) = Command::parse(line) {
-                self.start(&cmd);
-                return self.emit("<<", "echo", &format!("{cmd:?}"));
-            }
-        }
-        self.typed(parsed)
-    }
-
     fn typed(&mut self, line: ModuleLine<'_>) -> io::Result<()> {
         let kind = match &line {
             ModuleLine::Final(_) => "final",
@@ -276,29 +302,23 @@ impl<'o, W: Write> Session<'o, W> {
             ModuleLine::Prompt => "prompt",
             ModuleLine::Unknown(b) => return self.unknown(b),
         };
-        match &line {
-            ModuleLine::Final(_) => self.in_flight = None,
-            ModuleLine::Prompt | ModuleLine::Connect => {
-                self.awaiting_data = self.in_flight.and_then(|f| f.data);
+        if let ModuleLine::Info(Info::QfUpl {
+            upload_size,
+            checksum,
+        }) = &line
+        {
+            if let Some((size, ours)) = self.upload_checksum.take() {
+                let verdict = if (size, ours) == (*upload_size, *checksum) {
+                    "matches the uploaded bytes"
+                } else {
+                    self.summary.checksum_mismatches += 1;
+                    "DOES NOT match the uploaded bytes"
+                };
+                let text = format!(
+                    "QfUpl {{ upload_size: {upload_size}, checksum: {checksum:04x} }} ({verdict}: {ours:04x})"
+                );
+                return self.emit("<<", kind, &text);
             }
-            ModuleLine::Info(Info::QfUpl {
-                upload_size,
-                checksum,
-            }) => {
-                if let Some((size, ours)) = self.upload_checksum.take() {
-                    let verdict = if (size, ours) == (*upload_size, *checksum) {
-                        "matches the uploaded bytes"
-                    } else {
-                        self.summary.checksum_mismatches += 1;
-                        "DOES NOT match the uploaded bytes"
-                    };
-                    let text = format!(
-                        "QfUpl {{ upload_size: {upload_size}, checksum: {checksum:04x} }} ({verdict}: {ours:04x})"
-                    );
-                    return self.emit("<<", kind, &text);
-                }
-            }
-            _ => {}
         }
         let text = match &line {
             // The spec writes the checksum in hex (`+QFUPL: 1758,384a`); so does the output.
@@ -438,25 +458,6 @@ fn invalid_line(bytes: &[u8]) -> String {
 
 /// What replaces the parameters of an unparsable secret-bearing command.
 const REDACTED_TAIL: &str = "<parameters redacted>\"";
-
-/// A frame copied out of the decoder's buffer.
-enum OwnedFrame {
-    Line(Vec<u8>),
-    Prompt,
-    Data(Vec<u8>),
-    Overflow(usize),
-}
-
-impl From<Frame<'_>> for OwnedFrame {
-    fn from(f: Frame<'_>) -> Self {
-        match f {
-            Frame::Line(l) => OwnedFrame::Line(l.to_vec()),
-            Frame::Prompt => OwnedFrame::Prompt,
-            Frame::Data(d) => OwnedFrame::Data(d.to_vec()),
-            Frame::Overflow { len } => OwnedFrame::Overflow(len),
-        }
-    }
-}
 
 /// Bytes as a quoted, escaped string, cut after `max` bytes.
 pub fn escape(bytes: &[u8], max: usize) -> String {

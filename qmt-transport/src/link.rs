@@ -51,6 +51,16 @@
 //! of the data; the module leaves that data phase by its own `edit/timeout` or when later bytes
 //! fill it.
 //!
+//! # Replaying captured traffic
+//! A capture holds the host's writes, so a replay tells the link what was written instead of
+//! letting it choose: [`Link::observe`] puts a command on the wire (no bytes to transmit; from then
+//! on the link starts nothing by itself), [`Link::observe_data`] gives the data written after its
+//! [`Output::Prompt`], of any length (captures may hold a placeholder). A raw capture shows the
+//! command only by its echo, handed over as an unknown [`Output::Urc`]: feed it stepwise
+//! ([`Link::push`], [`Link::step_with`]) and call [`Link::observe_echoed`] before the next line is
+//! classified. [`Link::finish_with`] hands over what is left at the end of the capture. The
+//! classification is the one a live link applies (`qmt decode` in qmt-cli is the replay driver).
+//!
 //! # Module restart
 //! `RDY` while a command is in flight completes it with [`CommandError::ModuleRestarted`] and
 //! is delivered as a URC too. Whether the module read that command before its restart (lost) or
@@ -175,6 +185,14 @@ pub enum LinkEvent {
 /// What [`Link::feed_with`] hands its caller for each line, typed once and borrowed from the
 /// line just read (ARCHITECTURE.md: one parse per line). The owned [`LinkEvent`]s of [`Link::feed`] are
 /// built from these.
+///
+/// Every line, prompt and overflow the framer makes of the input is handed over exactly once, as
+/// one of the variants other than [`Output::Failed`] (which comes in addition, before the `RDY`
+/// that caused it): what the link consumes for itself (echoes, an awaited prompt, late answers,
+/// marker answers) is handed over too, so that a caller printing or checking every line (a
+/// replay, a logging driver, a fuzz target) sees all of them where they arrived. Callers that
+/// only want responses and URCs ignore [`Output::Echo`], [`Output::Prompt`], [`Output::Late`],
+/// [`Output::Resync`] and [`Output::Overflow`].
 #[derive(Debug)]
 pub enum Output<'a> {
     /// An information line of the command `token` (prefix and shape matched the command).
@@ -211,6 +229,44 @@ pub enum Output<'a> {
         typed: ModuleLine<'a>,
         /// Its bytes, without CR LF (`> ` for a stray prompt).
         line: &'a [u8],
+    },
+    /// A line consumed as an echo (ATE1): the echo of a command on the wire, or one piece of the
+    /// echo of the data written after its prompt (`> ` for a prompt inside that data).
+    Echo {
+        /// Its bytes, without CR LF.
+        line: &'a [u8],
+    },
+    /// The module invited the data of the command `token` (`> ` or `CONNECT`): the link has
+    /// queued the data for [`Link::poll_transmit`] (or, replaying, waits for
+    /// [`Link::observe_data`]).
+    Prompt {
+        /// The command whose data is invited.
+        token: Token,
+        /// `> ` or `CONNECT`.
+        line: &'a [u8],
+    },
+    /// A line that answers a command the link gave up on (timed out, or on the wire when the
+    /// module restarted; see the module docs), consumed: an information line typed for that
+    /// command, its final code, or its late `> ` / `CONNECT`.
+    Late {
+        /// The line, typed (`ModuleLine::Info` typed for the abandoned command).
+        typed: ModuleLine<'a>,
+        /// Its bytes, without CR LF (`> ` for a prompt).
+        line: &'a [u8],
+    },
+    /// A line that answers a resynchronisation marker (see the module docs), consumed: the
+    /// marker's answer, another of its information lines, or its final code.
+    Resync {
+        /// The line, typed.
+        typed: ModuleLine<'a>,
+        /// Its bytes, without CR LF.
+        line: &'a [u8],
+    },
+    /// A line or data run longer than [`LINE_LIMIT`] was discarded (a split-form `+QMTRECV`
+    /// header goes with its discarded data run).
+    Overflow {
+        /// Its length in bytes, without CR LF.
+        len: usize,
     },
 }
 
@@ -322,6 +378,9 @@ struct Exchange {
     phase: Phase,
     /// The command's echo arrived (the module echoes: ATE1).
     echo_seen: bool,
+    /// Replaying ([`Link::observe`]): the data was invited and [`Link::observe_data`] has not
+    /// told what the host wrote yet.
+    data_unobserved: bool,
     /// The pieces of the data's echo still expected (only armed when `echo_seen`).
     data_echo: VecDeque<Piece>,
     /// Information lines delivered for it so far (bounded by [`MAX_INFO_LINES`]).
@@ -451,6 +510,9 @@ pub struct Link {
     next_token: u64,
     next_serial: u64,
     closed: bool,
+    /// Replaying a capture ([`Link::observe`]): the host's writes are given, the link starts
+    /// nothing itself (no queued command, no marker).
+    replay: bool,
 }
 
 impl core::fmt::Debug for Link {
@@ -487,6 +549,7 @@ impl Link {
             next_token: 0,
             next_serial: 0,
             closed: false,
+            replay: false,
         }
     }
 
@@ -573,19 +636,61 @@ impl Link {
         }
         let mut rest = bytes;
         loop {
-            let n = self.framer.feed(rest);
+            let n = self.push(rest);
             rest = rest.get(n..).unwrap_or_default();
             let mut any = false;
-            // One reused line buffer: typing a line allocates nothing.
-            let mut line = core::mem::take(&mut self.line);
-            while let Some(piece) = self.framer.next_piece_into(&mut line) {
+            while self.step_with(now, &mut emit) {
                 any = true;
-                self.on_piece(piece, &line, now, &mut emit);
             }
-            self.line = line;
             if rest.is_empty() || (n == 0 && !any) {
                 return;
             }
+        }
+    }
+
+    /// [`feed_with`](Self::feed_with) in steps, for a caller that must act between two lines
+    /// (a replay learns a command from its echo and [`observe`](Self::observe)s it before the next
+    /// line is classified): `push` takes bytes into the framer's buffer and handles none of them;
+    /// [`step_with`](Self::step_with) then handles one piece at a time. Returns how many bytes it
+    /// took (as many as there is room for; 0 when the buffer is full: step, then push the rest).
+    /// After [`close`](Self::close) every byte is taken and ignored.
+    pub fn push(&mut self, bytes: &[u8]) -> usize {
+        if self.closed {
+            return bytes.len();
+        }
+        self.framer.feed(bytes)
+    }
+
+    /// Handles the next complete piece of what [`push`](Self::push) took (one line, prompt or
+    /// overflow), handing its [`Output`]s to `emit` like [`feed_with`](Self::feed_with). Returns
+    /// `false`, having handled nothing, when more bytes are needed.
+    pub fn step_with(&mut self, now: Instant, mut emit: impl FnMut(Output<'_>)) -> bool {
+        if self.closed {
+            return false;
+        }
+        // One reused line buffer: typing a line allocates nothing.
+        let mut line = core::mem::take(&mut self.line);
+        let piece = self.framer.next_piece_into(&mut line);
+        let handled = piece.is_some();
+        if let Some(piece) = piece {
+            self.on_piece(piece, &line, now, &mut emit);
+        }
+        self.line = line;
+        handled
+    }
+
+    /// The input ended (the end of a capture file): after the complete pieces, what the framer
+    /// still holds is handled as if its line had ended — an unterminated line, a lone `>` (as a
+    /// line), or an overflow in progress; of a cut split-form `+QMTRECV` data run, its header and
+    /// the bytes that came, each as a line. The framer is empty afterwards. Not for a live port:
+    /// there the rest of a line may still come.
+    pub fn finish_with(&mut self, now: Instant, mut emit: impl FnMut(Output<'_>)) {
+        while self.step_with(now, &mut emit) {}
+        if self.closed {
+            return;
+        }
+        for (piece, bytes) in self.framer.finish() {
+            self.on_piece(piece, &bytes, now, &mut emit);
         }
     }
 
@@ -597,6 +702,83 @@ impl Link {
         let Some(ex) = self.current.take_if(|c| now >= c.deadline) else {
             return;
         };
+        self.abandon(ex, now);
+        self.start_next(now);
+    }
+
+    /// Replaying a capture: the host wrote `command` now. Puts it on the wire as
+    /// [`submit`](Self::submit) followed by [`poll_transmit`](Self::poll_transmit) would, except
+    /// that the caller, not the link, chose the moment, and that the link holds no data for it:
+    /// after its [`Output::Prompt`], tell the link what the host wrote with
+    /// [`observe_data`](Self::observe_data). The echo expected is the command's encoding
+    /// ([`Command::to_bytes`]), matched ASCII case-insensitively.
+    ///
+    /// From the first `observe` on, the link writes nothing by itself (no queued command, no
+    /// marker: the capture holds the host's writes); do not mix it with `submit`. A command still
+    /// on the wire is one the host gave up on: it completes with [`CommandError::Timeout`] (via
+    /// [`poll_event`](Self::poll_event)) and becomes a ghost whose late answer is consumed
+    /// ([`Output::Late`]), as after [`handle_timeout`](Self::handle_timeout). While ghosts
+    /// remain, a command that is a free marker (see the module docs) resynchronises as one. After
+    /// [`close`](Self::close) the command is ignored.
+    pub fn observe(&mut self, command: Command, now: Instant) -> Token {
+        self.observe_as(command, false, now)
+    }
+
+    /// Like [`observe`](Self::observe), for a capture that shows the command only by its echo
+    /// (raw module output with ATE1): the echo was already handed over (as an [`Output::Urc`],
+    /// the link not knowing the command yet), so none is expected, and the data written after its
+    /// prompt is echoed ([`observe_data`](Self::observe_data)).
+    pub fn observe_echoed(&mut self, command: Command, now: Instant) -> Token {
+        self.observe_as(command, true, now)
+    }
+
+    /// Replaying a capture: the host wrote `data` after the [`Output::Prompt`] of the command on
+    /// the wire. `data` need not have the announced length (a capture may hold a placeholder):
+    /// the command's echo having been seen, the link then expects the echo of exactly these bytes,
+    /// as it would after writing them. Returns `false`, doing nothing, when no observed command
+    /// waits for its data.
+    pub fn observe_data(&mut self, data: &[u8]) -> bool {
+        let hook = self.framer.hook();
+        let Some(ex) = self.current.as_mut().filter(|ex| ex.data_unobserved) else {
+            return false;
+        };
+        ex.data_unobserved = false;
+        if ex.echo_seen {
+            ex.data_echo = echo_pieces(hook, data);
+        }
+        true
+    }
+
+    fn observe_as(&mut self, command: Command, echoed: bool, now: Instant) -> Token {
+        self.replay = true;
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        if self.closed {
+            return token;
+        }
+        if let Some(ex) = self.current.take() {
+            self.abandon(ex, now);
+        }
+        let marker = if self.ghosts.is_empty() {
+            None
+        } else {
+            self.free_markers()
+                .find(|(_, c)| *c == command)
+                .map(|(m, _)| m)
+        };
+        let wait = match marker {
+            Some(_) => self.config.timeouts.other,
+            None => self.config.timeouts.for_kind(command.kind().0),
+        };
+        let (mut ex, _) = self.exchange(command, None, Some(token), marker, wait, now);
+        ex.echo_seen = echoed;
+        self.current = Some(ex);
+        token
+    }
+
+    /// Gives up on `ex` (its deadline passed, or a replayed host wrote past it): it completes with
+    /// a timeout and becomes a ghost.
+    fn abandon(&mut self, ex: Exchange, now: Instant) {
         if let Some(token) = ex.token {
             self.events.push_back(LinkEvent::Completed {
                 token,
@@ -618,7 +800,6 @@ impl Link {
         if !self.stats.heard && self.ghosts.len() > MAX_SILENT_GHOSTS {
             self.ghosts.pop_front();
         }
-        self.start_next(now);
     }
 
     /// The next deadline, if any.
@@ -697,7 +878,7 @@ impl Link {
     /// Puts the next command on the wire if the wire is free: a marker while ghosts remain,
     /// otherwise the next queued command.
     fn start_next(&mut self, now: Instant) {
-        if self.closed || self.current.is_some() {
+        if self.closed || self.replay || self.current.is_some() {
             return;
         }
         if !self.ghosts.is_empty() && self.stats.heard {
@@ -731,6 +912,21 @@ impl Link {
         wait: Duration,
         now: Instant,
     ) {
+        let (ex, bytes) = self.exchange(command, data, token, marker, wait, now);
+        self.tx.push_back((ex.serial, false, bytes));
+        self.current = Some(ex);
+    }
+
+    /// A new exchange for `command`, not yet on the wire, and the bytes that put it there.
+    fn exchange(
+        &mut self,
+        command: Command,
+        data: Option<Vec<u8>>,
+        token: Option<Token>,
+        marker: Option<Marker>,
+        wait: Duration,
+        now: Instant,
+    ) -> (Exchange, Vec<u8>) {
         let serial = self.next_serial;
         self.next_serial += 1;
         let bytes = command.to_bytes();
@@ -742,8 +938,7 @@ impl Link {
             None => Phase::Final,
         };
         let (kind, form) = command.kind();
-        self.tx.push_back((serial, false, bytes));
-        self.current = Some(Exchange {
+        let ex = Exchange {
             serial,
             token,
             marker,
@@ -755,16 +950,23 @@ impl Link {
             data,
             phase,
             echo_seen: false,
+            data_unobserved: false,
             data_echo: VecDeque::new(),
             info: 0,
             started: now,
             deadline: now.checked_add(wait).unwrap_or(now),
-        });
+        };
+        (ex, bytes)
     }
 
     /// A marker whose answer no ghost can produce: not outstanding itself, and of another kind
     /// than the abandoned user command.
     fn free_marker(&self) -> Option<(Marker, Command)> {
+        self.free_markers().next()
+    }
+
+    /// Every free marker (see [`free_marker`](Self::free_marker)), in order of preference.
+    fn free_markers(&self) -> impl Iterator<Item = (Marker, Command)> + '_ {
         MARKERS
             .iter()
             .copied()
@@ -774,7 +976,7 @@ impl Link {
                     None => g.kind == m.kind(),
                 })
             })
-            .find_map(|m| Some((m, m.command()?)))
+            .filter_map(|m| Some((m, m.command()?)))
     }
 
     /// The exchanges whose answers are still to come, in the order the module answers them.
@@ -830,12 +1032,16 @@ impl Link {
             Piece::Overflow { len } => {
                 tracing::debug!(len, "over-long line discarded");
                 self.stats.overflows += 1;
+                // An expected piece of a data echo is passed over; the overflow is reported
+                // either way.
                 self.data_echo(&Piece::Overflow { len });
+                emit(Output::Overflow { len });
             }
             Piece::Prompt => {
                 if self.data_echo(&Piece::Prompt) {
                     self.stats.echoes += 1;
-                } else if !self.invite(Phase::Prompt) {
+                    emit(Output::Echo { line: b"> " });
+                } else if !self.invite(Phase::Prompt, ModuleLine::Prompt, b"> ", emit) {
                     self.urc(ModuleLine::Prompt, b"> ", emit);
                 }
             }
@@ -844,8 +1050,14 @@ impl Link {
     }
 
     /// A `> ` or `CONNECT` arrived: the data phase of the exchange being answered, if it waits for
-    /// that. Returns whether it did.
-    fn invite(&mut self, waiting: Phase) -> bool {
+    /// that. Returns whether it did (and handed the line over).
+    fn invite(
+        &mut self,
+        waiting: Phase,
+        typed: ModuleLine<'_>,
+        line: &[u8],
+        emit: &mut impl FnMut(Output<'_>),
+    ) -> bool {
         let hook = self.framer.hook();
         let is_ghost = !self.ghosts.is_empty();
         let Some(head) = self.head_mut() else {
@@ -855,19 +1067,30 @@ impl Link {
             return false;
         }
         head.phase = Phase::Final;
-        let Some(data) = head.data.take() else {
-            return true;
-        };
         if is_ghost {
             // Never written after a timeout (module docs: the marker may be taken as data).
             tracing::debug!(command = %head.name(), "late data prompt of an abandoned command");
+            head.data = None;
+            emit(Output::Late { typed, line });
             return true;
         }
-        if head.echo_seen {
-            head.data_echo = echo_pieces(hook, &data);
+        let Some(token) = head.token else {
+            // Markers have no data phase; kept total all the same.
+            emit(Output::Resync { typed, line });
+            return true;
+        };
+        match head.data.take() {
+            // Replaying: the host's data comes by `observe_data`.
+            None => head.data_unobserved = true,
+            Some(data) => {
+                if head.echo_seen {
+                    head.data_echo = echo_pieces(hook, &data);
+                }
+                let serial = head.serial;
+                self.tx.push_back((serial, true, data));
+            }
         }
-        let serial = head.serial;
-        self.tx.push_back((serial, true, data));
+        emit(Output::Prompt { token, line });
         true
     }
 
@@ -880,10 +1103,12 @@ impl Link {
         if let Some(ex) = echo {
             ex.echo_seen = true;
             self.stats.echoes += 1;
+            emit(Output::Echo { line: bytes });
             return;
         }
         if self.data_echo_line(bytes) {
             self.stats.echoes += 1;
+            emit(Output::Echo { line: bytes });
             return;
         }
         // The one context-free parse of the line; classification below reuses it.
@@ -892,7 +1117,8 @@ impl Link {
         match typed {
             ModuleLine::Final(code) => self.on_final(code, bytes, now, emit),
             ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now, emit),
-            ModuleLine::Connect if self.invite(Phase::Connect) => {}
+            ModuleLine::Connect
+                if self.invite(Phase::Connect, ModuleLine::Connect, bytes, emit) => {}
             typed => self.on_other(typed, bytes, emit),
         }
     }
@@ -910,6 +1136,7 @@ impl Link {
             if let Some(at) = marker_at {
                 let retired = at.min(self.ghosts.len());
                 self.ghosts.drain(..retired);
+                emit(Output::Resync { typed, line: bytes });
                 return;
             }
         }
@@ -925,16 +1152,24 @@ impl Link {
             if let (Some(info), Some(head)) = (info, self.head_mut()) {
                 if is_ghost {
                     tracing::debug!(command = %head.name(), "late information line consumed");
+                    emit(Output::Late {
+                        typed: ModuleLine::Info(info),
+                        line: bytes,
+                    });
                     return;
                 }
                 if head.info < MAX_INFO_LINES {
                     head.info += 1;
-                    if let Some(token) = head.token {
-                        emit(Output::Info {
+                    match head.token {
+                        Some(token) => emit(Output::Info {
                             token,
                             info,
                             line: bytes,
-                        });
+                        }),
+                        None => emit(Output::Resync {
+                            typed: ModuleLine::Info(info),
+                            line: bytes,
+                        }),
                     }
                     return;
                 }
@@ -956,6 +1191,10 @@ impl Link {
             self.tx
                 .retain(|(s, data, _)| !(*data && *s == ghost.serial));
             tracing::debug!(command = %ghost.name(), "late final code consumed");
+            emit(Output::Late {
+                typed: ModuleLine::Final(code),
+                line: bytes,
+            });
             self.start_next(now);
             return;
         }
@@ -969,12 +1208,16 @@ impl Link {
         // The next command goes out before the completion is handed on, as it always did: the
         // owner learns of the completion with the wire already busy again.
         self.start_next(now);
-        if let Some(token) = ex.token {
-            emit(Output::Final {
+        match ex.token {
+            Some(token) => emit(Output::Final {
                 token,
                 code,
                 line: bytes,
-            });
+            }),
+            None => emit(Output::Resync {
+                typed: ModuleLine::Final(code),
+                line: bytes,
+            }),
         }
     }
 
@@ -1042,6 +1285,12 @@ fn own(
             });
         }
         Output::Urc { line, .. } => events.push_back(LinkEvent::Urc(Line(line.to_vec()))),
+        // Consumed by the link: no event, as before these were handed over.
+        Output::Echo { .. }
+        | Output::Prompt { .. }
+        | Output::Late { .. }
+        | Output::Resync { .. }
+        | Output::Overflow { .. } => {}
     }
 }
 

@@ -717,6 +717,13 @@ impl State {
             }
             Output::Failed { token, error } => self.command_done(token, Err(error), now),
             Output::Urc { typed, .. } => self.on_urc(&typed, now),
+            // What the link consumed itself (echoes, the data invitation it answers, late and
+            // marker answers, over-long lines): nothing for the client.
+            Output::Echo { .. }
+            | Output::Prompt { .. }
+            | Output::Late { .. }
+            | Output::Resync { .. }
+            | Output::Overflow { .. } => {}
         }
     }
 

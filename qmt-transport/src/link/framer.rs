@@ -119,6 +119,37 @@ impl Framer {
         }
     }
 
+    /// At the end of the input, once [`next_piece_into`](Self::next_piece_into) has nothing more:
+    /// what the decoder still holds (at-codec's `Decoder::finish`), as pieces with their line
+    /// bytes. A cut split-form data run cannot be joined (`Recv::from_split` wants every byte), so
+    /// its header and the bytes that came are two lines, the bytes only if there are any. The
+    /// framer is empty afterwards.
+    pub(crate) fn finish(&mut self) -> Vec<(Piece, Vec<u8>)> {
+        let header = self.header.take();
+        let mut out = Vec::new();
+        let line = |bytes: &[u8]| (Piece::Line(Vec::new()), bytes.to_vec());
+        match self.dec.finish() {
+            None => out.extend(header.as_deref().map(line)),
+            Some(Frame::Line(l)) => {
+                out.extend(header.as_deref().map(line));
+                out.push(line(l));
+            }
+            Some(Frame::Prompt) => {
+                out.extend(header.as_deref().map(line));
+                out.push((Piece::Prompt, Vec::new()));
+            }
+            // The header goes with its discarded run, as in `next_piece_into`.
+            Some(Frame::Overflow { len }) => out.push((Piece::Overflow { len }, Vec::new())),
+            Some(Frame::Data(d)) => {
+                out.extend(header.as_deref().map(line));
+                if !d.is_empty() {
+                    out.push(line(d));
+                }
+            }
+        }
+        out
+    }
+
     /// Feeds all of `bytes`, handing every completed piece to `on_piece`.
     pub(crate) fn decode(&mut self, mut bytes: &[u8], mut on_piece: impl FnMut(Piece)) {
         loop {
