@@ -330,7 +330,7 @@ pub fn start(
         })?;
 
     let (client, conn) = modem
-        .client(common.client_idx, options)
+        .client(i64::from(common.client_idx), options)
         .map_err(|e| Failure::client(&e))?;
     let handle = client.connect_request().map_err(|e| Failure::client(&e))?;
     wait_handle(&progress, "waiting for the network", handle).map_err(|e| match e {

@@ -437,7 +437,9 @@ fn setup_modem(reactor: &Reactor, sim: &SimHandle, m: usize) -> std::result::Res
             .client_id(format!("scale-{m}-{c}"))
             .build()
             .map_err(|e| what("options", e))?;
-        let (client, connection) = modem.client(c, options).map_err(|e| what("client", e))?;
+        let (client, connection) = modem
+            .client(i64::from(c), options)
+            .map_err(|e| what("client", e))?;
         client.connect().map_err(|e| what("connect", e))?;
         let granted = client
             .subscribe(&[(&topic(m, c), Qos::AtLeastOnce)])

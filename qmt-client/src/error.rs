@@ -308,7 +308,7 @@ pub enum ClientError {
     #[error("client {client_idx} is already in use on this modem; drop its Client first")]
     ClientInUse {
         /// The client index.
-        client_idx: u8,
+        client_idx: qmt_proto::params::ClientIdx,
     },
 
     /// A hex payload (`dataformat` recv_mode 1) that does not decode.

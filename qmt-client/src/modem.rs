@@ -237,7 +237,8 @@ impl Modem {
         self.owner.shared.lock().core.stats()
     }
 
-    /// A client on index `client_idx` (0–5) with `options`, and its event stream. The client is
+    /// A client on index `client_idx` (0–5, checked like every number the API takes: out of
+    /// range is [`ClientError::Invalid`]) with `options`, and its event stream. The client is
     /// not connected yet: call [`Client::connect`]. Recovery follows [`ModemConfig::recovery`].
     ///
     /// # Errors
@@ -245,7 +246,7 @@ impl Modem {
     /// another live [`Client`] has the index; [`ClientError::Closed`] when the port closed.
     pub fn client(
         &self,
-        client_idx: u8,
+        client_idx: i64,
         options: ClientOptions,
     ) -> Result<(Client, Connection), ClientError> {
         self.client_with_recovery(client_idx, options, self.config.recovery)
@@ -257,20 +258,20 @@ impl Modem {
     /// As [`client`](Self::client).
     pub fn client_with_recovery(
         &self,
-        client_idx: u8,
+        client_idx: i64,
         options: ClientOptions,
         policy: RecoveryPolicy,
     ) -> Result<(Client, Connection), ClientError> {
-        let idx = ClientIdx::new(i64::from(client_idx))?;
+        let idx = ClientIdx::new(client_idx)?;
         let shared = &self.owner.shared;
         let mut alive = lock(&self.owner.alive);
         let mut inner = shared.lock();
         if inner.closed {
             return Err(ClientError::Closed);
         }
-        let at = usize::from(client_idx);
+        let at = usize::from(idx.get());
         if alive[at].upgrade().is_some() {
-            return Err(ClientError::ClientInUse { client_idx });
+            return Err(ClientError::ClientInUse { client_idx: idx });
         }
         let now = Instant::now();
         // The index's earlier client (its handles are gone) makes way.

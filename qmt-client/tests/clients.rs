@@ -13,7 +13,7 @@ fn six_clients_from_six_threads() {
     let sim = sim();
     let modem = modem(&sim);
     thread::scope(|s| {
-        for idx in 0..6u8 {
+        for idx in 0..6i64 {
             let modem = modem.clone();
             s.spawn(move || {
                 let (client, conn) = modem
@@ -35,7 +35,7 @@ fn six_clients_from_six_threads() {
                 let mut got: Vec<String> = (0..5)
                     .map(|_| {
                         let m = expect_message(&conn, "own message");
-                        assert_eq!(m.client_idx.get(), idx);
+                        assert_eq!(i64::from(m.client_idx.get()), idx);
                         assert_eq!(m.topic(), topic);
                         m.payload_str().unwrap().to_owned()
                     })

@@ -12,7 +12,7 @@ use support::{Peer, T, expect_message, modem, opts, sim};
 const NASTY: &[u8] = b"a\r\nb\"c,d\0e\r\n\xff\xfe\"";
 
 #[allow(clippy::unwrap_used)]
-fn round_trip(idx: u8, encoding: DataEncoding, recv: MsgRecvMode, len: bool) {
+fn round_trip(idx: i64, encoding: DataEncoding, recv: MsgRecvMode, len: bool) {
     let sim = sim();
     let modem = modem(&sim);
     let tag = format!("{idx}-{encoding:?}-{recv:?}-{len}").to_lowercase();

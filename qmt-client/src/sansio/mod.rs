@@ -374,9 +374,7 @@ impl ModemCore {
         }
         let at = slot_index(client_idx);
         if self.st.clients[at].is_some() {
-            return Err(ClientError::ClientInUse {
-                client_idx: client_idx.get(),
-            });
+            return Err(ClientError::ClientInUse { client_idx });
         }
         self.st
             .correlator
