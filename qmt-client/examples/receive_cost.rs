@@ -1,6 +1,8 @@
-//! What the receive path costs per message in the client core, counted rather than timed: heap
-//! allocations per received `+QMTRECV` (a counting global allocator) and parses per line
-//! (`LinkStats::parses / lines`). `cargo run --release -p qmt-client --example receive_cost`.
+//! What the receive and publish paths cost per message in the client core, counted rather than
+//! timed: heap allocations per received `+QMTRECV` (a counting global allocator), parses per line
+//! (`LinkStats::parses / lines`), and heap allocations per QoS 1 publish from `submit` to its
+//! `Done` (the caller's topic and payload buffers not counted).
+//! `cargo run --release -p qmt-client --example receive_cost`.
 //!
 //! The core is started and client 0 connected by a scripted module (the same bytes a module
 //! sends), then fed bursts of inline messages in 4 KiB reads, the way the reactor reads them.
@@ -133,4 +135,53 @@ fn main() {
         "  parses per line       {:.3}",
         parses as f64 / lines.max(1) as f64
     );
+
+    publish_cost(&mut core, idx, &mut out, now);
+}
+
+/// QoS 1 publishes through the core, answered as a module does (`> `, `OK`, `+QMTPUBEX`).
+fn publish_cost(core: &mut ModemCore, idx: ClientIdx, out: &mut [u8], now: Instant) {
+    const N: usize = 5_000;
+    let mut allocs = 0;
+    let mut done = 0;
+    let mut events = Vec::with_capacity(16);
+    let mut reply = Vec::with_capacity(64);
+    for i in 0..N + 100 {
+        // The caller's buffers, made before counting.
+        let request = Request::Publish {
+            topic: "t/pub".to_owned(),
+            payload: b"{\"v\":1}".to_vec(),
+            qos: qmt_client::Qos::AtLeastOnce,
+            retain: false,
+        };
+        let before = ALLOCS.load(Ordering::Relaxed);
+        core.submit(idx, request, now).unwrap();
+        let n = core.poll_transmit(out);
+        // `AT+QMTPUBEX=0,<msgid>,1,0,"t/pub",7\r`: the msgid is the second field.
+        let mut msgid = [0u8; 8];
+        let field = out[..n].split(|b| *b == b',').nth(1).unwrap_or_default();
+        let msgid_len = field.len().min(8);
+        msgid[..msgid_len].copy_from_slice(&field[..msgid_len]);
+        core.handle_input(b"\r\n> ", now);
+        while core.poll_transmit(out) > 0 {}
+        reply.clear();
+        reply.extend_from_slice(b"\r\nOK\r\n\r\n+QMTPUBEX: 0,");
+        reply.extend_from_slice(&msgid[..msgid_len]);
+        reply.extend_from_slice(b",0\r\n");
+        core.handle_input(&reply, now);
+        while let Some(ev) = core.poll_event() {
+            if matches!(ev, CoreEvent::Done { result: Ok(_), .. }) {
+                done += 1;
+            }
+            events.push(ev);
+        }
+        events.clear();
+        // The first hundred warm the buffers up (what a long-running process has).
+        if i >= 100 {
+            allocs += ALLOCS.load(Ordering::Relaxed) - before;
+        }
+    }
+    println!("publish path of the client core, {N} QoS 1 publishes (+100 to warm up), {done} done");
+    println!("  heap allocations      {allocs}");
+    println!("  per publish           {:.3}", allocs as f64 / N as f64);
 }

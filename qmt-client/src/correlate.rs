@@ -53,6 +53,8 @@ use qmt_proto::codes::{
 use qmt_proto::params::{ClientIdx, MsgId, PktTimeout, Qos, RetryTimes};
 use qmt_proto::urc::{ConnValue, Urc};
 
+use smallvec::{SmallVec, smallvec};
+
 use crate::error::{ClientError, PublishFailure};
 pub use crate::op::OpKind;
 
@@ -257,6 +259,10 @@ impl Outcome {
         !matches!(self, Outcome::Progress { .. })
     }
 }
+
+/// What one line or one deadline resolved: nearly always one thing or nothing, so it is kept
+/// inline and resolving a result allocates nothing.
+pub type Resolutions = SmallVec<[Resolution; 1]>;
 
 /// What a line (or the passing of time) resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -564,8 +570,8 @@ impl Correlator {
 
     /// Fails every operation whose deadline has passed with [`ClientError::Timeout`] (naming the
     /// result waited for and how long), publishes with [`PublishFailure::NoResult`].
-    pub fn handle_timeout(&mut self, now: Instant) -> Vec<Resolution> {
-        let mut out = Vec::new();
+    pub fn handle_timeout(&mut self, now: Instant) -> Resolutions {
+        let mut out = Resolutions::new();
         let mut i = 0;
         while i < self.entries.len() {
             if self.entries[i].deadline <= now {
@@ -596,9 +602,9 @@ impl Correlator {
 
     /// Feeds one line from the module. Lines that are no URC or concern no operation (messages,
     /// `+CPIN: READY`, information lines, unknown lines) give nothing. Never panics.
-    pub fn on_urc(&mut self, line: &ModuleLine<'_>, now: Instant) -> Vec<Resolution> {
+    pub fn on_urc(&mut self, line: &ModuleLine<'_>, now: Instant) -> Resolutions {
         let ModuleLine::Urc(urc) = line else {
-            return Vec::new();
+            return Resolutions::new();
         };
         match *urc {
             Urc::Open { client_idx, result } => {
@@ -714,23 +720,23 @@ impl Correlator {
                 err_code,
             } => self.stat(client_idx, err_code),
             Urc::Ping { client_idx, .. } => {
-                let mut out = vec![Resolution::PingTimeout { client_idx }];
+                let mut out = smallvec![Resolution::PingTimeout { client_idx }];
                 out.extend(self.fail_client(client_idx, |k| k.kind != OpKind::Close, &Cause::Ping));
                 out
             }
             Urc::Rdy | Urc::PoweredDown => {
-                let mut out = vec![Resolution::ModuleRestarted];
+                let mut out = smallvec![Resolution::ModuleRestarted];
                 for c in ClientIdx::all() {
                     self.clients[idx(c)].link = LinkState::Closed;
                     out.extend(self.fail_client(c, |_| true, &Cause::Restart));
                 }
                 out
             }
-            Urc::Recv(_) | Urc::RecvStored { .. } | Urc::CpinReady => Vec::new(),
+            Urc::Recv(_) | Urc::RecvStored { .. } | Urc::CpinReady => Resolutions::new(),
         }
     }
 
-    fn disc_result(&mut self, client_idx: ClientIdx, result: DiscResult) -> Vec<Resolution> {
+    fn disc_result(&mut self, client_idx: ClientIdx, result: DiscResult) -> Resolutions {
         if result == DiscResult::Disconnected {
             self.clients[idx(client_idx)].link = LinkState::Closed;
             let mut out = self.finish(
@@ -753,14 +759,14 @@ impl Correlator {
         }
     }
 
-    fn stat(&mut self, client_idx: ClientIdx, code: StatCode) -> Vec<Resolution> {
+    fn stat(&mut self, client_idx: ClientIdx, code: StatCode) -> Resolutions {
         let c = &mut self.clients[idx(client_idx)];
         match c.link {
             LinkState::Open => {
                 c.link = LinkState::Closed;
                 c.lost = Some(code);
                 tracing::debug!(client = client_idx.get(), code = code.code(), "link lost");
-                let mut out = vec![Resolution::LinkLost {
+                let mut out = smallvec![Resolution::LinkLost {
                     client_idx,
                     code,
                     action: code.recommended_action(),
@@ -775,7 +781,7 @@ impl Correlator {
                     .any(|e| e.key == OpKey::disc(client_idx)) =>
             {
                 // The end of a requested disconnect (typically code 5).
-                let mut out = vec![Resolution::StatIgnored { client_idx, code }];
+                let mut out = smallvec![Resolution::StatIgnored { client_idx, code }];
                 out.extend(self.disc_result(client_idx, DiscResult::Disconnected));
                 out
             }
@@ -790,18 +796,13 @@ impl Correlator {
                     code = code.code(),
                     "+QMTSTAT of a client that is not open: stale, ignored"
                 );
-                vec![Resolution::StatIgnored { client_idx, code }]
+                smallvec![Resolution::StatIgnored { client_idx, code }]
             }
         }
     }
 
     /// A progress outcome extends the deadline; a final one removes the entry.
-    fn progress_or_finish(
-        &mut self,
-        key: OpKey,
-        outcome: Outcome,
-        now: Instant,
-    ) -> Vec<Resolution> {
+    fn progress_or_finish(&mut self, key: OpKey, outcome: Outcome, now: Instant) -> Resolutions {
         if outcome.is_final() {
             return self.finish(key, outcome);
         }
@@ -809,21 +810,21 @@ impl Correlator {
         match self.entries.iter_mut().find(|e| e.key == key) {
             Some(e) => {
                 e.deadline = e.deadline.max(now + extra);
-                vec![Resolution::Op {
+                smallvec![Resolution::Op {
                     token: e.token,
                     key,
                     outcome,
                 }]
             }
-            None => vec![Resolution::Unmatched { key }],
+            None => smallvec![Resolution::Unmatched { key }],
         }
     }
 
     /// Removes the oldest entry with `key` and reports `outcome` for it.
-    fn finish(&mut self, key: OpKey, outcome: Outcome) -> Vec<Resolution> {
+    fn finish(&mut self, key: OpKey, outcome: Outcome) -> Resolutions {
         let Some(at) = self.entries.iter().position(|e| e.key == key) else {
             tracing::debug!(key = %key.describe(), "result without a pending operation");
-            return vec![Resolution::Unmatched { key }];
+            return smallvec![Resolution::Unmatched { key }];
         };
         let e = self.entries.remove(at);
         let outcome = match outcome {
@@ -836,7 +837,7 @@ impl Correlator {
             }
             other => other,
         };
-        vec![Resolution::Op {
+        smallvec![Resolution::Op {
             token: e.token,
             key,
             outcome,
@@ -849,8 +850,8 @@ impl Correlator {
         client_idx: ClientIdx,
         which: impl Fn(&OpKey) -> bool,
         cause: &Cause,
-    ) -> Vec<Resolution> {
-        let mut out = Vec::new();
+    ) -> Resolutions {
+        let mut out = Resolutions::new();
         let mut i = 0;
         while i < self.entries.len() {
             let e = &self.entries[i];
@@ -966,6 +967,7 @@ mod tests {
     }
     fn feed(cor: &mut Correlator, line: &str, now: Instant) -> Vec<Resolution> {
         cor.on_urc(&ModuleLine::parse(line.as_bytes()), now)
+            .into_vec()
     }
     fn op(token: OpToken, key: OpKey, outcome: Outcome) -> Resolution {
         Resolution::Op {
@@ -1583,7 +1585,7 @@ mod tests {
         assert_eq!(cor.poll_timeout(), Some(now + Duration::from_secs(4)));
         assert!(cor.handle_timeout(now + Duration::from_secs(3)).is_empty());
         let t = now + Duration::from_secs(4);
-        let r = cor.handle_timeout(t);
+        let r = cor.handle_timeout(t).into_vec();
         assert_eq!(
             r,
             vec![

@@ -837,9 +837,12 @@ impl ClientOptions {
         msgid: MsgId,
         qos: Qos,
         retain: bool,
-        topic: &str,
-        payload: &[u8],
+        topic: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
     ) -> Result<(Command, Vec<u8>), ClientError> {
+        // Owned in, owned out: in text mode the caller's buffers become the command's, so
+        // building a publish allocates nothing more.
+        let payload = payload.into();
         let max = self.max_payload();
         if payload.len() > max {
             return Err(ClientError::PayloadTooLarge {
@@ -848,8 +851,8 @@ impl ClientOptions {
             });
         }
         let data = match self.send_encoding() {
-            DataEncoding::Text => payload.to_vec(),
-            DataEncoding::Hex => qmt_proto::recv::encode_hex(payload),
+            DataEncoding::Text => payload,
+            DataEncoding::Hex => qmt_proto::recv::encode_hex(&payload),
         };
         let topic = Topic::new(topic)?;
         let cmd = PubEx::for_payload(client_idx, msgid, qos, retain, topic, &data)?;
@@ -1493,7 +1496,7 @@ mod tests {
                 Qos::AtMostOnce,
                 false,
                 "t",
-                &[0; 1500]
+                [0; 1500]
             )
             .is_ok()
         );
@@ -1504,7 +1507,7 @@ mod tests {
                 Qos::AtMostOnce,
                 false,
                 "t",
-                &[0; 1501]
+                [0; 1501]
             ),
             Err(ClientError::PayloadTooLarge {
                 len: 1501,
@@ -1518,7 +1521,7 @@ mod tests {
                 Qos::AtMostOnce,
                 false,
                 "t",
-                &[0; 751]
+                [0; 751]
             ),
             Err(ClientError::PayloadTooLarge { len: 751, max: 750 })
         );

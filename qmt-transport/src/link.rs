@@ -82,8 +82,10 @@ use qmt_proto::{
 };
 
 mod framer;
+mod txq;
 
 use framer::{Framer, Piece, echo_pieces};
+use txq::TxQueue;
 
 pub use framer::LINE_LIMIT;
 
@@ -371,8 +373,8 @@ struct Exchange {
     name: CommandName,
     /// [`Command::info_client`]: information lines naming another client are URCs.
     info_client: Option<ClientIdx>,
-    /// The bytes written, without the final `\r`: what an echo looks like.
-    text: Vec<u8>,
+    /// The command: its encoding without the final `\r` is what its echo looks like.
+    command: Command,
     /// The data not yet written (until the prompt / `CONNECT`).
     data: Option<Vec<u8>>,
     phase: Phase,
@@ -499,8 +501,10 @@ pub struct Link {
     current: Option<Exchange>,
     /// Timed-out exchanges whose answers may still come, oldest first; sent before `current`.
     ghosts: VecDeque<Exchange>,
-    /// Bytes to write: the serial of their exchange, whether they are data, the bytes.
-    tx: VecDeque<(u64, bool, Vec<u8>)>,
+    /// Bytes to write, tagged by exchange (one reused buffer: no allocation per command).
+    tx: TxQueue,
+    /// Reused to encode a command when a line may be its echo.
+    scratch: Vec<u8>,
     events: VecDeque<LinkEvent>,
     /// The line being handled (reused: its capacity stays).
     line: Vec<u8>,
@@ -524,7 +528,7 @@ impl core::fmt::Debug for Link {
                 "ghosts",
                 &self.ghosts.iter().map(Exchange::name).collect::<Vec<_>>(),
             )
-            .field("tx_pending", &self.tx.len())
+            .field("tx_pending", &self.tx.runs())
             .field("events", &self.events.len())
             .field("stats", &self.stats)
             .field("closed", &self.closed)
@@ -541,7 +545,8 @@ impl Link {
             queue: VecDeque::new(),
             current: None,
             ghosts: VecDeque::new(),
-            tx: VecDeque::new(),
+            tx: TxQueue::default(),
+            scratch: Vec::new(),
             events: VecDeque::new(),
             collected: None,
             line: Vec::new(),
@@ -770,7 +775,7 @@ impl Link {
             Some(_) => self.config.timeouts.other,
             None => self.config.timeouts.for_kind(command.kind().0),
         };
-        let (mut ex, _) = self.exchange(command, None, Some(token), marker, wait, now);
+        let mut ex = self.exchange(command, None, Some(token), marker, wait, now);
         ex.echo_seen = echoed;
         self.current = Some(ex);
         token
@@ -810,9 +815,24 @@ impl Link {
         self.current.as_ref().map(|c| c.deadline)
     }
 
-    /// Bytes to write to the port, in order.
+    /// Bytes to write to the port, in order: the next command line or data phase (or what is
+    /// left of it after [`poll_transmit_into`](Self::poll_transmit_into)) as an owned buffer.
+    /// Convenient for tests and scripts; a driver uses `poll_transmit_into`, which allocates
+    /// nothing.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.tx.pop_front().map(|(_, _, bytes)| bytes)
+        self.tx.pop_run()
+    }
+
+    /// Copies bytes to write to the port into `buf`, in order, as many as fit; returns how many
+    /// (0: nothing to write). The link encodes commands into one reused buffer, so this path
+    /// allocates nothing once that buffer has grown to the largest command.
+    pub fn poll_transmit_into(&mut self, buf: &mut [u8]) -> usize {
+        self.tx.read(buf)
+    }
+
+    /// Whether bytes are waiting for [`poll_transmit`](Self::poll_transmit).
+    pub fn wants_transmit(&self) -> bool {
+        !self.tx.is_empty()
     }
 
     /// The next event.
@@ -912,8 +932,8 @@ impl Link {
         wait: Duration,
         now: Instant,
     ) {
-        let (ex, bytes) = self.exchange(command, data, token, marker, wait, now);
-        self.tx.push_back((ex.serial, false, bytes));
+        let ex = self.exchange(command, data, token, marker, wait, now);
+        self.tx.push_command(ex.serial, &ex.command);
         self.current = Some(ex);
     }
 
@@ -926,19 +946,16 @@ impl Link {
         marker: Option<Marker>,
         wait: Duration,
         now: Instant,
-    ) -> (Exchange, Vec<u8>) {
+    ) -> Exchange {
         let serial = self.next_serial;
         self.next_serial += 1;
-        let bytes = command.to_bytes();
-        let mut text = bytes.clone();
-        text.pop();
         let phase = match command.data_phase() {
             Some(DataPhase::Prompt { .. }) => Phase::Prompt,
             Some(DataPhase::Connect { .. }) => Phase::Connect,
             None => Phase::Final,
         };
         let (kind, form) = command.kind();
-        let ex = Exchange {
+        Exchange {
             serial,
             token,
             marker,
@@ -946,7 +963,7 @@ impl Link {
             form,
             name: command.name(),
             info_client: command.info_client(),
-            text,
+            command,
             data,
             phase,
             echo_seen: false,
@@ -955,8 +972,7 @@ impl Link {
             info: 0,
             started: now,
             deadline: now.checked_add(wait).unwrap_or(now),
-        };
-        (ex, bytes)
+        }
     }
 
     /// A marker whose answer no ghost can produce: not outstanding itself, and of another kind
@@ -1087,7 +1103,7 @@ impl Link {
                     head.data_echo = echo_pieces(hook, &data);
                 }
                 let serial = head.serial;
-                self.tx.push_back((serial, true, data));
+                self.tx.push_data(serial, &data);
             }
         }
         emit(Output::Prompt { token, line });
@@ -1096,15 +1112,31 @@ impl Link {
 
     fn on_line(&mut self, bytes: &[u8], now: Instant, emit: &mut impl FnMut(Output<'_>)) {
         self.stats.lines += 1;
-        // Echo of a command written (the first line equal to its text).
-        let echo = self
-            .pending_mut()
-            .find(|ex| !ex.echo_seen && bytes.eq_ignore_ascii_case(&ex.text));
-        if let Some(ex) = echo {
-            ex.echo_seen = true;
-            self.stats.echoes += 1;
-            emit(Output::Echo { line: bytes });
-            return;
+        // Echo of a command written (the first line equal to its text). Every command line
+        // starts with `AT`, so other lines cost no encoding.
+        if bytes
+            .get(..2)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"AT"))
+        {
+            let mut scratch = core::mem::take(&mut self.scratch);
+            let echo = self.pending_mut().find(|ex| {
+                !ex.echo_seen && {
+                    scratch.clear();
+                    ex.command.encode(&mut scratch);
+                    scratch.pop();
+                    bytes.eq_ignore_ascii_case(&scratch)
+                }
+            });
+            let seen = echo.is_some_and(|ex| {
+                ex.echo_seen = true;
+                true
+            });
+            self.scratch = scratch;
+            if seen {
+                self.stats.echoes += 1;
+                emit(Output::Echo { line: bytes });
+                return;
+            }
         }
         if self.data_echo_line(bytes) {
             self.stats.echoes += 1;
@@ -1188,8 +1220,7 @@ impl Link {
         self.stats.heard = true;
         if let Some(ghost) = self.ghosts.pop_front() {
             self.stats.late_finals += 1;
-            self.tx
-                .retain(|(s, data, _)| !(*data && *s == ghost.serial));
+            self.tx.withdraw_data(ghost.serial);
             tracing::debug!(command = %ghost.name(), "late final code consumed");
             emit(Output::Late {
                 typed: ModuleLine::Final(code),
@@ -1204,7 +1235,7 @@ impl Link {
         };
         // Data not yet written when the module already ended the command must not be written
         // any more: the module would read it as commands.
-        self.tx.retain(|(s, data, _)| !(*data && *s == ex.serial));
+        self.tx.withdraw_data(ex.serial);
         // The next command goes out before the completion is handed on, as it always did: the
         // owner learns of the completion with the wire already busy again.
         self.start_next(now);

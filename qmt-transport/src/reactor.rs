@@ -557,12 +557,14 @@ impl PortShared {
     fn drive(&self, core: &mut Core) -> Result<(), CloseReason> {
         loop {
             let mut progress = false;
-            while core.buffered() < self.write_capacity {
-                let Some(bytes) = core.link.poll_transmit() else {
-                    break;
-                };
-                core.wbuf.extend_from_slice(&bytes);
-                progress = true;
+            if core.buffered() < self.write_capacity && core.link.wants_transmit() {
+                // Straight from the link's buffer into ours: nothing allocated per command.
+                let len = core.wbuf.len();
+                let room = self.write_capacity - core.buffered();
+                core.wbuf.resize(len + room, 0);
+                let n = core.link.poll_transmit_into(&mut core.wbuf[len..]);
+                core.wbuf.truncate(len + n);
+                progress |= n > 0;
             }
             self.flush(core)?;
             while let Some(ev) = core.link.poll_event() {

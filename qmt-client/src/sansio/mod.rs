@@ -304,9 +304,6 @@ struct State {
 pub struct ModemCore {
     link: Link,
     st: State,
-    /// Bytes taken from the link, not yet given to the driver (from `tx_pos`).
-    tx: Vec<u8>,
-    tx_pos: usize,
 }
 
 impl std::fmt::Debug for ModemCore {
@@ -348,8 +345,6 @@ impl ModemCore {
                 stats: CoreStats::default(),
                 closed: false,
             },
-            tx: Vec::new(),
-            tx_pos: 0,
         }
     }
 
@@ -483,21 +478,8 @@ impl ModemCore {
 
     /// Copies bytes to write to the port into `buf`; returns how many (0: nothing to write).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
-        let mut n = 0;
-        while n < buf.len() {
-            if self.tx_pos == self.tx.len() {
-                self.tx.clear();
-                self.tx_pos = 0;
-                match self.link.poll_transmit() {
-                    Some(bytes) => self.tx.extend_from_slice(&bytes),
-                    None => break,
-                }
-            }
-            let take = (self.tx.len() - self.tx_pos).min(buf.len() - n);
-            buf[n..n + take].copy_from_slice(&self.tx[self.tx_pos..self.tx_pos + take]);
-            self.tx_pos += take;
-            n += take;
-        }
+        // The link encodes into one reused buffer: nothing is allocated per command.
+        let n = self.link.poll_transmit_into(buf);
         self.st.stats.bytes_out += n as u64;
         n
     }
@@ -607,7 +589,7 @@ impl ModemCore {
             let Some(out) = self.st.outbox.pop_front() else {
                 return;
             };
-            let name = out.command.name_for_log();
+            let name = out.command.name();
             match self.link.submit(out.command, out.data, now) {
                 Ok(token) => {
                     self.st.purposes.insert(token, out.purpose);
@@ -618,17 +600,6 @@ impl ModemCore {
                 }
             }
         }
-    }
-}
-
-/// A command's name without parameters (they may hold secrets).
-trait NameForLog {
-    fn name_for_log(&self) -> String;
-}
-
-impl NameForLog for Command {
-    fn name_for_log(&self) -> String {
-        crate::error::command_name(self)
     }
 }
 
@@ -873,16 +844,22 @@ impl State {
         match purpose {
             Purpose::Startup => self.startup_done(result, now),
             Purpose::Accept { op, kind } => {
-                let name = kind.to_string();
+                // The name is only written out for an error: accepting allocates nothing.
                 let failed = match result {
                     Ok(Ok(())) => {
                         self.correlator.accepted(op, now);
                         None
                     }
-                    Ok(Err(cme)) => self
+                    Ok(Err(cme)) => self.correlator.fail(
+                        op,
+                        ClientError::Module {
+                            command: kind.to_string(),
+                            cme,
+                        },
+                    ),
+                    Err(e) => self
                         .correlator
-                        .fail(op, ClientError::Module { command: name, cme }),
-                    Err(e) => self.correlator.fail(op, command_error(&name, e)),
+                        .fail(op, command_error(&kind.to_string(), e)),
                 };
                 if let Some(r) = failed {
                     self.resolve(r, now);
@@ -1044,7 +1021,7 @@ impl State {
                 let msgid = slot.msgids.for_publish(qos)?;
                 let built = slot
                     .options
-                    .publish_command(idx, msgid, qos, retain, &topic, &payload);
+                    .publish_command(idx, msgid, qos, retain, topic, payload);
                 let (command, data) = match built {
                     Ok(v) => v,
                     Err(e) => {
