@@ -918,7 +918,7 @@ impl Module {
             | Command::AddrRead(_)
             | Command::CfunSet { .. }
             | Command::CfunRead
-            | Command::PowerDown(_) => self.line(ModuleLine::Final(FinalCode::Error)),
+            | Command::PowerDown(_) => self.error(CmeError::OperationNotSupported),
         }
     }
 
