@@ -354,6 +354,8 @@ fn module_events(
                 st.lagged += dropped;
             }
             Event::Retransmitting { .. } => {}
+            // The ladder's rungs (with bring-up on); the timeline above shows them.
+            Event::Network(_) | Event::NetworkFailed(_) => {}
         }
     }
 }

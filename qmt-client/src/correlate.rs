@@ -236,6 +236,8 @@ pub enum Completion {
     Unsubscribed,
     /// `+QMTPUBEX: <idx>,<msgid>,0`: sent (QoS 0) or acknowledged (QoS 1/2).
     Published,
+    /// A status request's snapshot ([`crate::Modem::status`]).
+    Status(Box<crate::sansio::ModemStatus>),
 }
 
 /// What happened to a pending operation.

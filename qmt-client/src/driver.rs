@@ -43,7 +43,7 @@ use qmt_transport::reactor::{TraceDir, TraceHook};
 use crate::correlate::Completion;
 use crate::error::ClientError;
 use crate::queue::EventQueue;
-use crate::sansio::{CoreEvent, ModemCore, OpId, Startup};
+use crate::sansio::{CoreEvent, ModemCore, OpId, Stage, Startup};
 
 const WAKER: mio::Token = mio::Token(0);
 /// Reads per readiness event before other ports get a turn (then the port is revisited at once).
@@ -177,6 +177,7 @@ impl Reactor {
             trace,
             write_capacity: write_capacity.max(1),
             ctl: Arc::clone(&self.ctl),
+            stage: Mutex::new(None),
             inner: Mutex::new(Inner {
                 core,
                 stream: Some(stream),
@@ -237,6 +238,9 @@ pub(crate) struct ModemShared {
     write_capacity: usize,
     ctl: Arc<Ctl>,
     inner: Mutex<Inner>,
+    /// The bring-up stage last entered (for `Opening::stage`; its own lock so a progress line
+    /// never waits for the core).
+    pub(crate) stage: Mutex<Option<Stage>>,
 }
 
 /// What is under the modem's lock.
@@ -425,6 +429,21 @@ impl ModemShared {
             CoreEvent::StartupFailed(e) => {
                 if let Some(tx) = inner.startup.take() {
                     let _ = tx.send(Err(e));
+                }
+            }
+            CoreEvent::Stage(stage) => {
+                // A repair after start-up is every client's business: each connection hears it.
+                if inner.startup.is_none() {
+                    for q in inner.conns.iter().flatten() {
+                        q.push(crate::Event::Network(stage.clone()));
+                    }
+                }
+                *lock(&self.stage) = Some(stage);
+            }
+            CoreEvent::NetworkFailed(e) => {
+                tracing::warn!(error = %e, "the network could not be repaired");
+                for q in inner.conns.iter().flatten() {
+                    q.push(crate::Event::NetworkFailed(e.clone()));
                 }
             }
             CoreEvent::Done { op, result } => {

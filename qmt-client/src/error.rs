@@ -172,6 +172,79 @@ pub enum ClientError {
         heard: String,
     },
 
+    /// Bring-up (spec §10.3): `AT+CPIN?` answered `+CME ERROR: 10`.
+    #[error(
+        "no SIM card: the module reports SIM not inserted; insert a SIM (power off first) and check the tray"
+    )]
+    SimNotInserted,
+
+    /// Bring-up (spec §10.3): the SIM wants its PIN and none was configured.
+    #[error(
+        "the SIM is locked with a PIN: give it (--pin, or NetworkConfig::pin), or remove the PIN lock"
+    )]
+    SimPinRequired,
+
+    /// Bring-up (spec §10.3): the module refused the configured PIN (`+CME ERROR: 16`). Not
+    /// retried: three wrong PINs lock the SIM.
+    #[error(
+        "the SIM refused the PIN (incorrect password); check it before trying again: three wrong PINs lock the SIM"
+    )]
+    SimPinWrong,
+
+    /// Bring-up (spec §10.3): `+CPIN: SIM PUK`, the SIM is locked after three wrong PINs.
+    #[error("the SIM is PUK-locked after three wrong PINs: unlock it with the PUK in a phone")]
+    SimPukRequired,
+
+    /// Bring-up (spec §10.5): registration `<stat>` 3, the network denied it.
+    #[error(
+        "the network denied registration (stat 3): check that the SIM is active, has a data plan and may roam here"
+    )]
+    RegistrationDenied,
+
+    /// Bring-up (spec §10.5): not registered within the wait.
+    #[error("not registered after {secs:.0} s ({state}): check the antenna, the coverage and the SIM's plan", secs = .waited.as_secs_f64(), state = reg_words(.stat))]
+    NotRegistered {
+        /// The last packet-domain `<stat>` seen.
+        stat: qmt_proto::RegStat,
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// Bring-up (spec §10.4): not registered, and `AT+CSQ` says no signal (99).
+    #[error("no signal after {secs:.0} s (AT+CSQ 99): connect the antenna, or move to coverage", secs = .waited.as_secs_f64())]
+    NoSignal {
+        /// How long it waited.
+        waited: Duration,
+    },
+
+    /// Bring-up (spec §10.6): `AT+QIACT` failed, also after `AT+QIDEACT`.
+    #[error(
+        "the data context could not be activated with APN \"{apn}\": check the APN (--apn) and its user and password"
+    )]
+    PdpActivationFailed {
+        /// The APN tried (empty: the context's own).
+        apn: String,
+    },
+
+    /// `AT+QMTOPEN` failed and the module has no active data context for the client: without
+    /// bring-up, qmt assumes one (spec §10.6).
+    #[error(
+        "AT+QMTOPEN failed: PDP context {cid} is not active (no data bearer); let qmt bring the network up (drop --no-bring-up, give --apn), or activate it with AT+QIACT={cid}"
+    )]
+    NoDataContext {
+        /// The client's context (`pdpcid`).
+        cid: u8,
+    },
+
+    /// Bring-up: a stage did not finish in its time.
+    #[error("network bring-up timed out at the {stage} stage after {secs:.0} s", secs = .waited.as_secs_f64())]
+    StageTimeout {
+        /// The stage (`SIM`, `registration` …).
+        stage: &'static str,
+        /// How long it waited.
+        waited: Duration,
+    },
+
     /// The module refused the command with `ERROR` or `+CME ERROR`.
     #[error("{command} was refused by the module: {cme}")]
     Module {
@@ -368,6 +441,11 @@ impl PublishFailure {
             },
         }
     }
+}
+
+/// A registration state in words, for [`ClientError::NotRegistered`].
+fn reg_words(stat: &qmt_proto::RegStat) -> &'static str {
+    crate::sansio::stat_words(*stat)
 }
 
 impl ClientError {

@@ -16,7 +16,9 @@ use crate::error::ClientError;
 use crate::options::ClientOptions;
 use crate::queue::{DEFAULT_CAPACITY, EventQueue};
 use crate::recovery::RecoveryPolicy;
-use crate::sansio::{CoreConfig, CoreStats, ModemCore, Overflow, Startup};
+use crate::sansio::{
+    CoreConfig, CoreStats, ModemCore, ModemStatus, NetworkConfig, Overflow, Stage, Startup,
+};
 
 /// How to open and run a [`Modem`].
 #[derive(Clone, Debug)]
@@ -36,6 +38,10 @@ pub struct ModemConfig {
     pub close_stale: bool,
     /// The reconnect policy of clients created with [`Modem::client`] (off by default).
     pub recovery: RecoveryPolicy,
+    /// Bring-up from power-on to a data bearer before MQTT (spec §10: SIM, PIN, registration,
+    /// APN, PDP context), and the recovery ladder that repairs a lost bearer. `None` (the default)
+    /// assumes the module is already registered with an active context.
+    pub network: Option<NetworkConfig>,
     /// How many received messages each client's [`Connection`] holds for its consumer (at least
     /// 1; default [`DEFAULT_CAPACITY`]).
     pub event_capacity: usize,
@@ -52,6 +58,7 @@ impl Default for ModemConfig {
             probe_interval: Duration::from_millis(500),
             close_stale: true,
             recovery: RecoveryPolicy::disabled(),
+            network: None,
             event_capacity: DEFAULT_CAPACITY,
             overflow: Overflow::BackPressure,
         }
@@ -82,8 +89,14 @@ impl Opening {
         })
     }
 
-    /// Waits for start-up; bounded by [`ModemConfig::boot_wait`] and the start-up commands'
-    /// deadlines.
+    /// The bring-up stage last entered (spec §10), for a progress line: `None` before the first
+    /// one and without bring-up.
+    pub fn stage(&self) -> Option<Stage> {
+        lock(&self.owner.shared.stage).clone()
+    }
+
+    /// Waits for start-up (bring-up included); bounded by [`ModemConfig::boot_wait`], the
+    /// start-up commands' deadlines and [`NetworkConfig`]'s waits.
     ///
     /// # Errors
     /// As [`Modem::open`].
@@ -179,6 +192,7 @@ impl Modem {
                 probe_interval: config.probe_interval,
                 close_stale: config.close_stale,
                 port_name: name.clone(),
+                network: config.network.clone(),
             },
             now,
         );
@@ -230,6 +244,39 @@ impl Modem {
     /// The port's path.
     pub fn path(&self) -> &str {
         &self.owner.shared.name
+    }
+
+    /// The module at a glance, asked now: identity, SIM, operator and access technology,
+    /// registration per domain, signal, PDP contexts and MQTT clients (spec §10). Works on a
+    /// module that is not registered (fields it cannot answer stay empty). Blocks for the
+    /// queries' answers (a few hundred milliseconds; `AT+COPS?` may take longer).
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`] when the port is gone.
+    pub fn status(&self) -> Result<ModemStatus, ClientError> {
+        let shared = &self.owner.shared;
+        let rx = {
+            let mut inner = shared.lock();
+            if inner.closed {
+                return Err(ClientError::Closed);
+            }
+            let op = inner.core.query_status(Instant::now())?;
+            let rx = inner.wait_for(op);
+            shared.after_request(&mut inner);
+            rx
+        };
+        match rx.recv() {
+            Ok(Ok(crate::Completion::Status(status))) => Ok(*status),
+            Ok(Ok(_)) => Err(ClientError::Closed),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(ClientError::Closed),
+        }
+    }
+
+    /// What bring-up learnt and the network side has seen since (registration changes, a lost
+    /// bearer); empty without bring-up. [`status`](Self::status) asks the module afresh.
+    pub fn network(&self) -> ModemStatus {
+        self.owner.shared.lock().core.network().clone()
     }
 
     /// Counters of the modem's core: bytes, lines, parses, messages.

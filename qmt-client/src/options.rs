@@ -610,6 +610,18 @@ const PERSISTENT_SESSION_TIMEOUT: (i64, i64) = (20, 0);
 const DEFAULT_RECV_MODE: (MsgRecvMode, bool) = (MsgRecvMode::InUrc, true);
 
 impl ClientOptions {
+    /// The PDP context the client uses (`pdpcid`; the module's default is 1).
+    pub fn pdp_cid(&self) -> u8 {
+        self.pdp_cid.map_or(1, |c| c.get())
+    }
+
+    /// Bring-up chose context `cid`: a client that did not name one uses it.
+    pub(crate) fn default_pdp_cid(&mut self, cid: u8) {
+        if self.pdp_cid.is_none() && cid != 1 {
+            self.pdp_cid = PdpCid::new(i64::from(cid)).ok();
+        }
+    }
+
     /// A builder with nothing set.
     pub fn builder() -> ClientOptionsBuilder {
         ClientOptionsBuilder::default()

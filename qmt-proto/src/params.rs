@@ -128,6 +128,12 @@ bounded_int!(
     ContextId(u8), "cid", 1, 15, "1-15"
 );
 
+impl ContextId {
+    /// Context 1: the one modules activate by default and MQTT uses unless told otherwise
+    /// (`pdpcid` 1, spec §3).
+    pub const DEFAULT: ContextId = ContextId(1);
+}
+
 bounded_int!(
     /// `file_size` of `AT+QFUPL` (spec §7), 1–10 485 760 bytes. The spec gives no range; this is
     /// qmt's choice: an upload of nothing is not an upload, and 10 MiB is well above the module's

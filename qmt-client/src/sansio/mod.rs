@@ -37,6 +37,7 @@
 //! assert!(matches!(core.poll_event(), Some(CoreEvent::Ready(_))));
 //! ```
 
+mod network;
 mod reads;
 mod session;
 mod startup;
@@ -57,7 +58,13 @@ use crate::msgid::MsgIdAllocator;
 use crate::options::ClientOptions;
 use crate::recovery::{Recovery, RecoveryPolicy};
 
+pub use network::{
+    ModemStatus, MqttClientState, NetworkConfig, PdpContext, Registration, Rung, SimState, Stage,
+    stat_words,
+};
 pub use startup::{Heard, Startup};
+
+use network::{For, Network, Query};
 
 use session::Seq;
 use startup::StartupState;
@@ -76,6 +83,9 @@ pub struct CoreConfig {
     pub close_stale: bool,
     /// The port's name, for the start-up failure's message.
     pub port_name: String,
+    /// Bring-up from power-on to a data bearer (spec §10), opt-in: `None` assumes the module is
+    /// already registered with an active context, as before.
+    pub network: Option<NetworkConfig>,
 }
 
 impl Default for CoreConfig {
@@ -86,6 +96,7 @@ impl Default for CoreConfig {
             probe_interval: Duration::from_millis(500),
             close_stale: true,
             port_name: String::from("the serial port"),
+            network: None,
         }
     }
 }
@@ -144,6 +155,12 @@ pub enum CoreEvent {
     Ready(Startup),
     /// Start-up failed; the core does nothing more.
     StartupFailed(ClientError),
+    /// Bring-up entered a stage, or the recovery ladder a rung (spec §10): what is being waited
+    /// for, in order.
+    Stage(Stage),
+    /// The network could not be repaired after it was up (the ladder gave up); the clients'
+    /// recoveries keep waiting for it.
+    NetworkFailed(ClientError),
     /// A request ended.
     Done {
         /// The request.
@@ -201,6 +218,8 @@ enum Purpose {
     Rescan { found: Vec<(ClientIdx, RecvId)> },
     /// A command whose answer only matters for the log (`ATE0` after `RDY`).
     Quiet { name: &'static str },
+    /// A query or action of the network side (bring-up, repair, a status request).
+    Net { whom: For, query: Query },
 }
 
 /// Who waits for a two-phase operation's outcome.
@@ -271,6 +290,7 @@ struct State {
     correlator: Correlator,
     clients: [Option<Slot>; 6],
     startup: StartupState,
+    network: Network,
     purposes: HashMap<Token, Purpose>,
     waiters: HashMap<OpToken, Waiter>,
     outbox: VecDeque<Outgoing>,
@@ -331,6 +351,7 @@ impl ModemCore {
             link,
             st: State {
                 startup: StartupState::new(now, &config),
+                network: Network::new(config.network.clone(), now),
                 overflow: Overflow::BackPressure,
                 correlator: Correlator::new(),
                 clients: Default::default(),
@@ -370,6 +391,11 @@ impl ModemCore {
         let at = slot_index(client_idx);
         if self.st.clients[at].is_some() {
             return Err(ClientError::ClientInUse { client_idx });
+        }
+        let mut options = options;
+        if let Some(cid) = self.st.network.cid() {
+            // Spec §10: MQTT runs on the context bring-up activated.
+            options.default_pdp_cid(cid.get());
         }
         self.st
             .correlator
@@ -451,6 +477,7 @@ impl ModemCore {
             self.st.resolve(r, now);
         }
         self.st.startup_timer(now);
+        self.st.network_timer(now);
         self.st.recovery_timers(now);
         self.flush(now);
     }
@@ -468,8 +495,11 @@ impl ModemCore {
         };
         take(self.st.correlator.poll_timeout());
         take(self.st.startup.poll_timeout());
+        take(self.st.network.poll_timeout());
+        // While the bearer is being repaired, recovery attempts wait for it (`network.rs`).
+        let up = self.st.network.is_up();
         for slot in self.st.clients.iter().flatten() {
-            if slot.seq.is_none() {
+            if slot.seq.is_none() && up {
                 take(slot.recovery.poll_timeout());
             }
         }
@@ -505,6 +535,39 @@ impl ModemCore {
         let r = self.st.submit(client_idx, request, now);
         self.flush(now);
         r
+    }
+
+    /// Asks the module for a [`ModemStatus`] (identity, SIM, operator, registration, signal, PDP
+    /// contexts, MQTT clients); it ends with a [`CoreEvent::Done`] whose completion is
+    /// [`Completion::Status`]. Queries the module refuses (no SIM, no network) leave their fields
+    /// empty: a module that is not registered still gives a snapshot.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`]; [`ClientError::NotConnected`] before start-up synchronised.
+    pub fn query_status(&mut self, now: Instant) -> Result<OpId, ClientError> {
+        if self.st.closed {
+            return Err(ClientError::Closed);
+        }
+        if !self.st.startup.synced() {
+            return Err(ClientError::NotConnected);
+        }
+        let op = OpId(self.st.next_op);
+        self.st.start_status(op);
+        self.st.next_op += 1;
+        self.flush(now);
+        Ok(op)
+    }
+
+    /// What bring-up learnt and what the network side has seen since (registration URCs, a lost
+    /// bearer); empty without bring-up. For a fresh picture use
+    /// [`query_status`](Self::query_status).
+    pub fn network(&self) -> &ModemStatus {
+        &self.st.network.seen
+    }
+
+    /// Whether the data bearer is up (always, without bring-up).
+    pub fn network_up(&self) -> bool {
+        self.st.network.is_up()
     }
 
     /// The consumer of `client_idx` took `messages` messages: the core may deliver more (and
@@ -702,6 +765,10 @@ impl State {
         };
         match (purpose, info) {
             (Purpose::Startup, info) => self.startup.on_info(&info),
+            (Purpose::Net { whom, query }, info) => {
+                let (whom, query) = (*whom, *query);
+                self.network.on_info(whom, query, &info);
+            }
             (
                 Purpose::Configure { qfupl, .. },
                 Info::QfUpl {
@@ -782,7 +849,11 @@ impl State {
                 self.pump_reads(*client_idx);
                 return;
             }
-            ModuleLine::Urc(Urc::Rdy) => self.on_rdy(),
+            ModuleLine::Urc(Urc::Rdy) => {
+                self.on_rdy();
+                self.network_rdy(now);
+            }
+            ModuleLine::Urc(urc) => self.network_urc(urc, now),
             _ => {}
         }
         if !self.startup.is_ready() {
@@ -820,7 +891,7 @@ impl State {
                 );
             }
         }
-        if self.startup.is_ready() {
+        if self.startup.synced() {
             self.send(Command::Echo(false), None, Purpose::Quiet { name: "ATE0" });
             self.send(
                 Command::Cmee(qmt_proto::command::CmeeMode::Verbose),
@@ -889,6 +960,7 @@ impl State {
                     self.rescan_done(found);
                 }
             }
+            Purpose::Net { whom, query } => self.net_done(whom, query, result, now),
             Purpose::Quiet { name } => match result {
                 Ok(Ok(())) => {}
                 Ok(Err(cme)) => tracing::warn!(command = name, %cme, "refused"),
@@ -930,6 +1002,12 @@ impl State {
                 Err(CommandError::Closed {
                     command: reason.to_owned(),
                 }),
+                now,
+            ),
+            Purpose::Net { whom, query } => self.net_done(
+                whom,
+                query,
+                Ok(Err(ModuleError::CmeText(reason.to_owned()))),
                 now,
             ),
             Purpose::Rescan { .. } | Purpose::Quiet { .. } => {}
@@ -1188,8 +1266,16 @@ impl State {
             }
             Resolution::LinkLost {
                 client_idx, code, ..
-            } => self.lost(client_idx, crate::recovery::LossCause::LinkLost(code), now),
+            } => {
+                // Spec §6: after a failed PINGREQ the recommended action is a PDP reset, the
+                // ladder's first rung (with bring-up on).
+                if code == qmt_proto::codes::StatCode::PingFailed {
+                    self.pdp_reset();
+                }
+                self.lost(client_idx, crate::recovery::LossCause::LinkLost(code), now);
+            }
             Resolution::PingTimeout { client_idx } => {
+                self.pdp_reset();
                 self.lost(client_idx, crate::recovery::LossCause::PingTimeout, now);
             }
             Resolution::ModuleRestarted => {

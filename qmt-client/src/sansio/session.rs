@@ -101,6 +101,10 @@ impl State {
 
     /// Recovery attempts that are due start their first step.
     pub(super) fn recovery_timers(&mut self, now: Instant) {
+        // While the bearer is being repaired, reopening cannot work (spec §10.6): wait for it.
+        if !self.network.is_up() {
+            return;
+        }
         for i in 0..6 {
             let Ok(idx) = ClientIdx::new(i) else { continue };
             let Some(slot) = self.slot(idx) else { continue };
@@ -415,6 +419,20 @@ impl State {
                             seq.refusal = Some(e);
                         }
                         self.run_step(idx, Step::Close, now);
+                    }
+                    (
+                        Stage::Open,
+                        Err(
+                            e @ ClientError::OpenFailed {
+                                result: OpenResult::PdpActivationFailed | OpenResult::FailedToOpen,
+                            },
+                        ),
+                    ) => {
+                        // Spec §10.6: the usual symptoms of a missing bearer; the module is
+                        // asked why, and the request ends with the cause.
+                        slot.seq = None;
+                        let cid = slot.options.pdp_cid();
+                        self.diagnose_open(op, cid, e);
                     }
                     (_, Err(e)) => {
                         slot.seq = None;

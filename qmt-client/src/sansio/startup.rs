@@ -26,6 +26,8 @@ pub struct Startup {
     pub sync_attempts: u32,
     /// Clients found open (left by an earlier host process) and closed.
     pub closed_stale: Vec<ClientIdx>,
+    /// With bring-up: what it learnt on the way (identity, SIM, registration, the context).
+    pub network: Option<Box<super::ModemStatus>>,
 }
 
 /// What a port that never answered `AT` said (for [`ClientError::NoAnswer`]).
@@ -87,6 +89,8 @@ enum Phase {
         waiting: bool,
         second: bool,
     },
+    /// Synchronised; the network is being brought up (`network.rs`).
+    BringUp,
     Ready,
     Failed,
 }
@@ -123,6 +127,11 @@ impl StartupState {
 
     pub(super) fn is_ready(&self) -> bool {
         matches!(self.phase, Phase::Ready)
+    }
+
+    /// Whether the module was synchronised (echo off, verbose errors), bring-up or not.
+    pub(super) fn synced(&self) -> bool {
+        matches!(self.phase, Phase::Ready | Phase::BringUp)
     }
 
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
@@ -278,7 +287,7 @@ impl State {
                             self.startup.phase = open_read;
                             self.send(Command::OpenRead, None, Purpose::Startup);
                         } else {
-                            self.startup_ready();
+                            self.startup_ready(now);
                         }
                     }
                 }
@@ -288,7 +297,7 @@ impl State {
                     return self.startup_fail(e);
                 }
                 if open.is_empty() {
-                    return self.startup_ready();
+                    return self.startup_ready(now);
                 }
                 if second {
                     // A DISC leaves the client closed on most firmware; close what is still open.
@@ -341,7 +350,7 @@ impl State {
         };
         let Some((idx, connected)) = remaining.pop_front() else {
             if *second {
-                self.startup_ready();
+                self.startup_ready(now);
             } else {
                 self.startup.phase = Phase::OpenRead {
                     second: true,
@@ -394,11 +403,26 @@ impl State {
         self.close_next_stale(now);
     }
 
-    fn startup_ready(&mut self) {
+    /// Synchronised, stale clients closed: the network comes next (if configured).
+    fn startup_ready(&mut self, now: Instant) {
         self.startup.report.closed_stale = std::mem::take(&mut self.startup.found);
+        self.startup.phase = Phase::BringUp;
+        self.bring_up(now);
+    }
+
+    /// Start-up is complete (bring-up included): requests are taken from now on.
+    pub(super) fn startup_complete(&mut self) {
         self.startup.phase = Phase::Ready;
+        if self.network.enabled() {
+            self.startup.report.network = Some(Box::new(self.network.seen.clone()));
+        }
         let report = self.startup.report.clone();
         self.events.push_back(CoreEvent::Ready(report));
+    }
+
+    /// Start-up failed at the network (`network.rs`).
+    pub(super) fn startup_failed(&mut self, e: ClientError) {
+        self.startup_fail(e);
     }
 }
 

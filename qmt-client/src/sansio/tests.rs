@@ -446,7 +446,67 @@ fn an_open_that_fails_is_reported_even_with_recovery() {
     let op = h.submit(Request::Connect);
     h.configure(&o);
     h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,3");
+    // The failure is diagnosed (spec §10.6): SIM, registration, signal, contexts all fine, so
+    // the module's own result stands.
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    h.answer("AT+CGREG?", "+CGREG: 0,1|OK");
+    h.answer("AT+CEREG?", "+CEREG: 0,1|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.0.0.2\"|OK");
     assert!(matches!(h.done(op), Err(ClientError::OpenFailed { .. })));
+}
+
+#[test]
+fn a_failed_open_without_bring_up_names_the_missing_bearer() {
+    for (answers, want) in [
+        (
+            [
+                "+CME ERROR: 10",
+                "+CGREG: 0,0|OK",
+                "+CEREG: 0,0|OK",
+                "+CSQ: 99,99|OK",
+                "OK",
+            ],
+            ClientError::SimNotInserted,
+        ),
+        (
+            [
+                "+CPIN: READY|OK",
+                "+CGREG: 0,2|OK",
+                "+CEREG: 0,2|OK",
+                "+CSQ: 18,99|OK",
+                "OK",
+            ],
+            ClientError::NotRegistered {
+                stat: qmt_proto::RegStat::Searching,
+                waited: Duration::ZERO,
+            },
+        ),
+        (
+            [
+                "+CPIN: READY|OK",
+                "+CGREG: 0,1|OK",
+                "+CEREG: 0,1|OK",
+                "+CSQ: 18,99|OK",
+                "OK",
+            ],
+            ClientError::NoDataContext { cid: 1 },
+        ),
+    ] {
+        let mut h = H::ready();
+        let o = options();
+        h.add(o.clone(), false);
+        let op = h.submit(Request::Connect);
+        h.configure(&o);
+        h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,3");
+        for (cmd, a) in ["AT+CPIN?", "AT+CGREG?", "AT+CEREG?", "AT+CSQ", "AT+QIACT?"]
+            .iter()
+            .zip(answers)
+        {
+            h.answer(cmd, a);
+        }
+        assert_eq!(h.done(op), Err(want));
+    }
 }
 
 #[test]
@@ -640,4 +700,341 @@ fn a_buffered_client_reads_what_its_slots_held_before_it_connected() {
     h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,1,0,0|OK");
     h.answer("AT+QMTRECV=0,2", "+QMTRECV: 0,9,\"t\",3,old|OK");
     assert!(matches!(h.client_events().as_slice(), [Event::Message(m)] if m.payload() == b"old"));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Bring-up, status and the recovery ladder (spec §10; `network.rs`).
+
+fn net_config() -> NetworkConfig {
+    NetworkConfig::with_apn("internet").unwrap()
+}
+
+impl H {
+    /// Synchronised with bring-up configured; the host has just written the first identity
+    /// query.
+    fn syncing(network: NetworkConfig) -> H {
+        let mut h = H::new(CoreConfig {
+            network: Some(network),
+            ..CoreConfig::default()
+        });
+        h.answer("AT", "OK");
+        h.answer("ATE0", "OK");
+        h.answer("AT+CMEE=2", "OK");
+        h.answer("AT+QMTOPEN?", "OK");
+        h
+    }
+
+    /// Identity answered, the SIM asked.
+    fn at_sim(network: NetworkConfig) -> H {
+        let mut h = H::syncing(network);
+        h.answer("AT+CGMM", "EC200U|OK");
+        h.answer("AT+CGMR", "EC200UCNAAR02A01M08|OK");
+        h.answer("AT+GSN", "866123456789012|OK");
+        h.answer("AT+QCCID", "+QCCID: 89860012345678901234|OK");
+        h
+    }
+
+    /// SIM ready, URC modes set: the first registration poll is out.
+    fn at_registration(network: NetworkConfig) -> H {
+        let mut h = H::at_sim(network);
+        h.answer("AT+CPIN?", "+CPIN: READY|OK");
+        h.answer("AT+CGREG=2", "OK");
+        h.answer("AT+CEREG=2", "OK");
+        h
+    }
+
+    /// The whole bring-up on a cold module: a context activated with `internet`.
+    fn up() -> H {
+        let mut h = H::at_registration(net_config());
+        h.answer("AT+CGREG?", "+CGREG: 2,1,\"1A2B\",\"01C3D04\",7|OK");
+        h.answer("AT+CEREG?", "+CEREG: 2,1,\"1A2B\",\"01C3D04\",7|OK");
+        h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+        h.answer("AT+QICSGP=1", "+QICSGP: 1,\"\",\"\",\"\",0|OK");
+        h.answer("AT+QICSGP=1,1,\"internet\",\"\",\"\",0", "OK");
+        h.answer("AT+QIACT?", "OK");
+        h.answer("AT+QIACT=1", "OK");
+        h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.7\"|OK");
+        h
+    }
+
+    fn stages(&mut self) -> Vec<Stage> {
+        let mut out = Vec::new();
+        self.events.retain(|e| match e {
+            CoreEvent::Stage(s) => {
+                out.push(s.clone());
+                false
+            }
+            _ => true,
+        });
+        out
+    }
+
+    fn startup_failure(&mut self) -> ClientError {
+        self.drain();
+        match self
+            .events
+            .iter()
+            .position(|e| matches!(e, CoreEvent::StartupFailed(_)))
+        {
+            Some(at) => match self.events.remove(at) {
+                CoreEvent::StartupFailed(e) => e,
+                _ => unreachable!(),
+            },
+            None => panic!("start-up did not fail: {:?}", self.events),
+        }
+    }
+}
+
+#[test]
+fn a_cold_module_is_brought_up_stage_by_stage_then_ready() {
+    let mut h = H::up();
+    let stages = h.stages();
+    assert_eq!(
+        stages,
+        [
+            Stage::Identify,
+            Stage::Sim,
+            Stage::Apn,
+            Stage::Pdp,
+            Stage::Up {
+                ip: Some("10.64.1.7".to_owned())
+            },
+        ]
+    );
+    let Some(CoreEvent::Ready(startup)) = h.events.first().cloned() else {
+        panic!("{:?}", h.events);
+    };
+    let net = startup.network.unwrap();
+    assert_eq!(net.model.as_deref(), Some("EC200U"));
+    assert_eq!(net.firmware.as_deref(), Some("EC200UCNAAR02A01M08"));
+    assert_eq!(net.imei.as_deref(), Some("866123456789012"));
+    assert_eq!(net.iccid.as_deref(), Some("89860012345678901234"));
+    assert_eq!(net.sim, SimState::Ready);
+    assert!(net.registered());
+    assert_eq!(net.signal_dbm(), Some(-73));
+    assert!(h.core.is_ready());
+    assert!(h.core.network_up());
+}
+
+#[test]
+fn bring_up_waits_for_registration_by_poll_and_by_urc() {
+    let mut h = H::at_registration(NetworkConfig::default());
+    h.answer("AT+CGREG?", "+CGREG: 2,2|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,2|OK");
+    h.answer("AT+CSQ", "+CSQ: 14,99|OK");
+    let stages = h.stages();
+    assert!(
+        matches!(
+            stages.last(),
+            Some(Stage::Registration {
+                stat: qmt_proto::RegStat::Searching,
+                ..
+            })
+        ),
+        "{stages:?}"
+    );
+    assert!(!h.core.is_ready());
+    // No URC: the next poll after the interval.
+    h.advance(Duration::from_secs(2));
+    h.answer("AT+CGREG?", "+CGREG: 2,2|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,2|OK");
+    h.answer("AT+CSQ", "+CSQ: 14,99|OK");
+    // A URC in the URC shape moves it on at once (no APN configured: straight to the context,
+    // which is active already and reused).
+    h.line("+CEREG: 5,\"1A2B\",\"01C3D04\",7");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.0.0.2\"|OK");
+    assert!(h.core.is_ready(), "{:?}", h.events);
+    assert_eq!(h.written(), "");
+}
+
+#[test]
+fn no_sim_pin_and_puk_are_typed_errors() {
+    let mut h = H::at_sim(net_config());
+    h.answer("AT+CPIN?", "+CME ERROR: SIM not inserted");
+    assert_eq!(h.startup_failure(), ClientError::SimNotInserted);
+
+    let mut h = H::at_sim(net_config());
+    h.answer("AT+CPIN?", "+CPIN: SIM PIN|OK");
+    assert_eq!(h.startup_failure(), ClientError::SimPinRequired);
+
+    let mut h = H::at_sim(net_config());
+    h.answer("AT+CPIN?", "+CPIN: SIM PUK|OK");
+    assert_eq!(h.startup_failure(), ClientError::SimPukRequired);
+}
+
+#[test]
+fn the_pin_is_entered_once_and_a_wrong_one_is_not_retried() {
+    let config = net_config().pin("1234").unwrap();
+    assert!(!format!("{config:?}").contains("1234"));
+    let mut h = H::at_sim(config.clone());
+    h.answer("AT+CPIN?", "+CPIN: SIM PIN|OK");
+    h.answer("AT+CPIN=\"1234\"", "+CME ERROR: 16");
+    let e = h.startup_failure();
+    assert_eq!(e, ClientError::SimPinWrong);
+    assert!(!e.to_string().contains("1234"));
+    assert_eq!(h.written(), "");
+
+    // The right PIN: OK, then READY (asked again shortly; the URC counts too).
+    let mut h = H::at_sim(config);
+    h.answer("AT+CPIN?", "+CPIN: SIM PIN|OK");
+    h.answer("AT+CPIN=\"1234\"", "OK");
+    h.line("+CPIN: READY");
+    h.advance(Duration::from_millis(500));
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    h.expect("AT+CGREG=2");
+}
+
+#[test]
+fn a_busy_sim_is_asked_again_until_the_sim_wait() {
+    let mut h = H::at_sim(net_config());
+    h.answer("AT+CPIN?", "+CME ERROR: SIM busy");
+    assert_eq!(h.written(), "");
+    h.advance(Duration::from_secs(1));
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    h.expect("AT+CGREG=2");
+}
+
+#[test]
+fn denial_no_signal_and_no_registration_are_told_apart() {
+    let mut h = H::at_registration(net_config());
+    h.answer("AT+CGREG?", "+CGREG: 2,3|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,3|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    assert_eq!(h.startup_failure(), ClientError::RegistrationDenied);
+
+    for (csq, no_signal) in [("+CSQ: 99,99", true), ("+CSQ: 9,99", false)] {
+        let mut h = H::at_registration(net_config());
+        for _ in 0..31 {
+            h.answer("AT+CGREG?", "+CGREG: 2,2|OK");
+            h.answer("AT+CEREG?", "+CEREG: 2,2|OK");
+            h.answer("AT+CSQ", &format!("{csq}|OK"));
+            if h.events
+                .iter()
+                .any(|e| matches!(e, CoreEvent::StartupFailed(_)))
+            {
+                break;
+            }
+            h.advance(Duration::from_secs(2));
+        }
+        match h.startup_failure() {
+            ClientError::NoSignal { waited } => {
+                assert!(no_signal);
+                assert!(waited >= Duration::from_secs(60));
+            }
+            ClientError::NotRegistered { stat, waited } => {
+                assert!(!no_signal);
+                assert_eq!(stat, qmt_proto::RegStat::Searching);
+                assert!(waited >= Duration::from_secs(60));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_failed_activation_is_retried_after_a_deactivation_then_named() {
+    let mut h = H::at_registration(net_config());
+    h.answer("AT+CGREG?", "+CGREG: 2,1|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,1|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    // The APN is already right: no AT+QICSGP write.
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QIACT=1", "ERROR");
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "ERROR");
+    assert_eq!(
+        h.startup_failure(),
+        ClientError::PdpActivationFailed {
+            apn: "internet".to_owned()
+        }
+    );
+}
+
+#[test]
+fn a_pdpdeact_is_repaired_before_recovery_reopens() {
+    let mut h = H::up();
+    h.events.clear();
+    let o = options();
+    h.add(o.clone(), true);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+    h.events.clear();
+
+    // The network takes the bearer away; the module drops the client.
+    h.line("+QIURC: \"pdpdeact\",1");
+    h.line("+QMTSTAT: 0,1");
+    h.answer("AT+QIDEACT=1", "OK");
+    // Recovery's backoff passes while the bearer is down: nothing reopens before it is up.
+    h.advance(Duration::from_millis(300));
+    h.answer("AT+QIACT=1", "OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.8\"|OK");
+    let stages = h.stages();
+    assert_eq!(
+        stages,
+        [
+            Stage::Repair(Rung::PdpReset),
+            Stage::Up {
+                ip: Some("10.64.1.8".to_owned())
+            }
+        ]
+    );
+    // Then recovery, whose backoff has passed, reopens and reconnects at once.
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert!(h.core.is_open(c0()), "{:?}", h.events);
+    assert!(h.written().is_empty());
+}
+
+#[test]
+fn a_registration_urc_during_the_query_is_a_urc_and_the_answer_is_the_query_s() {
+    let mut h = H::at_registration(NetworkConfig::default());
+    h.answer("AT+CGREG?", "+CGREG: 2,2|OK");
+    // The spec's pair, in one feed: the URC (stat 1) while AT+CEREG? is in flight, then the
+    // query answer (n 2, stat 2: searching still, as the query was answered first).
+    h.expect("AT+CEREG?");
+    h.feed(b"\r\n+CEREG: 1,\"1A2B\",\"01C3D04\",7\r\n\r\n+CEREG: 2,2,\"1A2B\",\"01C3D04\",7\r\n\r\nOK\r\n");
+    // The query answer is what the step decides on (searching); the URC that came during it
+    // was registered, which the next poll or URC confirms.
+    assert_eq!(
+        h.core.network().cereg.as_ref().map(|r| r.stat),
+        Some(qmt_proto::RegStat::Searching)
+    );
+}
+
+#[test]
+fn status_asks_everything_and_tolerates_refusals() {
+    let mut h = H::ready();
+    let op = h.core.query_status(h.now).unwrap();
+    h.answer("AT+CGMI", "Quectel|OK");
+    h.answer("AT+CGMM", "EC200U|OK");
+    h.answer("AT+CGMR", "EC200UCNAAR02A01M08|OK");
+    h.answer("AT+GSN", "866123456789012|OK");
+    h.answer("AT+QCCID", "+CME ERROR: SIM not inserted");
+    h.answer("AT+CPIN?", "+CME ERROR: SIM not inserted");
+    h.answer("AT+COPS?", "+COPS: 0|OK");
+    h.answer("AT+QNWINFO", "+QNWINFO: No Service|OK");
+    h.answer("AT+CREG?", "+CREG: 0,0|OK");
+    h.answer("AT+CGREG?", "+CGREG: 0,0|OK");
+    h.answer("AT+CEREG?", "+CEREG: 0,0|OK");
+    h.answer("AT+CSQ", "+CSQ: 99,99|OK");
+    h.answer("AT+QCSQ", "+QCSQ: \"NOSERVICE\"|OK");
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QMTOPEN?", "OK");
+    h.answer("AT+QMTCONN?", "OK");
+    let Ok(Completion::Status(s)) = h.done(op) else {
+        panic!()
+    };
+    assert_eq!(s.manufacturer.as_deref(), Some("Quectel"));
+    assert_eq!(s.model.as_deref(), Some("EC200U"));
+    assert_eq!(s.iccid, None);
+    assert_eq!(s.sim, SimState::NotInserted);
+    assert!(!s.registered());
+    assert_eq!(s.signal_dbm(), None);
+    assert_eq!(s.access.as_deref(), Some("No Service"));
+    assert!(s.pdp.is_empty());
 }
