@@ -58,6 +58,7 @@
 mod config;
 mod errors;
 mod host_input;
+pub mod network;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -86,6 +87,7 @@ use crate::net::{ConnectError, NetAction, NetEvent, TlsConfig};
 use config::{ClientConfig, SslContext, cfg_test_ranges};
 use errors::CmeError;
 use host_input::{Line, LineAssembler};
+use network::{Network, NetworkSim, Note};
 
 /// Receive slots per client (spec §5).
 const SLOTS: usize = 5;
@@ -230,10 +232,24 @@ impl std::fmt::Debug for Files {
     }
 }
 
+/// Whether the module is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Power {
+    /// Booting: host bytes are lost until `RDY` at `until`.
+    Booting { until: Instant },
+    /// Running.
+    On,
+    /// After `AT+QPOWD`: silent, deaf, until a power cycle.
+    #[allow(dead_code)] // issue 14 phase A: `AT+QPOWD` is wired once qmt-proto types it
+    Off,
+}
+
 /// The simulated module: fed host bytes, network events and time; drained of bytes for the host,
 /// network actions and its next deadline.
 #[derive(Debug)]
 pub struct Module {
+    power: Power,
+    network: Network,
     echo: bool,
     cmee: CmeeMode,
     input: LineAssembler,
@@ -261,9 +277,22 @@ fn number_list(values: impl IntoIterator<Item = i64>) -> Vec<u8> {
 }
 
 impl Module {
-    /// A module that has just powered up: `RDY` is queued, echo is on.
-    pub fn new(_now: Instant) -> Module {
+    /// A module that has just powered up with the default network ([`NetworkSim::default`]:
+    /// registered, context 1 active): `RDY` is queued, echo is on.
+    pub fn new(now: Instant) -> Module {
+        Module::with_network(now, NetworkSim::default())
+    }
+
+    /// A module that has just powered up with this SIM, network and bearer. With a
+    /// [`NetworkSim::boot_delay`] it answers nothing until the delay has passed (the boot URCs
+    /// come from [`Module::handle_timeout`]); otherwise the boot URCs are queued at once.
+    pub fn with_network(now: Instant, network: NetworkSim) -> Module {
+        let boot_delay = network.boot_delay;
         let mut m = Module {
+            power: Power::Booting {
+                until: now + boot_delay,
+            },
+            network: Network::new(network),
             echo: true,
             cmee: CmeeMode::Disabled,
             input: LineAssembler::default(),
@@ -274,12 +303,26 @@ impl Module {
             ssl: Default::default(),
             files: Files::default(),
         };
-        m.urc(Urc::Rdy);
+        if boot_delay.is_zero() {
+            m.boot(now);
+        }
         m
+    }
+
+    /// Boot ends: `RDY` and whatever else the network configuration announces.
+    fn boot(&mut self, now: Instant) {
+        self.power = Power::On;
+        self.urc(Urc::Rdy);
+        self.network.boot(now);
+        self.apply_notes(now);
     }
 
     /// Bytes the host wrote to the serial port.
     pub fn feed(&mut self, bytes: &[u8], now: Instant) {
+        if self.power != Power::On {
+            debug!(len = bytes.len(), power = ?self.power, "host bytes lost: the module is not up");
+            return;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             if let Some(data) = self.data.as_mut() {
@@ -370,6 +413,13 @@ impl Module {
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Power::Booting { until } = self.power {
+            if until <= now {
+                self.boot(now);
+            }
+        }
+        self.network.handle_timeout(now);
+        self.apply_notes(now);
         if self
             .data
             .as_ref()
@@ -396,8 +446,14 @@ impl Module {
             } => s.poll_timeout(),
             _ => None,
         });
+        let boot = match self.power {
+            Power::Booting { until } => Some(until),
+            _ => None,
+        };
         sessions
             .chain(self.data.as_ref().and_then(|d| d.deadline))
+            .chain(boot)
+            .chain(self.network.poll_timeout())
             .min()
     }
 
@@ -421,18 +477,27 @@ impl Module {
         match fault {
             Fault::PowerCycle => {
                 debug!("fault: power cycle");
-                for idx in ClientIdx::all() {
-                    if !matches!(self.client(idx).link, Link::NotOpen) {
-                        self.net.push_back(NetAction::Close { client_idx: idx });
-                    }
-                }
-                let out = std::mem::take(&mut self.out);
-                let net = std::mem::take(&mut self.net);
-                *self = Module::new(now);
-                // What was already on its way stays ahead of the new `RDY`.
-                let rdy = std::mem::replace(&mut self.out, out);
-                self.out.extend_from_slice(&rdy);
-                self.net = net;
+                self.restart(now);
+            }
+            Fault::PdpDeact { cid } => {
+                debug!(cid, "fault: network deactivates a PDP context");
+                self.network.network_deact(cid);
+            }
+            Fault::RegistrationLost => {
+                debug!("fault: registration lost");
+                self.network.lose();
+            }
+            Fault::RegistrationRegained => {
+                debug!("fault: registration regained");
+                self.network.regain(now);
+            }
+            Fault::SimRemoved => {
+                debug!("fault: SIM removed");
+                self.network.remove_sim(now);
+            }
+            Fault::SimInserted => {
+                debug!("fault: SIM inserted");
+                self.network.insert_sim(now);
             }
             Fault::Garbage(bytes) => {
                 debug!(len = bytes.len(), "fault: garbage");
@@ -462,6 +527,94 @@ impl Module {
                 self.pump(idx, now);
             }
             other => debug!(?other, "fault for the IO shell: ignored by the core"),
+        }
+        self.apply_notes(now);
+    }
+
+    /// A power cycle or reset: every client is dropped without a word to its server, all state is
+    /// lost (configuration, files, echo back on), and the module boots again with the same
+    /// network configuration. Output already queued stays ahead of the new boot URCs.
+    fn restart(&mut self, now: Instant) {
+        for idx in ClientIdx::all() {
+            if !matches!(self.client(idx).link, Link::NotOpen) {
+                self.net.push_back(NetAction::Close { client_idx: idx });
+            }
+        }
+        let out = std::mem::take(&mut self.out);
+        let net = std::mem::take(&mut self.net);
+        let config = self.network.config().clone();
+        *self = Module::with_network(now, config);
+        let boot = std::mem::replace(&mut self.out, out);
+        self.out.extend_from_slice(&boot);
+        self.net = net;
+    }
+
+    /// Writes what the network side queued, and drops the MQTT clients whose context went down.
+    fn apply_notes(&mut self, _now: Instant) {
+        while let Some(note) = self.network.poll_note() {
+            match note {
+                Note::Down(cid) => self.context_down(cid),
+                other => {
+                    let text = self.note_text(&other);
+                    debug!(line = %text, "urc");
+                    ModuleLine::Unknown(text.as_bytes()).encode_framed(&mut self.out);
+                }
+            }
+        }
+    }
+
+    /// Every client bound to context `cid` loses its connection: `+QMTSTAT: <idx>,1` for an open
+    /// one, `+QMTOPEN: <idx>,3` for one still opening.
+    fn context_down(&mut self, cid: u8) {
+        for idx in ClientIdx::all() {
+            if self.client(idx).cfg.pdpcid.get() != cid {
+                continue;
+            }
+            match self.client(idx).link {
+                Link::NotOpen => continue,
+                Link::Opening { .. } => self.urc(Urc::Open {
+                    client_idx: idx,
+                    result: OpenResult::PdpActivationFailed,
+                }),
+                Link::Open { .. } => self.urc(Urc::Stat {
+                    client_idx: idx,
+                    err_code: StatCode::ClosedByPeer,
+                }),
+            }
+            self.close_link(idx);
+        }
+    }
+
+    /// The wire text of a §10 URC (qmt-proto has no type for these lines yet).
+    fn note_text(&self, note: &Note) -> String {
+        match note {
+            Note::Cfun(fun) => format!("+CFUN: {fun}"),
+            Note::Pin(code) => format!("+CPIN: {}", code.text()),
+            Note::Qusim => "+QUSIM: 1".to_owned(),
+            Note::Qind(what) => format!("+QIND: {what}"),
+            Note::SimStat { enabled, inserted } => {
+                format!("+QSIMSTAT: {},{}", u8::from(*enabled), u8::from(*inserted))
+            }
+            Note::Reg {
+                domain,
+                stat,
+                location,
+            } => {
+                let op = self.network.operator();
+                if *location {
+                    format!(
+                        "{}: {stat},\"{}\",\"{}\",{}",
+                        domain.prefix(),
+                        op.area,
+                        op.cell,
+                        op.act
+                    )
+                } else {
+                    format!("{}: {stat}", domain.prefix())
+                }
+            }
+            Note::PdpDeact(cid) => format!("+QIURC: \"pdpdeact\",{cid}"),
+            Note::Down(cid) => format!("(context {cid} down)"),
         }
     }
 
@@ -627,6 +780,15 @@ impl Module {
                     self.urc(Urc::Open {
                         client_idx: idx,
                         result: OpenResult::IdentifierOccupied,
+                    });
+                    return;
+                }
+                let pdpcid = self.client(idx).cfg.pdpcid.get();
+                if !self.network.bearer_ready(pdpcid) {
+                    debug!(client_idx = %idx, pdpcid, "open: no bearer (not registered or context inactive)");
+                    self.urc(Urc::Open {
+                        client_idx: idx,
+                        result: OpenResult::PdpActivationFailed,
                     });
                     return;
                 }
