@@ -88,7 +88,45 @@ STREAMS = {
     "overlong-split": b'\r\n+QMTRECV: 0,0,"t",70\r\n' + b"\r\n" * 35 + b"\r\nOK\r\n",
     "qfupl-connect": b'AT+QFUPL="UFS:a.pem",4,10\r\r\nCONNECT\r\nabcd\r\n+QFUPL: 4,0404\r\n\r\nOK\r\n',
     "errors": b"\r\n+CME ERROR: 3\r\n\r\n+CME ERROR: operation not allowed\r\n\r\n+CMS ERROR: 500\r\n\r\nERROR\r\n",
+    # Spec §10: boot URCs, bare identity answers, registration URC vs query answer, PDP loss.
+    "net-boot": b"RDY\r\n\r\nAPP RDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n"
+    b"\r\n+QIND: SMS DONE\r\n\r\n+QIND: PB DONE\r\n",
+    "net-identity": b"ATI\r\r\nQuectel\r\nEC200U\r\nRevision: EC200UCNAAR02A01M08\r\n\r\nOK\r\n"
+    b"AT+GSN\r\r\n861234567890123\r\n\r\nOK\r\n\r\n861234567890123\r\n"
+    b"AT+QCCID\r\r\n+QCCID: 89860116838002543581\r\n\r\nOK\r\n",
+    "net-reg": b'AT+CEREG?\r\r\n+CEREG: 1,"1A2B","01C3D04",7\r\n\r\n+CEREG: 2,1,"1A2B","01C3D04",7\r\n'
+    b'\r\nOK\r\n\r\n+CGREG: 5\r\n\r\n+CREG: 2,"00A1","1F"\r\n',
+    "net-pdp": b'AT+QIACT?\r\r\n+QIACT: 1,1,1,"10.7.157.1"\r\n\r\nOK\r\n\r\n+QIURC: "pdpdeact",1\r\n'
+    b"\r\n+QMTSTAT: 0,1\r\n\r\nPOWERED DOWN\r\n",
 }
+
+# Spec §10 module lines (URCs, answers, tolerated and malformed variants) and host commands.
+NET_LINES = [
+    b"APP RDY", b"+CFUN: 1", b"+CFUN: 4", b"+CPIN: READY", b"+CPIN: SIM PIN", b"+CPIN: NOT READY",
+    b"+CPIN: PH-NET PIN", b"+QUSIM: 1", b"+QIND: SMS DONE", b"+QIND: PB DONE", b'+QIND: "csq",20,99',
+    b"+QSIMSTAT: 1,0", b"+QSIMSTAT: 1,2", b'+QIURC: "pdpdeact",1', b'+QIURC: "recv",0',
+    b"POWERED DOWN", b"NORMAL POWER DOWN", b"PSM POWER DOWN",
+    b"Quectel", b"EC200U", b"Revision: EC200UCNAAR02A01M08", b"861234567890123", b"460011234567890",
+    b"+QCCID: 89860116838002543581", b"+CSQ: 31,99", b"+CSQ: 99,99", b'+QCSQ: "LTE",-52,-81,195,-10',
+    b'+QCSQ: "NOSERVICE"', b'+QNWINFO: "FDD LTE","46001","LTE BAND 3",1650',
+    b'+QNWINFO: "FDD LTE",46011,"LTE BAND 3",1825', b"+QNWINFO: No Service",
+    b'+COPS: 0,0,"CHINA MOBILE",7', b"+COPS: 0", b'+QICSGP: 1,"internet","","",0',
+    b'+QICSGP: 3,"apn","me","secret"', b'+QIACT: 1,1,1,"10.7.157.1"', b"+QIACT: 2,0,2",
+    b"+CGATT: 1", b'+CGPADDR: 1,"10.7.157.1"', b"+CGPADDR: 1,10.0.0.2",
+]
+for _p in (b"+CREG", b"+CGREG", b"+CEREG"):
+    NET_LINES += [
+        _p + b': 1,"1A2B","01C3D04",7', _p + b': 2,1,"1A2B","01C3D04",7', _p + b": 1", _p + b": 0,1",
+        _p + b': 2,1,"1A2B","01C3D04",7,"3C"', _p + b': 1,"1A2B"',
+    ]
+NET_COMMANDS = [
+    b"ATI", b"AT+CGMI", b"AT+CGMM", b"AT+CGMR", b"AT+GSN", b"AT+CGSN", b"AT+QCCID", b"AT+CIMI",
+    b"AT+CPIN?", b'AT+CPIN="1234"', b'AT+CPIN="12a4"', b"AT+QSIMSTAT?", b"AT+CSQ", b"AT+QCSQ",
+    b"AT+QNWINFO", b"AT+COPS?", b"AT+CREG=2", b"AT+CGREG?", b"AT+CEREG=2", b"AT+CEREG?",
+    b'AT+QICSGP=1,1,"internet","","",0', b'AT+QICSGP=1,3,"CMNET","u","p"', b"AT+QICSGP=1",
+    b"AT+QIACT?", b"AT+QIACT=1", b"AT+QIDEACT=1", b"AT+CGATT?", b"AT+CGPADDR=1", b"AT+CFUN=1",
+    b"AT+CFUN=1,1", b"AT+CFUN?", b"AT+QPOWD", b"AT+QPOWD=0",
+]
 
 # Hand-built text logs for decode_stream.
 LOGS = {
@@ -316,8 +354,13 @@ def main():
     proto = ROOT / "qmt-proto"
     for src in sorted(list((proto / "tests").glob("*.rs")) + list((proto / "src").glob("*.rs"))):
         for lit in rust_byte_literals(src):
-            if lit.startswith(b"+") or lit.rstrip() in (b"OK", b"ERROR", b"CONNECT", b"RDY", b"POWERED DOWN"):
+            if lit.startswith(b"+") or lit.rstrip() in (
+                b"OK", b"ERROR", b"CONNECT", b"RDY", b"APP RDY", b"POWERED DOWN", b"NORMAL POWER DOWN",
+                b"PSM POWER DOWN",
+            ):
                 lines.setdefault(lit, src.stem)
+    for text in NET_LINES:
+        lines.setdefault(text, "net")
     for i, (text, origin) in enumerate(lines.items()):
         write("urc_parse", f"{origin}-{i:03}", text)
 
@@ -334,6 +377,8 @@ def main():
         for lit in rust_byte_literals(src):
             if lit[:2].upper() == b"AT":
                 cmds.setdefault(lit, src.stem)
+    for text in NET_COMMANDS:
+        cmds.setdefault(text, "net")
     for i, (text, origin) in enumerate(cmds.items()):
         write("command_parse", f"{origin}-{i:03}", text)
 

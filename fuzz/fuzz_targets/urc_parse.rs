@@ -14,7 +14,7 @@ use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::recv::LenMode;
 use qmt_proto::{Info, ModuleLine, RecvHook};
 
-const KINDS: [CommandKind; 14] = [
+const KINDS: [CommandKind; 37] = [
     CommandKind::At,
     CommandKind::Echo,
     CommandKind::Cmee,
@@ -29,6 +29,29 @@ const KINDS: [CommandKind; 14] = [
     CommandKind::QmtRecv,
     CommandKind::QfUpl,
     CommandKind::QsslCfg,
+    CommandKind::Ati,
+    CommandKind::Cgmi,
+    CommandKind::Cgmm,
+    CommandKind::Cgmr,
+    CommandKind::Gsn,
+    CommandKind::Qccid,
+    CommandKind::Cimi,
+    CommandKind::Cpin,
+    CommandKind::QsimStat,
+    CommandKind::Csq,
+    CommandKind::Qcsq,
+    CommandKind::QnwInfo,
+    CommandKind::Cops,
+    CommandKind::Creg,
+    CommandKind::Cgreg,
+    CommandKind::Cereg,
+    CommandKind::Qicsgp,
+    CommandKind::Qiact,
+    CommandKind::Qideact,
+    CommandKind::Cgatt,
+    CommandKind::Cgpaddr,
+    CommandKind::Cfun,
+    CommandKind::Qpowd,
 ];
 const FORMS: [Form; 4] = [Form::Test, Form::Read, Form::Write, Form::Execute];
 

@@ -318,7 +318,7 @@ fn ec200_raw_capture() {
     assert_eq!(of("prompt"), ["Prompt"]);
     // The first and last lines, which have no leading CR LF or come after the overflow.
     assert_eq!(evs.first().map(|e| e.text), Some("Rdy"));
-    assert_eq!(evs.last().map(|e| e.text), Some("PoweredDown"));
+    assert_eq!(evs.last().map(|e| e.text), Some("PowerDown(Powered)"));
 }
 
 #[test]

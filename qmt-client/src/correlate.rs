@@ -724,7 +724,7 @@ impl Correlator {
                 out.extend(self.fail_client(client_idx, |k| k.kind != OpKind::Close, &Cause::Ping));
                 out
             }
-            Urc::Rdy | Urc::PoweredDown => {
+            Urc::Rdy | Urc::PowerDown(_) => {
                 let mut out = smallvec![Resolution::ModuleRestarted];
                 for c in ClientIdx::all() {
                     self.clients[idx(c)].link = LinkState::Closed;
@@ -732,7 +732,16 @@ impl Correlator {
                 }
                 out
             }
-            Urc::Recv(_) | Urc::RecvStored { .. } | Urc::CpinReady => Resolutions::new(),
+            Urc::Recv(_)
+            | Urc::RecvStored { .. }
+            | Urc::AppRdy
+            | Urc::Pin(_)
+            | Urc::Cfun(_)
+            | Urc::Qusim(_)
+            | Urc::Qind(_)
+            | Urc::SimStat { .. }
+            | Urc::Reg { .. }
+            | Urc::PdpDeact { .. } => Resolutions::new(),
         }
     }
 

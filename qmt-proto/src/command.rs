@@ -39,9 +39,12 @@ use crate::cfg::Cfg;
 use crate::cmdsyntax::{R, at_end, code_enum, flag, lex, more, num, put_flag, secret, sep, text};
 use crate::error::{ParamError, ParseError};
 use crate::kind::{CommandKind, Form};
+use crate::net::{
+    ApnAuth, ContextConfig, ContextType, Functionality, PowerDownMode, RegDomain, RegUrcMode,
+};
 use crate::params::{
-    ClientId, ClientIdx, FileName, HostName, MsgId, Password, PayloadLen, Port, Qos, RecvId, Topic,
-    UserName,
+    Apn, ApnPassword, ApnUser, ClientId, ClientIdx, ContextId, FileName, HostName, MsgId, Password,
+    PayloadLen, Pin, Port, Qos, RecvId, Topic, UserName,
 };
 use crate::ssl::SslCfg;
 use crate::syntax::Out;
@@ -336,6 +339,11 @@ pub struct Recv {
 
 pub use crate::params::{FileSize, UploadTimeout};
 
+// ------------------------------------------------------------------------------------------------
+// §10 commands around MQTT.
+
+pub use crate::net::IdentityQuery;
+
 /// `AT+QFUPL="<filename>"[,<file_size>[,<timeout>]]` (spec §7): upload a file (a certificate, a
 /// key) to the module's file system. With a size the module answers `CONNECT` and the host writes
 /// exactly `file_size` bytes; then `+QFUPL: <upload_size>,<checksum>` and `OK`.
@@ -499,6 +507,63 @@ pub enum Command {
     FileUpload(FileUpload),
     /// `AT+QSSLCFG="<name>",<ssl_ctx_id>[,<value>]`: query or set one option of an SSL context.
     SslCfg(SslCfg),
+    /// `ATI`, `AT+CGMI`, `AT+CGMM`, `AT+CGMR`, `AT+GSN`, `AT+QCCID`, `AT+CIMI`: who the module
+    /// and its SIM are (spec §10.2). Most answer bare lines ([`Info::Bare`](crate::Info::Bare)).
+    Identify(IdentityQuery),
+    /// `AT+CPIN?`: the SIM's state (`+CPIN: READY`, `+CPIN: SIM PIN`, …; spec §10.3; 5 s).
+    PinRead,
+    /// `AT+CPIN="<pin>"`: enter the PIN; `OK`, then the URC `+CPIN: READY` (spec §10.3). The PIN
+    /// is redacted in `Debug` and `Display`.
+    PinEnter(Pin),
+    /// `AT+QSIMSTAT?`: whether SIM hot-swap detection is on and a SIM is inserted (spec §10.3).
+    SimStatRead,
+    /// `AT+CSQ`: signal quality, `+CSQ: <rssi>,<ber>` (spec §10.4).
+    Csq,
+    /// `AT+QCSQ`: signal per access technology, `+QCSQ: "<sysmode>"[,…]` (spec §10.4).
+    Qcsq,
+    /// `AT+QNWINFO`: the serving network, `+QNWINFO: "<act>","<oper>","<band>",<channel>`
+    /// (spec §10.4).
+    QnwInfo,
+    /// `AT+COPS?`: the operator, `+COPS: <mode>[,<format>,"<oper>"[,<AcT>]]` (spec §10.4; up to
+    /// 180 s).
+    CopsRead,
+    /// `AT+CREG=<n>`, `AT+CGREG=<n>`, `AT+CEREG=<n>`: which registration URCs the module sends
+    /// (spec §10.5).
+    RegSet(RegDomain, RegUrcMode),
+    /// `AT+CREG?`, `AT+CGREG?`, `AT+CEREG?`: the registration state,
+    /// `+CEREG: <n>,<stat>[,"<tac>","<ci>"[,<AcT>]]` (spec §10.5).
+    RegRead(RegDomain),
+    /// `AT+QICSGP=<cid>,<type>,"<APN>","<user>","<password>",<auth>`: configure a PDP context
+    /// (spec §10.6). The password is redacted in `Debug` and `Display`.
+    ContextSet(ContextConfig),
+    /// `AT+QICSGP=<cid>`: read a PDP context's configuration, `+QICSGP: <type>,"<APN>",…`
+    /// (spec §10.6).
+    ContextRead(ContextId),
+    /// `AT+QIACT?`: the active PDP contexts, one `+QIACT: <cid>,<state>,<type>[,"<ip>"]` each
+    /// (spec §10.6).
+    ActRead,
+    /// `AT+QIACT=<cid>`: activate a PDP context (spec §10.6; up to 150 s; `ERROR` when it fails).
+    Act(ContextId),
+    /// `AT+QIDEACT=<cid>`: deactivate a PDP context (spec §10.6; up to 40 s).
+    Deact(ContextId),
+    /// `AT+CGATT?`: whether the module is attached to the packet domain, `+CGATT: <state>`
+    /// (spec §10.6).
+    AttachRead,
+    /// `AT+CGPADDR=<cid>`: the address of a PDP context, `+CGPADDR: <cid>,"<ip>"` (spec §10.6).
+    AddrRead(ContextId),
+    /// `AT+CFUN=<fun>[,1]`: set the functionality; with `reset` the module restarts (`RDY`
+    /// follows; spec §10.1; up to 15 s).
+    CfunSet {
+        /// The functionality to switch to.
+        fun: Functionality,
+        /// `<rst>` 1: reset the module.
+        reset: bool,
+    },
+    /// `AT+CFUN?`: the functionality, `+CFUN: <fun>` (spec §10.1).
+    CfunRead,
+    /// `AT+QPOWD=<n>`: power down; `OK`, then the URC `POWERED DOWN` (spec §10.1). The bare
+    /// `AT+QPOWD` parses as [`PowerDownMode::Normal`], its default.
+    PowerDown(PowerDownMode),
 }
 
 impl Command {
@@ -626,6 +691,80 @@ impl Command {
                 }
             }
             Command::SslCfg(s) => s.write(o),
+            Command::Identify(q) => {
+                o.raw(q.kind().at_name().as_bytes());
+            }
+            Command::PinRead => {
+                o.raw(b"AT+CPIN?");
+            }
+            Command::PinEnter(pin) => {
+                o.raw(b"AT+CPIN=");
+                secret(o, pin.expose(), redact);
+            }
+            Command::SimStatRead => {
+                o.raw(b"AT+QSIMSTAT?");
+            }
+            Command::Csq => {
+                o.raw(b"AT+CSQ");
+            }
+            Command::Qcsq => {
+                o.raw(b"AT+QCSQ");
+            }
+            Command::QnwInfo => {
+                o.raw(b"AT+QNWINFO");
+            }
+            Command::CopsRead => {
+                o.raw(b"AT+COPS?");
+            }
+            Command::RegSet(domain, n) => {
+                o.raw(domain.kind().at_name().as_bytes()).raw(b"=").num(n);
+            }
+            Command::RegRead(domain) => {
+                o.raw(domain.kind().at_name().as_bytes()).raw(b"?");
+            }
+            Command::ContextSet(c) => {
+                o.raw(b"AT+QICSGP=")
+                    .num(c.cid)
+                    .comma()
+                    .num(c.ctype)
+                    .comma()
+                    .quoted(c.apn.as_str())
+                    .comma()
+                    .quoted(c.user.as_str())
+                    .comma();
+                secret(o, c.password.expose(), redact);
+                o.comma().num(c.auth);
+            }
+            Command::ContextRead(cid) => {
+                o.raw(b"AT+QICSGP=").num(cid);
+            }
+            Command::ActRead => {
+                o.raw(b"AT+QIACT?");
+            }
+            Command::Act(cid) => {
+                o.raw(b"AT+QIACT=").num(cid);
+            }
+            Command::Deact(cid) => {
+                o.raw(b"AT+QIDEACT=").num(cid);
+            }
+            Command::AttachRead => {
+                o.raw(b"AT+CGATT?");
+            }
+            Command::AddrRead(cid) => {
+                o.raw(b"AT+CGPADDR=").num(cid);
+            }
+            Command::CfunSet { fun, reset } => {
+                o.raw(b"AT+CFUN=").num(fun);
+                if *reset {
+                    o.raw(b",1");
+                }
+            }
+            Command::CfunRead => {
+                o.raw(b"AT+CFUN?");
+            }
+            Command::PowerDown(n) => {
+                o.raw(b"AT+QPOWD=").num(n);
+            }
         }
     }
 
@@ -718,6 +857,25 @@ impl Command {
             Command::Recv(_) => (K::QmtRecv, Write),
             Command::FileUpload(_) => (K::QfUpl, Write),
             Command::SslCfg(_) => (K::QsslCfg, Write),
+            Command::Identify(q) => (q.kind(), Execute),
+            Command::PinRead => (K::Cpin, Read),
+            Command::PinEnter(_) => (K::Cpin, Write),
+            Command::SimStatRead => (K::QsimStat, Read),
+            Command::Csq => (K::Csq, Execute),
+            Command::Qcsq => (K::Qcsq, Execute),
+            Command::QnwInfo => (K::QnwInfo, Execute),
+            Command::CopsRead => (K::Cops, Read),
+            Command::RegSet(d, _) => (d.kind(), Write),
+            Command::RegRead(d) => (d.kind(), Read),
+            Command::ContextSet(_) | Command::ContextRead(_) => (K::Qicsgp, Write),
+            Command::ActRead => (K::Qiact, Read),
+            Command::Act(_) => (K::Qiact, Write),
+            Command::Deact(_) => (K::Qideact, Write),
+            Command::AttachRead => (K::Cgatt, Read),
+            Command::AddrRead(_) => (K::Cgpaddr, Write),
+            Command::CfunSet { .. } => (K::Cfun, Write),
+            Command::CfunRead => (K::Cfun, Read),
+            Command::PowerDown(_) => (K::Qpowd, Write),
         }
     }
 
@@ -805,8 +963,8 @@ impl fmt::Display for Command {
 // ------------------------------------------------------------------------------------------------
 // Parsing.
 
-/// The names after `AT+` this crate knows.
-const NAMES: [(&str, CommandKind); 11] = [
+/// The names after `AT+` this crate knows (`CGSN` is the 3GPP spelling of `GSN`).
+const NAMES: &[(&str, CommandKind)] = &[
     ("CMEE", CommandKind::Cmee),
     ("QMTCFG", CommandKind::QmtCfg),
     ("QMTOPEN", CommandKind::QmtOpen),
@@ -818,9 +976,32 @@ const NAMES: [(&str, CommandKind); 11] = [
     ("QMTPUBEX", CommandKind::QmtPubEx),
     ("QMTRECV", CommandKind::QmtRecv),
     ("QFUPL", CommandKind::QfUpl),
+    ("CGMI", CommandKind::Cgmi),
+    ("CGMM", CommandKind::Cgmm),
+    ("CGMR", CommandKind::Cgmr),
+    ("GSN", CommandKind::Gsn),
+    ("CGSN", CommandKind::Gsn),
+    ("QCCID", CommandKind::Qccid),
+    ("CIMI", CommandKind::Cimi),
+    ("CPIN", CommandKind::Cpin),
+    ("QSIMSTAT", CommandKind::QsimStat),
+    ("CSQ", CommandKind::Csq),
+    ("QCSQ", CommandKind::Qcsq),
+    ("QNWINFO", CommandKind::QnwInfo),
+    ("COPS", CommandKind::Cops),
+    ("CREG", CommandKind::Creg),
+    ("CGREG", CommandKind::Cgreg),
+    ("CEREG", CommandKind::Cereg),
+    ("QICSGP", CommandKind::Qicsgp),
+    ("QIACT", CommandKind::Qiact),
+    ("QIDEACT", CommandKind::Qideact),
+    ("CGATT", CommandKind::Cgatt),
+    ("CGPADDR", CommandKind::Cgpaddr),
+    ("CFUN", CommandKind::Cfun),
+    ("QPOWD", CommandKind::Qpowd),
 ];
 
-/// `AT`, `ATE<n>` or `AT+<name><form>…`.
+/// `AT`, `ATE<n>`, `ATI` or `AT+<name><form>…`.
 fn command(i: &mut &[u8]) -> R<Command> {
     lex(i, Caseless("AT"))?;
     if lex(i, opt(Caseless("E")))?.is_some() {
@@ -833,6 +1014,9 @@ fn command(i: &mut &[u8]) -> R<Command> {
                 allowed: "0-1",
             }),
         });
+    }
+    if lex(i, opt(Caseless("I")))?.is_some() {
+        return Ok(Command::Identify(IdentityQuery::Ati));
     }
     if lex(i, opt(b'+'))?.is_none() {
         return Ok(Command::At);
@@ -859,7 +1043,15 @@ fn command(i: &mut &[u8]) -> R<Command> {
         .map(|&(_, k)| k)
         .ok_or(ParseError::Syntax)?;
     use CommandKind as K;
-    use Form::{Read, Test, Write};
+    use Form::{Execute, Read, Test, Write};
+    let identify = |q: IdentityQuery| Ok(Command::Identify(q));
+    if let Some(domain) = RegDomain::of_kind(kind) {
+        return match form {
+            Write => Ok(Command::RegSet(domain, num(i, RegUrcMode::new)?)),
+            Read => Ok(Command::RegRead(domain)),
+            _ => Err(ParseError::Syntax),
+        };
+    }
     Ok(match (kind, form) {
         (K::Cmee, Write) => Command::Cmee(num(i, CmeeMode::new)?),
         (K::QmtCfg, Test) => Command::CfgTest,
@@ -964,6 +1156,66 @@ fn command(i: &mut &[u8]) -> R<Command> {
             };
             Command::FileUpload(FileUpload::from_parts(name, size, timeout)?)
         }
+        (K::Cgmi, Execute) => return identify(IdentityQuery::Manufacturer),
+        (K::Cgmm, Execute) => return identify(IdentityQuery::Model),
+        (K::Cgmr, Execute) => return identify(IdentityQuery::Revision),
+        (K::Gsn, Execute) => return identify(IdentityQuery::Imei),
+        (K::Qccid, Execute) => return identify(IdentityQuery::Iccid),
+        (K::Cimi, Execute) => return identify(IdentityQuery::Imsi),
+        (K::Cpin, Read) => Command::PinRead,
+        (K::Cpin, Write) => Command::PinEnter(text(i, Pin::new)?),
+        (K::QsimStat, Read) => Command::SimStatRead,
+        (K::Csq, Execute) => Command::Csq,
+        (K::Qcsq, Execute) => Command::Qcsq,
+        (K::QnwInfo, Execute) => Command::QnwInfo,
+        (K::Cops, Read) => Command::CopsRead,
+        (K::Qicsgp, Write) => {
+            let cid = num(i, ContextId::new)?;
+            if !more(i)? {
+                return Ok(Command::ContextRead(cid));
+            }
+            let ctype = num(i, ContextType::new)?;
+            sep(i)?;
+            let apn = text(i, Apn::new)?;
+            sep(i)?;
+            let user = text(i, ApnUser::new)?;
+            sep(i)?;
+            let password = text(i, ApnPassword::new)?;
+            // `<auth>` is optional on the wire; without it the module uses none.
+            let auth = if more(i)? {
+                num(i, ApnAuth::new)?
+            } else {
+                ApnAuth::None
+            };
+            Command::ContextSet(ContextConfig {
+                cid,
+                ctype,
+                apn,
+                user,
+                password,
+                auth,
+            })
+        }
+        (K::Qiact, Read) => Command::ActRead,
+        (K::Qiact, Write) => Command::Act(num(i, ContextId::new)?),
+        (K::Qideact, Write) => Command::Deact(num(i, ContextId::new)?),
+        (K::Cgatt, Read) => Command::AttachRead,
+        (K::Cgpaddr, Write) => Command::AddrRead(num(i, ContextId::new)?),
+        (K::Cfun, Read) => Command::CfunRead,
+        (K::Cfun, Write) => {
+            let fun = num(i, |n| match u8::try_from(n) {
+                Ok(n) => Ok(Functionality::from_code(n)),
+                Err(_) => Err(ParamError::OutOfRange {
+                    param: "fun",
+                    value: n,
+                    allowed: "0-255 (0 minimum, 1 full, 4 radio off)",
+                }),
+            })?;
+            let reset = if more(i)? { flag(i, "rst")? } else { false };
+            Command::CfunSet { fun, reset }
+        }
+        (K::Qpowd, Write) => Command::PowerDown(num(i, PowerDownMode::new)?),
+        (K::Qpowd, Execute) => Command::PowerDown(PowerDownMode::Normal),
         _ => return Err(ParseError::Syntax),
     })
 }
@@ -1030,6 +1282,36 @@ mod tests {
             r#"AT+QSSLCFG="clientkey""#,
         ),
         (r#"AT+QSSLCFG="seclevel",2"#, r#"AT+QSSLCFG="seclevel""#),
+        ("ATI", "ATI"),
+        ("AT+CGMI", "AT+CGMI"),
+        ("AT+CGMM", "AT+CGMM"),
+        ("AT+CGMR", "AT+CGMR"),
+        ("AT+GSN", "AT+GSN"),
+        ("AT+QCCID", "AT+QCCID"),
+        ("AT+CIMI", "AT+CIMI"),
+        ("AT+CPIN?", "AT+CPIN?"),
+        (r#"AT+CPIN="13579""#, "AT+CPIN"),
+        ("AT+QSIMSTAT?", "AT+QSIMSTAT?"),
+        ("AT+CSQ", "AT+CSQ"),
+        ("AT+QCSQ", "AT+QCSQ"),
+        ("AT+QNWINFO", "AT+QNWINFO"),
+        ("AT+COPS?", "AT+COPS?"),
+        ("AT+CREG=2", "AT+CREG"),
+        ("AT+CGREG?", "AT+CGREG?"),
+        ("AT+CEREG=1", "AT+CEREG"),
+        (
+            r#"AT+QICSGP=1,1,"internet","user","apn-S3CRET",1"#,
+            "AT+QICSGP",
+        ),
+        ("AT+QICSGP=1", "AT+QICSGP"),
+        ("AT+QIACT?", "AT+QIACT?"),
+        ("AT+QIACT=1", "AT+QIACT"),
+        ("AT+QIDEACT=1", "AT+QIDEACT"),
+        ("AT+CGATT?", "AT+CGATT?"),
+        ("AT+CGPADDR=1", "AT+CGPADDR"),
+        ("AT+CFUN=1,1", "AT+CFUN"),
+        ("AT+CFUN?", "AT+CFUN?"),
+        ("AT+QPOWD=1", "AT+QPOWD"),
     ];
 
     #[test]
@@ -1082,6 +1364,29 @@ mod tests {
             CommandKind::QmtRecv,
             CommandKind::QfUpl,
             CommandKind::QsslCfg,
+            CommandKind::Ati,
+            CommandKind::Cgmi,
+            CommandKind::Cgmm,
+            CommandKind::Cgmr,
+            CommandKind::Gsn,
+            CommandKind::Qccid,
+            CommandKind::Cimi,
+            CommandKind::Cpin,
+            CommandKind::QsimStat,
+            CommandKind::Csq,
+            CommandKind::Qcsq,
+            CommandKind::QnwInfo,
+            CommandKind::Cops,
+            CommandKind::Creg,
+            CommandKind::Cgreg,
+            CommandKind::Cereg,
+            CommandKind::Qicsgp,
+            CommandKind::Qiact,
+            CommandKind::Qideact,
+            CommandKind::Cgatt,
+            CommandKind::Cgpaddr,
+            CommandKind::Cfun,
+            CommandKind::Qpowd,
         ] {
             assert!(shapes.iter().any(|(k, _)| *k == kind), "{kind:?}");
         }

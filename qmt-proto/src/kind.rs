@@ -1,6 +1,7 @@
 //! Which command a line belongs to: the command names and the four forms of spec §1.
 
-/// A command of the set this crate types (spec §3–§5, §7, plus the basics a driver needs).
+/// A command of the set this crate types (spec §3–§5, §7, §10.1–§10.6, plus the basics a driver
+/// needs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CommandKind {
     /// `AT`: synchronise.
@@ -31,6 +32,52 @@ pub enum CommandKind {
     QfUpl,
     /// `AT+QSSLCFG` (spec §7).
     QsslCfg,
+    /// `ATI`: product information (spec §10.2).
+    Ati,
+    /// `AT+CGMI`: the manufacturer (spec §10.2).
+    Cgmi,
+    /// `AT+CGMM`: the model (spec §10.2).
+    Cgmm,
+    /// `AT+CGMR`: the firmware revision (spec §10.2).
+    Cgmr,
+    /// `AT+GSN` (or `AT+CGSN`): the IMEI (spec §10.2).
+    Gsn,
+    /// `AT+QCCID`: the SIM's ICCID (spec §10.2).
+    Qccid,
+    /// `AT+CIMI`: the SIM's IMSI (spec §10.2).
+    Cimi,
+    /// `AT+CPIN`: the SIM's PIN state, or enter the PIN (spec §10.3).
+    Cpin,
+    /// `AT+QSIMSTAT`: SIM hot-swap detection (spec §10.3).
+    QsimStat,
+    /// `AT+CSQ`: signal quality (spec §10.4).
+    Csq,
+    /// `AT+QCSQ`: signal per access technology (spec §10.4).
+    Qcsq,
+    /// `AT+QNWINFO`: the serving network (spec §10.4).
+    QnwInfo,
+    /// `AT+COPS`: the operator (spec §10.4).
+    Cops,
+    /// `AT+CREG`: circuit-switched registration (spec §10.5).
+    Creg,
+    /// `AT+CGREG`: GPRS/packet-switched registration (spec §10.5).
+    Cgreg,
+    /// `AT+CEREG`: EPS (LTE) registration (spec §10.5).
+    Cereg,
+    /// `AT+QICSGP`: configure a PDP context: APN and credentials (spec §10.6).
+    Qicsgp,
+    /// `AT+QIACT`: activate a PDP context, or list the active ones (spec §10.6).
+    Qiact,
+    /// `AT+QIDEACT`: deactivate a PDP context (spec §10.6).
+    Qideact,
+    /// `AT+CGATT`: packet-domain attach state (spec §10.6).
+    Cgatt,
+    /// `AT+CGPADDR`: the address of a PDP context (spec §10.6).
+    Cgpaddr,
+    /// `AT+CFUN`: set or read the functionality (spec §10.1).
+    Cfun,
+    /// `AT+QPOWD`: power the module down (spec §10.1).
+    Qpowd,
 }
 
 impl CommandKind {
@@ -52,6 +99,29 @@ impl CommandKind {
             CommandKind::QmtRecv => "AT+QMTRECV",
             CommandKind::QfUpl => "AT+QFUPL",
             CommandKind::QsslCfg => "AT+QSSLCFG",
+            CommandKind::Ati => "ATI",
+            CommandKind::Cgmi => "AT+CGMI",
+            CommandKind::Cgmm => "AT+CGMM",
+            CommandKind::Cgmr => "AT+CGMR",
+            CommandKind::Gsn => "AT+GSN",
+            CommandKind::Qccid => "AT+QCCID",
+            CommandKind::Cimi => "AT+CIMI",
+            CommandKind::Cpin => "AT+CPIN",
+            CommandKind::QsimStat => "AT+QSIMSTAT",
+            CommandKind::Csq => "AT+CSQ",
+            CommandKind::Qcsq => "AT+QCSQ",
+            CommandKind::QnwInfo => "AT+QNWINFO",
+            CommandKind::Cops => "AT+COPS",
+            CommandKind::Creg => "AT+CREG",
+            CommandKind::Cgreg => "AT+CGREG",
+            CommandKind::Cereg => "AT+CEREG",
+            CommandKind::Qicsgp => "AT+QICSGP",
+            CommandKind::Qiact => "AT+QIACT",
+            CommandKind::Qideact => "AT+QIDEACT",
+            CommandKind::Cgatt => "AT+CGATT",
+            CommandKind::Cgpaddr => "AT+CGPADDR",
+            CommandKind::Cfun => "AT+CFUN",
+            CommandKind::Qpowd => "AT+QPOWD",
         }
     }
 }

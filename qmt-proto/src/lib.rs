@@ -12,8 +12,13 @@
 //! - [`RecvHook`] tells `at-codec` how long a counted `+QMTRECV` line is, so a CR LF inside a binary
 //!   payload is data. Typing such a line borrows from the frame and never allocates.
 //!
+//! - [`net`]: the commands and lines around MQTT (spec §10): power, identity, SIM, signal,
+//!   registration (a URC and a query answer share each prefix; the shape decides) and the PDP
+//!   context.
+//!
 //! Secrets (the `AT+QMTCONN` password, `aliauth`/`hwauth` device secrets, the `onenet` access key,
-//! the `hwprodid` product secret) print as [`REDACTED`] in `Debug` and `Display`.
+//! the `hwprodid` product secret, the SIM PIN, the APN password) print as [`REDACTED`] in `Debug`
+//! and `Display`.
 //!
 //! ```
 //! use qmt_proto::params::{ClientIdx, MsgId, Qos, Topic};
@@ -50,6 +55,7 @@ pub mod command;
 pub mod error;
 pub mod kind;
 pub mod line;
+pub mod net;
 pub mod params;
 pub mod recv;
 pub mod ssl;
@@ -62,6 +68,10 @@ pub const REDACTED: &str = "<redacted>";
 pub use cfg::{Cfg, CfgInfo, CfgName, CfgOp, CfgValue};
 pub use command::{Command, CommandName, DataPhase};
 pub use line::{FinalCode, Info, ModuleLine};
+pub use net::{
+    ApnAuth, ContextConfig, ContextType, Functionality, IdentityQuery, PinState, PowerDownKind,
+    PowerDownMode, RegDomain, RegLocation, RegStat, RegUrcMode, Signal,
+};
 pub use recv::{Recv, RecvHook};
 pub use ssl::{SslCfg, SslInfo, SslName, SslOp, SslValue};
 pub use urc::Urc;

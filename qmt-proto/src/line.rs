@@ -1,5 +1,5 @@
 //! Every line the module sends, typed: final result codes, information lines, URCs and two-phase
-//! results, `CONNECT`, the `> ` prompt (spec §1, §3–§8).
+//! results, `CONNECT`, the `> ` prompt (spec §1, §3–§8, §10.1–§10.6).
 //!
 //! [`ModuleLine::parse`] is context-free and never fails: a line it cannot type is
 //! [`ModuleLine::Unknown`]. Prefixes are ASCII case-insensitive, spaces after `:` and after commas
@@ -13,6 +13,13 @@
 //! classifier [`Info::parse_for`] (ARCHITECTURE.md "Command-aware classification") says whether a line
 //! is information for the command in flight.
 //!
+//! Spec §10 adds two more kinds of such lines. Bare information lines (the IMEI after `AT+GSN`,
+//! the model after `AT+CGMM`, the three lines of `ATI`) have no prefix at all: context-free they are
+//! `Unknown`, and only the command in flight makes them [`Info::Bare`]. Registration lines
+//! (`+CREG`, `+CGREG`, `+CEREG`) are a URC with one leading number and a query answer with two:
+//! context-free only the URC shape is typed ([`Urc::Reg`]); the query shape is [`Info::Reg`] while
+//! its query is in flight and `Unknown` otherwise.
+//!
 //! `encode` writes a line's exact bytes without framing; `encode_framed` writes what the module
 //! puts on the wire (`\r\n<line>\r\n`; the prompt is `\r\n> `). For lines in canonical form (the
 //! module's own: `: ` after the prefix, no spaces after commas) `encode(parse(line)) == line`.
@@ -24,11 +31,15 @@ use crate::codes::{
     CloseResult, ConnState, DiscResult, OpenResult, PacketResult, PingResult, StatCode, StoreStatus,
 };
 use crate::kind::{CommandKind, Form};
-use crate::params::{ClientIdx, MsgId, Port, RecvId};
+use crate::net::{
+    ApnAuth, ContextType, Functionality, PinState, PowerDownKind, RegDomain, RegLocation, RegStat,
+    RegUrcMode, Signal,
+};
+use crate::params::{ClientIdx, ContextId, MsgId, Port, RecvId};
 use crate::recv::{RECV_PREFIX, Recv};
 use crate::ssl::SslInfo;
-use crate::syntax::{Out, complete, int, quoted_str, uint};
-use crate::urc::{ConnValue, PubPrefix, Urc, Values};
+use crate::syntax::{Out, complete, int, quoted, quoted_str, uint};
+use crate::urc::{ConnValue, PubPrefix, Urc, Values, encode_location};
 use winnow::Parser;
 use winnow::combinator::{opt, preceded};
 
@@ -144,6 +155,113 @@ pub enum Info<'a> {
     Cfg(CfgInfo),
     /// A `+QSSLCFG:` line (answer to an SSL context query, spec §7).
     Ssl(SslInfo),
+    /// A line without a `+X:` prefix answering an identity command (spec §10.2): the IMEI after
+    /// `AT+GSN`, the IMSI after `AT+CIMI`, the manufacturer, model or revision after
+    /// `AT+CGMI`/`AT+CGMM`/`AT+CGMR`, and each of the three lines of `ATI` (`Quectel`, the model,
+    /// `Revision: <firmware>`). Kept as written. Only [`Info::parse_for`] yields it: context-free
+    /// such a line is [`ModuleLine::Unknown`] (the same digits outside a command mean nothing).
+    Bare(&'a [u8]),
+    /// `+QCCID: <iccid>`: the SIM's ICCID, 19–20 characters as written (spec §10.2).
+    Iccid(&'a str),
+    /// `+CPIN: <code>` answering `AT+CPIN?` (spec §10.3). Only [`Info::parse_for`] yields it:
+    /// context-free the same bytes are a [`Urc::Pin`].
+    Pin(PinState<'a>),
+    /// `+QSIMSTAT: <enable>,<inserted>` answering `AT+QSIMSTAT?` (spec §10.3). Only
+    /// [`Info::parse_for`] yields it: context-free the same bytes are a [`Urc::SimStat`].
+    SimStat {
+        /// Whether hot-swap detection is on.
+        enabled: bool,
+        /// Whether a SIM is inserted.
+        inserted: bool,
+    },
+    /// `+CSQ: <rssi>,<ber>` (spec §10.4).
+    Signal(Signal),
+    /// `+QCSQ: "<sysmode>"[,<rssi>,<rsrp>,<sinr>,<rsrq>]` (spec §10.4): the numbers as written,
+    /// their count and meaning depend on `sysmode` (for LTE: rssi and rsrp in dBm, sinr in 1/5 dB
+    /// steps **uncertain**, rsrq in dB).
+    Qcsq {
+        /// `NOSERVICE`, `GSM`, `WCDMA`, `LTE`, `CAT-M`, `CAT-NB`, as written.
+        sysmode: &'a str,
+        /// The numbers after it, possibly none.
+        values: Values<'a>,
+    },
+    /// `+QNWINFO: "<act>","<oper>","<band>",<channel>` (spec §10.4), e.g.
+    /// `"FDD LTE","46001","LTE BAND 3",1650`. An unquoted numeric `<oper>` (some firmware) is
+    /// accepted; it is written back quoted.
+    NwInfo {
+        /// The access technology (`FDD LTE`).
+        act: &'a str,
+        /// The operator, MCC and MNC (`46001`).
+        oper: &'a str,
+        /// The band (`LTE BAND 3`).
+        band: &'a str,
+        /// The channel (EARFCN for LTE).
+        channel: u32,
+    },
+    /// `+QNWINFO: No Service` (spec §10.4).
+    NwInfoNoService,
+    /// `+COPS: <mode>[,<format>,"<oper>"[,<AcT>]]` answering `AT+COPS?` (spec §10.4).
+    Cops {
+        /// 0 automatic, 1 manual, 2 deregistered, 3 format only, 4 manual then automatic.
+        mode: u8,
+        /// 0 long name, 1 short name, 2 numeric.
+        format: Option<u8>,
+        /// The operator, in `format`.
+        oper: Option<&'a str>,
+        /// 0 GSM, 2 UTRAN, 7 E-UTRAN, 8 CAT-M, 9 NB-IoT.
+        act: Option<u8>,
+    },
+    /// `+CREG: <n>,<stat>[,"<lac>","<ci>"[,<AcT>]]` (and `+CGREG`, `+CEREG`) answering
+    /// `AT+CREG?` (spec §10.5): one more leading field than the URC [`Urc::Reg`]. Only
+    /// [`Info::parse_for`] yields it: context-free this shape is [`ModuleLine::Unknown`].
+    Reg {
+        /// Which registration.
+        domain: RegDomain,
+        /// `<n>`: which URCs are enabled.
+        mode: RegUrcMode,
+        /// The state.
+        stat: RegStat,
+        /// Where, with `<n>` 2.
+        location: Option<RegLocation<'a>>,
+    },
+    /// `+QICSGP: <type>,"<APN>","<user>","<password>",<auth>` answering `AT+QICSGP=<cid>` (spec
+    /// §10.6). The password is a secret: it is parsed and dropped, never kept, and written back
+    /// as `""`. A missing `<auth>` reads as [`ApnAuth::None`].
+    Context {
+        /// IPv4, IPv6 or both.
+        ctype: ContextType,
+        /// The access point name.
+        apn: &'a str,
+        /// The APN user name.
+        user: &'a str,
+        /// How the module authenticates.
+        auth: ApnAuth,
+    },
+    /// `+QIACT: <cid>,<state>,<type>[,"<ip>"]`: one line per context, answering `AT+QIACT?`
+    /// (spec §10.6).
+    Act {
+        /// The context.
+        cid: ContextId,
+        /// State 1: active.
+        active: bool,
+        /// IPv4, IPv6 or both.
+        ctype: ContextType,
+        /// The local address, when the module reports one.
+        ip: Option<&'a str>,
+    },
+    /// `+CGATT: <state>` answering `AT+CGATT?` (spec §10.6): attached to the packet domain.
+    Attach(bool),
+    /// `+CGPADDR: <cid>,"<ip>"` answering `AT+CGPADDR=<cid>` (spec §10.6). An unquoted address
+    /// (some firmware) is accepted; it is written back quoted.
+    Addr {
+        /// The context.
+        cid: ContextId,
+        /// Its address.
+        ip: &'a str,
+    },
+    /// `+CFUN: <fun>` answering `AT+CFUN?` (spec §10.1). Only [`Info::parse_for`] yields it:
+    /// context-free the same bytes are a [`Urc::Cfun`].
+    Cfun(Functionality),
 }
 
 /// One line the module sends.
@@ -404,8 +522,232 @@ fn parse_plus(line: &[u8]) -> Option<ModuleLine<'_>> {
             u32::try_from(n).ok()?,
         )));
     }
-    if is(name, "+CPIN:") && rest.eq_ignore_ascii_case(b"READY") {
-        return urc(Urc::CpinReady);
+    parse_net(name, rest)
+}
+
+fn u8_of(n: i64) -> Option<u8> {
+    u8::try_from(n).ok()
+}
+
+fn bool_of(n: i64) -> Option<bool> {
+    match n {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
+/// `,"<area>","<cell>"[,<act>[,"<rac>"]]` or nothing, over all of `i` (spec §10.5). The `+CGREG`
+/// routing area `"<rac>"` is accepted and dropped.
+fn reg_location(i: &[u8]) -> Option<Option<RegLocation<'_>>> {
+    if at_line_end(i) {
+        return Some(None);
+    }
+    let c = crate::syntax::comma;
+    let (_, area, _, cell, act, _rac) = complete(
+        (
+            c,
+            quoted_str,
+            c,
+            quoted_str,
+            opt(preceded(c, int)),
+            opt(preceded(c, quoted_str)),
+        ),
+        i,
+    )
+    .ok()?;
+    let act = match act {
+        Some(a) => Some(u8_of(a)?),
+        None => None,
+    };
+    Some(Some(RegLocation { area, cell, act }))
+}
+
+/// Nothing but spaces and CR.
+fn at_line_end(i: &[u8]) -> bool {
+    i.iter().all(|&b| b == b' ' || b == b'\r')
+}
+
+/// The URC shape of a registration line: `<stat>[,"<area>","<cell>"[,<act>]]`.
+fn reg_urc(rest: &[u8]) -> Option<(RegStat, Option<RegLocation<'_>>)> {
+    let mut i = rest;
+    let stat = int.parse_next(&mut i).ok()?;
+    let location = reg_location(i)?;
+    Some((RegStat::from_code(u8_of(stat)?), location))
+}
+
+/// The query shape of a registration line: `<n>,<stat>[,"<area>","<cell>"[,<act>]]`.
+fn reg_query(rest: &[u8]) -> Option<(RegUrcMode, RegStat, Option<RegLocation<'_>>)> {
+    let mut i = rest;
+    let (n, stat) = (int, cint).parse_next(&mut i).ok()?;
+    let location = reg_location(i)?;
+    Some((
+        RegUrcMode::from_code(u8_of(n)?),
+        RegStat::from_code(u8_of(stat)?),
+        location,
+    ))
+}
+
+/// The registration domain of a line prefix (`+CEREG:`), if it is one.
+fn reg_domain(name: &[u8]) -> Option<RegDomain> {
+    RegDomain::ALL.into_iter().find(|d| {
+        name.strip_suffix(b":")
+            .is_some_and(|n| n.eq_ignore_ascii_case(d.prefix().as_bytes()))
+    })
+}
+
+/// A quoted string, or an unquoted run up to the next comma (some firmware leaves numbers and
+/// addresses unquoted); never empty when unquoted.
+fn loose_str<'a>(i: &mut &'a [u8]) -> crate::syntax::PResult<&'a str> {
+    winnow::combinator::alt((
+        quoted_str,
+        winnow::token::take_while(1.., |b: u8| b != b',' && b != b'"' && b != b' ')
+            .try_map(core::str::from_utf8),
+    ))
+    .parse_next(i)
+}
+
+/// The lines of spec §10.1–§10.6 (`rest` is trimmed).
+fn parse_net<'a>(name: &[u8], rest: &'a [u8]) -> Option<ModuleLine<'a>> {
+    let urc = |u| Some(ModuleLine::Urc(u));
+    let info = |i| Some(ModuleLine::Info(i));
+    let c = crate::syntax::comma;
+    if let Some(domain) = reg_domain(name) {
+        let (stat, location) = reg_urc(rest)?;
+        return urc(Urc::Reg {
+            domain,
+            stat,
+            location,
+        });
+    }
+    if is(name, "+CPIN:") {
+        return urc(Urc::Pin(PinState::parse(core::str::from_utf8(rest).ok()?)?));
+    }
+    if is(name, "+CFUN:") {
+        let n = complete(int, rest).ok()?;
+        return urc(Urc::Cfun(Functionality::from_code(u8_of(n)?)));
+    }
+    if is(name, "+QUSIM:") {
+        return urc(Urc::Qusim(u8_of(complete(int, rest).ok()?)?));
+    }
+    if is(name, "+QIND:") {
+        return urc(Urc::Qind(core::str::from_utf8(rest).ok()?));
+    }
+    if is(name, "+QSIMSTAT:") {
+        let (e, n) = two(rest)?;
+        return urc(Urc::SimStat {
+            enabled: bool_of(e)?,
+            inserted: bool_of(n)?,
+        });
+    }
+    if is(name, "+QIURC:") {
+        let (what, _, cid) = complete((quoted, c, int), rest).ok()?;
+        if !what.eq_ignore_ascii_case(b"pdpdeact") {
+            return None;
+        }
+        return urc(Urc::PdpDeact {
+            cid: ContextId::new(cid).ok()?,
+        });
+    }
+    if is(name, "+QCCID:") {
+        if rest.is_empty() {
+            return None;
+        }
+        return info(Info::Iccid(core::str::from_utf8(rest).ok()?));
+    }
+    if is(name, "+CSQ:") {
+        let (rssi, ber) = two(rest)?;
+        return info(Info::Signal(Signal {
+            rssi: u8_of(rssi)?,
+            ber: u8_of(ber)?,
+        }));
+    }
+    if is(name, "+QCSQ:") {
+        let mut i = rest;
+        let sysmode = quoted_str.parse_next(&mut i).ok()?;
+        let values = if at_line_end(i) {
+            Values::EMPTY
+        } else {
+            let raw = crate::recv::skip_spaces(i.strip_prefix(b",")?);
+            if raw.is_empty() {
+                return None;
+            }
+            Values::parse(raw)?
+        };
+        return info(Info::Qcsq { sysmode, values });
+    }
+    if is(name, "+QNWINFO:") {
+        if rest.eq_ignore_ascii_case(b"No Service") {
+            return info(Info::NwInfoNoService);
+        }
+        let (act, _, oper, _, band, _, channel) =
+            complete((quoted_str, c, loose_str, c, quoted_str, c, uint), rest).ok()?;
+        return info(Info::NwInfo {
+            act,
+            oper,
+            band,
+            channel: u32::try_from(channel).ok()?,
+        });
+    }
+    if is(name, "+COPS:") {
+        let (mode, format, oper, act) = complete(
+            (int, opt(cint), opt(preceded(c, loose_str)), opt(cint)),
+            rest,
+        )
+        .ok()?;
+        // An operator needs a format before it, an access technology an operator.
+        if (oper.is_some() && format.is_none()) || (act.is_some() && oper.is_none()) {
+            return None;
+        }
+        return info(Info::Cops {
+            mode: u8_of(mode)?,
+            format: match format {
+                Some(f) => Some(u8_of(f)?),
+                None => None,
+            },
+            oper,
+            act: match act {
+                Some(a) => Some(u8_of(a)?),
+                None => None,
+            },
+        });
+    }
+    if is(name, "+QICSGP:") {
+        // The password is read past, never kept.
+        let (ctype, _, apn, _, user, _, _password, auth) = complete(
+            (int, c, quoted_str, c, quoted_str, c, quoted, opt(cint)),
+            rest,
+        )
+        .ok()?;
+        return info(Info::Context {
+            ctype: ContextType::new(ctype).ok()?,
+            apn,
+            user,
+            auth: match auth {
+                Some(a) => ApnAuth::new(a).ok()?,
+                None => ApnAuth::None,
+            },
+        });
+    }
+    if is(name, "+QIACT:") {
+        let (cid, state, ctype, ip) =
+            complete((int, cint, cint, opt(preceded(c, loose_str))), rest).ok()?;
+        return info(Info::Act {
+            cid: ContextId::new(cid).ok()?,
+            active: bool_of(state)?,
+            ctype: ContextType::new(ctype).ok()?,
+            ip,
+        });
+    }
+    if is(name, "+CGATT:") {
+        return info(Info::Attach(bool_of(complete(int, rest).ok()?)?));
+    }
+    if is(name, "+CGPADDR:") {
+        let (cid, _, ip) = complete((int, c, loose_str), rest).ok()?;
+        return info(Info::Addr {
+            cid: ContextId::new(cid).ok()?,
+            ip,
+        });
     }
     None
 }
@@ -425,8 +767,10 @@ fn parse_general(line: &[u8]) -> ModuleLine<'_> {
         ModuleLine::Connect
     } else if word("RDY") {
         ModuleLine::Urc(Urc::Rdy)
-    } else if word("POWERED DOWN") {
-        ModuleLine::Urc(Urc::PoweredDown)
+    } else if word("APP RDY") {
+        ModuleLine::Urc(Urc::AppRdy)
+    } else if let Some(kind) = PowerDownKind::ALL.into_iter().find(|k| word(k.as_str())) {
+        ModuleLine::Urc(Urc::PowerDown(kind))
     } else if word(">") {
         ModuleLine::Prompt
     } else {
@@ -673,6 +1017,18 @@ impl<'a> Info<'a> {
     /// | `AT+QMTCFG…` (any form but execute) | `+QMTCFG: …` |
     /// | `AT+QSSLCFG…` (any form but execute) | `+QSSLCFG: …` |
     /// | `AT+<cmd>=?` | that command's test line `+<CMD>: (…` |
+    /// | `ATI`, `AT+CGMI`, `AT+CGMM`, `AT+CGMR`, `AT+GSN`, `AT+CIMI` | a bare line (no `+X:` prefix, not a final code or a known URC) |
+    /// | `AT+QCCID` | `+QCCID: <iccid>` |
+    /// | `AT+CPIN?` | `+CPIN: <code>` |
+    /// | `AT+QSIMSTAT?` | `+QSIMSTAT: <enable>,<inserted>` |
+    /// | `AT+CSQ`, `AT+QCSQ`, `AT+QNWINFO` | `+CSQ: …`, `+QCSQ: …`, `+QNWINFO: …` |
+    /// | `AT+COPS?` | `+COPS: …` |
+    /// | `AT+CREG?`, `AT+CGREG?`, `AT+CEREG?` | the same prefix with the query's shape `<n>,<stat>[,…]` (not the URC `<stat>[,…]`) |
+    /// | `AT+QICSGP=<cid>` | `+QICSGP: …` |
+    /// | `AT+QIACT?` | `+QIACT: …` |
+    /// | `AT+CGATT?` | `+CGATT: <state>` |
+    /// | `AT+CGPADDR=<cid>` | `+CGPADDR: …` |
+    /// | `AT+CFUN?` | `+CFUN: <fun>` |
     pub fn parse_for(kind: CommandKind, form: Form, line: &'a [u8]) -> Option<Info<'a>> {
         use CommandKind as K;
         if kind == K::QmtConn && form == Form::Read {
@@ -716,6 +1072,42 @@ impl<'a> Info<'a> {
             (k, Form::Test, ModuleLine::Info(Info::Test(t))) if t.command == k => {
                 Some(Info::Test(t))
             }
+            (K::Ati | K::Cgmi | K::Cgmm | K::Cgmr | K::Gsn | K::Cimi, Form::Execute, parsed) => {
+                match parsed {
+                    ModuleLine::Unknown(l) if is_bare(l) => Some(Info::Bare(l)),
+                    _ => None,
+                }
+            }
+            (K::Qccid, Form::Execute, ModuleLine::Info(i @ Info::Iccid(_))) => Some(i),
+            (K::Cpin, Form::Read, ModuleLine::Urc(Urc::Pin(p))) => Some(Info::Pin(p)),
+            (K::QsimStat, Form::Read, ModuleLine::Urc(Urc::SimStat { enabled, inserted })) => {
+                Some(Info::SimStat { enabled, inserted })
+            }
+            (K::Csq, Form::Execute, ModuleLine::Info(i @ Info::Signal(_))) => Some(i),
+            (K::Qcsq, Form::Execute, ModuleLine::Info(i @ Info::Qcsq { .. })) => Some(i),
+            (
+                K::QnwInfo,
+                Form::Execute,
+                ModuleLine::Info(i @ (Info::NwInfo { .. } | Info::NwInfoNoService)),
+            ) => Some(i),
+            (K::Cops, Form::Read, ModuleLine::Info(i @ Info::Cops { .. })) => Some(i),
+            (K::Creg | K::Cgreg | K::Cereg, Form::Read, ModuleLine::Unknown(_)) => {
+                // The query's shape is no context-free line: typed here, for the command.
+                let (name, rest) = split_prefix(line)?;
+                let domain = reg_domain(name).filter(|d| d.kind() == kind)?;
+                let (mode, stat, location) = reg_query(trim_end(rest))?;
+                Some(Info::Reg {
+                    domain,
+                    mode,
+                    stat,
+                    location,
+                })
+            }
+            (K::Qicsgp, Form::Write, ModuleLine::Info(i @ Info::Context { .. })) => Some(i),
+            (K::Qiact, Form::Read, ModuleLine::Info(i @ Info::Act { .. })) => Some(i),
+            (K::Cgatt, Form::Read, ModuleLine::Info(i @ Info::Attach(_))) => Some(i),
+            (K::Cgpaddr, Form::Write, ModuleLine::Info(i @ Info::Addr { .. })) => Some(i),
+            (K::Cfun, Form::Read, ModuleLine::Urc(Urc::Cfun(f))) => Some(Info::Cfun(f)),
             _ => None,
         }
     }
@@ -768,8 +1160,131 @@ impl<'a> Info<'a> {
             }
             Info::Cfg(c) => c.encode(out),
             Info::Ssl(s) => s.encode(out),
+            Info::Bare(b) => out.extend_from_slice(b),
+            Info::Iccid(s) => {
+                Out(out).raw(b"+QCCID: ").raw(s.as_bytes());
+            }
+            Info::Pin(p) => {
+                Out(out).raw(b"+CPIN: ").raw(p.as_str().as_bytes());
+            }
+            Info::SimStat { enabled, inserted } => {
+                Out(out)
+                    .raw(b"+QSIMSTAT: ")
+                    .num(u8::from(*enabled))
+                    .comma()
+                    .num(u8::from(*inserted));
+            }
+            Info::Signal(s) => {
+                Out(out).raw(b"+CSQ: ").num(s.rssi).comma().num(s.ber);
+            }
+            Info::Qcsq { sysmode, values } => {
+                let mut o = Out(out);
+                o.raw(b"+QCSQ: ").quoted(sysmode);
+                if !values.is_empty() {
+                    o.comma().raw(values.as_bytes());
+                }
+            }
+            Info::NwInfo {
+                act,
+                oper,
+                band,
+                channel,
+            } => {
+                Out(out)
+                    .raw(b"+QNWINFO: ")
+                    .quoted(act)
+                    .comma()
+                    .quoted(oper)
+                    .comma()
+                    .quoted(band)
+                    .comma()
+                    .num(channel);
+            }
+            Info::NwInfoNoService => out.extend_from_slice(b"+QNWINFO: No Service"),
+            Info::Cops {
+                mode,
+                format,
+                oper,
+                act,
+            } => {
+                let mut o = Out(out);
+                o.raw(b"+COPS: ").num(mode);
+                if let Some(f) = format {
+                    o.comma().num(f);
+                }
+                if let Some(op) = oper {
+                    o.comma().quoted(op);
+                }
+                if let Some(a) = act {
+                    o.comma().num(a);
+                }
+            }
+            Info::Reg {
+                domain,
+                mode,
+                stat,
+                location,
+            } => {
+                let mut o = Out(out);
+                o.raw(domain.prefix().as_bytes())
+                    .raw(b": ")
+                    .num(mode)
+                    .comma()
+                    .num(stat);
+                encode_location(&mut o, *location);
+            }
+            Info::Context {
+                ctype,
+                apn,
+                user,
+                auth,
+            } => {
+                Out(out)
+                    .raw(b"+QICSGP: ")
+                    .num(ctype)
+                    .comma()
+                    .quoted(apn)
+                    .comma()
+                    .quoted(user)
+                    .comma()
+                    .quoted("")
+                    .comma()
+                    .num(auth);
+            }
+            Info::Act {
+                cid,
+                active,
+                ctype,
+                ip,
+            } => {
+                let mut o = Out(out);
+                o.raw(b"+QIACT: ")
+                    .num(cid)
+                    .comma()
+                    .num(u8::from(*active))
+                    .comma()
+                    .num(ctype);
+                if let Some(ip) = ip {
+                    o.comma().quoted(ip);
+                }
+            }
+            Info::Attach(a) => {
+                Out(out).raw(b"+CGATT: ").num(u8::from(*a));
+            }
+            Info::Addr { cid, ip } => {
+                Out(out).raw(b"+CGPADDR: ").num(cid).comma().quoted(ip);
+            }
+            Info::Cfun(f) => {
+                Out(out).raw(b"+CFUN: ").num(f);
+            }
         }
     }
+}
+
+/// A bare information line: not empty and without a `+X:` prefix (spec §10.2).
+fn is_bare(l: &[u8]) -> bool {
+    let t = trim_end(l);
+    t.first().is_some_and(|&b| b != b'+')
 }
 
 impl<'a> From<FinalCode<'a>> for ModuleLine<'a> {

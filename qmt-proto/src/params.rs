@@ -122,6 +122,13 @@ bounded_int!(
 );
 
 bounded_int!(
+    /// `cid`: a PDP context of `AT+QICSGP`, `AT+QIACT`, `AT+QIDEACT`, `AT+CGPADDR` and the
+    /// `+QIURC: "pdpdeact"` URC (spec §10.6), 1–15. The same contexts as [`PdpCid`] of
+    /// `AT+QMTCFG="pdpcid"`.
+    ContextId(u8), "cid", 1, 15, "1-15"
+);
+
+bounded_int!(
     /// `file_size` of `AT+QFUPL` (spec §7), 1–10 485 760 bytes. The spec gives no range; this is
     /// qmt's choice: an upload of nothing is not an upload, and 10 MiB is well above the module's
     /// user file system (certificates and keys are a few KiB), so a wrong size is caught before the
@@ -237,7 +244,7 @@ pub(crate) fn check_quoted(
 }
 
 macro_rules! quoted_string {
-    ($(#[$doc:meta])* $name:ident, $param:literal, $min:expr, $max:expr, $allowed:literal, $secret:tt) => {
+    ($(#[$doc:meta])* $name:ident, $param:literal, $min:expr, $max:expr, $allowed:literal, $secret:tt $(, check = $check:path)?) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, Hash)]
         pub struct $name(String);
@@ -252,6 +259,7 @@ macro_rules! quoted_string {
             pub fn new(value: impl Into<String>) -> Result<Self, ParamError> {
                 let value = value.into();
                 check_quoted($param, value.as_bytes(), $min, $max, $allowed)?;
+                $($check(value.as_bytes())?;)?
                 Ok(Self(value))
             }
 
@@ -362,6 +370,37 @@ quoted_string!(
     FileName, "filename", 1, 80, "1-80 bytes", public
 );
 
+quoted_string!(
+    /// `<APN>` of `AT+QICSGP` (spec §10.6): the access point name, 0–99 bytes (empty: the
+    /// network's default).
+    Apn, "APN", 0, 99, "0-99 bytes", public
+);
+quoted_string!(
+    /// `<user>` of `AT+QICSGP` (spec §10.6), 0–127 bytes.
+    ApnUser, "user", 0, 127, "0-127 bytes", public
+);
+quoted_string!(
+    /// `<password>` of `AT+QICSGP` (spec §10.6), 0–127 bytes. Redacted in `Debug` and `Display`.
+    ApnPassword, "password", 0, 127, "0-127 bytes", secret
+);
+quoted_string!(
+    /// `<pin>` of `AT+CPIN="<pin>"` (spec §10.3): 4–8 digits. Redacted in `Debug` and `Display`;
+    /// an error about it names its length, never its digits.
+    Pin, "pin", 4, 8, "4-8 digits", secret, check = only_digits
+);
+
+/// Refuses a PIN holding anything but digits, without saying which byte or where.
+fn only_digits(value: &[u8]) -> Result<(), ParamError> {
+    if value.iter().all(u8::is_ascii_digit) {
+        Ok(())
+    } else {
+        Err(ParamError::Invalid {
+            param: "pin",
+            reason: "must be 4-8 digits",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +445,16 @@ mod tests {
         let p = Password::new("hunter2").unwrap();
         assert!(!format!("{p:?} {p}").contains("hunter2"));
         assert_eq!(p.expose(), "hunter2");
+        let pin = Pin::new("4711").unwrap();
+        assert!(!format!("{pin:?} {pin}").contains("4711"));
+        assert_eq!(pin.expose(), "4711");
+        for bad in ["471", "123456789", "47a1", "4\"11"] {
+            let e = Pin::new(bad).unwrap_err().to_string();
+            assert!(e.starts_with("pin"), "{e}");
+            assert!(!e.contains(bad), "{e}");
+        }
+        let a = ApnPassword::new("s3cret").unwrap();
+        assert!(!format!("{a:?} {a}").contains("s3cret"));
         let e = Password::new("a\nb").unwrap_err().to_string();
         assert_eq!(
             e,

@@ -1,9 +1,16 @@
-//! Unsolicited result codes and two-phase results (spec §1 "Two-phase commands", §4–§6).
+//! Unsolicited result codes and two-phase results (spec §1 "Two-phase commands", §4–§6, §10).
 //!
 //! A QMT command answers `OK` at once and reports its outcome later as a line with its own prefix
 //! (`+QMTOPEN: 0,0`), which behaves like a URC: other lines may come first. Those results and the
 //! true URCs (`+QMTSTAT`, `+QMTRECV`, `+QMTPING`, `RDY`, …) are the variants of [`Urc`]. A driver
 //! correlates results by prefix and `client_idx` (+ `msgid` for SUB/UNS/PUBEX).
+//!
+//! The network side of the module (spec §10) adds the boot URCs (`APP RDY`, `+CFUN: 1`,
+//! `+CPIN: READY`, `+QUSIM: 1`, `+QIND: SMS DONE`), SIM changes, registration changes and the
+//! loss of the PDP context. Some of their prefixes are shared with a query answer (`+CPIN:`,
+//! `+CFUN:`, `+QSIMSTAT:`, `+CEREG:` …): context-free such a line is the URC, and
+//! [`Info::parse_for`](crate::Info::parse_for) makes it information only while its query is in
+//! flight (for registration, only when the line has the query's shape).
 
 use alloc::vec::Vec;
 use core::fmt;
@@ -12,7 +19,8 @@ use crate::codes::{
     CloseResult, ConnackCode, DiscResult, GrantedQos, OpenResult, PacketResult, PingResult,
     StatCode,
 };
-use crate::params::{ClientIdx, MsgId, RecvId};
+use crate::net::{Functionality, PinState, PowerDownKind, RegDomain, RegLocation, RegStat};
+use crate::params::{ClientIdx, ContextId, MsgId, RecvId};
 use crate::recv::Recv;
 use crate::syntax::Out;
 
@@ -119,10 +127,49 @@ pub enum Urc<'a> {
     },
     /// `RDY`: the module powered up; every client's state is reset (spec §9).
     Rdy,
-    /// `+CPIN: READY`: the SIM is ready (power-up sequence).
-    CpinReady,
-    /// `POWERED DOWN`: the module is powering down.
-    PoweredDown,
+    /// `APP RDY`: the module's application is up, after `RDY` (some firmware only; spec §10.1,
+    /// **uncertain**).
+    AppRdy,
+    /// `+CPIN: <code>`: the SIM's state changed: `READY` during boot or after `AT+CPIN="<pin>"`,
+    /// `NOT READY` when the SIM is removed or reset (spec §10.3). While `AT+CPIN?` is in flight the
+    /// same line is its answer ([`Info::Pin`](crate::Info::Pin)).
+    Pin(PinState<'a>),
+    /// `+CFUN: <fun>`: the functionality, printed during boot (spec §10.1). While `AT+CFUN?` is in
+    /// flight the same line is its answer.
+    Cfun(Functionality),
+    /// `+QUSIM: <n>`: the SIM's application type, printed during boot (`1`: USIM; spec §10.1).
+    Qusim(u8),
+    /// `+QIND: <text>`: an indication, kept as written after `+QIND: `: `SMS DONE` and `PB DONE`
+    /// at the end of boot (spec §10.1), other forms (`"csq",…`) on some firmware.
+    Qind(&'a str),
+    /// `+QSIMSTAT: <enable>,<inserted>`: a SIM was inserted or removed (hot-swap detection on;
+    /// spec §10.3). While `AT+QSIMSTAT?` is in flight the same line is its answer.
+    SimStat {
+        /// Whether hot-swap detection is on.
+        enabled: bool,
+        /// Whether a SIM is inserted.
+        inserted: bool,
+    },
+    /// `+CREG: <stat>[,"<lac>","<ci>"[,<AcT>]]` (and `+CGREG`, `+CEREG`): the registration
+    /// changed (spec §10.5). Only this shape — one leading number — is the URC; the query answer
+    /// (`<n>,<stat>,…`) is [`Info::Reg`](crate::Info::Reg).
+    Reg {
+        /// Which registration.
+        domain: RegDomain,
+        /// The new state.
+        stat: RegStat,
+        /// Where, with `<n>` 2.
+        location: Option<RegLocation<'a>>,
+    },
+    /// `+QIURC: "pdpdeact",<cid>`: the network deactivated the PDP context; every connection on
+    /// it is gone. `AT+QIDEACT=<cid>` before activating it again (spec §10.6).
+    PdpDeact {
+        /// The context.
+        cid: ContextId,
+    },
+    /// `POWERED DOWN`, `NORMAL POWER DOWN`, `PSM POWER DOWN`: the module is going off (spec
+    /// §10.1).
+    PowerDown(PowerDownKind),
 }
 
 /// The number after `result` in `+QMTCONN: <client_idx>,<result>,<n>`, whose meaning depends on
@@ -266,7 +313,16 @@ impl<'a> Urc<'a> {
             | Urc::Ping { client_idx, .. }
             | Urc::RecvStored { client_idx, .. } => Some(client_idx),
             Urc::Recv(r) => Some(r.client_idx),
-            Urc::Rdy | Urc::CpinReady | Urc::PoweredDown => None,
+            Urc::Rdy
+            | Urc::AppRdy
+            | Urc::Pin(_)
+            | Urc::Cfun(_)
+            | Urc::Qusim(_)
+            | Urc::Qind(_)
+            | Urc::SimStat { .. }
+            | Urc::Reg { .. }
+            | Urc::PdpDeact { .. }
+            | Urc::PowerDown(_) => None,
         }
     }
 
@@ -392,12 +448,51 @@ impl<'a> Urc<'a> {
             Urc::Rdy => {
                 o.raw(b"RDY");
             }
-            Urc::CpinReady => {
-                o.raw(b"+CPIN: READY");
+            Urc::AppRdy => {
+                o.raw(b"APP RDY");
             }
-            Urc::PoweredDown => {
-                o.raw(b"POWERED DOWN");
+            Urc::Pin(state) => {
+                o.raw(b"+CPIN: ").raw(state.as_str().as_bytes());
             }
+            Urc::Cfun(fun) => {
+                o.raw(b"+CFUN: ").num(fun);
+            }
+            Urc::Qusim(n) => {
+                o.raw(b"+QUSIM: ").num(n);
+            }
+            Urc::Qind(text) => {
+                o.raw(b"+QIND: ").raw(text.as_bytes());
+            }
+            Urc::SimStat { enabled, inserted } => {
+                o.raw(b"+QSIMSTAT: ")
+                    .num(u8::from(enabled))
+                    .comma()
+                    .num(u8::from(inserted));
+            }
+            Urc::Reg {
+                domain,
+                stat,
+                location,
+            } => {
+                o.raw(domain.prefix().as_bytes()).raw(b": ").num(stat);
+                encode_location(&mut o, location);
+            }
+            Urc::PdpDeact { cid } => {
+                o.raw(b"+QIURC: \"pdpdeact\",").num(cid);
+            }
+            Urc::PowerDown(kind) => {
+                o.raw(kind.as_str().as_bytes());
+            }
+        }
+    }
+}
+
+/// Appends `,"<area>","<cell>"[,<act>]` of a registration line, if there is a location.
+pub(crate) fn encode_location(o: &mut Out<'_>, location: Option<RegLocation<'_>>) {
+    if let Some(l) = location {
+        o.comma().quoted(l.area).comma().quoted(l.cell);
+        if let Some(act) = l.act {
+            o.comma().num(act);
         }
     }
 }

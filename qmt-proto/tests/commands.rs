@@ -15,6 +15,10 @@ use qmt_proto::command::{
 };
 use qmt_proto::error::{ParamError, ParseError};
 use qmt_proto::kind::{CommandKind, Form};
+use qmt_proto::net::{
+    ApnAuth, ContextConfig, ContextType, Functionality, IdentityQuery, PowerDownMode, RegDomain,
+    RegUrcMode,
+};
 use qmt_proto::params::*;
 use qmt_proto::ssl::{CipherSuite, SecLevel, SslVersion};
 use qmt_proto::{
@@ -323,6 +327,76 @@ fn file_upload() -> BoxedStrategy<FileUpload> {
     .boxed()
 }
 
+fn cid() -> BoxedStrategy<ContextId> {
+    ranged(1, 15, ContextId::new)
+}
+
+fn pin() -> BoxedStrategy<Pin> {
+    "[0-9]{4,8}".prop_map(|s| Pin::new(s).unwrap()).boxed()
+}
+
+fn context_config() -> BoxedStrategy<ContextConfig> {
+    (
+        cid(),
+        ranged(1, 3, ContextType::new),
+        quoted(0, 99, Apn::new),
+        quoted(0, 127, ApnUser::new),
+        quoted(0, 127, ApnPassword::new),
+        ranged(0, 3, ApnAuth::new),
+    )
+        .prop_map(|(cid, ctype, apn, user, password, auth)| ContextConfig {
+            cid,
+            ctype,
+            apn,
+            user,
+            password,
+            auth,
+        })
+        .boxed()
+}
+
+fn reg_domain() -> BoxedStrategy<RegDomain> {
+    proptest::sample::select(RegDomain::ALL.to_vec()).boxed()
+}
+
+/// Every command of spec §10.1–§10.6 with valid random values.
+fn net_command() -> BoxedStrategy<Command> {
+    Union::new(vec![
+        proptest::sample::select(IdentityQuery::ALL.to_vec())
+            .prop_map(Command::Identify)
+            .boxed(),
+        Just(Command::PinRead).boxed(),
+        pin().prop_map(Command::PinEnter).boxed(),
+        Just(Command::SimStatRead).boxed(),
+        Just(Command::Csq).boxed(),
+        Just(Command::Qcsq).boxed(),
+        Just(Command::QnwInfo).boxed(),
+        Just(Command::CopsRead).boxed(),
+        (reg_domain(), ranged(0, 5, RegUrcMode::new))
+            .prop_map(|(d, n)| Command::RegSet(d, n))
+            .boxed(),
+        reg_domain().prop_map(Command::RegRead).boxed(),
+        context_config().prop_map(Command::ContextSet).boxed(),
+        cid().prop_map(Command::ContextRead).boxed(),
+        Just(Command::ActRead).boxed(),
+        cid().prop_map(Command::Act).boxed(),
+        cid().prop_map(Command::Deact).boxed(),
+        Just(Command::AttachRead).boxed(),
+        cid().prop_map(Command::AddrRead).boxed(),
+        (any::<u8>(), any::<bool>())
+            .prop_map(|(n, reset)| Command::CfunSet {
+                fun: Functionality::from_code(n),
+                reset,
+            })
+            .boxed(),
+        Just(Command::CfunRead).boxed(),
+        ranged(0, 1, PowerDownMode::new)
+            .prop_map(Command::PowerDown)
+            .boxed(),
+    ])
+    .boxed()
+}
+
 /// Every command variant with valid random values.
 fn command() -> BoxedStrategy<Command> {
     let credentials = (quoted(0, 256, UserName::new), secret_text(0, Password::new))
@@ -389,6 +463,7 @@ fn command() -> BoxedStrategy<Command> {
             .boxed(),
         file_upload().prop_map(Command::FileUpload).boxed(),
         ssl_cfg().prop_map(Command::SslCfg).boxed(),
+        net_command(),
     ])
     .boxed()
 }
@@ -432,6 +507,33 @@ proptest! {
         if !shown.contains(qmt_proto::REDACTED) {
             prop_assert_eq!(shown.as_bytes(), &bytes[..bytes.len() - 1]);
         }
+    }
+
+    /// The commands of spec §10 alone (in `command()` they are one arm among many).
+    #[test]
+    fn net_commands_round_trip(cmd in net_command()) {
+        let bytes = cmd.to_bytes();
+        prop_assert_eq!(Command::parse(&bytes), Ok(cmd.clone()));
+        prop_assert_eq!(Command::parse(&humanise(&bytes)), Ok(cmd.clone()));
+        prop_assert_eq!(cmd.data_phase(), None);
+        prop_assert_eq!(cmd.info_client(), None);
+        prop_assert_eq!((cmd.name().kind(), cmd.name().form()), cmd.kind());
+    }
+
+    /// A random PIN and APN password never show in `Display` or `Debug`, but are on the wire.
+    #[test]
+    fn net_secrets_never_shown(pin in pin(), password in "[A-Za-z0-9]{16,32}", cfg in context_config()) {
+        let secret = pin.expose().to_string();
+        let cmd = Command::PinEnter(pin);
+        prop_assert!(String::from_utf8_lossy(&cmd.to_bytes()).contains(&secret));
+        let shown = format!("{cmd} {cmd:?} {cmd:#?} {}", cmd.name());
+        prop_assert!(!shown.contains(&secret), "{}", shown);
+        prop_assert_eq!(cmd.to_string(), "AT+CPIN=\"<redacted>\"");
+        let cmd = Command::ContextSet(ContextConfig { password: ApnPassword::new(&password).unwrap(), ..cfg });
+        prop_assert!(String::from_utf8_lossy(&cmd.to_bytes()).contains(&password));
+        let shown = format!("{cmd} {cmd:?} {cmd:#?} {}", cmd.name());
+        prop_assert!(!shown.contains(&password), "{}", shown);
+        prop_assert!(cmd.to_string().contains(qmt_proto::REDACTED));
     }
 
     /// `AT+QMTCFG` and `AT+QSSLCFG` have the most shapes: more cases for them alone.
@@ -633,6 +735,141 @@ fn kind_and_form() {
         p("AT+QSSLCFG=\"seclevel\",1"),
         (CommandKind::QsslCfg, Form::Write)
     );
+    // Spec §10.
+    assert_eq!(p("ATI"), (CommandKind::Ati, Form::Execute));
+    assert_eq!(p("AT+GSN"), (CommandKind::Gsn, Form::Execute));
+    assert_eq!(p("AT+CGSN"), (CommandKind::Gsn, Form::Execute));
+    assert_eq!(p("AT+CPIN?"), (CommandKind::Cpin, Form::Read));
+    assert_eq!(p("AT+CPIN=\"1234\""), (CommandKind::Cpin, Form::Write));
+    assert_eq!(p("AT+CEREG?"), (CommandKind::Cereg, Form::Read));
+    assert_eq!(p("AT+CGREG=2"), (CommandKind::Cgreg, Form::Write));
+    assert_eq!(p("AT+QICSGP=1"), (CommandKind::Qicsgp, Form::Write));
+    assert_eq!(p("AT+QIACT?"), (CommandKind::Qiact, Form::Read));
+    assert_eq!(p("AT+QIDEACT=1"), (CommandKind::Qideact, Form::Write));
+    assert_eq!(p("AT+CFUN=1,1"), (CommandKind::Cfun, Form::Write));
+    assert_eq!(p("AT+QPOWD"), (CommandKind::Qpowd, Form::Write));
+}
+
+#[test]
+fn net_commands_parse_leniently() {
+    let cases: &[(&str, &str)] = &[
+        ("ati", "ATI\r"),
+        ("at+cgsn", "AT+GSN\r"),
+        ("at+cereg=2", "AT+CEREG=2\r"),
+        ("at+creg?", "AT+CREG?\r"),
+        ("at+qpowd", "AT+QPOWD=1\r"),
+        ("AT+QPOWD=0", "AT+QPOWD=0\r"),
+        ("at+cfun=1,0", "AT+CFUN=1\r"),
+        ("AT+CFUN=4", "AT+CFUN=4\r"),
+        (
+            "at+qicsgp=1, 1, \"CMNET\", \"\", \"\"",
+            "AT+QICSGP=1,1,\"CMNET\",\"\",\"\",0\r",
+        ),
+        ("at+qicsgp=15", "AT+QICSGP=15\r"),
+        ("at+cgpaddr=1", "AT+CGPADDR=1\r"),
+    ];
+    for (input, canonical) in cases {
+        let cmd = Command::parse(input.as_bytes()).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        assert_eq!(
+            String::from_utf8_lossy(&cmd.to_bytes()),
+            *canonical,
+            "{input:?}"
+        );
+    }
+    assert_eq!(
+        Command::parse(b"AT+CFUN=1,1"),
+        Ok(Command::CfunSet {
+            fun: Functionality::Full,
+            reset: true
+        })
+    );
+    assert_eq!(
+        Command::parse(b"AT+QPOWD"),
+        Ok(Command::PowerDown(PowerDownMode::Normal))
+    );
+    // Invalid §10 values are named, and a PIN's digits never appear in the error.
+    for (line, want) in [
+        ("AT+CPIN=\"12a4\"", "pin"),
+        ("AT+CPIN=\"123\"", "pin"),
+        ("AT+CPIN=\"123456789\"", "pin"),
+        ("AT+QIACT=0", "cid"),
+        ("AT+QIDEACT=16", "cid"),
+        ("AT+CGPADDR=16", "cid"),
+        ("AT+QICSGP=1,4,\"a\",\"\",\"\",0", "type"),
+        ("AT+QICSGP=1,1,\"a\",\"\",\"\",4", "auth"),
+        ("AT+CEREG=6", "n"),
+        ("AT+QPOWD=2", "n"),
+        ("AT+CFUN=256", "fun"),
+        ("AT+CFUN=1,2", "rst"),
+    ] {
+        match Command::parse(line.as_bytes()) {
+            Err(ParseError::Param(e)) => {
+                assert_eq!(param(&e), want, "{line}");
+                if line.starts_with("AT+CPIN") {
+                    let digits = &line[9..line.len() - 1];
+                    assert!(!e.to_string().contains(digits), "{line}: {e}");
+                }
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+    let long_apn = format!("AT+QICSGP=1,1,\"{}\",\"\",\"\",0", "a".repeat(100));
+    assert!(matches!(
+        Command::parse(long_apn.as_bytes()),
+        Err(ParseError::Param(ParamError::Length { param: "APN", .. }))
+    ));
+    for line in [
+        "AT+CSQ?",
+        "AT+CPIN",
+        "AT+CEREG",
+        "AT+QIACT",
+        "AT+CGATT=1",
+        "ATI?",
+    ] {
+        assert_eq!(
+            Command::parse(line.as_bytes()),
+            Err(ParseError::Syntax),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn pin_and_apn_password_are_redacted() {
+    let pin = Command::PinEnter(Pin::new("4711").unwrap());
+    assert_eq!(pin.to_bytes(), b"AT+CPIN=\"4711\"\r");
+    assert_eq!(pin.to_string(), "AT+CPIN=\"<redacted>\"");
+    assert_eq!(format!("{pin:?}"), "PinEnter(<redacted>)");
+    assert_eq!(pin.name().to_string(), "AT+CPIN");
+    let ctx = Command::ContextSet(ContextConfig {
+        cid: ContextId::new(1).unwrap(),
+        ctype: ContextType::Ipv4,
+        apn: Apn::new("internet").unwrap(),
+        user: ApnUser::new("me").unwrap(),
+        password: ApnPassword::new("hunter2-S3CRET").unwrap(),
+        auth: ApnAuth::Chap,
+    });
+    assert_eq!(
+        ctx.to_bytes(),
+        b"AT+QICSGP=1,1,\"internet\",\"me\",\"hunter2-S3CRET\",2\r"
+    );
+    assert_eq!(
+        ctx.to_string(),
+        "AT+QICSGP=1,1,\"internet\",\"me\",\"<redacted>\",2"
+    );
+    for cmd in [&pin, &ctx] {
+        let shown = format!("{cmd:?} {cmd:#?}");
+        assert!(
+            !shown.contains("4711") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+        let parsed = Command::parse(&cmd.to_bytes()).unwrap();
+        let shown = format!("{parsed} {parsed:?}");
+        assert!(
+            !shown.contains("4711") && !shown.contains("hunter2"),
+            "{shown}"
+        );
+    }
 }
 
 #[test]
@@ -1231,6 +1468,66 @@ fn all_forms() -> Vec<Command> {
             op: SslOp::Set(value),
         }));
     }
+    // Spec §10.
+    let cid = |n| ContextId::new(n).unwrap();
+    v.extend(IdentityQuery::ALL.map(Command::Identify));
+    v.extend([
+        Command::PinRead,
+        Command::PinEnter(Pin::new("1234").unwrap()),
+        Command::SimStatRead,
+        Command::Csq,
+        Command::Qcsq,
+        Command::QnwInfo,
+        Command::CopsRead,
+    ]);
+    for d in RegDomain::ALL {
+        v.push(Command::RegSet(d, RegUrcMode::Location));
+        v.push(Command::RegRead(d));
+    }
+    v.push(Command::RegSet(RegDomain::Eps, RegUrcMode::Off));
+    v.extend([
+        Command::ContextSet(ContextConfig {
+            cid: cid(1),
+            ctype: ContextType::Ipv4,
+            apn: Apn::new("internet").unwrap(),
+            user: ApnUser::new("").unwrap(),
+            password: ApnPassword::new("").unwrap(),
+            auth: ApnAuth::None,
+        }),
+        Command::ContextSet(ContextConfig {
+            cid: cid(15),
+            ctype: ContextType::Ipv4v6,
+            apn: Apn::new("CMNET").unwrap(),
+            user: ApnUser::new("user").unwrap(),
+            password: ApnPassword::new("pw").unwrap(),
+            auth: ApnAuth::PapOrChap,
+        }),
+        Command::ContextRead(cid(1)),
+        Command::ActRead,
+        Command::Act(cid(1)),
+        Command::Deact(cid(1)),
+        Command::AttachRead,
+        Command::AddrRead(cid(1)),
+        Command::CfunSet {
+            fun: Functionality::Full,
+            reset: false,
+        },
+        Command::CfunSet {
+            fun: Functionality::Full,
+            reset: true,
+        },
+        Command::CfunSet {
+            fun: Functionality::RadioOff,
+            reset: false,
+        },
+        Command::CfunSet {
+            fun: Functionality::Minimum,
+            reset: false,
+        },
+        Command::CfunRead,
+        Command::PowerDown(PowerDownMode::Immediate),
+        Command::PowerDown(PowerDownMode::Normal),
+    ]);
     v
 }
 
@@ -1239,7 +1536,7 @@ fn every_form_snapshot() {
     let forms = all_forms();
     // The list covers every (kind, form) pair of the spec and every variant round-trips.
     let pairs: HashSet<_> = forms.iter().map(Command::kind).collect();
-    assert_eq!(pairs.len(), 26, "{pairs:?}");
+    assert_eq!(pairs.len(), 26 + 29, "{pairs:?}");
     let mut lines = String::new();
     for cmd in &forms {
         assert_eq!(Command::parse(&cmd.to_bytes()).as_ref(), Ok(cmd));

@@ -7,7 +7,11 @@ use proptest::prelude::*;
 use qmt_proto::codes::*;
 use qmt_proto::kind::{CommandKind as K, Form};
 use qmt_proto::line::TestLine;
-use qmt_proto::params::{ClientIdx, MsgId, Port, RecvId};
+use qmt_proto::net::{
+    ApnAuth, ContextType, Functionality, PinState, PowerDownKind, RegDomain, RegLocation, RegStat,
+    RegUrcMode, Signal,
+};
+use qmt_proto::params::{ClientIdx, ContextId, MsgId, Port, RecvId};
 use qmt_proto::recv::{HexError, LenMode, PayloadForm, decode_hex, decode_hex_into};
 use qmt_proto::urc::{ConnValue, PubPrefix, Values};
 use qmt_proto::{FinalCode, Info, ModuleLine, Recv, RecvHook, Urc};
@@ -164,10 +168,158 @@ fn urc() -> impl Strategy<Value = Urc<'static>> {
             recv_id: RecvId::new(id).unwrap()
         }),
         Just(Urc::Rdy),
-        Just(Urc::CpinReady),
-        Just(Urc::PoweredDown),
+        net_urc(),
     ]
 }
+
+// §10 strategies.
+
+fn cid() -> impl Strategy<Value = ContextId> {
+    (1..=15i64).prop_map(|n| ContextId::new(n).unwrap())
+}
+fn domain() -> impl Strategy<Value = RegDomain> {
+    prop::sample::select(RegDomain::ALL.to_vec())
+}
+fn pin_state() -> impl Strategy<Value = PinState<'static>> {
+    prop_oneof![
+        3 => prop::sample::select(PinState::NAMED.to_vec()),
+        1 => "[A-Z][A-Z0-9 -]{0,10}[A-Z0-9]"
+            .prop_map(|s| PinState::Other(leak_str(s)))
+            .prop_filter("not a named code", |p| PinState::parse(p.as_str()) == Some(*p)),
+    ]
+}
+fn location() -> impl Strategy<Value = Option<RegLocation<'static>>> {
+    prop::option::of(
+        (
+            "[0-9A-F]{0,8}",
+            "[0-9A-F]{0,8}",
+            prop::option::of(any::<u8>()),
+        )
+            .prop_map(|(area, cell, act)| RegLocation {
+                area: leak_str(area),
+                cell: leak_str(cell),
+                act,
+            }),
+    )
+}
+/// Printable text with no space at either end (the parser trims them).
+fn words() -> impl Strategy<Value = &'static str> {
+    "([!-~]([ -~]{0,20}[!-~])?)?".prop_map(leak_str)
+}
+/// Text a quoted string can carry.
+fn qtext() -> impl Strategy<Value = &'static str> {
+    "[^\"\r\n]{0,16}".prop_map(leak_str)
+}
+
+/// The URCs of spec §10.
+fn net_urc() -> impl Strategy<Value = Urc<'static>> {
+    prop_oneof![
+        Just(Urc::AppRdy),
+        pin_state().prop_map(Urc::Pin),
+        any::<u8>().prop_map(|n| Urc::Cfun(Functionality::from_code(n))),
+        any::<u8>().prop_map(Urc::Qusim),
+        words().prop_map(Urc::Qind),
+        (any::<bool>(), any::<bool>())
+            .prop_map(|(enabled, inserted)| Urc::SimStat { enabled, inserted }),
+        (domain(), any::<u8>(), location()).prop_map(|(domain, stat, location)| Urc::Reg {
+            domain,
+            stat: RegStat::from_code(stat),
+            location
+        }),
+        cid().prop_map(|cid| Urc::PdpDeact { cid }),
+        prop::sample::select(PowerDownKind::ALL.to_vec()).prop_map(Urc::PowerDown),
+    ]
+}
+
+fn ctype() -> impl Strategy<Value = ContextType> {
+    (1..=3i64).prop_map(|n| ContextType::new(n).unwrap())
+}
+
+/// The information lines of spec §10 that are typed context-free.
+fn net_info() -> impl Strategy<Value = Info<'static>> {
+    prop_oneof![
+        "[0-9A-F]{19,20}".prop_map(|s| Info::Iccid(leak_str(s))),
+        (any::<u8>(), any::<u8>()).prop_map(|(rssi, ber)| Info::Signal(Signal { rssi, ber })),
+        ("[A-Z-]{1,10}", values()).prop_map(|(m, values)| Info::Qcsq {
+            sysmode: leak_str(m),
+            values
+        }),
+        (qtext(), qtext(), qtext(), any::<u32>()).prop_map(|(act, oper, band, channel)| {
+            Info::NwInfo {
+                act,
+                oper,
+                band,
+                channel,
+            }
+        }),
+        Just(Info::NwInfoNoService),
+        (
+            any::<u8>(),
+            prop::option::of((
+                any::<u8>(),
+                prop::option::of((qtext(), prop::option::of(any::<u8>())))
+            ))
+        )
+            .prop_map(|(mode, rest)| {
+                let (format, oper, act) = match rest {
+                    None => (None, None, None),
+                    Some((f, None)) => (Some(f), None, None),
+                    Some((f, Some((o, a)))) => (Some(f), Some(o), a),
+                };
+                Info::Cops {
+                    mode,
+                    format,
+                    oper,
+                    act,
+                }
+            }),
+        (ctype(), qtext(), qtext(), (0..=3i64)).prop_map(|(ctype, apn, user, auth)| {
+            Info::Context {
+                ctype,
+                apn,
+                user,
+                auth: ApnAuth::new(auth).unwrap(),
+            }
+        }),
+        (cid(), any::<bool>(), ctype(), prop::option::of(qtext())).prop_map(
+            |(cid, active, ctype, ip)| Info::Act {
+                cid,
+                active,
+                ctype,
+                ip
+            }
+        ),
+        any::<bool>().prop_map(Info::Attach),
+        (cid(), qtext()).prop_map(|(cid, ip)| Info::Addr { cid, ip }),
+    ]
+}
+
+/// The command kinds of spec §10.
+const NET_KINDS: [K; 23] = [
+    K::Ati,
+    K::Cgmi,
+    K::Cgmm,
+    K::Cgmr,
+    K::Gsn,
+    K::Qccid,
+    K::Cimi,
+    K::Cpin,
+    K::QsimStat,
+    K::Csq,
+    K::Qcsq,
+    K::QnwInfo,
+    K::Cops,
+    K::Creg,
+    K::Cgreg,
+    K::Cereg,
+    K::Qicsgp,
+    K::Qiact,
+    K::Qideact,
+    K::Cgatt,
+    K::Cgpaddr,
+    K::Cfun,
+    K::Qpowd,
+];
 
 const TEST_KINDS: [K; 7] = [
     K::QmtOpen,
@@ -206,6 +358,7 @@ fn info() -> impl Strategy<Value = Info<'static>> {
                 command,
                 params: leak_str(params)
             })),
+        net_info(),
     ]
 }
 
@@ -329,7 +482,7 @@ proptest! {
         }
         let _ = RecvHook::all(LenMode::Split).counted(&bytes);
         let _ = RecvHook::auto().with_max_len(usize::MAX).counted(&bytes);
-        for k in TEST_KINDS.iter().chain(&[K::QmtRecv, K::QfUpl, K::QmtCfg, K::QsslCfg, K::At]) {
+        for k in TEST_KINDS.iter().chain(&[K::QmtRecv, K::QfUpl, K::QmtCfg, K::QsslCfg, K::At]).chain(&NET_KINDS) {
             for f in [Form::Test, Form::Read, Form::Write, Form::Execute] {
                 let _ = Info::parse_for(*k, f, &bytes);
             }
@@ -348,6 +501,69 @@ proptest! {
         let _ = ModuleLine::parse(&bytes);
         let _ = RecvHook::all(LenMode::Split).counted(&bytes);
         let _ = Info::parse_for(K::QmtConn, Form::Read, &bytes);
+        for k in NET_KINDS {
+            for f in [Form::Read, Form::Write, Form::Execute] {
+                let _ = Info::parse_for(k, f, &bytes);
+            }
+        }
+    }
+
+    /// Registration: the query answer round-trips through the classifier only, is no line
+    /// context-free, and is never taken for the URC (nor the URC for it).
+    #[test]
+    fn reg_query_and_urc_are_told_apart(domain in domain(), n in any::<u8>(), stat in any::<u8>(),
+                                         location in location()) {
+        let stat = RegStat::from_code(stat);
+        let info = Info::Reg { domain, mode: RegUrcMode::from_code(n), stat, location };
+        let mut query = Vec::new();
+        info.encode(&mut query);
+        prop_assert_eq!(Info::parse_for(domain.kind(), Form::Read, &query), Some(info));
+        prop_assert_eq!(ModuleLine::parse(&query), ModuleLine::Unknown(&query[..]));
+        let urc = ModuleLine::Urc(Urc::Reg { domain, stat, location });
+        let bytes = enc(&urc);
+        prop_assert_eq!(ModuleLine::parse(&bytes), urc);
+        prop_assert_eq!(Info::parse_for(domain.kind(), Form::Read, &bytes), None);
+        // Another domain's query does not claim it.
+        for other in RegDomain::ALL.into_iter().filter(|d| *d != domain) {
+            prop_assert_eq!(Info::parse_for(other.kind(), Form::Read, &query), None);
+        }
+    }
+
+    /// Answers whose prefix is shared with a URC round-trip through the classifier; context-free
+    /// they are the URC.
+    #[test]
+    fn shared_prefix_answers_round_trip(p in pin_state(), fun in any::<u8>(), e in any::<bool>(),
+                                        ins in any::<bool>()) {
+        let fun = Functionality::from_code(fun);
+        for (kind, info, urc) in [
+            (K::Cpin, Info::Pin(p), Urc::Pin(p)),
+            (K::Cfun, Info::Cfun(fun), Urc::Cfun(fun)),
+            (K::QsimStat, Info::SimStat { enabled: e, inserted: ins },
+             Urc::SimStat { enabled: e, inserted: ins }),
+        ] {
+            let mut bytes = Vec::new();
+            info.encode(&mut bytes);
+            prop_assert_eq!(Info::parse_for(kind, Form::Read, &bytes), Some(info));
+            prop_assert_eq!(ModuleLine::parse(&bytes), ModuleLine::Urc(urc));
+            prop_assert_eq!(Info::parse_for(kind, Form::Write, &bytes), None);
+        }
+    }
+
+    /// Bare lines are information only for an identity command.
+    #[test]
+    fn bare_lines_round_trip(line in "[A-Za-z0-9][ -~]{0,30}") {
+        let bytes = line.as_bytes();
+        prop_assume!(matches!(ModuleLine::parse(bytes), ModuleLine::Unknown(_)));
+        for kind in [K::Ati, K::Cgmi, K::Cgmm, K::Cgmr, K::Gsn, K::Cimi] {
+            let info = Info::parse_for(kind, Form::Execute, bytes);
+            prop_assert_eq!(info.clone(), Some(Info::Bare(bytes)));
+            let mut out = Vec::new();
+            info.unwrap().encode(&mut out);
+            prop_assert_eq!(&out[..], bytes);
+        }
+        prop_assert_eq!(Info::parse_for(K::Qccid, Form::Execute, bytes), None);
+        prop_assert_eq!(Info::parse_for(K::Csq, Form::Execute, bytes), None);
+        prop_assert_eq!(Info::parse_for(K::QmtOpen, Form::Read, bytes), None);
     }
 
     /// Code enums keep every number (variation 8).
@@ -615,11 +831,11 @@ fn variation_5_case_and_spaces_are_tolerated() {
     assert_eq!(recv_of(b"+qmtrecv: 0, 0, \"t\",2,ab").payload, b"ab");
     assert_eq!(
         ModuleLine::parse(b"+cpin: ready"),
-        ModuleLine::Urc(Urc::CpinReady)
+        ModuleLine::Urc(Urc::Pin(PinState::Ready))
     );
     assert_eq!(
         ModuleLine::parse(b"powered down"),
-        ModuleLine::Urc(Urc::PoweredDown)
+        ModuleLine::Urc(Urc::PowerDown(PowerDownKind::Powered))
     );
 }
 
@@ -928,9 +1144,23 @@ fn unknown_fallbacks() {
         b"+QMTPUBEX: 0,1,0,1,2",                // too many fields
         b"+QMTPUB: (0-5)",                      // test line only under +QMTPUBEX
         b"+QMTFOO: 1,2",                        // unknown prefix
-        b"+CPIN: SIM PIN",                      // not READY
-        b"+QFUPL: 10,xyz1",                     // checksum not hex
-        b"+QFUPL: 10,12345",                    // checksum too long
+        b"+CPIN: ",                             // no code
+        b"+CFUN: 256",                          // fun out of range
+        b"+QSIMSTAT: 1,2",                      // inserted not 0/1
+        b"+QIURC: \"recv\",0",                  // not pdpdeact
+        b"+QIURC: \"pdpdeact\",16",             // cid out of range
+        b"+CEREG: 2,1,\"1A2B\",\"01C3D04\",7",  // the query shape, context-free
+        b"+CEREG: 0,1",                         // the query shape, context-free
+        b"+CEREG: 1,\"1A2B\"",                  // location without the cell
+        b"+CREG: 1,\"1A2B\",\"01C3D04\",300",   // AcT out of range
+        b"+CSQ: 31",                            // ber missing
+        b"+QIACT: 1,2,1",                       // state not 0/1
+        b"+QICSGP: 4,\"apn\",\"\",\"\",0",      // type out of range
+        b"+CGPADDR: 1",                         // no address
+        b"+QCCID: ",                            // no ICCID
+        b"APP RDY NOW",
+        b"+QFUPL: 10,xyz1",  // checksum not hex
+        b"+QFUPL: 10,12345", // checksum too long
         b"OKAY",
         b"CONNECT 115200",
         b"+",
@@ -1073,4 +1303,439 @@ fn hex_payloads() {
     assert_eq!(decode_hex(b"abc"), Err(HexError::OddLength));
     assert_eq!(decode_hex(b"a0zz"), Err(HexError::InvalidDigit { at: 2 }));
     assert_eq!(decode_hex(b""), Ok(vec![]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spec §10: the lines around MQTT
+// ---------------------------------------------------------------------------------------------
+
+/// The spec's example pair (§10.5), for all three prefixes: the URC (stat 1, `<n>` 2's location)
+/// and the query answer (n 2, stat 1) differ only in the leading field.
+#[test]
+fn reg_urc_vs_query_answer_spec_pair() {
+    for domain in RegDomain::ALL {
+        let p = domain.prefix();
+        let urc = format!("{p}: 1,\"1A2B\",\"01C3D04\",7");
+        let query = format!("{p}: 2,1,\"1A2B\",\"01C3D04\",7");
+        let location = Some(RegLocation {
+            area: "1A2B",
+            cell: "01C3D04",
+            act: Some(7),
+        });
+        assert_eq!(
+            ModuleLine::parse(urc.as_bytes()),
+            ModuleLine::Urc(Urc::Reg {
+                domain,
+                stat: RegStat::Home,
+                location
+            }),
+            "{urc}"
+        );
+        assert_eq!(
+            Info::parse_for(domain.kind(), Form::Read, query.as_bytes()),
+            Some(Info::Reg {
+                domain,
+                mode: RegUrcMode::Location,
+                stat: RegStat::Home,
+                location
+            }),
+            "{query}"
+        );
+        // Context-free the query's shape is no URC; with the query in flight the URC is no
+        // answer: the shape decides, not the prefix.
+        assert!(matches!(
+            ModuleLine::parse(query.as_bytes()),
+            ModuleLine::Unknown(_)
+        ));
+        assert_eq!(
+            Info::parse_for(domain.kind(), Form::Read, urc.as_bytes()),
+            None
+        );
+        // Both encode back exactly.
+        let Some(info) = Info::parse_for(domain.kind(), Form::Read, query.as_bytes()) else {
+            panic!()
+        };
+        let mut out = Vec::new();
+        info.encode(&mut out);
+        assert_eq!(out, query.as_bytes());
+        assert_eq!(enc(&ModuleLine::parse(urc.as_bytes())), urc.as_bytes());
+    }
+}
+
+#[test]
+fn reg_short_forms_and_tolerance() {
+    // `<n>` 0 or 1: stat only.
+    assert_eq!(
+        ModuleLine::parse(b"+CEREG: 5"),
+        ModuleLine::Urc(Urc::Reg {
+            domain: RegDomain::Eps,
+            stat: RegStat::Roaming,
+            location: None
+        })
+    );
+    assert_eq!(
+        Info::parse_for(K::Cereg, Form::Read, b"+CEREG: 0,2"),
+        Some(Info::Reg {
+            domain: RegDomain::Eps,
+            mode: RegUrcMode::Off,
+            stat: RegStat::Searching,
+            location: None
+        })
+    );
+    // Without AcT, lower case, spaces, a stat outside the table.
+    assert_eq!(
+        ModuleLine::parse(b"+creg: 9, \"00A1\", \"1F\""),
+        ModuleLine::Urc(Urc::Reg {
+            domain: RegDomain::Cs,
+            stat: RegStat::Other(9),
+            location: Some(RegLocation {
+                area: "00A1",
+                cell: "1F",
+                act: None
+            })
+        })
+    );
+    // `+CGREG` with the routing area: accepted, not kept.
+    assert_eq!(
+        Info::parse_for(
+            K::Cgreg,
+            Form::Read,
+            b"+CGREG: 2,1,\"1A2B\",\"01C3D04\",7,\"3C\""
+        ),
+        Some(Info::Reg {
+            domain: RegDomain::Ps,
+            mode: RegUrcMode::Location,
+            stat: RegStat::Home,
+            location: Some(RegLocation {
+                area: "1A2B",
+                cell: "01C3D04",
+                act: Some(7)
+            })
+        })
+    );
+    // A registration answer of another domain is not this query's.
+    assert_eq!(Info::parse_for(K::Creg, Form::Read, b"+CEREG: 0,1"), None);
+    assert_eq!(Info::parse_for(K::Cereg, Form::Write, b"+CEREG: 0,1"), None);
+    assert!(RegStat::Home.is_registered() && RegStat::Roaming.is_registered());
+    assert!(RegStat::Denied.is_final_failure());
+}
+
+#[test]
+fn boot_urcs() {
+    // Spec §10.1: the boot sequence, in order.
+    let boot: [(&[u8], Urc<'_>); 9] = [
+        (b"RDY", Urc::Rdy),
+        (b"APP RDY", Urc::AppRdy),
+        (b"+CFUN: 1", Urc::Cfun(Functionality::Full)),
+        (b"+CPIN: READY", Urc::Pin(PinState::Ready)),
+        (b"+CPIN: SIM PIN", Urc::Pin(PinState::SimPin)),
+        (b"+CPIN: NOT READY", Urc::Pin(PinState::NotReady)),
+        (b"+QUSIM: 1", Urc::Qusim(1)),
+        (b"+QIND: SMS DONE", Urc::Qind("SMS DONE")),
+        (b"+QIND: PB DONE", Urc::Qind("PB DONE")),
+    ];
+    for (line, urc) in boot {
+        assert_eq!(
+            ModuleLine::parse(line),
+            ModuleLine::Urc(urc),
+            "{}",
+            line.escape_ascii()
+        );
+        assert_eq!(enc(&ModuleLine::Urc(urc)), line);
+    }
+    for (line, kind) in [
+        (&b"POWERED DOWN"[..], PowerDownKind::Powered),
+        (b"NORMAL POWER DOWN", PowerDownKind::Normal),
+        (b"PSM POWER DOWN", PowerDownKind::Psm),
+    ] {
+        assert_eq!(
+            ModuleLine::parse(line),
+            ModuleLine::Urc(Urc::PowerDown(kind))
+        );
+        assert_eq!(enc(&ModuleLine::Urc(Urc::PowerDown(kind))), line);
+    }
+    assert_eq!(
+        ModuleLine::parse(b"+CFUN: 4"),
+        ModuleLine::Urc(Urc::Cfun(Functionality::RadioOff))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+CPIN: PH-NET PIN"),
+        ModuleLine::Urc(Urc::Pin(PinState::PhNetPin))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+CPIN: PH-SIM PIN"),
+        ModuleLine::Urc(Urc::Pin(PinState::Other("PH-SIM PIN")))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QIND: \"csq\",20,99"),
+        ModuleLine::Urc(Urc::Qind("\"csq\",20,99"))
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QSIMSTAT: 1,0"),
+        ModuleLine::Urc(Urc::SimStat {
+            enabled: true,
+            inserted: false
+        })
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QIURC: \"pdpdeact\",1"),
+        ModuleLine::Urc(Urc::PdpDeact {
+            cid: ContextId::new(1).unwrap()
+        })
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QIURC: \"PDPDEACT\", 15"),
+        ModuleLine::Urc(Urc::PdpDeact {
+            cid: ContextId::new(15).unwrap()
+        })
+    );
+}
+
+#[test]
+fn identity_answers() {
+    // Bare lines only while an identity command is in flight.
+    for (kind, line) in [
+        (K::Gsn, &b"861234567890123"[..]),
+        (K::Cimi, b"460011234567890"),
+        (K::Cgmi, b"Quectel"),
+        (K::Cgmm, b"EC200U"),
+        (K::Cgmr, b"EC200UCNAAR02A01M08"),
+        (K::Ati, b"Quectel"),
+        (K::Ati, b"EC200U"),
+        (K::Ati, b"Revision: EC200UCNAAR02A01M08"),
+    ] {
+        assert_eq!(
+            Info::parse_for(kind, Form::Execute, line),
+            Some(Info::Bare(line))
+        );
+        assert_eq!(ModuleLine::parse(line), ModuleLine::Unknown(line));
+        // Not for another command, and never a final code, a prefixed line or a known URC.
+        assert_eq!(Info::parse_for(K::QmtOpen, Form::Read, line), None);
+    }
+    for line in [
+        &b"OK"[..],
+        b"ERROR",
+        b"RDY",
+        b"+QMTSTAT: 0,1",
+        b"+CPIN: READY",
+        b"",
+        b"  ",
+    ] {
+        assert_eq!(
+            Info::parse_for(K::Gsn, Form::Execute, line),
+            None,
+            "{}",
+            line.escape_ascii()
+        );
+    }
+    let iccid = b"+QCCID: 89860116838002543581";
+    assert_eq!(
+        Info::parse_for(K::Qccid, Form::Execute, iccid),
+        Some(Info::Iccid("89860116838002543581"))
+    );
+    assert_eq!(
+        Info::parse_for(K::Qccid, Form::Execute, b"89860116838002543581"),
+        None
+    );
+}
+
+#[test]
+fn sim_signal_operator_and_context_answers() {
+    let cases: Vec<(K, Form, &[u8], Info<'_>)> = vec![
+        (
+            K::Cpin,
+            Form::Read,
+            b"+CPIN: READY",
+            Info::Pin(PinState::Ready),
+        ),
+        (
+            K::Cpin,
+            Form::Read,
+            b"+CPIN: SIM PUK2",
+            Info::Pin(PinState::SimPuk2),
+        ),
+        (
+            K::QsimStat,
+            Form::Read,
+            b"+QSIMSTAT: 0,1",
+            Info::SimStat {
+                enabled: false,
+                inserted: true,
+            },
+        ),
+        (
+            K::Csq,
+            Form::Execute,
+            b"+CSQ: 31,99",
+            Info::Signal(Signal { rssi: 31, ber: 99 }),
+        ),
+        (
+            K::Qcsq,
+            Form::Execute,
+            b"+QCSQ: \"LTE\",-52,-81,195,-10",
+            Info::Qcsq {
+                sysmode: "LTE",
+                values: Values::parse(b"-52,-81,195,-10").unwrap(),
+            },
+        ),
+        (
+            K::Qcsq,
+            Form::Execute,
+            b"+QCSQ: \"NOSERVICE\"",
+            Info::Qcsq {
+                sysmode: "NOSERVICE",
+                values: Values::EMPTY,
+            },
+        ),
+        (
+            K::QnwInfo,
+            Form::Execute,
+            b"+QNWINFO: \"FDD LTE\",\"46001\",\"LTE BAND 3\",1650",
+            Info::NwInfo {
+                act: "FDD LTE",
+                oper: "46001",
+                band: "LTE BAND 3",
+                channel: 1650,
+            },
+        ),
+        (
+            K::QnwInfo,
+            Form::Execute,
+            b"+QNWINFO: No Service",
+            Info::NwInfoNoService,
+        ),
+        (
+            K::Cops,
+            Form::Read,
+            b"+COPS: 0,0,\"CHINA MOBILE\",7",
+            Info::Cops {
+                mode: 0,
+                format: Some(0),
+                oper: Some("CHINA MOBILE"),
+                act: Some(7),
+            },
+        ),
+        (
+            K::Cops,
+            Form::Read,
+            b"+COPS: 0",
+            Info::Cops {
+                mode: 0,
+                format: None,
+                oper: None,
+                act: None,
+            },
+        ),
+        (
+            K::Qicsgp,
+            Form::Write,
+            b"+QICSGP: 1,\"internet\",\"\",\"\",0",
+            Info::Context {
+                ctype: ContextType::Ipv4,
+                apn: "internet",
+                user: "",
+                auth: ApnAuth::None,
+            },
+        ),
+        (
+            K::Qiact,
+            Form::Read,
+            b"+QIACT: 1,1,1,\"10.7.157.1\"",
+            Info::Act {
+                cid: ContextId::new(1).unwrap(),
+                active: true,
+                ctype: ContextType::Ipv4,
+                ip: Some("10.7.157.1"),
+            },
+        ),
+        (K::Cgatt, Form::Read, b"+CGATT: 1", Info::Attach(true)),
+        (
+            K::Cgpaddr,
+            Form::Write,
+            b"+CGPADDR: 1,\"10.7.157.1\"",
+            Info::Addr {
+                cid: ContextId::new(1).unwrap(),
+                ip: "10.7.157.1",
+            },
+        ),
+        (
+            K::Cfun,
+            Form::Read,
+            b"+CFUN: 1",
+            Info::Cfun(Functionality::Full),
+        ),
+    ];
+    for (kind, form, line, info) in cases {
+        let shown = line.escape_ascii().to_string();
+        assert_eq!(
+            Info::parse_for(kind, form, line),
+            Some(info.clone()),
+            "{shown}"
+        );
+        let mut out = Vec::new();
+        info.encode(&mut out);
+        assert_eq!(out, line, "{shown}");
+        // Not information for another command in flight.
+        assert_eq!(
+            Info::parse_for(K::QmtOpen, Form::Read, line),
+            None,
+            "{shown}"
+        );
+        assert_eq!(
+            Info::parse_for(K::Gsn, Form::Execute, line),
+            None,
+            "{shown}"
+        );
+    }
+}
+
+#[test]
+fn tolerated_variants() {
+    // Unquoted operator and address (some firmware), written back quoted.
+    assert_eq!(
+        Info::parse_for(
+            K::QnwInfo,
+            Form::Execute,
+            b"+QNWINFO: \"FDD LTE\",46011,\"LTE BAND 3\",1825"
+        ),
+        Some(Info::NwInfo {
+            act: "FDD LTE",
+            oper: "46011",
+            band: "LTE BAND 3",
+            channel: 1825
+        })
+    );
+    assert_eq!(
+        Info::parse_for(K::Cgpaddr, Form::Write, b"+CGPADDR: 1,10.0.0.2"),
+        Some(Info::Addr {
+            cid: ContextId::new(1).unwrap(),
+            ip: "10.0.0.2"
+        })
+    );
+    // `+QICSGP:` without `<auth>`; the password is never kept.
+    let line = b"+QICSGP: 3,\"apn\",\"me\",\"hunter2\"";
+    let info = Info::parse_for(K::Qicsgp, Form::Write, line).unwrap();
+    assert_eq!(
+        info,
+        Info::Context {
+            ctype: ContextType::Ipv4v6,
+            apn: "apn",
+            user: "me",
+            auth: ApnAuth::None
+        }
+    );
+    let mut out = Vec::new();
+    info.encode(&mut out);
+    assert_eq!(out, b"+QICSGP: 3,\"apn\",\"me\",\"\",0");
+    assert!(!format!("{info:?}").contains("hunter2"));
+    // An inactive context without an address.
+    assert_eq!(
+        ModuleLine::parse(b"+QIACT: 2,0,2"),
+        ModuleLine::Info(Info::Act {
+            cid: ContextId::new(2).unwrap(),
+            active: false,
+            ctype: ContextType::Ipv6,
+            ip: None
+        })
+    );
 }

@@ -1,6 +1,9 @@
 //! The borrowed path allocates nothing: framing a stream of `+QMTRECV` messages and typing every
 //! line (URCs, results, finals) makes zero heap allocations, counted by a global allocator.
 //!
+//! The lines of spec §10 (boot URCs, registration, SIM, signal, PDP context) are typed without
+//! allocating too, context-free and by the command in flight.
+//!
 //! Only `+QMTCFG`/`+QSSLCFG` answers (owned configuration values) are allowed to allocate; they are
 //! not in this stream. Formatting a command's name (`Command::name`, what logs show) allocates
 //! nothing either.
@@ -155,4 +158,54 @@ fn command_names_format_without_allocating() {
         Ok(r#"AT+QMTCFG="aliauth"|AT+QSSLCFG="cacert"|AT+QMTSUB=?|AT+QMTOPEN?|AT+QMTCONN|"#)
     );
     assert_eq!(n, 0, "allocations formatting command names");
+}
+
+#[test]
+fn typing_network_lines_does_not_allocate() {
+    use qmt_proto::Info;
+    use qmt_proto::kind::{CommandKind as K, Form};
+
+    // Spec §10 lines, context-free and classified against the command in flight.
+    let free: &[&[u8]] = &[
+        b"APP RDY",
+        b"+CFUN: 1",
+        b"+CPIN: READY",
+        b"+QUSIM: 1",
+        b"+QIND: SMS DONE",
+        b"+QSIMSTAT: 1,0",
+        b"+CEREG: 1,\"1A2B\",\"01C3D04\",7",
+        b"+QIURC: \"pdpdeact\",1",
+        b"+QCCID: 89860116838002543581",
+        b"+CSQ: 31,99",
+        b"+QCSQ: \"LTE\",-52,-81,195,-10",
+        b"+QNWINFO: \"FDD LTE\",\"46001\",\"LTE BAND 3\",1650",
+        b"+COPS: 0,0,\"CHINA MOBILE\",7",
+        b"+QICSGP: 1,\"internet\",\"\",\"\",0",
+        b"+QIACT: 1,1,1,\"10.7.157.1\"",
+        b"+CGATT: 1",
+        b"+CGPADDR: 1,\"10.7.157.1\"",
+        b"NORMAL POWER DOWN",
+    ];
+    let classified: &[(K, Form, &[u8])] = &[
+        (K::Gsn, Form::Execute, b"861234567890123"),
+        (K::Ati, Form::Execute, b"Revision: EC200UCNAAR02A01M08"),
+        (K::Cereg, Form::Read, b"+CEREG: 2,1,\"1A2B\",\"01C3D04\",7"),
+        (K::Cpin, Form::Read, b"+CPIN: SIM PIN"),
+        (K::Cfun, Form::Read, b"+CFUN: 4"),
+    ];
+    let mut typed = 0usize;
+    let n = allocations(|| {
+        for l in free {
+            if !matches!(ModuleLine::parse(l), ModuleLine::Unknown(_)) {
+                typed += 1;
+            }
+        }
+        for (k, f, l) in classified {
+            if Info::parse_for(*k, *f, l).is_some() {
+                typed += 1;
+            }
+        }
+    });
+    assert_eq!(typed, free.len() + classified.len(), "every line typed");
+    assert_eq!(n, 0, "allocations typing §10 lines");
 }

@@ -1060,6 +1060,27 @@ impl Module {
                 }
                 self.ok();
             }
+            // §10 commands: the sim's network model (another engineer) replaces this arm
+            Command::Identify(_)
+            | Command::PinRead
+            | Command::PinEnter(_)
+            | Command::SimStatRead
+            | Command::Csq
+            | Command::Qcsq
+            | Command::QnwInfo
+            | Command::CopsRead
+            | Command::RegSet(..)
+            | Command::RegRead(_)
+            | Command::ContextSet(_)
+            | Command::ContextRead(_)
+            | Command::ActRead
+            | Command::Act(_)
+            | Command::Deact(_)
+            | Command::AttachRead
+            | Command::AddrRead(_)
+            | Command::CfunSet { .. }
+            | Command::CfunRead
+            | Command::PowerDown(_) => self.error(CmeError::OperationNotSupported),
         }
     }
 

@@ -285,8 +285,18 @@ pub struct Timeouts {
     pub conn: Duration,
     /// `AT+QMTSUB`, `AT+QMTUNS`, `AT+QMTPUBEX`: `pkt_timeout × retry_times` (default 15 s).
     pub packet: Duration,
-    /// Everything else (`AT+QMTRECV`, `AT+QFUPL` …).
+    /// Everything else (`AT+QMTRECV`, `AT+QFUPL` …), and the commands of spec §10 without a
+    /// longer wait of their own: identity, `AT+CPIN` (§10.3: 5 s), signal, registration, the
+    /// context configuration, attach and address reads, `AT+QPOWD`.
     pub other: Duration,
+    /// `AT+COPS` (spec §10.4: 180 s; an operator search can take minutes).
+    pub operator: Duration,
+    /// `AT+QIACT` (spec §10.6: 150 s: activating a PDP context waits for the network).
+    pub activate: Duration,
+    /// `AT+QIDEACT` (spec §10.6: 40 s).
+    pub deactivate: Duration,
+    /// `AT+CFUN` (spec §10.1: 15 s: switching the radio on or off).
+    pub functionality: Duration,
 }
 
 impl Default for Timeouts {
@@ -298,6 +308,10 @@ impl Default for Timeouts {
             conn: Duration::from_secs(5),
             packet: Duration::from_secs(15),
             other: Duration::from_secs(5),
+            operator: Duration::from_secs(180),
+            activate: Duration::from_secs(150),
+            deactivate: Duration::from_secs(40),
+            functionality: Duration::from_secs(15),
         }
     }
 }
@@ -336,8 +350,9 @@ pub struct LinkStats {
     /// between (what it stored in RAM is gone).
     pub restarts: u64,
     /// Lines typed (context-free parses plus command-aware ones that needed their own parse):
-    /// one per line read, except a `+QMTCONN` line while `AT+QMTCONN?` is in flight and a marker's
-    /// answer, which are typed twice. Divided by the lines read, the parses per line.
+    /// one per line read, except a `+QMTCONN` line while `AT+QMTCONN?` is in flight, a line no
+    /// context-free type fits while a registration query (`AT+CEREG?`, …) is in flight, and a
+    /// marker's answer, which are typed twice. Divided by the lines read, the parses per line.
     pub parses: u64,
     /// Lines read (echoes included).
     pub lines: u64,
@@ -471,7 +486,7 @@ impl Marker {
 }
 
 impl Timeouts {
-    /// The deadline of a command kind (spec §3–§5, §7).
+    /// The deadline of a command kind (spec §3–§5, §7, §10).
     pub fn for_kind(&self, kind: CommandKind) -> Duration {
         use CommandKind as K;
         match kind {
@@ -481,6 +496,31 @@ impl Timeouts {
             K::QmtConn => self.conn,
             K::QmtSub | K::QmtUns | K::QmtPubEx => self.packet,
             K::QmtRecv | K::QfUpl => self.other,
+            K::Cops => self.operator,
+            K::Qiact => self.activate,
+            K::Qideact => self.deactivate,
+            K::Cfun => self.functionality,
+            // §10 commands answered at once: 300 ms (`config`) is too short for a busy module
+            // (`AT+CPIN?` may take 5 s), so they share the 5 s class.
+            K::Ati
+            | K::Cgmi
+            | K::Cgmm
+            | K::Cgmr
+            | K::Gsn
+            | K::Qccid
+            | K::Cimi
+            | K::Cpin
+            | K::QsimStat
+            | K::Csq
+            | K::Qcsq
+            | K::QnwInfo
+            | K::Creg
+            | K::Cgreg
+            | K::Cereg
+            | K::Qicsgp
+            | K::Cgatt
+            | K::Cgpaddr
+            | K::Qpowd => self.other,
         }
     }
 }
@@ -1175,8 +1215,18 @@ impl Link {
         let is_ghost = !self.ghosts.is_empty();
         if let Some(head) = self.head_mut() {
             let (kind, form, client) = (head.kind, head.form, head.info_client);
-            if kind == CommandKind::QmtConn && form == Form::Read {
-                // The one read answer that is also a URC shape: typed for the command again.
+            let retyped = matches!(
+                (kind, form, &typed),
+                (CommandKind::QmtConn, Form::Read, _)
+                    | (
+                        CommandKind::Creg | CommandKind::Cgreg | CommandKind::Cereg,
+                        Form::Read,
+                        ModuleLine::Unknown(_)
+                    )
+            );
+            if retyped {
+                // The read answers whose bytes are a URC shape (`+QMTCONN`) or no context-free
+                // line at all (`+CEREG: <n>,<stat>`): typed for the command again.
                 self.stats.parses += 1;
             }
             let info = Info::from_parsed(kind, form, typed.clone(), bytes)

@@ -17,6 +17,10 @@ fn short() -> Timeouts {
         conn: Duration::from_secs(5),
         packet: Duration::from_secs(15),
         other: Duration::from_secs(1),
+        operator: Duration::from_secs(180),
+        activate: Duration::from_secs(150),
+        deactivate: Duration::from_secs(40),
+        functionality: Duration::from_secs(15),
     }
 }
 
@@ -46,6 +50,21 @@ fn deadlines_follow_the_command_kind() {
         ("AT+QMTSUB=0,1,\"t\",1", 15_000),
         ("AT+QMTUNS=0,1,\"t\"", 15_000),
         ("AT+QMTRECV=0", 1_000),
+        // Spec §10: the long waits have their own fields, the rest is the `other` class.
+        ("AT+COPS?", 180_000),
+        ("AT+QIACT=1", 150_000),
+        ("AT+QIACT?", 150_000),
+        ("AT+QIDEACT=1", 40_000),
+        ("AT+CFUN=1", 15_000),
+        ("AT+CFUN?", 15_000),
+        ("AT+CPIN?", 1_000),
+        ("AT+CPIN=\"1234\"", 1_000),
+        ("ATI", 1_000),
+        ("AT+GSN", 1_000),
+        ("AT+CEREG?", 1_000),
+        ("AT+CSQ", 1_000),
+        ("AT+QICSGP=1,1,\"internet\",\"\",\"\",0", 1_000),
+        ("AT+QPOWD=1", 1_000),
     ];
     for (text, ms) in cases {
         let mut link = link_with(short(), 4, t);
