@@ -35,8 +35,18 @@
 //!   name and password when `AT+QMTCONN` has none; no signature is computed (see
 //!   `ClientConfig::cloud_credentials`). Queries of unset credentials (and of unset `AT+QSSLCFG`
 //!   file paths) answer `OK` alone.
-//! - **`pdpcid`** is stored and answered; every PDP context is taken as active. **`qmtping`** is
-//!   stored and answered; the session's keep-alive uses `keepalive`.
+//! - **`pdpcid`** is stored and answered. `AT+QMTOPEN` needs that context active and the module
+//!   registered (spec §10.6): otherwise it answers `OK`, then `+QMTOPEN: idx,3` (failed to
+//!   activate PDP) without touching the network. A context that goes down (network
+//!   deactivation, registration or SIM lost, `AT+QIDEACT`, `AT+CFUN=0/4`) drops every client
+//!   bound to it: `+QMTSTAT: idx,1`, or `+QMTOPEN: idx,3` for one still opening. The default
+//!   network ([`NetworkSim::default`]) is registered with context 1 active from power-up (EC200U
+//!   firmware activates it itself); the SIM, registration and contexts are in [`network`].
+//!   **`qmtping`** is stored and answered; the session's keep-alive uses `keepalive`.
+//! - **Power**: with a [`NetworkSim::boot_delay`] the module reads and answers nothing until it
+//!   has passed; `AT+CFUN=1,1` restarts it like a power cycle (`OK`, then the boot URCs);
+//!   `AT+QPOWD` answers `OK`, `POWERED DOWN`, drops every connection, and the module is silent
+//!   and deaf until [`Fault::PowerCycle`].
 //! - **`AT+QMTOPEN?` / `AT+QMTCONN?`** list the clients whose connection is up (not those still
 //!   opening); CONN states: 1 open without MQTT session (or refused), 2 CONNECT sent, 3 connected.
 //!   `AT+QMTRECV?` lists clients that are open or hold stored messages.
@@ -58,6 +68,7 @@
 mod config;
 mod errors;
 mod host_input;
+mod net_cmds;
 pub mod network;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -87,7 +98,7 @@ use crate::net::{ConnectError, NetAction, NetEvent, TlsConfig};
 use config::{ClientConfig, SslContext, cfg_test_ranges};
 use errors::CmeError;
 use host_input::{Line, LineAssembler};
-use network::{Network, NetworkSim, Note};
+use network::{Network, NetworkSim};
 
 /// Receive slots per client (spec §5).
 const SLOTS: usize = 5;
@@ -240,7 +251,6 @@ enum Power {
     /// Running.
     On,
     /// After `AT+QPOWD`: silent, deaf, until a power cycle.
-    #[allow(dead_code)] // issue 14 phase A: `AT+QPOWD` is wired once qmt-proto types it
     Off,
 }
 
@@ -314,7 +324,7 @@ impl Module {
         self.power = Power::On;
         self.urc(Urc::Rdy);
         self.network.boot(now);
-        self.apply_notes(now);
+        self.apply_notes();
     }
 
     /// Bytes the host wrote to the serial port.
@@ -419,7 +429,7 @@ impl Module {
             }
         }
         self.network.handle_timeout(now);
-        self.apply_notes(now);
+        self.apply_notes();
         if self
             .data
             .as_ref()
@@ -528,7 +538,7 @@ impl Module {
             }
             other => debug!(?other, "fault for the IO shell: ignored by the core"),
         }
-        self.apply_notes(now);
+        self.apply_notes();
     }
 
     /// A power cycle or reset: every client is dropped without a word to its server, all state is
@@ -549,17 +559,11 @@ impl Module {
         self.net = net;
     }
 
-    /// Writes what the network side queued, and drops the MQTT clients whose context went down.
-    fn apply_notes(&mut self, _now: Instant) {
+    /// Writes what the network side queued (as typed URCs), and drops the MQTT clients whose
+    /// context went down.
+    fn apply_notes(&mut self) {
         while let Some(note) = self.network.poll_note() {
-            match note {
-                Note::Down(cid) => self.context_down(cid),
-                other => {
-                    let text = self.note_text(&other);
-                    debug!(line = %text, "urc");
-                    ModuleLine::Unknown(text.as_bytes()).encode_framed(&mut self.out);
-                }
-            }
+            self.note_urc(note);
         }
     }
 
@@ -582,39 +586,6 @@ impl Module {
                 }),
             }
             self.close_link(idx);
-        }
-    }
-
-    /// The wire text of a §10 URC (qmt-proto has no type for these lines yet).
-    fn note_text(&self, note: &Note) -> String {
-        match note {
-            Note::Cfun(fun) => format!("+CFUN: {fun}"),
-            Note::Pin(code) => format!("+CPIN: {}", code.text()),
-            Note::Qusim => "+QUSIM: 1".to_owned(),
-            Note::Qind(what) => format!("+QIND: {what}"),
-            Note::SimStat { enabled, inserted } => {
-                format!("+QSIMSTAT: {},{}", u8::from(*enabled), u8::from(*inserted))
-            }
-            Note::Reg {
-                domain,
-                stat,
-                location,
-            } => {
-                let op = self.network.operator();
-                if *location {
-                    format!(
-                        "{}: {stat},\"{}\",\"{}\",{}",
-                        domain.prefix(),
-                        op.area,
-                        op.cell,
-                        op.act
-                    )
-                } else {
-                    format!("{}: {stat}", domain.prefix())
-                }
-            }
-            Note::PdpDeact(cid) => format!("+QIURC: \"pdpdeact\",{cid}"),
-            Note::Down(cid) => format!("(context {cid} down)"),
         }
     }
 
@@ -647,7 +618,7 @@ impl Module {
         let code = match self.cmee {
             CmeeMode::Verbose => FinalCode::CmeErrorText(e.text()),
             CmeeMode::Numeric => FinalCode::CmeError(e.code()),
-            CmeeMode::Disabled if e.is_file_error() => FinalCode::CmeError(e.code()),
+            CmeeMode::Disabled if e.always_numbered() => FinalCode::CmeError(e.code()),
             CmeeMode::Disabled => FinalCode::Error,
         };
         self.line(ModuleLine::Final(code));
@@ -698,6 +669,7 @@ impl Module {
             Ok(cmd) => {
                 debug!(command = %cmd, "command");
                 self.execute(cmd, now);
+                self.apply_notes();
             }
             Err(err) => {
                 // The parse error names the parameter, never a secret's content.
@@ -1060,8 +1032,8 @@ impl Module {
                 }
                 self.ok();
             }
-            // §10 commands: the sim's network model (another engineer) replaces this arm
-            Command::Identify(_)
+            // §10: the SIM, registration, contexts and power (module/net_cmds.rs).
+            cmd @ (Command::Identify(_)
             | Command::PinRead
             | Command::PinEnter(_)
             | Command::SimStatRead
@@ -1080,7 +1052,7 @@ impl Module {
             | Command::AddrRead(_)
             | Command::CfunSet { .. }
             | Command::CfunRead
-            | Command::PowerDown(_) => self.error(CmeError::OperationNotSupported),
+            | Command::PowerDown(_)) => self.execute_net(cmd, now),
         }
     }
 

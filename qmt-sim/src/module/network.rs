@@ -34,11 +34,10 @@
 //! - **Addresses**: each activation gets `10.<64+cid>.<a>.<b>` from a counter, so a reactivated
 //!   context has a new address.
 
-// Phase A of issue 14: the answers to the §10 commands are wired once qmt-proto types them.
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+use qmt_proto::net::{PinState, RegDomain};
 
 /// Contexts 1–15 (spec §10.6).
 pub(super) const CONTEXTS: usize = 15;
@@ -299,47 +298,12 @@ impl NetworkSim {
 // ------------------------------------------------------------------------------------------------
 // The state machine.
 
-/// A registration domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Domain {
-    /// `+CREG`.
-    Cs = 0,
-    /// `+CGREG`.
-    Ps = 1,
-    /// `+CEREG`.
-    Eps = 2,
-}
-
-impl Domain {
-    pub(super) const ALL: [Domain; 3] = [Domain::Cs, Domain::Ps, Domain::Eps];
-
-    /// The line prefix, `+CREG` …
-    pub(super) const fn prefix(self) -> &'static str {
-        match self {
-            Domain::Cs => "+CREG",
-            Domain::Ps => "+CGREG",
-            Domain::Eps => "+CEREG",
-        }
-    }
-}
-
-/// A `+CPIN` state on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum PinCode {
-    Ready,
-    SimPin,
-    SimPuk,
-    NotReady,
-}
-
-impl PinCode {
-    pub(super) const fn text(self) -> &'static str {
-        match self {
-            PinCode::Ready => "READY",
-            PinCode::SimPin => "SIM PIN",
-            PinCode::SimPuk => "SIM PUK",
-            PinCode::NotReady => "NOT READY",
-        }
+/// The index of a domain in the `<n>` table.
+fn slot_of(d: RegDomain) -> usize {
+    match d {
+        RegDomain::Cs => 0,
+        RegDomain::Ps => 1,
+        RegDomain::Eps => 2,
     }
 }
 
@@ -375,7 +339,7 @@ pub(super) enum Note {
     /// `+CFUN: <fun>` (boot).
     Cfun(u8),
     /// `+CPIN: <code>`.
-    Pin(PinCode),
+    Pin(PinState<'static>),
     /// `+QUSIM: 1`.
     Qusim,
     /// `+QIND: <text>`.
@@ -384,7 +348,7 @@ pub(super) enum Note {
     SimStat { enabled: bool, inserted: bool },
     /// A registration URC: stat, with the location when `location`.
     Reg {
-        domain: Domain,
+        domain: RegDomain,
         stat: u8,
         location: bool,
     },
@@ -545,17 +509,17 @@ impl Network {
 
     // --- SIM ----------------------------------------------------------------------------------
 
-    fn pin_code(&self) -> PinCode {
+    fn pin_code(&self) -> PinState<'static> {
         match self.sim {
-            SimState::Absent => PinCode::NotReady,
-            SimState::Locked { .. } => PinCode::SimPin,
-            SimState::Puk => PinCode::SimPuk,
-            SimState::Ready => PinCode::Ready,
+            SimState::Absent => PinState::NotReady,
+            SimState::Locked { .. } => PinState::SimPin,
+            SimState::Puk => PinState::SimPuk,
+            SimState::Ready => PinState::Ready,
         }
     }
 
     /// `AT+CPIN?`.
-    pub(super) fn pin_state(&self) -> Result<PinCode, SimError> {
+    pub(super) fn pin_state(&self) -> Result<PinState<'static>, SimError> {
         match self.sim {
             SimState::Absent => Err(SimError::NotInserted),
             _ => Ok(self.pin_code()),
@@ -575,7 +539,7 @@ impl Network {
                 };
                 if right {
                     self.sim = SimState::Ready;
-                    self.notes.push_back(Note::Pin(PinCode::Ready));
+                    self.notes.push_back(Note::Pin(PinState::Ready));
                     self.update_radio(now);
                     Ok(())
                 } else {
@@ -626,7 +590,7 @@ impl Network {
         }
         self.sim = SimState::Absent;
         if self.on {
-            self.notes.push_back(Note::Pin(PinCode::NotReady));
+            self.notes.push_back(Note::Pin(PinState::NotReady));
             if self.cfg.sim_hotswap {
                 self.notes.push_back(Note::SimStat {
                     enabled: true,
@@ -709,8 +673,8 @@ impl Network {
         }
         let was = registered(self.stat);
         self.stat = stat;
-        for d in Domain::ALL {
-            let n = self.modes[d as usize];
+        for d in RegDomain::ALL {
+            let n = self.modes[slot_of(d)];
             if n >= 1 {
                 self.notes.push_back(Note::Reg {
                     domain: d,
@@ -735,6 +699,7 @@ impl Network {
     }
 
     /// The current `<stat>`.
+    #[cfg(test)]
     pub(super) fn stat(&self) -> u8 {
         self.stat
     }
@@ -745,13 +710,13 @@ impl Network {
     }
 
     /// `AT+C(G|E)REG=<n>` (0–2; the caller checks).
-    pub(super) fn set_mode(&mut self, domain: Domain, n: u8) {
-        self.modes[domain as usize] = n;
+    pub(super) fn set_mode(&mut self, domain: RegDomain, n: u8) {
+        self.modes[slot_of(domain)] = n;
     }
 
     /// `AT+C(G|E)REG?`: `(<n>, <stat>, with location)`.
-    pub(super) fn reg(&self, domain: Domain) -> (u8, u8, bool) {
-        let n = self.modes[domain as usize];
+    pub(super) fn reg(&self, domain: RegDomain) -> (u8, u8, bool) {
+        let n = self.modes[slot_of(domain)];
         (n, self.stat, n == 2 && registered(self.stat))
     }
 
@@ -943,8 +908,8 @@ mod tests {
     fn cold_searches_then_registers_and_reports_per_mode() {
         let now = Instant::now();
         let mut n = Network::new(NetworkSim::cold());
-        n.set_mode(Domain::Eps, 2);
-        n.set_mode(Domain::Cs, 1);
+        n.set_mode(RegDomain::Eps, 2);
+        n.set_mode(RegDomain::Cs, 1);
         n.boot(now);
         let boot = notes(&mut n);
         assert_eq!(
@@ -952,7 +917,7 @@ mod tests {
             Some(
                 &[
                     Note::Cfun(1),
-                    Note::Pin(PinCode::Ready),
+                    Note::Pin(PinState::Ready),
                     Note::Qusim,
                     Note::Qind("SMS DONE"),
                     Note::Qind("PB DONE"),
@@ -969,19 +934,19 @@ mod tests {
             notes(&mut n),
             vec![
                 Note::Reg {
-                    domain: Domain::Cs,
+                    domain: RegDomain::Cs,
                     stat: 1,
                     location: false
                 },
                 Note::Reg {
-                    domain: Domain::Eps,
+                    domain: RegDomain::Eps,
                     stat: 1,
                     location: true
                 },
             ]
         );
-        assert_eq!(n.reg(Domain::Eps), (2, 1, true));
-        assert_eq!(n.reg(Domain::Ps), (0, 1, false));
+        assert_eq!(n.reg(RegDomain::Eps), (2, 1, true));
+        assert_eq!(n.reg(RegDomain::Ps), (0, 1, false));
         assert!(!n.bearer_ready(1), "cold: no context active");
     }
 
@@ -996,12 +961,12 @@ mod tests {
         };
         let mut n = Network::new(cfg.clone());
         n.boot(now);
-        assert_eq!(n.pin_state(), Ok(PinCode::SimPin));
+        assert_eq!(n.pin_state(), Ok(PinState::SimPin));
         assert_eq!(n.stat(), 0);
         assert_eq!(n.imsi(), Err(SimError::PinRequired));
         assert_eq!(n.enter_pin("0000", now), Err(SimError::WrongPin));
         assert_eq!(n.enter_pin("1234", now), Ok(()));
-        assert_eq!(notes(&mut n), vec![Note::Pin(PinCode::Ready)]);
+        assert_eq!(notes(&mut n), vec![Note::Pin(PinState::Ready)]);
         assert_eq!(n.stat(), 1);
         assert!(n.bearer_ready(1));
 
@@ -1010,7 +975,7 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(n.enter_pin("9999", now), Err(SimError::WrongPin));
         }
-        assert_eq!(n.pin_state(), Ok(PinCode::SimPuk));
+        assert_eq!(n.pin_state(), Ok(PinState::SimPuk));
         assert_eq!(n.enter_pin("1234", now), Err(SimError::PukRequired));
     }
 
@@ -1019,13 +984,13 @@ mod tests {
         let now = Instant::now();
         let mut n = Network::new(NetworkSim::default());
         n.boot(now);
-        n.set_mode(Domain::Eps, 1);
+        n.set_mode(RegDomain::Eps, 1);
         n.lose();
         assert_eq!(
             notes(&mut n),
             vec![
                 Note::Reg {
-                    domain: Domain::Eps,
+                    domain: RegDomain::Eps,
                     stat: 2,
                     location: false
                 },
