@@ -2,15 +2,24 @@
 //!
 //! Faults are injected with `--fault SPEC` at start, and while it runs by typing a SPEC on
 //! standard input (one per line; `help` lists them), so a person testing a driver by hand can drop
-//! the broker, stall it, power-cycle the module… at the moment they choose.
+//! the broker, stall it, power-cycle the module, deactivate the bearer, lose the network, pull the
+//! SIM… at the moment they choose.
+//!
+//! The SIM, the network and the bearer (spec §10) come from flags: by default the module is
+//! already registered with context 1 active (what the MQTT transcripts expect); `--cold` makes the
+//! host do the bring-up (SIM ready, registration after 1.5 s, no context active), and the other
+//! flags change one thing each (`--no-sim`, `--pin`, `--reg-delay`, `--expect-apn` …).
 
 use std::io::BufRead as _;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Args;
 use qmt_cli::trace::Tracer;
-use qmt_sim::{BrokerChoice, Fault, Sim, SimConfig};
+use qmt_sim::{
+    BootUrcs, BrokerChoice, Fault, NetworkSim, RegOutcome, Sim, SimCard, SimConfig, SimPin,
+};
 
 /// `qmt sim` flags.
 #[derive(Args, Debug)]
@@ -30,9 +39,148 @@ pub struct SimArgs {
     trace: bool,
     /// Inject a fault at start (repeatable): close [IDX], stall [IDX], resume [IDX],
     /// dns-fail [NAME], dns-restore, garbage TEXT, urc LINE, split MAX:DELAY_MS, power-cycle,
-    /// fill-slots IDX, burst TOPIC COUNT. The same specs typed on standard input act at once.
+    /// fill-slots IDX, burst TOPIC COUNT, pdp-deact CID, reg-lost, reg-regained, sim-remove,
+    /// sim-insert. The same specs typed on standard input act at once.
     #[arg(long, value_name = "SPEC", value_parser = parse_fault)]
     fault: Vec<Fault>,
+    #[command(flatten)]
+    network: NetworkArgs,
+}
+
+/// The SIM, network and bearer flags (spec §10). Without any, the module is registered at home
+/// with context 1 active at once, and boots with `RDY` alone.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "SIM, network and bearer")]
+pub struct NetworkArgs {
+    /// Leave the bring-up to the host: full boot URCs (RDY, +CFUN: 1, +CPIN: READY, +QUSIM: 1,
+    /// +QIND: SMS DONE, +QIND: PB DONE), registration after 1.5 s of searching, no PDP context
+    /// active (AT+QMTOPEN answers +QMTOPEN: <idx>,3 until the host runs AT+QIACT). The flags
+    /// below change this starting point.
+    #[arg(long)]
+    cold: bool,
+    /// Answer nothing for SECS seconds after power-up (and after each reset), then boot.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    boot_delay: Option<Duration>,
+    /// Boot with every URC of spec §10.1, not RDY alone (implied by --cold).
+    #[arg(long)]
+    full_boot_urcs: bool,
+    /// No SIM in the holder: AT+CPIN? and AT+CIMI answer +CME ERROR: 10, no registration.
+    #[arg(long, conflicts_with = "pin")]
+    no_sim: bool,
+    /// The SIM is locked with this PIN (4-8 digits): +CPIN: SIM PIN until AT+CPIN="<PIN>";
+    /// three wrong PINs lock it (SIM PUK).
+    #[arg(long, value_name = "PIN")]
+    pin: Option<SimPin>,
+    /// SIM hot-swap detection on: AT+QSIMSTAT? answers 1,<inserted>, sim-remove sends
+    /// +QSIMSTAT: 1,0.
+    #[arg(long)]
+    sim_hotswap: bool,
+    /// Search (stat 2) for SECS seconds before registering.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    reg_delay: Option<Duration>,
+    /// Registration is denied (stat 3) after the search.
+    #[arg(long, conflicts_with_all = ["roaming", "no_service"])]
+    reg_denied: bool,
+    /// Registered roaming (stat 5) after the search.
+    #[arg(long, conflicts_with = "no_service")]
+    roaming: bool,
+    /// No network: searching (stat 2) for ever.
+    #[arg(long)]
+    no_service: bool,
+    /// AT+QIACT only succeeds when the context's APN (AT+QICSGP) is APN; by default any APN.
+    #[arg(long, value_name = "APN")]
+    expect_apn: Option<String>,
+    /// AT+CSQ <rssi>: 0-31 (dBm = -113 + 2*rssi) or 99 (unknown).
+    #[arg(long, value_name = "0-31", value_parser = parse_rssi)]
+    rssi: Option<u8>,
+    /// Operator name of AT+COPS? (default CHN-UNICOM).
+    #[arg(long, value_name = "NAME")]
+    operator: Option<String>,
+    /// Numeric operator of AT+QNWINFO (default 46001).
+    #[arg(long, value_name = "MCCMNC")]
+    mcc_mnc: Option<String>,
+    /// Model of ATI / AT+CGMM (default EC200U).
+    #[arg(long, value_name = "MODEL")]
+    model: Option<String>,
+    /// Firmware revision of ATI / AT+CGMR (default EC200UCNAAR02A01M08).
+    #[arg(long, value_name = "REVISION")]
+    firmware: Option<String>,
+    /// IMEI of AT+GSN (15 digits).
+    #[arg(long, value_name = "IMEI")]
+    imei: Option<String>,
+    /// ICCID of AT+QCCID.
+    #[arg(long, value_name = "ICCID")]
+    iccid: Option<String>,
+    /// IMSI of AT+CIMI.
+    #[arg(long, value_name = "IMSI")]
+    imsi: Option<String>,
+}
+
+impl NetworkArgs {
+    /// The network configuration these flags describe.
+    fn to_network(&self) -> NetworkSim {
+        let mut n = if self.cold {
+            NetworkSim::cold()
+        } else {
+            NetworkSim::default()
+        };
+        if let Some(d) = self.boot_delay {
+            n.boot_delay = d;
+        }
+        if self.full_boot_urcs {
+            n.boot_urcs = BootUrcs::Full;
+        }
+        if self.no_sim {
+            n.sim = SimCard::Absent;
+        }
+        if let Some(pin) = &self.pin {
+            n.sim = SimCard::Locked(pin.clone());
+        }
+        n.sim_hotswap |= self.sim_hotswap;
+        if let Some(d) = self.reg_delay {
+            n.reg_delay = d;
+        }
+        if self.reg_denied {
+            n.registration = RegOutcome::Denied;
+        } else if self.roaming {
+            n.registration = RegOutcome::Roaming;
+        } else if self.no_service {
+            n.registration = RegOutcome::NoService;
+        }
+        if let Some(apn) = &self.expect_apn {
+            n.expected_apn = Some(apn.clone());
+        }
+        if let Some(rssi) = self.rssi {
+            n.signal.rssi = rssi;
+        }
+        let set = |field: &mut String, value: &Option<String>| {
+            if let Some(v) = value {
+                field.clone_from(v);
+            }
+        };
+        set(&mut n.operator.name, &self.operator);
+        set(&mut n.operator.mcc_mnc, &self.mcc_mnc);
+        set(&mut n.identity.model, &self.model);
+        set(&mut n.identity.revision, &self.firmware);
+        set(&mut n.identity.imei, &self.imei);
+        set(&mut n.identity.iccid, &self.iccid);
+        set(&mut n.identity.imsi, &self.imsi);
+        n
+    }
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|v| Duration::try_from_secs_f64(v).ok())
+        .ok_or_else(|| format!("{s}: expected seconds (e.g. 1.5)"))
+}
+
+fn parse_rssi(s: &str) -> Result<u8, String> {
+    s.parse::<u8>()
+        .ok()
+        .filter(|&r| r <= 31 || r == 99)
+        .ok_or_else(|| format!("{s}: expected 0-31 or 99"))
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {
@@ -76,6 +224,7 @@ pub fn run(args: SimArgs) -> ExitCode {
             .broker
             .map_or(BrokerChoice::Embedded, BrokerChoice::External),
         resolve: args.resolve,
+        network: args.network.to_network(),
         ..SimConfig::default()
     };
     if let Some((max_chunk, delay_ms)) = args.split_writes {

@@ -90,3 +90,58 @@ fn qmt_sim_serves_a_pty_and_takes_faults_on_stdin() {
         "echo is back on after the power cycle: {got:?}"
     );
 }
+
+#[test]
+fn qmt_sim_cold_leaves_the_bring_up_to_the_host() {
+    let child = Command::new(env!("CARGO_BIN_EXE_qmt"))
+        .args([
+            "sim",
+            "--cold",
+            "--reg-delay",
+            "0.3",
+            "--expect-apn",
+            "iot.example",
+            "--rssi",
+            "17",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("qmt sim starts");
+    let mut sim = Running(child);
+    let mut stdin = sim.0.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(sim.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("a first line");
+    let path = first
+        .split_whitespace()
+        .find(|w| w.starts_with("/dev/"))
+        .unwrap_or_else(|| panic!("no pty path in {first:?}"))
+        .to_owned();
+    let mut port = serialport::new(&path, 115_200)
+        .timeout(Duration::from_millis(100))
+        .open()
+        .expect("the printed pty opens");
+    let t = Duration::from_secs(10);
+    let got = read_until(&mut port, "+QIND: PB DONE\r\n", t);
+    assert!(
+        got.contains("RDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n"),
+        "{got:?}"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    port.write_all(b"ATE0\rAT+CSQ\r").expect("write");
+    let got = read_until(&mut port, "+CSQ: 17,99\r\n\r\nOK\r\n", t);
+    assert!(got.contains("+CSQ: 17,99"), "{got:?}");
+    port.write_all(b"AT+QIACT=1\r").expect("write");
+    let got = read_until(&mut port, "ERROR\r\n", t);
+    assert!(got.ends_with("\r\nERROR\r\n"), "wrong (empty) APN: {got:?}");
+    port.write_all(b"AT+QICSGP=1,1,\"iot.example\",\"\",\"\",0\rAT+QIACT=1\rAT+QIACT?\r")
+        .expect("write");
+    let got = read_until(&mut port, "OK\r\n\r\nOK\r\n\r\n+QIACT: 1,1,1,", t);
+    assert!(got.contains("+QIACT: 1,1,1,\"10.65."), "{got:?}");
+    // The bearer fault typed on the console.
+    writeln!(stdin, "pdp-deact 1").expect("stdin");
+    let got = read_until(&mut port, "pdpdeact", t);
+    assert!(got.contains("+QIURC: \"pdpdeact\",1"), "{got:?}");
+}

@@ -17,6 +17,26 @@ pub enum Fault {
     /// The five receive slots of this client (recv/mode 1) are filled with placeholder messages,
     /// so further incoming publishes are not acknowledged until the host reads a slot.
     FillRecvSlots(ClientIdx),
+    /// The network deactivates PDP context `cid` (1–15; spec §10.6): `+QIURC: "pdpdeact",<cid>`,
+    /// every MQTT client bound to it (`pdpcid`) drops with `+QMTSTAT: <idx>,1`, and `AT+QMTOPEN`
+    /// on it fails (`+QMTOPEN: <idx>,3`) until the host `AT+QIDEACT`s and `AT+QIACT`s it again.
+    /// Nothing happens to a context that is not active.
+    PdpDeact {
+        /// The context, 1–15.
+        cid: u8,
+    },
+    /// Coverage is lost: registration goes to searching (stat 2, URCs per `AT+C(G|E)REG=<n>`) and
+    /// every active context is deactivated as by [`Fault::PdpDeact`].
+    RegistrationLost,
+    /// Coverage is back after [`Fault::RegistrationLost`]: registration ends as configured (URCs
+    /// per `<n>`). Contexts stay down: the host reactivates them.
+    RegistrationRegained,
+    /// The SIM is pulled out: `+CPIN: NOT READY`, `+QSIMSTAT: 1,0` when hot-swap detection is on,
+    /// registration is lost (stat 0) and every context with it.
+    SimRemoved,
+    /// The SIM is put back: `+QSIMSTAT: 1,1` when hot-swap detection is on, `+CPIN: READY` (or
+    /// `SIM PIN`), and registration starts again.
+    SimInserted,
 
     // --- applied by the IO shell -----------------------------------------------------------
     /// The server closes this client's connection (or every client's, with `None`).
@@ -66,7 +86,7 @@ impl Fault {
     /// console take them.
     pub const SYNTAX: &'static str = "close [IDX] | stall [IDX] | resume [IDX] | dns-fail [NAME] | \
         dns-restore | garbage TEXT | urc LINE | split MAX:DELAY_MS | power-cycle | fill-slots IDX | \
-        burst TOPIC COUNT";
+        burst TOPIC COUNT | pdp-deact CID | reg-lost | reg-regained | sim-remove | sim-insert";
 }
 
 /// `close 0`, `stall`, `dns-fail broker.example.com`, `garbage \x00\xffnoise`, `urc +QMTSTAT: 0,1`,
@@ -100,6 +120,18 @@ impl core::str::FromStr for Fault {
             "power-cycle" => Ok(Fault::PowerCycle),
             "urc" if !rest.is_empty() => Ok(Fault::StrayUrc(rest.to_owned())),
             "garbage" if !rest.is_empty() => Ok(Fault::Garbage(unescape(rest).map_err(err)?)),
+            "pdp-deact" => {
+                let cid = rest
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|c| (1..=15).contains(c))
+                    .ok_or_else(|| err(format!("pdp-deact: CID `{rest}` is not 1-15")))?;
+                Ok(Fault::PdpDeact { cid })
+            }
+            "reg-lost" => Ok(Fault::RegistrationLost),
+            "reg-regained" => Ok(Fault::RegistrationRegained),
+            "sim-remove" => Ok(Fault::SimRemoved),
+            "sim-insert" => Ok(Fault::SimInserted),
             "fill-slots" => idx(rest)?
                 .map(Fault::FillRecvSlots)
                 .ok_or_else(|| err("fill-slots needs a client index".into())),
@@ -178,7 +210,12 @@ mod tests {
 
     #[test]
     fn text_forms_parse() {
-        let cases: [(&str, Fault); 12] = [
+        let cases: [(&str, Fault); 17] = [
+            ("pdp-deact 1", Fault::PdpDeact { cid: 1 }),
+            ("reg-lost", Fault::RegistrationLost),
+            ("reg-regained", Fault::RegistrationRegained),
+            ("sim-remove", Fault::SimRemoved),
+            ("sim-insert", Fault::SimInserted),
             ("close 2", Fault::BrokerClose(Some(idx(2)))),
             ("close", Fault::BrokerClose(None)),
             ("STALL 0", Fault::BrokerStall(Some(idx(0)))),
@@ -220,6 +257,8 @@ mod tests {
         for (text, says) in [
             ("close 9", "client_idx = 9 is out of range"),
             ("fill-slots", "needs a client index"),
+            ("pdp-deact 16", "CID `16` is not 1-15"),
+            ("pdp-deact", "is not 1-15"),
             ("split 3", "expected MAX:DELAY_MS"),
             ("burst t x", "COUNT `x`"),
             ("garbage \\q", "bad escape"),

@@ -3,9 +3,12 @@
 //! modem; this is the modem.
 //!
 //! - [`module::Module`]: the sans-IO core (spec §9): the AT channel, six MQTT clients, their
-//!   configuration, uploaded files and SSL contexts. Bytes, network events and time in; bytes for
-//!   the host, network actions and the next deadline out. Its documented choices, where the spec
-//!   is silent or uncertain, are at the top of [`module`].
+//!   configuration, uploaded files and SSL contexts, and the SIM, registration and PDP contexts
+//!   of spec §10 ([`NetworkSim`]: [`NetworkSim::default`] is already registered with context 1
+//!   active, [`NetworkSim::cold`] leaves the bring-up to the host). Bytes, network events and
+//!   time in; bytes for the host, network actions and the next deadline out. Its documented
+//!   choices, where the spec is silent or uncertain, are at the top of [`module`] and
+//!   [`module::network`].
 //! - [`mqtt::Session`]: one client's MQTT session, sans-IO, with packets encoded and decoded by the
 //!   `mqtt-protocol` crate (MQTT 3.1 and 3.1.1), retransmissions, keep-alive and QoS 2 flows.
 //! - [`Sim`]: the IO shell: one thread, a mio loop over the pty master, the sockets (rustls for TLS)
@@ -64,4 +67,7 @@ pub mod tls;
 
 pub use broker::EmbeddedBroker;
 pub use fault::Fault;
+pub use module::network::{
+    BootUrcs, Identity, NetworkSim, Operator, RegOutcome, SignalLevel, SimCard, SimPin,
+};
 pub use shell::{BrokerChoice, Core, ResolveAll, Sim, SimConfig, SimHandle, TraceDir, TraceFn};

@@ -35,8 +35,18 @@
 //!   name and password when `AT+QMTCONN` has none; no signature is computed (see
 //!   `ClientConfig::cloud_credentials`). Queries of unset credentials (and of unset `AT+QSSLCFG`
 //!   file paths) answer `OK` alone.
-//! - **`pdpcid`** is stored and answered; every PDP context is taken as active. **`qmtping`** is
-//!   stored and answered; the session's keep-alive uses `keepalive`.
+//! - **`pdpcid`** is stored and answered. `AT+QMTOPEN` needs that context active and the module
+//!   registered (spec §10.6): otherwise it answers `OK`, then `+QMTOPEN: idx,3` (failed to
+//!   activate PDP) without touching the network. A context that goes down (network
+//!   deactivation, registration or SIM lost, `AT+QIDEACT`, `AT+CFUN=0/4`) drops every client
+//!   bound to it: `+QMTSTAT: idx,1`, or `+QMTOPEN: idx,3` for one still opening. The default
+//!   network ([`NetworkSim::default`]) is registered with context 1 active from power-up (EC200U
+//!   firmware activates it itself); the SIM, registration and contexts are in [`network`].
+//!   **`qmtping`** is stored and answered; the session's keep-alive uses `keepalive`.
+//! - **Power**: with a [`NetworkSim::boot_delay`] the module reads and answers nothing until it
+//!   has passed; `AT+CFUN=1,1` restarts it like a power cycle (`OK`, then the boot URCs);
+//!   `AT+QPOWD` answers `OK`, `POWERED DOWN`, drops every connection, and the module is silent
+//!   and deaf until [`Fault::PowerCycle`].
 //! - **`AT+QMTOPEN?` / `AT+QMTCONN?`** list the clients whose connection is up (not those still
 //!   opening); CONN states: 1 open without MQTT session (or refused), 2 CONNECT sent, 3 connected.
 //!   `AT+QMTRECV?` lists clients that are open or hold stored messages.
@@ -58,6 +68,8 @@
 mod config;
 mod errors;
 mod host_input;
+mod net_cmds;
+pub mod network;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -86,6 +98,7 @@ use crate::net::{ConnectError, NetAction, NetEvent, TlsConfig};
 use config::{ClientConfig, SslContext, cfg_test_ranges};
 use errors::CmeError;
 use host_input::{Line, LineAssembler};
+use network::{Network, NetworkSim};
 
 /// Receive slots per client (spec §5).
 const SLOTS: usize = 5;
@@ -230,10 +243,23 @@ impl std::fmt::Debug for Files {
     }
 }
 
+/// Whether the module is up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Power {
+    /// Booting: host bytes are lost until `RDY` at `until`.
+    Booting { until: Instant },
+    /// Running.
+    On,
+    /// After `AT+QPOWD`: silent, deaf, until a power cycle.
+    Off,
+}
+
 /// The simulated module: fed host bytes, network events and time; drained of bytes for the host,
 /// network actions and its next deadline.
 #[derive(Debug)]
 pub struct Module {
+    power: Power,
+    network: Network,
     echo: bool,
     cmee: CmeeMode,
     input: LineAssembler,
@@ -261,9 +287,22 @@ fn number_list(values: impl IntoIterator<Item = i64>) -> Vec<u8> {
 }
 
 impl Module {
-    /// A module that has just powered up: `RDY` is queued, echo is on.
-    pub fn new(_now: Instant) -> Module {
+    /// A module that has just powered up with the default network ([`NetworkSim::default`]:
+    /// registered, context 1 active): `RDY` is queued, echo is on.
+    pub fn new(now: Instant) -> Module {
+        Module::with_network(now, NetworkSim::default())
+    }
+
+    /// A module that has just powered up with this SIM, network and bearer. With a
+    /// [`NetworkSim::boot_delay`] it answers nothing until the delay has passed (the boot URCs
+    /// come from [`Module::handle_timeout`]); otherwise the boot URCs are queued at once.
+    pub fn with_network(now: Instant, network: NetworkSim) -> Module {
+        let boot_delay = network.boot_delay;
         let mut m = Module {
+            power: Power::Booting {
+                until: now + boot_delay,
+            },
+            network: Network::new(network),
             echo: true,
             cmee: CmeeMode::Disabled,
             input: LineAssembler::default(),
@@ -274,12 +313,26 @@ impl Module {
             ssl: Default::default(),
             files: Files::default(),
         };
-        m.urc(Urc::Rdy);
+        if boot_delay.is_zero() {
+            m.boot(now);
+        }
         m
+    }
+
+    /// Boot ends: `RDY` and whatever else the network configuration announces.
+    fn boot(&mut self, now: Instant) {
+        self.power = Power::On;
+        self.urc(Urc::Rdy);
+        self.network.boot(now);
+        self.apply_notes();
     }
 
     /// Bytes the host wrote to the serial port.
     pub fn feed(&mut self, bytes: &[u8], now: Instant) {
+        if self.power != Power::On {
+            debug!(len = bytes.len(), power = ?self.power, "host bytes lost: the module is not up");
+            return;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             if let Some(data) = self.data.as_mut() {
@@ -370,6 +423,13 @@ impl Module {
 
     /// Time passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Power::Booting { until } = self.power {
+            if until <= now {
+                self.boot(now);
+            }
+        }
+        self.network.handle_timeout(now);
+        self.apply_notes();
         if self
             .data
             .as_ref()
@@ -396,8 +456,14 @@ impl Module {
             } => s.poll_timeout(),
             _ => None,
         });
+        let boot = match self.power {
+            Power::Booting { until } => Some(until),
+            _ => None,
+        };
         sessions
             .chain(self.data.as_ref().and_then(|d| d.deadline))
+            .chain(boot)
+            .chain(self.network.poll_timeout())
             .min()
     }
 
@@ -421,18 +487,27 @@ impl Module {
         match fault {
             Fault::PowerCycle => {
                 debug!("fault: power cycle");
-                for idx in ClientIdx::all() {
-                    if !matches!(self.client(idx).link, Link::NotOpen) {
-                        self.net.push_back(NetAction::Close { client_idx: idx });
-                    }
-                }
-                let out = std::mem::take(&mut self.out);
-                let net = std::mem::take(&mut self.net);
-                *self = Module::new(now);
-                // What was already on its way stays ahead of the new `RDY`.
-                let rdy = std::mem::replace(&mut self.out, out);
-                self.out.extend_from_slice(&rdy);
-                self.net = net;
+                self.restart(now);
+            }
+            Fault::PdpDeact { cid } => {
+                debug!(cid, "fault: network deactivates a PDP context");
+                self.network.network_deact(cid);
+            }
+            Fault::RegistrationLost => {
+                debug!("fault: registration lost");
+                self.network.lose();
+            }
+            Fault::RegistrationRegained => {
+                debug!("fault: registration regained");
+                self.network.regain(now);
+            }
+            Fault::SimRemoved => {
+                debug!("fault: SIM removed");
+                self.network.remove_sim(now);
+            }
+            Fault::SimInserted => {
+                debug!("fault: SIM inserted");
+                self.network.insert_sim(now);
             }
             Fault::Garbage(bytes) => {
                 debug!(len = bytes.len(), "fault: garbage");
@@ -462,6 +537,55 @@ impl Module {
                 self.pump(idx, now);
             }
             other => debug!(?other, "fault for the IO shell: ignored by the core"),
+        }
+        self.apply_notes();
+    }
+
+    /// A power cycle or reset: every client is dropped without a word to its server, all state is
+    /// lost (configuration, files, echo back on), and the module boots again with the same
+    /// network configuration. Output already queued stays ahead of the new boot URCs.
+    fn restart(&mut self, now: Instant) {
+        for idx in ClientIdx::all() {
+            if !matches!(self.client(idx).link, Link::NotOpen) {
+                self.net.push_back(NetAction::Close { client_idx: idx });
+            }
+        }
+        let out = std::mem::take(&mut self.out);
+        let net = std::mem::take(&mut self.net);
+        let config = self.network.config().clone();
+        *self = Module::with_network(now, config);
+        let boot = std::mem::replace(&mut self.out, out);
+        self.out.extend_from_slice(&boot);
+        self.net = net;
+    }
+
+    /// Writes what the network side queued (as typed URCs), and drops the MQTT clients whose
+    /// context went down.
+    fn apply_notes(&mut self) {
+        while let Some(note) = self.network.poll_note() {
+            self.note_urc(note);
+        }
+    }
+
+    /// Every client bound to context `cid` loses its connection: `+QMTSTAT: <idx>,1` for an open
+    /// one, `+QMTOPEN: <idx>,3` for one still opening.
+    fn context_down(&mut self, cid: u8) {
+        for idx in ClientIdx::all() {
+            if self.client(idx).cfg.pdpcid.get() != cid {
+                continue;
+            }
+            match self.client(idx).link {
+                Link::NotOpen => continue,
+                Link::Opening { .. } => self.urc(Urc::Open {
+                    client_idx: idx,
+                    result: OpenResult::PdpActivationFailed,
+                }),
+                Link::Open { .. } => self.urc(Urc::Stat {
+                    client_idx: idx,
+                    err_code: StatCode::ClosedByPeer,
+                }),
+            }
+            self.close_link(idx);
         }
     }
 
@@ -494,7 +618,7 @@ impl Module {
         let code = match self.cmee {
             CmeeMode::Verbose => FinalCode::CmeErrorText(e.text()),
             CmeeMode::Numeric => FinalCode::CmeError(e.code()),
-            CmeeMode::Disabled if e.is_file_error() => FinalCode::CmeError(e.code()),
+            CmeeMode::Disabled if e.always_numbered() => FinalCode::CmeError(e.code()),
             CmeeMode::Disabled => FinalCode::Error,
         };
         self.line(ModuleLine::Final(code));
@@ -545,6 +669,7 @@ impl Module {
             Ok(cmd) => {
                 debug!(command = %cmd, "command");
                 self.execute(cmd, now);
+                self.apply_notes();
             }
             Err(err) => {
                 // The parse error names the parameter, never a secret's content.
@@ -627,6 +752,15 @@ impl Module {
                     self.urc(Urc::Open {
                         client_idx: idx,
                         result: OpenResult::IdentifierOccupied,
+                    });
+                    return;
+                }
+                let pdpcid = self.client(idx).cfg.pdpcid.get();
+                if !self.network.bearer_ready(pdpcid) {
+                    debug!(client_idx = %idx, pdpcid, "open: no bearer (not registered or context inactive)");
+                    self.urc(Urc::Open {
+                        client_idx: idx,
+                        result: OpenResult::PdpActivationFailed,
                     });
                     return;
                 }
@@ -898,8 +1032,8 @@ impl Module {
                 }
                 self.ok();
             }
-            // §10 commands: the sim's network model (another engineer) replaces this arm
-            Command::Identify(_)
+            // §10: the SIM, registration, contexts and power (module/net_cmds.rs).
+            cmd @ (Command::Identify(_)
             | Command::PinRead
             | Command::PinEnter(_)
             | Command::SimStatRead
@@ -918,7 +1052,7 @@ impl Module {
             | Command::AddrRead(_)
             | Command::CfunSet { .. }
             | Command::CfunRead
-            | Command::PowerDown(_) => self.error(CmeError::OperationNotSupported),
+            | Command::PowerDown(_)) => self.execute_net(cmd, now),
         }
     }
 

@@ -41,6 +41,7 @@ use rustls::pki_types::ServerName;
 use crate::broker::EmbeddedBroker;
 use crate::fault::Fault;
 use crate::module::Module;
+use crate::module::network::NetworkSim;
 use crate::net::{ConnectError, NetAction, NetEvent};
 
 /// The module core as the shell drives it: exactly the methods of [`Module`] (construction aside,
@@ -139,6 +140,21 @@ pub struct SimConfig {
     pub initial_faults: Vec<Fault>,
     /// Receives the AT traffic in both directions, if set.
     pub trace: Option<TraceFn>,
+    /// The SIM, network and bearer of the module (spec §10): by default a module that is already
+    /// registered with context 1 active ([`NetworkSim::default`]); [`SimConfig::cold`] leaves the
+    /// bring-up to the host.
+    pub network: NetworkSim,
+}
+
+impl SimConfig {
+    /// The default configuration with [`NetworkSim::cold`]: full boot URCs, SIM ready,
+    /// registration after 1.5 s of searching, no PDP context active.
+    pub fn cold() -> SimConfig {
+        SimConfig {
+            network: NetworkSim::cold(),
+            ..SimConfig::default()
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -150,6 +166,7 @@ impl Default for SimConfig {
             connect_timeout: Duration::from_secs(20),
             initial_faults: Vec::new(),
             trace: None,
+            network: NetworkSim::default(),
         }
     }
 }
@@ -163,6 +180,7 @@ impl fmt::Debug for SimConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("initial_faults", &self.initial_faults)
             .field("trace", &self.trace.is_some())
+            .field("network", &self.network)
             .finish()
     }
 }
@@ -172,12 +190,14 @@ impl fmt::Debug for SimConfig {
 pub struct Sim;
 
 impl Sim {
-    /// Starts the broker (if embedded), a pty and the sim thread running a [`Module`].
+    /// Starts the broker (if embedded), a pty and the sim thread running a [`Module`] with the
+    /// configuration's [`SimConfig::network`].
     ///
     /// # Errors
     /// When the broker does not start, no pty can be created, or the thread cannot be spawned.
-    pub fn start(config: SimConfig) -> io::Result<SimHandle> {
-        Sim::start_with(config, Module::new)
+    pub fn start(mut config: SimConfig) -> io::Result<SimHandle> {
+        let network = std::mem::take(&mut config.network);
+        Sim::start_with(config, move |now| Module::with_network(now, network))
     }
 
     /// Like [`Sim::start`], with any [`Core`]; `make` builds it on the sim thread (so the core

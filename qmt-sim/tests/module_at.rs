@@ -118,7 +118,7 @@ fn cmee_modes_shape_errors() {
         lines(&["+CME ERROR: 50"])
     );
     assert_eq!(h.send("AT+FOO\r"), lines(&["+CME ERROR: 4"]));
-    assert_eq!(h.send("ATI\r"), lines(&["+CME ERROR: 4"]));
+    assert_eq!(h.send("ATX9\r"), lines(&["+CME ERROR: 4"]));
     assert_eq!(h.send("AT+QSSLCFG=?\r"), lines(&["+CME ERROR: 4"]));
     assert_eq!(h.send("AT+CMEE=2\r"), lines(&["OK"]));
     assert_eq!(h.send(conn), lines(&["+CME ERROR: operation not allowed"]));

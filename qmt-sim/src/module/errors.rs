@@ -2,18 +2,26 @@
 //!
 //! | situation | code | verbose text (`AT+CMEE=2`) |
 //! |---|---|---|
-//! | the command exists but the client's state forbids it (not open, not connected, already connecting) | 3 | `operation not allowed` |
-//! | unknown command or form (`ATI`, `AT+FOO`, `AT+QSSLCFG=?`, `AT+CMEE?`) | 4 | `operation not supported` |
+//! | the command exists but the client's state forbids it (not open, not connected, already connecting); `AT+QIACT` of a context that is active or not yet `AT+QIDEACT`ed; `AT+CPIN="…"` without a PIN to enter | 3 | `operation not allowed` |
+//! | unknown command or form (`AT+FOO`, `AT+QSSLCFG=?`, `AT+CMEE?`) | 4 | `operation not supported` |
+//! | no SIM (`AT+CPIN?`, `AT+CIMI`, `AT+QCCID`, `AT+CPIN="…"`) | 10 | `SIM not inserted` |
+//! | SIM locked by its PIN (`AT+CIMI`) | 11 | `SIM PIN required` |
+//! | SIM locked after three wrong PINs (`AT+CIMI`, `AT+CPIN="…"`) | 12 | `SIM PUK required` |
+//! | wrong PIN | 16 | `incorrect password` |
 //! | command line longer than 4096 bytes | 24 | `text string too long` |
+//! | `AT+QIACT` while not registered (or the radio off) | 30 | `no network service` |
 //! | malformed command, value out of range, invalid hex data after `> ` | 50 | `incorrect parameters` |
 //! | no complete data after `> ` within `edit/timeout` | 100 | `unknown` |
+//! | `AT+QIACT` with an APN the network refuses | 148 | `unspecified GPRS error` |
 //! | `AT+QFUPL` without a size | 400 | `invalid input value` |
 //! | `AT+QFUPL`: no complete data within `timeout` | 421 | `time out` |
 //!
-//! Codes 3, 4, 24, 50, 100 and their texts are 3GPP TS 27.007 §9.2.1; 400 and 421 are the Quectel
-//! file-system error codes. With `AT+CMEE=0` (the power-up mode) every error is a plain `ERROR`,
-//! except the file errors of `AT+QFUPL`, which spec §7 documents as `+CME ERROR: <err>` in every
-//! mode (numeric in modes 0 and 1).
+//! Codes 3–100 and their texts are 3GPP TS 27.007 §9.2.1, 148 is §9.2.2; 400 and 421 are the
+//! Quectel file-system error codes. With `AT+CMEE=0` (the power-up mode) every error is a plain
+//! `ERROR` (so a failed `AT+QIACT` is `ERROR`, as spec §10.6 shows it), except the file errors of
+//! `AT+QFUPL`, which spec §7 documents as `+CME ERROR: <err>` in every mode, and the SIM errors
+//! (10, 11, 12, 16), which spec §10.3 shows as `+CME ERROR: 10`: those are numeric in modes 0
+//! and 1.
 
 /// An error the module reports as the final result code of a command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,12 +30,24 @@ pub(super) enum CmeError {
     OperationNotAllowed,
     /// 4: unknown command.
     OperationNotSupported,
+    /// 10: no SIM.
+    SimNotInserted,
+    /// 11: the SIM waits for its PIN.
+    SimPinRequired,
+    /// 12: the SIM waits for its PUK.
+    SimPukRequired,
+    /// 16: wrong PIN.
+    IncorrectPassword,
     /// 24: the command line is too long.
     TextTooLong,
+    /// 30: not registered.
+    NoNetworkService,
     /// 50: malformed command or invalid value.
     IncorrectParameters,
     /// 100: the data phase timed out.
     Unknown,
+    /// 148: PDP activation refused (wrong APN).
+    PdpActivationFailed,
     /// 400: `AT+QFUPL` without a size.
     FileInvalidInput,
     /// 421: `AT+QFUPL` data timed out.
@@ -40,9 +60,15 @@ impl CmeError {
         match self {
             CmeError::OperationNotAllowed => 3,
             CmeError::OperationNotSupported => 4,
+            CmeError::SimNotInserted => 10,
+            CmeError::SimPinRequired => 11,
+            CmeError::SimPukRequired => 12,
+            CmeError::IncorrectPassword => 16,
             CmeError::TextTooLong => 24,
+            CmeError::NoNetworkService => 30,
             CmeError::IncorrectParameters => 50,
             CmeError::Unknown => 100,
+            CmeError::PdpActivationFailed => 148,
             CmeError::FileInvalidInput => 400,
             CmeError::FileTimeout => 421,
         }
@@ -53,24 +79,60 @@ impl CmeError {
         match self {
             CmeError::OperationNotAllowed => "operation not allowed",
             CmeError::OperationNotSupported => "operation not supported",
+            CmeError::SimNotInserted => "SIM not inserted",
+            CmeError::SimPinRequired => "SIM PIN required",
+            CmeError::SimPukRequired => "SIM PUK required",
+            CmeError::IncorrectPassword => "incorrect password",
             CmeError::TextTooLong => "text string too long",
+            CmeError::NoNetworkService => "no network service",
             CmeError::IncorrectParameters => "incorrect parameters",
             CmeError::Unknown => "unknown",
+            CmeError::PdpActivationFailed => "unspecified GPRS error",
             CmeError::FileInvalidInput => "invalid input value",
             CmeError::FileTimeout => "time out",
         }
     }
 
-    /// Whether this is a file error (`+CME ERROR` even with `AT+CMEE=0`).
-    pub(super) const fn is_file_error(self) -> bool {
-        matches!(self, CmeError::FileInvalidInput | CmeError::FileTimeout)
+    /// Whether this is a file or SIM error (`+CME ERROR` even with `AT+CMEE=0`).
+    pub(super) const fn always_numbered(self) -> bool {
+        matches!(
+            self,
+            CmeError::FileInvalidInput
+                | CmeError::FileTimeout
+                | CmeError::SimNotInserted
+                | CmeError::SimPinRequired
+                | CmeError::SimPukRequired
+                | CmeError::IncorrectPassword
+        )
     }
 }
 
 /// The names after `AT+` the module knows: a command line that fails to parse but names one of
 /// them is malformed (50), anything else is unsupported (4).
-const KNOWN: [&[u8]; 12] = [
+const KNOWN: [&[u8]; 35] = [
     b"CMEE",
+    b"CGMI",
+    b"CGMM",
+    b"CGMR",
+    b"GSN",
+    b"CGSN",
+    b"QCCID",
+    b"CIMI",
+    b"CPIN",
+    b"QSIMSTAT",
+    b"CSQ",
+    b"QCSQ",
+    b"QNWINFO",
+    b"COPS",
+    b"CREG",
+    b"CGREG",
+    b"CEREG",
+    b"QICSGP",
+    b"QIACT",
+    b"QIDEACT",
+    b"CGATT",
+    b"CGPADDR",
+    b"CFUN",
     b"QMTCFG",
     b"QMTOPEN",
     b"QMTCLOSE",
@@ -82,6 +144,7 @@ const KNOWN: [&[u8]; 12] = [
     b"QMTRECV",
     b"QFUPL",
     b"QSSLCFG",
+    b"QPOWD",
 ];
 
 /// The error for a line that starts with `AT` but does not parse as a command.
