@@ -169,11 +169,13 @@ impl NetworkArgs {
     }
 }
 
+/// Seconds, fractions allowed, up to a day.
 fn parse_secs(s: &str) -> Result<Duration, String> {
     s.parse::<f64>()
         .ok()
         .and_then(|v| Duration::try_from_secs_f64(v).ok())
-        .ok_or_else(|| format!("{s}: expected seconds (e.g. 1.5)"))
+        .filter(|d| *d <= Duration::from_secs(86_400))
+        .ok_or_else(|| format!("{s}: expected seconds, 0 to 86400 (e.g. 1.5)"))
 }
 
 fn parse_rssi(s: &str) -> Result<u8, String> {

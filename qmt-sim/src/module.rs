@@ -297,11 +297,10 @@ impl Module {
     /// [`NetworkSim::boot_delay`] it answers nothing until the delay has passed (the boot URCs
     /// come from [`Module::handle_timeout`]); otherwise the boot URCs are queued at once.
     pub fn with_network(now: Instant, network: NetworkSim) -> Module {
-        let boot_delay = network.boot_delay;
+        // A delay past the clock's range is taken as none (no panic on any configuration).
+        let until = now.checked_add(network.boot_delay).unwrap_or(now);
         let mut m = Module {
-            power: Power::Booting {
-                until: now + boot_delay,
-            },
+            power: Power::Booting { until },
             network: Network::new(network),
             echo: true,
             cmee: CmeeMode::Disabled,
@@ -313,7 +312,7 @@ impl Module {
             ssl: Default::default(),
             files: Files::default(),
         };
-        if boot_delay.is_zero() {
+        if until <= now {
             m.boot(now);
         }
         m

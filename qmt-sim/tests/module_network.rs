@@ -582,3 +582,16 @@ fn qpowd_says_powered_down_then_nothing() {
         "AT+QPOWD=0\r\r\nOK\r\n\r\nPOWERED DOWN\r\n"
     );
 }
+
+#[test]
+fn delays_past_the_clock_never_panic() {
+    let mut h = Host::with(NetworkSim {
+        boot_delay: Duration::MAX,
+        reg_delay: Duration::MAX,
+        ..NetworkSim::cold()
+    });
+    assert_eq!(h.read(), lines(&BOOT_FULL), "taken as no boot delay");
+    h.send("ATE0\r");
+    assert_eq!(h.wait(Duration::from_secs(3600)), "");
+    assert_eq!(h.send("AT+CEREG?\r"), lines(&["+CEREG: 0,2", "OK"]));
+}

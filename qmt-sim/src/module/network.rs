@@ -663,7 +663,8 @@ impl Network {
             self.set_stat(stat);
         } else {
             self.set_stat(2);
-            self.reg_at = Some(now + self.cfg.reg_delay);
+            // A delay past the clock's range never ends: searching for ever.
+            self.reg_at = now.checked_add(self.cfg.reg_delay);
         }
     }
 
