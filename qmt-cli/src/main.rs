@@ -67,6 +67,10 @@ enum Cmd {
     /// unless --no-reconnect.
     #[command(disable_help_flag = true, after_help = pubsub::EXIT_CODES)]
     Sub(pubsub::SubArgs),
+    /// The module at a glance, like `mmcli -m 0`: model, firmware, IMEI, ICCID, SIM, operator,
+    /// registration, signal, PDP contexts and MQTT clients. Changes nothing; works on a module
+    /// that is not registered.
+    Status(status::StatusArgs),
 }
 
 /// `--recv-len` values: [`LenMode`] under the names the command line uses (clap needs a local
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
         Cmd::Demo => demo::run(),
         Cmd::Pub(args) => pubsub::run_pub(args),
         Cmd::Sub(args) => pubsub::run_sub(args),
+        Cmd::Status(args) => status::run(args),
         Cmd::Decode {
             file,
             json,
@@ -154,3 +159,4 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 mod demo;
 mod pubsub;
 mod sim;
+mod status;

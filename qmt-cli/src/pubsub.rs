@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use qmt_cli::trace::Tracer;
+use qmt_client::sansio::{NetworkConfig, Stage, stat_words};
 use qmt_client::{Client, PublishFailure};
 use qmt_client::{
     ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
@@ -46,6 +47,9 @@ pub mod exit {
     /// Something did not answer in time: the module, the network, the broker (the command and
     /// the wait are named), or `qmt sub -W`.
     pub const TIMEOUT: u8 = 5;
+    /// No network or SIM: bring-up (spec §10) found no SIM, a PIN problem, no registration or
+    /// no signal, or could not activate the data context (the cause and what to do are named).
+    pub const NETWORK: u8 = 6;
 }
 
 /// The exit codes, for `--help`.
@@ -57,7 +61,9 @@ pub const EXIT_CODES: &str = "Exit codes:
   4  connection refused: AT+QMTOPEN failed (result named), the broker refused (CONNACK code
      named) or closed the connection while connecting (e.g. TLS client certificate refused)
   5  timeout: the module, network or broker did not answer in time (command and wait named),
-     or qmt sub -W ran out";
+     or qmt sub -W ran out
+  6  no network or SIM: no SIM, PIN required or wrong, registration denied or not reached,
+     no signal, or the data context (APN) could not be activated (cause named)";
 
 /// A failure: the one line to print and the exit code.
 #[derive(Debug)]
@@ -102,6 +108,16 @@ pub fn code_of(e: &ClientError) -> u8 {
         // A payload over the module's limit is a bad argument (`-m`/`-f`), like any invalid
         // parameter (issue 8: bad values exit 2).
         ClientError::Invalid(_) | ClientError::PayloadTooLarge { .. } => exit::USAGE,
+        ClientError::SimNotInserted
+        | ClientError::SimPinRequired
+        | ClientError::SimPinWrong
+        | ClientError::SimPukRequired
+        | ClientError::RegistrationDenied
+        | ClientError::NotRegistered { .. }
+        | ClientError::NoSignal { .. }
+        | ClientError::PdpActivationFailed { .. }
+        | ClientError::NoDataContext { .. }
+        | ClientError::StageTimeout { .. } => exit::NETWORK,
         _ => exit::OTHER,
     }
 }
@@ -173,6 +189,63 @@ pub struct Common {
     /// (--port) or the simulated module (--sim).
     #[arg(long)]
     pub trace: bool,
+    #[command(flatten)]
+    pub network: NetworkArgs,
+}
+
+/// Bring-up flags (spec §10), shared by `qmt pub`, `qmt sub` and `qmt demo`.
+#[derive(Args, Debug, Default)]
+pub struct NetworkArgs {
+    /// The APN of the data context (AT+QICSGP, written only when it differs). Default: the
+    /// context's own (the network's default APN).
+    #[arg(long, value_name = "APN")]
+    pub apn: Option<String>,
+    /// The APN's user name (PAP/CHAP).
+    #[arg(long, value_name = "USER", requires = "apn")]
+    pub apn_user: Option<String>,
+    /// The APN's password (never shown in any output, the trace included).
+    #[arg(long, value_name = "PASS", requires = "apn_user")]
+    pub apn_password: Option<String>,
+    /// The SIM PIN, entered if the SIM asks for it (never shown in any output).
+    #[arg(long, value_name = "PIN")]
+    pub pin: Option<String>,
+    /// Skip bring-up (SIM, registration, APN, PDP context): assume the module is already
+    /// registered with an active context, and go straight to AT+QMTOPEN.
+    #[arg(long, conflicts_with_all = ["apn", "pin"])]
+    pub no_bring_up: bool,
+}
+
+impl NetworkArgs {
+    /// The bring-up configuration, checked before the port is opened (a bad APN or PIN exits 2).
+    pub fn config(&self) -> Result<Option<NetworkConfig>, Failure> {
+        if self.no_bring_up {
+            return Ok(None);
+        }
+        let usage = |e: ClientError| Failure::new(exit::USAGE, e.to_string());
+        let mut config = match &self.apn {
+            Some(apn) => NetworkConfig::with_apn(apn).map_err(usage)?,
+            None => NetworkConfig::default(),
+        };
+        if let Some(user) = &self.apn_user {
+            config = config
+                .credentials(user, self.apn_password.as_deref().unwrap_or(""))
+                .map_err(usage)?;
+        }
+        if let Some(pin) = &self.pin {
+            config = config.pin(pin).map_err(usage)?;
+        }
+        Ok(Some(config))
+    }
+}
+
+/// How a stage reads on a progress line (its own seconds are the line's).
+pub fn stage_label(stage: &Stage) -> String {
+    match stage {
+        Stage::Registration { stat, .. } => {
+            format!("waiting for registration: {}", stat_words(*stat))
+        }
+        other => other.to_string(),
+    }
 }
 
 impl Common {
@@ -267,6 +340,7 @@ pub fn start(
     recovery: RecoveryPolicy,
 ) -> Result<Session, Failure> {
     let options = common.options(&format!("qmt-{cmd}-{}", std::process::id()), buffered)?;
+    let network = common.network.config()?;
     // The client index is checked before the port is opened: a bad value touches nothing
     // (issue 8), where `Modem::client` would refuse it only after the module's start-up.
     ClientIdx::new(i64::from(common.client_idx))
@@ -299,6 +373,7 @@ pub fn start(
 
     let mut config = ModemConfig {
         recovery,
+        network,
         ..ModemConfig::default()
     };
     config.port.baud_rate = common.baud;
@@ -317,7 +392,14 @@ pub fn start(
     }
     let shown = path.display().to_string();
     let modem = Modem::open_request(&path, config)
-        .and_then(|mut opening| progress.run("opening the modem", |d| opening.wait_timeout(d)))
+        .and_then(|mut opening| {
+            progress.run_labeled(|d| {
+                let label = opening
+                    .stage()
+                    .map_or_else(|| "opening the modem".to_owned(), |s| stage_label(&s));
+                (opening.wait_timeout(d), label)
+            })
+        })
         .map_err(|e| match e {
             ClientError::Port { reason } => Failure::new(exit::PORT, reason),
             ClientError::Timeout { .. } => Failure::new(

@@ -29,10 +29,18 @@ impl Progress {
     /// Polls `poll` (which waits at most the duration it is given) until it yields, drawing
     /// `label… N s` meanwhile.
     pub fn run<T>(&self, label: &str, mut poll: impl FnMut(Duration) -> Option<T>) -> T {
-        let started = Instant::now();
+        self.run_labeled(|d| (poll(d), label.to_owned()))
+    }
+
+    /// Like [`run`](Self::run), with a label that may change while waiting (a bring-up stage):
+    /// the seconds shown count from when the label last changed.
+    pub fn run_labeled<T>(&self, mut poll: impl FnMut(Duration) -> (Option<T>, String)) -> T {
+        let mut started = Instant::now();
+        let mut current = String::new();
         let mut shown = None;
         loop {
-            if let Some(v) = poll(TICK) {
+            let (done, label) = poll(TICK);
+            if let Some(v) = done {
                 if shown.is_some() {
                     let mut err = std::io::stderr().lock();
                     let _ = write!(err, "\r\x1b[K");
@@ -40,11 +48,16 @@ impl Progress {
                 }
                 return v;
             }
+            if label != current {
+                current = label;
+                started = Instant::now();
+                shown = None;
+            }
             let elapsed = started.elapsed();
             if self.on && elapsed >= QUIET && shown != Some(elapsed.as_secs()) {
                 shown = Some(elapsed.as_secs());
                 let mut err = std::io::stderr().lock();
-                let _ = write!(err, "\r\x1b[K{label}… {} s", elapsed.as_secs());
+                let _ = write!(err, "\r\x1b[K{current}… {} s", elapsed.as_secs());
                 let _ = err.flush();
             }
         }

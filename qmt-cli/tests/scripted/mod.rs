@@ -104,11 +104,30 @@ pub fn standard(line: &str, r: &mut Reply) {
         r.ok().line(&format!("+QMTDISC: {first},0"));
     } else if upper.starts_with("AT+QMTCLOSE=") && !upper.starts_with("AT+QMTCLOSE=?") {
         r.ok().line(&format!("+QMTCLOSE: {first},0"));
+    } else if let Some(answer) = registered_module(&upper) {
+        // Bring-up (spec §10): a registered EC200U with context 1 active, as in the field logs.
+        r.line(answer).ok();
     } else {
         // AT, ATE0, AT+CMEE=2, AT+QMTCFG=…, the read forms AT+QMTOPEN? / AT+QMTCONN? (nothing
-        // open: no information line), anything else.
+        // open: no information line), AT+CGREG=2 / AT+CEREG=2, anything else.
         r.ok();
     }
+}
+
+/// The information line a registered module with context 1 active answers to a §10 query.
+fn registered_module(upper: &str) -> Option<&'static str> {
+    Some(match upper {
+        "AT+CGMM" => "EC200U",
+        "AT+CGMR" => "EC200UCNAAR02A01M08",
+        "AT+GSN" => "869487050123457",
+        "AT+QCCID" => "+QCCID: 89860121801234567890",
+        "AT+CPIN?" => "+CPIN: READY",
+        "AT+CGREG?" => "+CGREG: 2,1",
+        "AT+CEREG?" => "+CEREG: 2,1",
+        "AT+CSQ" => "+CSQ: 24,99",
+        "AT+QIACT?" => "+QIACT: 1,1,1,\"10.65.0.3\"",
+        _ => return None,
+    })
 }
 
 #[derive(Default)]
