@@ -1,14 +1,18 @@
 //! `qmt demo`: a whole MQTT session through a simulated module, step by step, with the AT
 //! traffic shown: the first command to run for someone new to qmt.
 //!
-//! It starts a [`qmt_sim::Sim`] (embedded broker) in this process, opens a [`Modem`] on its pty
-//! and runs: configure, open, connect, subscribe, publish at QoS 0/1/2 and receive each message
-//! back, a link drop (`Fault::BrokerClose`) recovered automatically, disconnect, close.
+//! It starts a [`qmt_sim::Sim`] (embedded broker) in this process as a module just powered on
+//! ([`SimConfig::cold`]: boot URCs, a network search, no data context), opens a [`Modem`] on its
+//! pty with bring-up (SIM, registration, APN, PDP context: spec §10) and runs: configure, open,
+//! connect, subscribe, publish at QoS 0/1/2 and receive each message back, a link drop
+//! (`Fault::BrokerClose`) and a lost bearer (`Fault::PdpDeact`) recovered automatically,
+//! disconnect, close.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use qmt_cli::trace::Tracer;
+use qmt_client::sansio::NetworkConfig;
 use qmt_client::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
 use qmt_client::{ClientOptions, Connection, Event, Modem, ModemConfig, Qos};
 use qmt_sim::{Fault, Sim, SimConfig};
@@ -56,7 +60,7 @@ fn session() -> Result<(), String> {
     let mut tracer = Tracer::new(|line| println!("      {line}"));
     let sim = Sim::start(SimConfig {
         trace: Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes))),
-        ..SimConfig::default()
+        ..SimConfig::cold()
     })
     .map_err(|e| failed("starting the simulated module", e))?;
     println!(
@@ -67,7 +71,7 @@ fn session() -> Result<(), String> {
 
     header(
         1,
-        "Open the modem: wait for RDY, sync with AT, ATE0, AT+CMEE=2, close stale clients",
+        "Open the modem and bring the network up: RDY, AT sync, ATE0, AT+CMEE=2, stale clients, then identity, SIM, registration, APN, PDP context",
     );
     let config = ModemConfig {
         recovery: RecoveryPolicy {
@@ -78,9 +82,27 @@ fn session() -> Result<(), String> {
             },
             ..RecoveryPolicy::enabled()
         },
+        network: Some(NetworkConfig::with_apn("internet").map_err(|e| failed("APN", e))?),
         ..ModemConfig::default()
     };
-    let modem = Modem::open(sim.pty_path(), config).map_err(|e| failed("open the modem", e))?;
+    let mut opening =
+        Modem::open_request(sim.pty_path(), config).map_err(|e| failed("open the modem", e))?;
+    // Each bring-up stage as it is entered (the AT lines of each are traced above it).
+    let mut shown = 0;
+    let mut show = |opening: &qmt_client::Opening| {
+        let stages = opening.stages();
+        for s in stages.iter().skip(shown) {
+            println!("    · {s}");
+        }
+        shown = stages.len();
+    };
+    let modem = loop {
+        show(&opening);
+        if let Some(r) = opening.wait_timeout(Duration::from_millis(20)) {
+            show(&opening);
+            break r.map_err(|e| failed("open the modem", e))?;
+        }
+    };
     let s = modem.startup();
     ok(&format!(
         "modem ready (RDY seen: {}, AT attempts: {}, stale clients closed: {})",
@@ -88,6 +110,23 @@ fn session() -> Result<(), String> {
         s.sync_attempts,
         s.closed_stale.len()
     ));
+    if let Some(net) = &s.network {
+        let ip = net
+            .pdp
+            .iter()
+            .find(|c| c.active)
+            .and_then(|c| c.ip.clone())
+            .unwrap_or_default();
+        ok(&format!(
+            "network up: {} {}, IMEI {}, {}, {} dBm, IP {ip}",
+            net.model.as_deref().unwrap_or("?"),
+            net.firmware.as_deref().unwrap_or("?"),
+            net.imei.as_deref().unwrap_or("?"),
+            net.operator.as_deref().unwrap_or("registered"),
+            net.signal_dbm()
+                .map_or_else(|| "?".to_owned(), |d| d.to_string()),
+        ));
+    }
 
     header(2, "Configure, open and connect client 0");
     let options = ClientOptions::builder()
@@ -172,11 +211,56 @@ fn session() -> Result<(), String> {
         "published after recovery and received back {got:?}"
     ));
 
-    header(6, "Disconnect");
+    header(
+        6,
+        "The network drops the bearer (+QIURC: \"pdpdeact\"): the recovery ladder resets the context, then the client recovers",
+    );
+    sim.inject(Fault::PdpDeact { cid: 1 })
+        .map_err(|e| failed("inject the fault", e))?;
+    let mut rungs = Vec::new();
+    loop {
+        let e = wait_for(&events, |e| {
+            matches!(
+                e,
+                Event::Network(_)
+                    | Event::Recovery {
+                        event: RecoveryEvent::Restored { .. } | RecoveryEvent::GaveUp { .. },
+                        ..
+                    }
+            )
+        })
+        .map_err(|e| failed("pdpdeact", e))?;
+        match e {
+            Event::Network(stage) => {
+                println!("    · {stage}");
+                rungs.push(stage);
+            }
+            Event::Recovery {
+                event: RecoveryEvent::Restored { attempts, .. },
+                ..
+            } => {
+                ok(&format!(
+                    "bearer repaired ({} ladder step(s)), client recovered (attempt {attempts})",
+                    rungs.len()
+                ));
+                break;
+            }
+            other => return Err(failed("pdpdeact", format!("{other:?}"))),
+        }
+    }
+    client
+        .publish(TOPIC, "after the bearer came back", Qos::AtLeastOnce, false)
+        .map_err(|e| failed("publish after the repair", e))?;
+    let got = expect_message(&events).map_err(|e| failed("receive after the repair", e))?;
+    ok(&format!(
+        "published after the repair and received back {got:?}"
+    ));
+
+    header(7, "Disconnect");
     client.disconnect().map_err(|e| failed("disconnect", e))?;
     ok("disconnected (the module sent DISCONNECT and closed the connection)");
 
-    header(7, "Close");
+    header(8, "Close");
     let was_open = client.is_open();
     client.close().map_err(|e| failed("close", e))?;
     if was_open {

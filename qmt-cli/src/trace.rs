@@ -121,9 +121,14 @@ fn redact(line: &[u8]) -> String {
         b"\"HWPRODID\"",
     ];
     let cfg_secret = |rest: &[u8]| names.iter().any(|n| rest.trim_ascii_start().starts_with(n));
+    // Spec §10.3 and §10.6: the PIN, and the APN password of `AT+QICSGP` (its set form and the
+    // module's read-back) are secrets too.
     let secret = upper.starts_with(b"AT+QMTCONN=")
         || (upper.starts_with(b"AT+QMTCFG=") && cfg_secret(&upper[10..]))
-        || (upper.starts_with(b"+QMTCFG:") && cfg_secret(&upper[8..]));
+        || (upper.starts_with(b"+QMTCFG:") && cfg_secret(&upper[8..]))
+        || upper.starts_with(b"AT+CPIN=")
+        || (upper.starts_with(b"AT+QICSGP=") && upper.contains(&b','))
+        || upper.starts_with(b"+QICSGP:");
     if secret {
         let head = line
             .iter()

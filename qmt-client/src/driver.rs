@@ -177,7 +177,7 @@ impl Reactor {
             trace,
             write_capacity: write_capacity.max(1),
             ctl: Arc::clone(&self.ctl),
-            stage: Mutex::new(None),
+            stages: Mutex::new(Vec::new()),
             inner: Mutex::new(Inner {
                 core,
                 stream: Some(stream),
@@ -238,9 +238,9 @@ pub(crate) struct ModemShared {
     write_capacity: usize,
     ctl: Arc<Ctl>,
     inner: Mutex<Inner>,
-    /// The bring-up stage last entered (for `Opening::stage`; its own lock so a progress line
-    /// never waits for the core).
-    pub(crate) stage: Mutex<Option<Stage>>,
+    /// The bring-up stages entered, oldest first, at most [`STAGES_KEPT`] (for
+    /// `Opening::stages`; its own lock so a progress line never waits for the core).
+    pub(crate) stages: Mutex<Vec<Stage>>,
 }
 
 /// What is under the modem's lock.
@@ -264,6 +264,10 @@ pub(crate) struct Inner {
     /// Bytes read but not fed yet: the core stopped wanting input in the middle of a read.
     stash: Vec<u8>,
 }
+
+/// Bring-up stages kept for `Opening::stages` (a 60 s registration wait polled every 2 s
+/// reports 30).
+const STAGES_KEPT: usize = 64;
 
 /// Bytes fed to the core at a time, so that a full consumer stops the feeding within one piece
 /// (its queue then holds at most its capacity plus the messages of one piece).
@@ -438,7 +442,12 @@ impl ModemShared {
                         q.push(crate::Event::Network(stage.clone()));
                     }
                 }
-                *lock(&self.stage) = Some(stage);
+                let mut stages = lock(&self.stages);
+                if stages.len() >= STAGES_KEPT {
+                    // A long registration wait reports every poll: keep the first and the last.
+                    stages.remove(1);
+                }
+                stages.push(stage);
             }
             CoreEvent::NetworkFailed(e) => {
                 tracing::warn!(error = %e, "the network could not be repaired");

@@ -92,7 +92,13 @@ impl Opening {
     /// The bring-up stage last entered (spec §10), for a progress line: `None` before the first
     /// one and without bring-up.
     pub fn stage(&self) -> Option<Stage> {
-        lock(&self.owner.shared.stage).clone()
+        lock(&self.owner.shared.stages).last().cloned()
+    }
+
+    /// Every bring-up stage entered so far, in order (a long registration wait keeps its first
+    /// and latest reports).
+    pub fn stages(&self) -> Vec<Stage> {
+        lock(&self.owner.shared.stages).clone()
     }
 
     /// Waits for start-up (bring-up included); bounded by [`ModemConfig::boot_wait`], the
