@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use qmt_cli::trace::Tracer;
 use qmt_client::sansio::NetworkConfig;
+use qmt_sim::{SimCard, SimPin};
+
+use crate::pubsub::NetworkArgs;
 use qmt_client::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
 use qmt_client::{ClientOptions, Connection, Event, Modem, ModemConfig, Qos};
 use qmt_sim::{Fault, Sim, SimConfig};
@@ -24,8 +27,8 @@ const TOPIC: &str = "qmt/demo/hello";
 const FILTER: &str = "qmt/demo/#";
 
 /// Runs the demo; exit 0 when every step succeeded.
-pub fn run() -> ExitCode {
-    match session() {
+pub fn run(network: &NetworkArgs) -> ExitCode {
+    match session(network) {
         Ok(()) => {
             println!(
                 "\nAll steps succeeded. Next: `qmt sim` to drive a simulated module yourself."
@@ -53,14 +56,34 @@ fn failed(step: &str, e: impl std::fmt::Display) -> String {
     format!("{step} failed: {e}")
 }
 
-fn session() -> Result<(), String> {
+fn session(args: &NetworkArgs) -> Result<(), String> {
+    // The flags configure both sides: the simulated SIM wants the PIN given, the simulated
+    // network the APN given; --no-bring-up runs on a module that is already up.
+    let network = args.config().map_err(|f| failed("arguments", f.message))?;
+    let mut sim_config = if network.is_some() {
+        SimConfig::cold()
+    } else {
+        SimConfig::default()
+    };
+    if let Some(pin) = args.pin.as_deref().and_then(SimPin::new) {
+        sim_config.network.sim = SimCard::Locked(pin);
+    }
+    sim_config.network.expected_apn.clone_from(&args.apn);
+    let bring_up = network.is_some();
+    let network = match network {
+        Some(n) if n.apn.is_none() => Some(NetworkConfig {
+            apn: Some(qmt_proto::params::Apn::new("internet").map_err(|e| failed("APN", e))?),
+            ..n
+        }),
+        other => other,
+    };
     println!("qmt demo: an MQTT session through a simulated Quectel module");
     println!("(lines starting with >> are what the host wrote, << what the module answered)");
 
     let mut tracer = Tracer::new(|line| println!("      {line}"));
     let sim = Sim::start(SimConfig {
         trace: Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes))),
-        ..SimConfig::cold()
+        ..sim_config
     })
     .map_err(|e| failed("starting the simulated module", e))?;
     println!(
@@ -82,7 +105,7 @@ fn session() -> Result<(), String> {
             },
             ..RecoveryPolicy::enabled()
         },
-        network: Some(NetworkConfig::with_apn("internet").map_err(|e| failed("APN", e))?),
+        network,
         ..ModemConfig::default()
     };
     let mut opening =
@@ -211,50 +234,52 @@ fn session() -> Result<(), String> {
         "published after recovery and received back {got:?}"
     ));
 
-    header(
-        6,
-        "The network drops the bearer (+QIURC: \"pdpdeact\"): the recovery ladder resets the context, then the client recovers",
-    );
-    sim.inject(Fault::PdpDeact { cid: 1 })
-        .map_err(|e| failed("inject the fault", e))?;
-    let mut rungs = Vec::new();
-    loop {
-        let e = wait_for(&events, |e| {
-            matches!(
-                e,
-                Event::Network(_)
-                    | Event::Recovery {
-                        event: RecoveryEvent::Restored { .. } | RecoveryEvent::GaveUp { .. },
-                        ..
-                    }
-            )
-        })
-        .map_err(|e| failed("pdpdeact", e))?;
-        match e {
-            Event::Network(stage) => {
-                println!("    · {stage}");
-                rungs.push(stage);
+    if bring_up {
+        header(
+            6,
+            "The network drops the bearer (+QIURC: \"pdpdeact\"): the recovery ladder resets the context, then the client recovers",
+        );
+        sim.inject(Fault::PdpDeact { cid: 1 })
+            .map_err(|e| failed("inject the fault", e))?;
+        let mut rungs = Vec::new();
+        loop {
+            let e = wait_for(&events, |e| {
+                matches!(
+                    e,
+                    Event::Network(_)
+                        | Event::Recovery {
+                            event: RecoveryEvent::Restored { .. } | RecoveryEvent::GaveUp { .. },
+                            ..
+                        }
+                )
+            })
+            .map_err(|e| failed("pdpdeact", e))?;
+            match e {
+                Event::Network(stage) => {
+                    println!("    · {stage}");
+                    rungs.push(stage);
+                }
+                Event::Recovery {
+                    event: RecoveryEvent::Restored { attempts, .. },
+                    ..
+                } => {
+                    ok(&format!(
+                        "bearer repaired ({} ladder step(s)), client recovered (attempt {attempts})",
+                        rungs.len()
+                    ));
+                    break;
+                }
+                other => return Err(failed("pdpdeact", format!("{other:?}"))),
             }
-            Event::Recovery {
-                event: RecoveryEvent::Restored { attempts, .. },
-                ..
-            } => {
-                ok(&format!(
-                    "bearer repaired ({} ladder step(s)), client recovered (attempt {attempts})",
-                    rungs.len()
-                ));
-                break;
-            }
-            other => return Err(failed("pdpdeact", format!("{other:?}"))),
         }
+        client
+            .publish(TOPIC, "after the bearer came back", Qos::AtLeastOnce, false)
+            .map_err(|e| failed("publish after the repair", e))?;
+        let got = expect_message(&events).map_err(|e| failed("receive after the repair", e))?;
+        ok(&format!(
+            "published after the repair and received back {got:?}"
+        ));
     }
-    client
-        .publish(TOPIC, "after the bearer came back", Qos::AtLeastOnce, false)
-        .map_err(|e| failed("publish after the repair", e))?;
-    let got = expect_message(&events).map_err(|e| failed("receive after the repair", e))?;
-    ok(&format!(
-        "published after the repair and received back {got:?}"
-    ));
 
     header(7, "Disconnect");
     client.disconnect().map_err(|e| failed("disconnect", e))?;

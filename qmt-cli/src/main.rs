@@ -49,9 +49,13 @@ enum Cmd {
     /// `--resolve` says otherwise.
     Sim(sim::SimArgs),
     /// Run a whole MQTT session through a simulated module, step by step, showing the AT traffic:
-    /// open, configure, connect, subscribe, publish at QoS 0/1/2, a link drop with automatic
-    /// recovery, disconnect, close. Start here.
-    Demo,
+    /// a module just powered on brought up (SIM, registration, APN, PDP context), configure,
+    /// open, connect, subscribe, publish at QoS 0/1/2, a link drop and a lost bearer with
+    /// automatic recovery, disconnect, close. Start here.
+    ///
+    /// --apn and --pin configure both the host and the simulated network and SIM (default APN:
+    /// internet); --no-bring-up uses a module that is already up.
+    Demo(pubsub::NetworkArgs),
     /// Publish one message, like mosquitto_pub, through the module on --port or the simulated
     /// module (--sim).
     ///
@@ -99,7 +103,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Sim(args) => sim::run(args),
-        Cmd::Demo => demo::run(),
+        Cmd::Demo(network) => demo::run(&network),
         Cmd::Pub(args) => pubsub::run_pub(args),
         Cmd::Sub(args) => pubsub::run_sub(args),
         Cmd::Status(args) => status::run(args),
