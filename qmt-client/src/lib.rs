@@ -81,7 +81,10 @@ pub use op::OpKind;
 pub use options::{ClientOptions, ClientOptionsBuilder, ProvisionStep, TlsFiles, UploadCheck};
 pub use qmt_proto::params::Qos;
 pub use recovery::{BackoffConfig, LossCause, RecoveryEvent, RecoveryPolicy};
-pub use sansio::{CoreStats, Overflow, Startup};
+pub use sansio::{
+    CoreStats, ModemStatus, NetworkConfig, Overflow, PdpContext, Registration, Rung, SimState,
+    Stage, Startup,
+};
 
 // The README's examples (every layer's) are compiled and run as doc tests of this crate, the
 // one that sees all the layers.
