@@ -17,8 +17,8 @@ use qmt_client::sansio::{NetworkConfig, Rung, SimState, Stage};
 use qmt_client::{BackoffConfig, ClientError, Event, Modem, ModemConfig, Qos, RecoveryEvent};
 use qmt_client::{Opening, RecoveryPolicy};
 use qmt_proto::RegStat;
-use qmt_sim::{Fault, NetworkSim, RegOutcome, SignalLevel, Sim, SimCard, SimConfig, SimHandle};
 use qmt_sim::SimPin;
+use qmt_sim::{Fault, NetworkSim, RegOutcome, SignalLevel, Sim, SimCard, SimConfig, SimHandle};
 use qmt_transport::reactor::{PortConfig, TraceDir, TraceHook};
 use rumqttc::QoS;
 use support::{Peer, T, expect_event, expect_message, opts};
@@ -26,18 +26,24 @@ use support::{Peer, T, expect_event, expect_message, opts};
 /// The cap on one whole bring-up (only to stop a hang; never a timing assertion).
 const OPEN_CAP: Duration = Duration::from_secs(90);
 
-/// Every byte the host wrote to the port, from the port's trace hook.
+/// Every byte the host wrote to the port, from the port's trace hook, and the threads that
+/// wrote them (the modem's reactor).
 #[derive(Clone, Default)]
-struct Written(Arc<Mutex<Vec<u8>>>);
+struct Written(Arc<Mutex<Vec<u8>>>, Arc<Mutex<BTreeSet<String>>>);
 
 impl Written {
     fn hook(&self) -> TraceHook {
-        let buf = Arc::clone(&self.0);
+        let (buf, threads) = (Arc::clone(&self.0), Arc::clone(&self.1));
         TraceHook(Arc::new(move |dir, bytes| {
             if dir == TraceDir::Host {
                 buf.lock().unwrap().extend_from_slice(bytes);
+                threads.lock().unwrap().insert(thread_tag());
             }
         }))
+    }
+
+    fn threads(&self) -> BTreeSet<String> {
+        self.1.lock().unwrap().clone()
     }
 
     fn text(&self) -> String {
@@ -127,6 +133,7 @@ fn open_err(sim: &SimHandle, network: NetworkConfig) -> ClientError {
 
 #[test]
 fn cold_boot_runs_every_stage_then_a_qos1_publish_reaches_a_peer() {
+    let capture = Capture::global();
     let sim = cold_sim(NetworkSim {
         expected_apn: Some("iot.example".into()),
         ..NetworkSim::cold()
@@ -147,7 +154,12 @@ fn cold_boot_runs_every_stage_then_a_qos1_publish_reaches_a_peer() {
     // The stages seen by polling are in bring-up's order; the 1.5 s search and the end are
     // always seen.
     let ranks: Vec<u8> = stages.iter().map(rank).collect();
-    assert!(ranks.windows(2).all(|w| w[0] < w[1] || (w[0] == 2 && w[1] == 2)), "{stages:?}");
+    assert!(
+        ranks
+            .windows(2)
+            .all(|w| w[0] < w[1] || (w[0] == 2 && w[1] == 2)),
+        "{stages:?}"
+    );
     assert!(
         stages.iter().any(|s| matches!(
             s,
@@ -162,6 +174,24 @@ fn cold_boot_runs_every_stage_then_a_qos1_publish_reaches_a_peer() {
         panic!("{stages:?}")
     };
     assert!(ip.starts_with("10.65."), "{ip}");
+
+    // Every stage, from the log of this modem's reactor: each once and in order, with the
+    // search reported while it lasted.
+    let mut logged = capture.stages_on(&written.threads());
+    logged.dedup_by(|a, b| {
+        a.starts_with("waiting for registration") && b.starts_with("waiting for registration")
+    });
+    assert_eq!(
+        logged,
+        [
+            "identifying the module".to_owned(),
+            "waiting for the SIM".to_owned(),
+            "waiting for registration: searching, 0 s".to_owned(),
+            "setting the APN".to_owned(),
+            "activating the data context".to_owned(),
+            format!("network up, IP {ip}"),
+        ]
+    );
 
     // Each stage's commands went out, in order, before MQTT.
     let text = written.text();
@@ -199,16 +229,19 @@ fn cold_boot_runs_every_stage_then_a_qos1_publish_reaches_a_peer() {
     let status = modem.status().unwrap();
     assert_eq!(status.operator.as_deref(), Some("CHN-UNICOM"));
     assert!(
-        status.pdp.iter().any(|c| c.cid == 1
-            && c.active
-            && c.apn.as_deref() == Some("iot.example")),
+        status
+            .pdp
+            .iter()
+            .any(|c| c.cid == 1 && c.active && c.apn.as_deref() == Some("iot.example")),
         "{status:?}"
     );
 
     // MQTT over the bearer: a QoS 1 publish reaches an independent subscriber.
     let mut peer = Peer::connect(sim.broker_addr(), "qmt-bu-cold-peer");
     peer.subscribe("qmt/bu/cold", QoS::AtLeastOnce);
-    let (client, _conn) = modem.client(0, opts("qmt-bu-cold").build().unwrap()).unwrap();
+    let (client, _conn) = modem
+        .client(0, opts("qmt-bu-cold").build().unwrap())
+        .unwrap();
     client.connect().unwrap();
     client
         .publish("qmt/bu/cold", "from a cold boot", Qos::AtLeastOnce, false)
@@ -228,7 +261,9 @@ fn a_slow_boot_is_probed_until_rdy_then_brought_up() {
     assert!(s.rdy_seen, "{s:?}");
     assert!(s.sync_attempts >= 2, "{s:?}");
     assert!(s.network.as_ref().unwrap().registered(), "{s:?}");
-    let (client, _conn) = modem.client(1, opts("qmt-bu-slow").build().unwrap()).unwrap();
+    let (client, _conn) = modem
+        .client(1, opts("qmt-bu-slow").build().unwrap())
+        .unwrap();
     client.connect().unwrap();
 }
 
@@ -238,8 +273,12 @@ fn a_slow_boot_is_probed_until_rdy_then_brought_up() {
 const PIN: &str = "73915246";
 const WRONG_PIN: &str = "48160527";
 
+fn thread_tag() -> String {
+    format!("{:?}", std::thread::current().id())
+}
+
 /// Every tracing event and span field from every thread (process-wide: the reactor and the sim
-/// log from their own threads).
+/// log from their own threads), each event's line tagged with its thread.
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<String>>);
 
@@ -259,14 +298,32 @@ impl Capture {
     fn text(&self) -> String {
         self.0.lock().unwrap().clone()
     }
+
+    /// The bring-up stages the client logged (`stage=` in Display form) on these threads.
+    fn stages_on(&self, threads: &BTreeSet<String>) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter_map(|l| {
+                let (tag, rest) = l.split_once(' ')?;
+                if !threads.contains(tag) || !rest.contains(" qmt_client") {
+                    return None;
+                }
+                let (_, stage) = rest.split_once("stage=")?;
+                Some(stage.split(" message=").next()?.trim().to_owned())
+            })
+            .collect()
+    }
 }
 
-impl tracing::field::Visit for Capture {
+/// One event's or span's fields, written into one line (pushed at once: threads interleave).
+struct Line(String);
+
+impl tracing::field::Visit for Line {
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-        self.push(&format!("{}={value:?} ", field.name()));
+        self.0.push_str(&format!("{}={value:?} ", field.name()));
     }
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.push(&format!("{}={value} ", field.name()));
+        self.0.push_str(&format!("{}={value} ", field.name()));
     }
 }
 
@@ -275,20 +332,22 @@ impl tracing::Subscriber for Capture {
         true
     }
     fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        span.record(&mut self.clone());
-        self.push("\n");
+        let mut line = Line(format!("{} span: ", thread_tag()));
+        span.record(&mut line);
+        self.push(&(line.0 + "\n"));
         tracing::span::Id::from_u64(1)
     }
     fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        values.record(&mut self.clone());
-        self.push("\n");
+        let mut line = Line(format!("{} record: ", thread_tag()));
+        values.record(&mut line);
+        self.push(&(line.0 + "\n"));
     }
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
         let m = event.metadata();
-        self.push(&format!("{} {}: ", m.level(), m.target()));
-        event.record(&mut self.clone());
-        self.push("\n");
+        let mut line = Line(format!("{} {} {}: ", thread_tag(), m.level(), m.target()));
+        event.record(&mut line);
+        self.push(&(line.0 + "\n"));
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
@@ -331,11 +390,16 @@ fn no_sim_and_pin_right_and_wrong_and_the_pin_is_never_shown() {
     for s in &stages {
         shown.push(s.to_string());
     }
-    assert_eq!(modem.startup().network.as_ref().unwrap().sim, SimState::Ready);
+    assert_eq!(
+        modem.startup().network.as_ref().unwrap().sim,
+        SimState::Ready
+    );
     let status = modem.status().unwrap();
     assert_eq!(status.sim, SimState::Ready);
     shown.push(format!("{status:?}"));
-    let (client, _conn) = modem.client(0, opts("qmt-bu-pin").build().unwrap()).unwrap();
+    let (client, _conn) = modem
+        .client(0, opts("qmt-bu-pin").build().unwrap())
+        .unwrap();
     client.connect().unwrap();
 
     // A wrong PIN: typed, not retried (one AT+CPIN="…" only).
@@ -359,8 +423,14 @@ fn no_sim_and_pin_right_and_wrong_and_the_pin_is_never_shown() {
     assert_eq!(written.count(&format!("AT+CPIN=\"{WRONG_PIN}\"")), 1);
 
     let log = capture.text();
-    assert!(log.contains("qmt_client"), "the capture saw nothing of the client");
-    assert!(log.contains("network"), "the capture saw no bring-up: {log}");
+    assert!(
+        log.contains("qmt_client"),
+        "the capture saw nothing of the client"
+    );
+    assert!(
+        log.contains("network"),
+        "the capture saw no bring-up: {log}"
+    );
     for secret in [PIN, WRONG_PIN] {
         assert!(!log.contains(secret), "the PIN is in the logs");
         for s in &shown {
@@ -391,7 +461,10 @@ fn registration_searching_then_registered_is_waited_for() {
         )),
         "{stages:?}"
     );
-    assert!(matches!(stages.last(), Some(Stage::Up { ip: Some(_) })), "{stages:?}");
+    assert!(
+        matches!(stages.last(), Some(Stage::Up { ip: Some(_) })),
+        "{stages:?}"
+    );
     let net = modem.startup().network.clone().unwrap();
     assert_eq!(net.packet_stat(), Some(RegStat::Home));
 }
@@ -472,18 +545,28 @@ fn restored(e: &Event) -> bool {
 #[test]
 fn registration_lost_and_regained_mid_session_is_waited_for_and_recovered() {
     let sim = cold_sim(NetworkSim::cold());
+    let written = Written::default();
     let modem = Modem::open(
         sim.pty_path(),
         ModemConfig {
             recovery: support::fast_recovery(),
+            port: PortConfig {
+                trace: Some(written.hook()),
+                ..PortConfig::default()
+            },
             ..config(NetworkConfig::default())
         },
     )
     .unwrap();
-    let (client, conn) = modem.client(3, opts("qmt-bu-reg").build().unwrap()).unwrap();
+    let (client, conn) = modem
+        .client(3, opts("qmt-bu-reg").build().unwrap())
+        .unwrap();
     client.connect().unwrap();
-    client.subscribe(&[("qmt/bu/reg", Qos::AtLeastOnce)]).unwrap();
+    client
+        .subscribe(&[("qmt/bu/reg", Qos::AtLeastOnce)])
+        .unwrap();
 
+    let before = written.text().len();
     sim.inject(Fault::RegistrationLost).unwrap();
     expect_event(&conn, "the ladder waits for registration", |e| {
         matches!(e, Event::Network(Stage::Repair(Rung::WaitRegistration)))
@@ -516,7 +599,11 @@ fn registration_lost_and_regained_mid_session_is_waited_for_and_recovered() {
     assert!(
         matches!(
             order.as_slice(),
-            [.., Event::Network(Stage::Up { ip: Some(_) }), Event::Recovery { .. }]
+            [
+                ..,
+                Event::Network(Stage::Up { ip: Some(_) }),
+                Event::Recovery { .. }
+            ]
         ),
         "{order:#?}"
     );
@@ -527,6 +614,13 @@ fn registration_lost_and_regained_mid_session_is_waited_for_and_recovered() {
         "{order:#?}"
     );
     assert!(modem.network().registered());
+    // The context the network dropped with the registration is deactivated, then activated
+    // once (spec §10.6: AT+QIDEACT before reactivating; no refused AT+QIACT first).
+    let after = written.text()[before..].to_owned();
+    let deact = after.find("AT+QIDEACT=1\r");
+    let act = after.find("AT+QIACT=1\r");
+    assert!(deact.is_some() && act.is_some() && deact < act, "{after:?}");
+    assert_eq!(after.matches("AT+QIACT=1\r").count(), 1, "{after:?}");
     let mut peer = Peer::connect(sim.broker_addr(), "qmt-bu-reg-peer");
     peer.publish("qmt/bu/reg", QoS::AtLeastOnce, b"after the outage");
     assert_eq!(
@@ -549,7 +643,9 @@ fn pdpdeact_mid_session_is_repaired_and_no_qos1_message_is_lost() {
     let options = opts("qmt-bu-pdp").clean_session(false).build().unwrap();
     let (client, conn) = modem.client(2, options).unwrap();
     client.connect().unwrap();
-    client.subscribe(&[("qmt/bu/pdp", Qos::AtLeastOnce)]).unwrap();
+    client
+        .subscribe(&[("qmt/bu/pdp", Qos::AtLeastOnce)])
+        .unwrap();
     let mut peer = Peer::connect(sim.broker_addr(), "qmt-bu-pdp-peer");
     peer.subscribe("qmt/bu/pdp/up", QoS::AtLeastOnce);
     peer.publish("qmt/bu/pdp", QoS::AtLeastOnce, b"before");
@@ -652,7 +748,9 @@ fn module_resets_are_rate_limited_and_the_next_escalation_cycles_the_radio() {
     )
     .unwrap();
     // A client only to hear the ladder.
-    let (_client, conn) = modem.client(0, opts("qmt-bu-ladder").build().unwrap()).unwrap();
+    let (_client, conn) = modem
+        .client(0, opts("qmt-bu-ladder").build().unwrap())
+        .unwrap();
     let rungs = |what: &str, until: fn(&Stage) -> bool| -> Vec<Stage> {
         let mut out = Vec::new();
         loop {
@@ -738,7 +836,9 @@ fn without_bring_up_a_failed_open_names_the_missing_bearer_or_registration() {
     });
     let modem = Modem::open(sim.pty_path(), ModemConfig::default()).unwrap();
     assert!(modem.startup().network.is_none());
-    let (client, _conn) = modem.client(0, opts("qmt-bu-none").build().unwrap()).unwrap();
+    let (client, _conn) = modem
+        .client(0, opts("qmt-bu-none").build().unwrap())
+        .unwrap();
     assert_eq!(client.connect(), Err(ClientError::NoDataContext { cid: 1 }));
 
     // No network at all.
@@ -747,7 +847,9 @@ fn without_bring_up_a_failed_open_names_the_missing_bearer_or_registration() {
         ..NetworkSim::cold()
     });
     let modem = Modem::open(sim.pty_path(), ModemConfig::default()).unwrap();
-    let (client, _conn) = modem.client(0, opts("qmt-bu-none2").build().unwrap()).unwrap();
+    let (client, _conn) = modem
+        .client(0, opts("qmt-bu-none2").build().unwrap())
+        .unwrap();
     match client.connect() {
         Err(ClientError::NotRegistered { stat, .. }) => assert_eq!(stat, RegStat::Searching),
         other => panic!("{other:?}"),

@@ -991,6 +991,38 @@ fn a_pdpdeact_is_repaired_before_recovery_reopens() {
 }
 
 #[test]
+fn a_context_the_network_dropped_while_unregistered_is_deactivated_before_reactivation() {
+    // Regression (issue 14, found end to end): the pdpdeact that comes with a lost registration
+    // arrives while the ladder waits for registration; once registered again, the context was
+    // activated straight away, which the module refuses until AT+QIDEACT (spec §10.6), so one
+    // of the two activation attempts was spent on a refusal.
+    let mut h = H::up();
+    h.events.clear();
+    h.line("+CGREG: 2");
+    h.line("+CEREG: 2");
+    assert_eq!(h.stages(), [Stage::Repair(Rung::WaitRegistration)]);
+    h.line("+QIURC: \"pdpdeact\",1");
+    assert_eq!(h.written(), "");
+    h.line("+CEREG: 1,\"1A2B\",\"01C3D04\",7");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.9\"|OK");
+    assert_eq!(
+        h.stages(),
+        [
+            Stage::Pdp,
+            Stage::Up {
+                ip: Some("10.64.1.9".to_owned())
+            }
+        ]
+    );
+    assert!(h.core.network_up());
+    assert_eq!(h.written(), "");
+}
+
+#[test]
 fn a_registration_urc_during_the_query_is_a_urc_and_the_answer_is_the_query_s() {
     let mut h = H::at_registration(NetworkConfig::default());
     h.answer("AT+CGREG?", "+CGREG: 2,2|OK");
