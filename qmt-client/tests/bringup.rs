@@ -213,7 +213,9 @@ fn cold_boot_runs_every_stage_then_a_qos1_publish_reaches_a_peer() {
         };
         at += i + cmd.len();
     }
-    assert!(!text.contains("AT+QMTOPEN=")); // MQTT has not started yet
+    // MQTT has not started yet (`AT+QMTOPEN=?` may have gone out: the link's resync marker
+    // after a probe that timed out on a loaded machine).
+    assert!(!text.contains("AT+QMTOPEN=0,"), "{text:?}");
 
     // The start-up report: identity, SIM, registration and the context.
     let net = modem.startup().network.clone().unwrap();
