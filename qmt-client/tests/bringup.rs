@@ -177,16 +177,22 @@ fn cold_boot_runs_every_stage_then_a_qos1_publish_reaches_a_peer() {
 
     // Every stage, from the log of this modem's reactor: each once and in order, with the
     // search reported while it lasted.
-    let mut logged = capture.stages_on(&written.threads());
-    logged.dedup_by(|a, b| {
-        a.starts_with("waiting for registration") && b.starts_with("waiting for registration")
-    });
+    let mut logged: Vec<String> = capture
+        .stages_on(&written.threads())
+        .into_iter()
+        .map(|s| match s.split_once(", ") {
+            // The wait's seconds are not asserted.
+            Some((head, _)) if head.starts_with("waiting for registration") => head.to_owned(),
+            _ => s,
+        })
+        .collect();
+    logged.dedup();
     assert_eq!(
         logged,
         [
             "identifying the module".to_owned(),
             "waiting for the SIM".to_owned(),
-            "waiting for registration: searching, 0 s".to_owned(),
+            "waiting for registration: searching".to_owned(),
             "setting the APN".to_owned(),
             "activating the data context".to_owned(),
             format!("network up, IP {ip}"),
