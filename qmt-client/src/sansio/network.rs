@@ -593,6 +593,9 @@ pub(super) struct Network {
     act_failures: u32,
     /// The APN was changed: an active context must be reactivated to use it.
     apn_changed: bool,
+    /// The network deactivated the context (`+QIURC: "pdpdeact"`) and it has not been
+    /// `AT+QIDEACT`ed since: spec §10.6, the host must deactivate it before reactivating.
+    dropped: bool,
     /// Whether bring-up finished once (later runs are repairs).
     was_up: bool,
     /// Module resets done, for the rate limit.
@@ -614,6 +617,7 @@ impl Network {
             since: now,
             act_failures: 0,
             apn_changed: false,
+            dropped: false,
             was_up: false,
             resets: VecDeque::new(),
             cycles: 0,
@@ -868,7 +872,9 @@ impl State {
                 if active && !self.network.apn_changed {
                     return self.network_up(now);
                 }
-                if active {
+                // Active with an old APN, or dropped by the network (`pdpdeact` while the
+                // registration was lost, say): `AT+QIDEACT` first (spec §10.6).
+                if active || self.network.dropped {
                     self.network.phase = Phase::Deact { then_act: true };
                     self.net_send(For::Network, Query::Deact, Command::Deact(config.cid));
                 } else {
@@ -877,6 +883,7 @@ impl State {
             }
             Phase::Deact { then_act } => {
                 self.network.seen.context_mut(config.cid.get()).active = false;
+                self.network.dropped = false;
                 if then_act {
                     self.activate(&config);
                 }
@@ -1104,6 +1111,9 @@ impl State {
             }
             Urc::PdpDeact { cid } => {
                 self.network.seen.context_mut(cid.get()).active = false;
+                if self.network.cid() == Some(*cid) {
+                    self.network.dropped = true;
+                }
                 if self.network.cid() == Some(*cid) && matches!(self.network.phase, Phase::Up) {
                     self.pdp_reset();
                 }
@@ -1197,6 +1207,7 @@ impl State {
         self.network.pending = 0;
         self.network.refused.clear();
         self.network.seen.pdp.clear();
+        self.network.dropped = false;
         self.network.since = now;
         self.enter_sim(now);
     }

@@ -991,6 +991,126 @@ fn a_pdpdeact_is_repaired_before_recovery_reopens() {
 }
 
 #[test]
+fn a_context_the_network_dropped_while_unregistered_is_deactivated_before_reactivation() {
+    // Regression (issue 14, found end to end): the pdpdeact that comes with a lost registration
+    // arrives while the ladder waits for registration; once registered again, the context was
+    // activated straight away, which the module refuses until AT+QIDEACT (spec §10.6), so one
+    // of the two activation attempts was spent on a refusal.
+    let mut h = H::up();
+    h.events.clear();
+    h.line("+CGREG: 2");
+    h.line("+CEREG: 2");
+    assert_eq!(h.stages(), [Stage::Repair(Rung::WaitRegistration)]);
+    h.line("+QIURC: \"pdpdeact\",1");
+    assert_eq!(h.written(), "");
+    h.line("+CEREG: 1,\"1A2B\",\"01C3D04\",7");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.9\"|OK");
+    assert_eq!(
+        h.stages(),
+        [
+            Stage::Pdp,
+            Stage::Up {
+                ip: Some("10.64.1.9".to_owned())
+            }
+        ]
+    );
+    assert!(h.core.network_up());
+    assert_eq!(h.written(), "");
+}
+
+/// Registration comes back after a radio cycle or a reset; the context is read and activation
+/// fails twice (with the deactivation between): the ladder's next rung follows.
+fn registered_then_activation_fails(h: &mut H) {
+    h.answer("AT+CGREG=2", "OK");
+    h.answer("AT+CEREG=2", "OK");
+    h.answer("AT+CGREG?", "+CGREG: 2,1|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,1|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QIACT=1", "ERROR");
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "ERROR");
+}
+
+fn radio_cycle(h: &mut H) {
+    h.answer("AT+CFUN=0", "OK");
+    h.answer("AT+CFUN=1", "OK");
+}
+
+#[test]
+fn module_resets_are_rate_limited_and_the_next_escalation_cycles_the_radio() {
+    let config = NetworkConfig {
+        resets_per_hour: 1,
+        ..net_config()
+    };
+    let mut h = H::at_registration(config);
+    h.answer("AT+CGREG?", "+CGREG: 2,1|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,1|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.7\"|OK");
+    assert!(h.core.is_ready() && h.core.network_up());
+    h.events.clear();
+
+    // The bearer is lost and activation keeps failing: PDP reset, radio cycle, module reset.
+    h.line("+QIURC: \"pdpdeact\",1");
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "ERROR");
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "ERROR");
+    radio_cycle(&mut h);
+    registered_then_activation_fails(&mut h);
+    h.answer("AT+CFUN=1,1", "OK");
+    assert_eq!(h.written(), "", "nothing until the module restarted");
+    h.line("RDY");
+    h.answer("ATE0", "OK");
+    h.answer("AT+CMEE=2", "OK");
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    // After the restart it still fails: a radio cycle, then the escalation that would reset the
+    // module cycles the radio again (one reset an hour), and again.
+    registered_then_activation_fails(&mut h);
+    radio_cycle(&mut h);
+    registered_then_activation_fails(&mut h);
+    radio_cycle(&mut h);
+    registered_then_activation_fails(&mut h);
+    radio_cycle(&mut h);
+    let repairs: Vec<Rung> = h
+        .stages()
+        .into_iter()
+        .filter_map(|s| match s {
+            Stage::Repair(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        repairs,
+        [
+            Rung::PdpReset,
+            Rung::RadioCycle,
+            Rung::ModuleReset,
+            Rung::RadioCycle,
+            Rung::RadioCycle,
+            Rung::RadioCycle,
+        ]
+    );
+    // An hour after the reset (the clock jumps: no timer is due meanwhile but the answer to
+    // the command on the wire), the next escalation may reset again.
+    h.now += Duration::from_secs(3600);
+    registered_then_activation_fails(&mut h);
+    h.answer("AT+CFUN=1,1", "OK");
+    assert!(
+        h.stages().contains(&Stage::Repair(Rung::ModuleReset)),
+        "{:?}",
+        h.events
+    );
+}
+
+#[test]
 fn a_registration_urc_during_the_query_is_a_urc_and_the_answer_is_the_query_s() {
     let mut h = H::at_registration(NetworkConfig::default());
     h.answer("AT+CGREG?", "+CGREG: 2,2|OK");
