@@ -1098,8 +1098,24 @@ impl State {
                     {
                         self.after_registration(&config);
                     }
-                    Phase::Up if !self.network.seen.registered() && *domain != RegDomain::Cs => {
-                        // Registration lost: wait for it; the bearer goes with it.
+                    // An LTE Cat 1 module may report only `+CEREG`: its loss counts even while an
+                    // older `+CGREG` said registered; a `+CGREG` loss counts when `+CEREG` agrees.
+                    Phase::Up
+                        if !stat.is_registered()
+                            && (*domain == RegDomain::Eps
+                                || (*domain == RegDomain::Ps
+                                    && !self
+                                        .network
+                                        .seen
+                                        .cereg
+                                        .as_ref()
+                                        .is_some_and(|r| r.stat.is_registered()))) =>
+                    {
+                        // Registration lost: wait for it; the bearer goes with it. An older
+                        // "registered" of the other domain no longer counts (the poll asks again).
+                        if *domain == RegDomain::Eps {
+                            self.network.seen.cgreg = None;
+                        }
                         self.stage(Stage::Repair(Rung::WaitRegistration));
                         self.network.since = now;
                         self.network.phase = Phase::Registration {
@@ -1204,7 +1220,8 @@ impl State {
         {
             return;
         }
-        self.network.pending = 0;
+        // `pending` is kept: the query on the wire fails with the restart and the queued ones are
+        // still answered after `RDY`; each still ends once, so the count stays true.
         self.network.refused.clear();
         self.network.seen.pdp.clear();
         self.network.dropped = false;

@@ -1158,3 +1158,26 @@ fn status_asks_everything_and_tolerates_refusals() {
     assert_eq!(s.access.as_deref(), Some("No Service"));
     assert!(s.pdp.is_empty());
 }
+
+#[test]
+fn a_cereg_loss_counts_even_when_cgreg_said_registered_last() {
+    let mut h = H::up();
+    h.events.clear();
+    // An LTE Cat 1 module that reports only +CEREG: the loss is noticed.
+    h.line("+CEREG: 2");
+    assert_eq!(h.stages(), [Stage::Repair(Rung::WaitRegistration)]);
+    // Back: the bearer is checked again before MQTT goes on.
+    h.line("+CEREG: 1");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.7\"|OK");
+    assert_eq!(
+        h.stages(),
+        [
+            Stage::Pdp,
+            Stage::Up {
+                ip: Some("10.64.1.7".to_owned())
+            }
+        ]
+    );
+}
+
