@@ -47,6 +47,18 @@ const TABLE: &[(&[u8], Option<&[u8]>)] = &[
     (b"AT+QMTDISC=0", None),
     (b"AT+QMTCLOSE=0", None),
     (b"AT+QSSLCFG=\"sslversion\",1", None),
+    // Spec §10: bare information lines (AT+GSN, ATI), registration query vs URC, PDP, CFUN reset.
+    (b"AT+GSN", None),
+    (b"ATI", None),
+    (b"AT+CPIN?", None),
+    (b"AT+CEREG?", None),
+    (b"AT+CGREG=2", None),
+    (b"AT+CSQ", None),
+    (b"AT+QICSGP=1", None),
+    (b"AT+QIACT?", None),
+    (b"AT+QIACT=1", None),
+    (b"AT+QIDEACT=1", None),
+    (b"AT+CFUN=1,1", None),
 ];
 
 /// Clock advance before a chunk: around each deadline of `Timeouts::default()`.
