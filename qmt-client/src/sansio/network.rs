@@ -185,6 +185,9 @@ pub enum Rung {
     PdpReset,
     /// Registration was lost: waiting for it to come back.
     WaitRegistration,
+    /// The SIM went away (`+CPIN: NOT READY`): waiting for it (`+CPIN: READY`), then bring-up
+    /// from the SIM on.
+    WaitSim,
     /// The PDP reset failed repeatedly: the radio is cycled (`AT+CFUN=0`, `AT+CFUN=1`).
     RadioCycle,
     /// The radio cycle did not help: the module is reset (`AT+CFUN=1,1`), rate-limited.
@@ -196,6 +199,7 @@ impl fmt::Display for Rung {
         f.write_str(match self {
             Rung::PdpReset => "resetting the data context (AT+QIDEACT, AT+QIACT)",
             Rung::WaitRegistration => "waiting for the network to come back",
+            Rung::WaitSim => "the SIM is out: waiting for it",
             Rung::RadioCycle => "cycling the radio (AT+CFUN=0, AT+CFUN=1)",
             Rung::ModuleReset => "resetting the module (AT+CFUN=1,1)",
         })
@@ -573,8 +577,15 @@ enum Phase {
     Cycle,
     /// `AT+CFUN=1,1` went out: waiting for `RDY`.
     Rebooting,
+    /// A repair failed: the next try (from the SIM on) is due `at`.
+    Retry {
+        at: Instant,
+    },
     Failed,
 }
+
+/// How long after a failed repair the ladder tries again (a SIM or registration URC earlier).
+const REPAIR_RETRY: Duration = Duration::from_secs(30);
 
 /// The network side's state (see the [module docs](self)).
 #[derive(Debug)]
@@ -600,6 +611,8 @@ pub(super) struct Network {
     was_up: bool,
     /// Module resets done, for the rate limit.
     resets: VecDeque<Instant>,
+    /// The latest time the network side was told (for a retry scheduled where none is given).
+    now: Instant,
     /// Radio cycles since the bearer was last up (the second failure escalates to a reset).
     cycles: u32,
     /// Status requests and OPEN diagnoses running.
@@ -621,6 +634,7 @@ impl Network {
             was_up: false,
             resets: VecDeque::new(),
             cycles: 0,
+            now,
             status: Vec::new(),
         }
     }
@@ -646,6 +660,7 @@ impl Network {
                 retry_at: Some(t), ..
             } => Some(t),
             Phase::Registration { next_poll: Some(t) } => Some(t),
+            Phase::Retry { at } => Some(at),
             _ => None,
         }
     }
@@ -689,7 +704,16 @@ pub(super) fn cme_number(e: &ModuleError) -> Option<u32> {
 impl State {
     fn net_send(&mut self, whom: For, query: Query, command: Command) {
         match whom {
-            For::Network => self.network.pending += 1,
+            For::Network => {
+                self.network.pending += 1;
+                if query == Query::ActRead {
+                    // `AT+QIACT?` lists the active contexts only: one it leaves out is inactive.
+                    for c in &mut self.network.seen.pdp {
+                        c.active = false;
+                        c.ip = None;
+                    }
+                }
+            }
             For::Status(op) => {
                 if let Some(run) = self.network.status.iter_mut().find(|r| r.op == op) {
                     run.pending += 1;
@@ -724,11 +748,16 @@ impl State {
 
     fn fail_network(&mut self, e: ClientError) {
         tracing::warn!(error = %e, "network bring-up failed");
-        self.network.phase = Phase::Failed;
         if self.network.was_up {
-            // A repair that failed: the clients' recoveries report it as their own failures.
+            // A repair that failed (a SIM pulled, a network gone): said once per try, and tried
+            // again later from the SIM on — a field device must come back on its own. A SIM or
+            // registration URC brings the next try forward.
             self.events.push_back(CoreEvent::NetworkFailed(e));
+            self.network.phase = Phase::Retry {
+                at: self.network.now + REPAIR_RETRY,
+            };
         } else {
+            self.network.phase = Phase::Failed;
             self.startup_failed(e);
         }
     }
@@ -744,6 +773,7 @@ impl State {
         if let For::Status(op) = whom {
             return self.status_done(op, query, result);
         }
+        self.network.now = now;
         self.network.pending = self.network.pending.saturating_sub(1);
         match result {
             Ok(Ok(())) => {}
@@ -935,7 +965,7 @@ impl State {
                     self.enter_registration(now);
                 }
             }
-            Phase::Off | Phase::Up | Phase::Failed => {}
+            Phase::Off | Phase::Up | Phase::Failed | Phase::Retry { .. } => {}
         }
     }
 
@@ -1064,7 +1094,13 @@ impl State {
 
     /// The network's timers: the SIM retry and the registration poll.
     pub(super) fn network_timer(&mut self, now: Instant) {
+        self.network.now = now;
         match self.network.phase {
+            Phase::Retry { at } if now >= at => {
+                self.stage(Stage::Repair(Rung::WaitRegistration));
+                self.network.since = now;
+                self.enter_sim(now);
+            }
             Phase::Sim {
                 pin_sent,
                 retry_at: Some(t),
@@ -1082,6 +1118,18 @@ impl State {
 
     /// A URC the network side acts on: registration changes, a lost bearer, the SIM.
     pub(super) fn network_urc(&mut self, urc: &Urc<'_>, now: Instant) {
+        self.network.now = now;
+        // A SIM back, or coverage back, brings a failed repair's next try forward.
+        if let Phase::Retry { .. } = self.network.phase {
+            let back = match urc {
+                Urc::Pin(p) => matches!(p, PinState::Ready),
+                Urc::Reg { stat, .. } => stat.is_registered(),
+                _ => false,
+            };
+            if back {
+                self.network.phase = Phase::Retry { at: now };
+            }
+        }
         match urc {
             Urc::Reg {
                 domain,
@@ -1136,6 +1184,19 @@ impl State {
             }
             Urc::Pin(p) => {
                 self.network.seen.sim = sim_state(p);
+                let up = matches!(
+                    self.network.phase,
+                    Phase::Up | Phase::Registration { .. } | Phase::RegSet
+                );
+                if self.network.was_up && up && !p.is_ready() {
+                    // Spec §10.3: the SIM was removed or reset. Registration and the bearer go
+                    // with it; nothing can be done until it is back.
+                    self.stage(Stage::Repair(Rung::WaitSim));
+                    self.network.phase = Phase::Retry {
+                        at: now + REPAIR_RETRY,
+                    };
+                    return;
+                }
                 if let Phase::Sim {
                     retry_at: Some(_),
                     pin_sent,

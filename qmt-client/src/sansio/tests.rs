@@ -1181,3 +1181,58 @@ fn a_cereg_loss_counts_even_when_cgreg_said_registered_last() {
     );
 }
 
+#[test]
+fn a_sim_pulled_and_put_back_is_waited_for_then_brought_up_again() {
+    let mut h = H::up();
+    h.events.clear();
+    h.line("+CPIN: NOT READY");
+    h.line("+CEREG: 0");
+    assert_eq!(h.stages(), [Stage::Repair(Rung::WaitSim)]);
+    assert!(!h.core.network_up());
+    // Nothing is asked while the SIM is out (before the retry).
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.written(), "");
+    // The SIM is back: bring-up goes on from the SIM at once.
+    h.line("+CPIN: READY");
+    h.advance(Duration::from_millis(1));
+    assert_eq!(
+        h.stages(),
+        [Stage::Repair(Rung::WaitRegistration), Stage::Sim]
+    );
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    h.answer("AT+CGREG=2", "OK");
+    h.answer("AT+CEREG=2", "OK");
+    h.answer("AT+CGREG?", "+CGREG: 2,1|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,1|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"internet\",\"\",\"\",0|OK");
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QIACT=1", "OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.9\"|OK");
+    assert!(h.core.network_up());
+}
+
+#[test]
+fn a_repair_that_fails_is_said_and_tried_again_later() {
+    let mut h = H::up();
+    h.events.clear();
+    h.line("+CPIN: NOT READY");
+    h.stages();
+    // The retry finds no SIM: said once, tried again later.
+    h.advance(Duration::from_secs(30));
+    h.answer("AT+CPIN?", "+CME ERROR: 10");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, CoreEvent::NetworkFailed(ClientError::SimNotInserted))),
+        "{:?}",
+        h.events
+    );
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, CoreEvent::StartupFailed(_)))
+    );
+    h.advance(Duration::from_secs(30));
+    h.expect("AT+CPIN?");
+}
