@@ -20,6 +20,14 @@
 //!   stall (resumed 2–5 s later), garbage on the line, stray URCs for unused client indexes
 //!   (harmless by design), split/delayed writes (off again 3–8 s later), power cycles, DNS failure
 //!   + broker close (DNS restored 2–5 s later), full receive slots on client 1.
+//! - With bring-up on (`NetworkConfig::default()`, the sim's default network: SIM ready, registered,
+//!   context 1 active), the network faults too: `pdpdeact` on context 1, registration lost
+//!   (regained 3–8 s later) and SIM removed (re-inserted 3–8 s later). Each is repaired by the
+//!   client core's ladder on its own (`Event::Network` rungs, then `Stage::Up`), counted in the
+//!   table. `SOAK_NO_NET_FAULTS=1` leaves the three out of the schedule (bring-up stays on).
+//!   A power cycle while the SIM is out (the module boots without SIM; the sim keeps it out) is
+//!   skipped unless `SOAK_SIM_OUT_POWER_CYCLE=1`: the client does not survive it yet (the
+//!   ladder's SIM stage fails with `SimNotInserted` and never tries again; issue 14 note).
 //! - After the run, faults stop (stall/DNS/split undone), publishers stop, and a drain period
 //!   waits for outstanding messages.
 //! - Checks (exit code 1 on failure): no QoS 1/2 message acknowledged to its sender (module:
@@ -42,6 +50,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use qmt_client::sansio::{NetworkConfig, Rung, Stage};
 use qmt_client::{BackoffConfig, RecoveryEvent, RecoveryPolicy};
 use qmt_client::{
     ClientError, ClientOptions, Connection, Event, LagSource, Modem, ModemConfig, Qos,
@@ -183,6 +192,41 @@ struct Stats {
     restart_lost: u64,
     not_connected: u64,
     faults: HashMap<&'static str, u64>,
+    /// The ladder's events as client 0's connection heard them (client 1 hears the same).
+    ladder: Ladder,
+    /// The same, as client 1's connection heard them (a cross-check).
+    ladder1: Ladder,
+}
+
+/// The recovery ladder's events (`Event::Network`, `Event::NetworkFailed`) seen on one
+/// connection.
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+struct Ladder {
+    pdp_reset: u64,
+    wait_registration: u64,
+    radio_cycle: u64,
+    module_reset: u64,
+    /// Other bring-up stages heard after start-up (SIM, registration progress, PDP …).
+    stages: u64,
+    up: u64,
+    failed: u64,
+}
+
+impl Ladder {
+    fn count(&mut self, ev: &Event) {
+        match ev {
+            Event::Network(Stage::Repair(r)) => match r {
+                Rung::PdpReset => self.pdp_reset += 1,
+                Rung::WaitRegistration => self.wait_registration += 1,
+                Rung::RadioCycle => self.radio_cycle += 1,
+                Rung::ModuleReset => self.module_reset += 1,
+            },
+            Event::Network(Stage::Up { .. }) => self.up += 1,
+            Event::Network(_) => self.stages += 1,
+            Event::NetworkFailed(_) => self.failed += 1,
+            _ => {}
+        }
+    }
 }
 
 type Shared = Arc<Mutex<Stats>>;
@@ -332,6 +376,11 @@ fn module_events(
             other => timeline(started, format_args!("module event {other:?}")),
         }
         let mut st = lock(stats);
+        if slots {
+            st.ladder1.count(&ev);
+        } else {
+            st.ladder.count(&ev);
+        }
         match ev {
             Event::Message(m) if slots => st.slots.receive(m.payload(), 'd'),
             Event::Message(m) => st.down.receive(m.payload(), 'd'),
@@ -354,8 +403,9 @@ fn module_events(
                 st.lagged += dropped;
             }
             Event::Retransmitting { .. } => {}
-            // The ladder's rungs (with bring-up on); the timeline above shows them.
-            Event::Network(_) | Event::NetworkFailed(_) => {}
+            // The ladder's rungs (with bring-up on): counted above.
+            Event::NetworkFailed(e) => eprintln!("network failed: {e}"),
+            Event::Network(_) => {}
         }
     }
 }
@@ -399,6 +449,8 @@ fn run(args: &Args) -> Result<bool> {
                 max_attempts: None,
                 seed: args.seed,
             },
+            // Bring-up and the recovery ladder: the network faults below need them.
+            network: Some(NetworkConfig::default()),
             ..ModemConfig::default()
         },
     )?;
@@ -601,11 +653,27 @@ fn run(args: &Args) -> Result<bool> {
     let mut next_fault = Instant::now() + Duration::from_millis(rng.range(2_000, 6_000));
     let end = started + total;
     let mut fault_log = Vec::new();
+    // The network faults (issue 14), unless `SOAK_NO_NET_FAULTS=1`.
+    let net_faults = std::env::var("SOAK_NO_NET_FAULTS").as_deref() != Ok("1");
+    if !net_faults {
+        println!("network faults off (SOAK_NO_NET_FAULTS=1)");
+    }
+    // A power cycle while the SIM is out: the module boots without SIM, bring-up's SIM stage
+    // fails (`SimNotInserted`) and the ladder never tries again, so the clients stay down for
+    // good (issue 14 note). Skipped unless `SOAK_SIM_OUT_POWER_CYCLE=1`.
+    let sim_out_power_cycle = std::env::var("SOAK_SIM_OUT_POWER_CYCLE").as_deref() == Ok("1");
+    if sim_out_power_cycle {
+        println!("power cycles while the SIM is out: on (SOAK_SIM_OUT_POWER_CYCLE=1)");
+    }
+    let mut sim_out = false;
     while Instant::now() < end {
         let now = Instant::now();
         undo.retain(|(at, f)| {
             if *at <= now {
                 timeline(started, format_args!("undo {f:?}"));
+                if *f == Fault::SimInserted {
+                    sim_out = false;
+                }
                 let _ = sim.inject(f.clone());
                 false
             } else {
@@ -615,7 +683,7 @@ fn run(args: &Args) -> Result<bool> {
         let busy = !undo.is_empty();
         if now >= next_fault {
             next_fault = now + Duration::from_millis(rng.range(2_000, 6_000));
-            let pick = rng.range(0, 7);
+            let pick = rng.range(0, if net_faults { 10 } else { 7 });
             let (name, faults): (&'static str, Vec<Fault>) = match pick {
                 0 => ("broker-close", vec![Fault::BrokerClose(None)]),
                 1 if !busy => {
@@ -666,6 +734,7 @@ fn run(args: &Args) -> Result<bool> {
                         }],
                     )
                 }
+                5 if sim_out && !sim_out_power_cycle => ("skipped (power, SIM out)", Vec::new()),
                 5 => ("power-cycle", vec![Fault::PowerCycle]),
                 6 if !busy => {
                     undo.push((
@@ -681,6 +750,25 @@ fn run(args: &Args) -> Result<bool> {
                     "fill-recv-slots",
                     vec![Fault::FillRecvSlots(ClientIdx::new(1)?)],
                 ),
+                // The network takes context 1 away: `+QIURC: "pdpdeact",1`, both clients drop.
+                8 => ("pdpdeact", vec![Fault::PdpDeact { cid: 1 }]),
+                // Coverage lost (searching, the bearer with it), back 3–8 s later.
+                9 if !busy => {
+                    undo.push((
+                        now + Duration::from_millis(rng.range(3_000, 8_000)),
+                        Fault::RegistrationRegained,
+                    ));
+                    ("registration-lost", vec![Fault::RegistrationLost])
+                }
+                // The SIM pulled out (registration and bearer gone), back 3–8 s later.
+                10 if !busy => {
+                    undo.push((
+                        now + Duration::from_millis(rng.range(3_000, 8_000)),
+                        Fault::SimInserted,
+                    ));
+                    sim_out = true;
+                    ("sim-removed", vec![Fault::SimRemoved])
+                }
                 _ => ("skipped (undo pending)", Vec::new()),
             };
             timeline(started, format_args!("fault {name}"));
@@ -699,6 +787,8 @@ fn run(args: &Args) -> Result<bool> {
     }
     sim.inject(Fault::BrokerResume(None))?;
     sim.inject(Fault::DnsRestore)?;
+    sim.inject(Fault::RegistrationRegained)?;
+    sim.inject(Fault::SimInserted)?;
     sim.inject(Fault::SplitWrites {
         max_chunk: 0,
         delay_ms: 0,
@@ -876,6 +966,46 @@ fn run(args: &Args) -> Result<bool> {
         st.lagged,
         st.restart_lost
     );
+
+    let l = st.ladder;
+    println!(
+        "\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}",
+        "network ladder (client 0 heard)",
+        "events",
+        "  rung: PDP reset",
+        l.pdp_reset,
+        "  rung: wait for registration",
+        l.wait_registration,
+        "  rung: radio cycle",
+        l.radio_cycle,
+        "  rung: module reset",
+        l.module_reset,
+        "  other stages (SIM, reg., PDP)",
+        l.stages,
+        "  Up (bearer repaired)",
+        l.up,
+        "  NetworkFailed",
+        l.failed
+    );
+    if st.ladder1 != l {
+        notes.push(format!(
+            "client 1 heard other ladder events than client 0: PDP reset {}, wait registration {}, \
+             radio cycle {}, module reset {}, stages {}, Up {}, NetworkFailed {}",
+            st.ladder1.pdp_reset,
+            st.ladder1.wait_registration,
+            st.ladder1.radio_cycle,
+            st.ladder1.module_reset,
+            st.ladder1.stages,
+            st.ladder1.up,
+            st.ladder1.failed
+        ));
+    }
+    if l.failed > 0 {
+        problems.push(format!(
+            "the network ladder gave up {} time(s) (Event::NetworkFailed)",
+            l.failed
+        ));
+    }
 
     let samples = rss_samples.lock().map(|s| s.clone()).unwrap_or_default();
     let base = samples

@@ -297,11 +297,16 @@ impl Module {
     /// [`NetworkSim::boot_delay`] it answers nothing until the delay has passed (the boot URCs
     /// come from [`Module::handle_timeout`]); otherwise the boot URCs are queued at once.
     pub fn with_network(now: Instant, network: NetworkSim) -> Module {
+        Module::powered_up(now, Network::new(network))
+    }
+
+    /// A module powering up with this network side (fresh, or carried over a restart).
+    fn powered_up(now: Instant, network: Network) -> Module {
         // A delay past the clock's range is taken as none (no panic on any configuration).
-        let until = now.checked_add(network.boot_delay).unwrap_or(now);
+        let until = now.checked_add(network.config().boot_delay).unwrap_or(now);
         let mut m = Module {
             power: Power::Booting { until },
-            network: Network::new(network),
+            network,
             echo: true,
             cmee: CmeeMode::Disabled,
             input: LineAssembler::default(),
@@ -551,8 +556,10 @@ impl Module {
         }
         let out = std::mem::take(&mut self.out);
         let net = std::mem::take(&mut self.net);
-        let config = self.network.config().clone();
-        *self = Module::with_network(now, config);
+        // What is outside the module survives it: a SIM that was pulled out is still out, and
+        // coverage that was lost is still lost.
+        let network = self.network.restarted();
+        *self = Module::powered_up(now, network);
         let boot = std::mem::replace(&mut self.out, out);
         self.out.extend_from_slice(&boot);
         self.net = net;

@@ -460,6 +460,21 @@ impl Network {
         }
     }
 
+    /// The state at power-on after a restart (power cycle, `AT+CFUN=1,1`): as configured, except
+    /// what lies outside the module: a SIM pulled out ([`Network::remove_sim`]) is still out and
+    /// lost coverage ([`Network::lose`]) is still lost, until the faults that undo them.
+    pub(super) fn restarted(&self) -> Network {
+        let mut n = Network::new(self.cfg.clone());
+        if self.sim == SimState::Absent {
+            n.sim = SimState::Absent;
+        } else if n.sim == SimState::Absent {
+            // Inserted by a fault into a module configured without one: it stays in (unlocked).
+            n.sim = SimState::Ready;
+        }
+        n.lost = self.lost;
+        n
+    }
+
     /// The configuration it was built from.
     pub(super) fn config(&self) -> &NetworkSim {
         &self.cfg
@@ -889,6 +904,36 @@ mod tests {
 
     fn notes(n: &mut Network) -> Vec<Note> {
         std::iter::from_fn(|| n.poll_note()).collect()
+    }
+
+    #[test]
+    fn a_restart_keeps_the_sim_out_and_the_coverage_lost() {
+        let now = Instant::now();
+        let mut n = Network::new(NetworkSim::default());
+        n.boot(now);
+        n.remove_sim(now);
+        let mut r = n.restarted();
+        r.boot(now);
+        assert_eq!(r.pin_state(), Err(SimError::NotInserted));
+        assert!(!r.is_registered());
+        r.insert_sim(now);
+        assert!(r.is_registered(), "re-inserted: registers");
+        assert!(r.bearer_ready(1), "auto context");
+
+        let mut n = Network::new(NetworkSim::default());
+        n.boot(now);
+        n.lose();
+        let mut r = n.restarted();
+        r.boot(now);
+        assert_eq!(r.stat(), 2, "still searching after the restart");
+        r.regain(now);
+        assert!(r.is_registered());
+
+        let mut n = Network::new(NetworkSim::default());
+        n.boot(now);
+        let mut r = n.restarted();
+        r.boot(now);
+        assert!(r.bearer_ready(1), "nothing carried over: as configured");
     }
 
     #[test]
