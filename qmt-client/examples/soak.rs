@@ -26,8 +26,8 @@
 //!   client core's ladder on its own (`Event::Network` rungs, then `Stage::Up`), counted in the
 //!   table. `SOAK_NO_NET_FAULTS=1` leaves the three out of the schedule (bring-up stays on).
 //!   A power cycle while the SIM is out (the module boots without SIM; the sim keeps it out) is
-//!   skipped unless `SOAK_SIM_OUT_POWER_CYCLE=1`: the client does not survive it yet (the
-//!   ladder's SIM stage fails with `SimNotInserted` and never tries again; issue 14 note).
+//!   in the schedule too: bring-up's SIM stage fails, is said (`Event::NetworkFailed`) and tried
+//!   again when `+CPIN: READY` comes (`SOAK_NO_SIM_OUT_POWER_CYCLE=1` leaves it out).
 //! - After the run, faults stop (stall/DNS/split undone), publishers stop, and a drain period
 //!   waits for outstanding messages.
 //! - Checks (exit code 1 on failure): no QoS 1/2 message acknowledged to its sender (module:
@@ -204,6 +204,7 @@ struct Stats {
 struct Ladder {
     pdp_reset: u64,
     wait_registration: u64,
+    wait_sim: u64,
     radio_cycle: u64,
     module_reset: u64,
     /// Other bring-up stages heard after start-up (SIM, registration progress, PDP …).
@@ -218,6 +219,7 @@ impl Ladder {
             Event::Network(Stage::Repair(r)) => match r {
                 Rung::PdpReset => self.pdp_reset += 1,
                 Rung::WaitRegistration => self.wait_registration += 1,
+                Rung::WaitSim => self.wait_sim += 1,
                 Rung::RadioCycle => self.radio_cycle += 1,
                 Rung::ModuleReset => self.module_reset += 1,
             },
@@ -659,11 +661,10 @@ fn run(args: &Args) -> Result<bool> {
         println!("network faults off (SOAK_NO_NET_FAULTS=1)");
     }
     // A power cycle while the SIM is out: the module boots without SIM, bring-up's SIM stage
-    // fails (`SimNotInserted`) and the ladder never tries again, so the clients stay down for
-    // good (issue 14 note). Skipped unless `SOAK_SIM_OUT_POWER_CYCLE=1`.
-    let sim_out_power_cycle = std::env::var("SOAK_SIM_OUT_POWER_CYCLE").as_deref() == Ok("1");
-    if sim_out_power_cycle {
-        println!("power cycles while the SIM is out: on (SOAK_SIM_OUT_POWER_CYCLE=1)");
+    // fails (`SimNotInserted`, said) and the ladder tries again when the SIM is back.
+    let sim_out_power_cycle = std::env::var("SOAK_NO_SIM_OUT_POWER_CYCLE").as_deref() != Ok("1");
+    if !sim_out_power_cycle {
+        println!("power cycles while the SIM is out: off (SOAK_NO_SIM_OUT_POWER_CYCLE=1)");
     }
     let mut sim_out = false;
     while Instant::now() < end {
@@ -969,13 +970,15 @@ fn run(args: &Args) -> Result<bool> {
 
     let l = st.ladder;
     println!(
-        "\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}",
+        "\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}\n{:<34} {:>8}",
         "network ladder (client 0 heard)",
         "events",
         "  rung: PDP reset",
         l.pdp_reset,
         "  rung: wait for registration",
         l.wait_registration,
+        "  rung: wait for the SIM",
+        l.wait_sim,
         "  rung: radio cycle",
         l.radio_cycle,
         "  rung: module reset",
@@ -984,7 +987,7 @@ fn run(args: &Args) -> Result<bool> {
         l.stages,
         "  Up (bearer repaired)",
         l.up,
-        "  NetworkFailed",
+        "  repairs failed (tried again)",
         l.failed
     );
     if st.ladder1 != l {
@@ -1000,12 +1003,9 @@ fn run(args: &Args) -> Result<bool> {
             st.ladder1.failed
         ));
     }
-    if l.failed > 0 {
-        problems.push(format!(
-            "the network ladder gave up {} time(s) (Event::NetworkFailed)",
-            l.failed
-        ));
-    }
+    // A failed repair is said and tried again (a SIM out longer than a retry, a power cycle while
+    // it is out): not a failure of the run. What counts is that the clients came back, which
+    // the delivery checks and the final state below show.
 
     let samples = rss_samples.lock().map(|s| s.clone()).unwrap_or_default();
     let base = samples

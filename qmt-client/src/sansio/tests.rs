@@ -1236,3 +1236,28 @@ fn a_repair_that_fails_is_said_and_tried_again_later() {
     h.advance(Duration::from_secs(30));
     h.expect("AT+CPIN?");
 }
+
+#[test]
+fn a_restart_while_the_sim_is_out_comes_back_when_the_sim_does() {
+    let mut h = H::up();
+    h.events.clear();
+    h.line("+CPIN: NOT READY");
+    // The module restarts (power cycle) with the SIM still out: start-up's echo and errors go
+    // again, then the SIM is asked, and its absence is said, not final.
+    h.line("RDY");
+    h.answer("ATE0", "OK");
+    h.answer("AT+CMEE=2", "OK");
+    h.answer("AT+CPIN?", "+CME ERROR: 10");
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, CoreEvent::NetworkFailed(ClientError::SimNotInserted))),
+        "{:?}",
+        h.events
+    );
+    // The SIM is put back: bring-up goes on at once.
+    h.line("+CPIN: READY");
+    h.advance(Duration::from_millis(1));
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    h.expect("AT+CGREG=2");
+}
