@@ -71,7 +71,8 @@ use mqtt::packet::{
 };
 use mqtt::{Decodable, Encodable, TopicName};
 use qmt_proto::codes::StoreStatus;
-use qmt_proto::{FinalCode, Info, ModuleLine, RecvHook, Urc};
+use qmt_proto::kind::Form;
+use qmt_proto::{FinalCode, IdentityQuery, Info, ModuleLine, RecvHook, Urc};
 use qmt_sim::module::Module;
 use qmt_sim::net::{ConnectError, NetAction, NetEvent};
 
@@ -567,9 +568,15 @@ fn frame_lines(out: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn check_lines(lines: &[Vec<u8>], out: &[u8], host: &[u8]) {
+    // Spec §10.2: identity answers are bare lines, typed only by the command in flight.
+    let bare = |l: &[u8]| {
+        IdentityQuery::ALL
+            .iter()
+            .any(|q| Info::parse_for(q.kind(), Form::Execute, l).is_some())
+    };
     let bad: Vec<String> = lines
         .iter()
-        .filter(|l| matches!(ModuleLine::parse(l), ModuleLine::Unknown(_)))
+        .filter(|l| matches!(ModuleLine::parse(l), ModuleLine::Unknown(_)) && !bare(l))
         .map(|l| l.escape_ascii().to_string())
         .collect();
     assert!(
