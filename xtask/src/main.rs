@@ -295,8 +295,8 @@ fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
         // (issue 8 note): exploring seeds is `cargo xtask soak`'s job. With the network faults
         // (issue 14), `--minutes 30 --seed 16475668527687453093` gave 10 QoS 2 duplicates
         // (peer → client 0, seq 6889–6898, a whole mosquitto in-flight window), not yet studied.
-        // `SOAK_SIM_OUT_POWER_CYCLE=1` turns on power cycles while the SIM is out, which the
-        // ladder does not survive yet.
+        // Power cycles while the SIM is out are in the schedule (`SOAK_NO_SIM_OUT_POWER_CYCLE=1`
+        // leaves them out).
         let seed = match std::env::var("QMT_SOAK_SEED").ok().as_deref() {
             Some("random") => None,
             Some(s) => s.parse().ok().or(Some(CI_SOAK_SEED)),

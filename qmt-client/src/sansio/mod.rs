@@ -1268,14 +1268,18 @@ impl State {
                 client_idx, code, ..
             } => {
                 // Spec §6: after a failed PINGREQ the recommended action is a PDP reset, the
-                // ladder's first rung (with bring-up on).
-                if code == qmt_proto::codes::StatCode::PingFailed {
+                // ladder's first rung (with bring-up on) — only for a client of ours: the reset
+                // drops every client on the context, so a stray line for another index must not.
+                if code == qmt_proto::codes::StatCode::PingFailed && self.slot(client_idx).is_some()
+                {
                     self.pdp_reset();
                 }
                 self.lost(client_idx, crate::recovery::LossCause::LinkLost(code), now);
             }
             Resolution::PingTimeout { client_idx } => {
-                self.pdp_reset();
+                if self.slot(client_idx).is_some() {
+                    self.pdp_reset();
+                }
                 self.lost(client_idx, crate::recovery::LossCause::PingTimeout, now);
             }
             Resolution::ModuleRestarted => {

@@ -1261,3 +1261,25 @@ fn a_restart_while_the_sim_is_out_comes_back_when_the_sim_does() {
     h.answer("AT+CPIN?", "+CPIN: READY|OK");
     h.expect("AT+CGREG=2");
 }
+
+#[test]
+fn a_ping_failure_of_an_index_that_is_not_ours_resets_nothing() {
+    let mut h = H::up();
+    h.events.clear();
+    // A stray line for client 5, which this host never created: the bearer is left alone.
+    h.line("+QMTPING: 5,1");
+    h.line("+QMTSTAT: 5,2");
+    assert_eq!(h.written(), "");
+    assert!(h.stages().is_empty());
+    // The same for a client of ours: the spec's PDP reset.
+    let o = options();
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+    h.line("+QMTSTAT: 0,2");
+    assert_eq!(h.stages(), [Stage::Repair(Rung::PdpReset)]);
+    h.expect("AT+QIDEACT=1");
+}
