@@ -955,7 +955,7 @@ fn run(args: &Args) -> Result<bool> {
     println!(
         "\nmodule events: link lost {}, ping timeouts {}, module restarts {}, recovery: lost {} restored {} gave up {}; \
          PublishFailed events {}; NotConnected refusals {}; lagged {}; \
-         stored messages lost in restarts {}",
+         stored messages lost in restarts {}; broker resends dropped after a reconnect {}",
         st.link_lost,
         st.ping_timeouts,
         st.restarts,
@@ -965,7 +965,8 @@ fn run(args: &Args) -> Result<bool> {
         st.publish_failed_events,
         st.not_connected,
         st.lagged,
-        st.restart_lost
+        st.restart_lost,
+        modem.stats().redeliveries_dropped
     );
 
     let l = st.ladder;

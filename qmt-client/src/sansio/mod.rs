@@ -39,6 +39,7 @@
 
 mod network;
 mod reads;
+mod redelivery;
 mod session;
 mod startup;
 
@@ -65,6 +66,7 @@ pub use network::{
 pub use startup::{Heard, Startup};
 
 use network::{For, Network, Query};
+use redelivery::Redelivery;
 
 use session::Seq;
 use startup::StartupState;
@@ -190,6 +192,10 @@ pub struct CoreStats {
     pub messages: u64,
     /// Messages that could not be delivered (invalid hex in hex receive mode).
     pub bad_messages: u64,
+    /// Messages not delivered because they were a broker's resend, after a persistent session
+    /// reconnected, of a message delivered before (the module had restarted and forgotten it;
+    /// see `sansio/redelivery.rs`).
+    pub redeliveries_dropped: u64,
 }
 
 /// What a command the core submitted is for.
@@ -282,6 +288,8 @@ struct Slot {
     outstanding: usize,
     /// The consumer's capacity in messages.
     capacity: usize,
+    /// Messages delivered before, to recognise a broker's resend after a reconnect.
+    redelivery: Redelivery,
 }
 
 /// The state behind the link: everything [`Output`]s update while the link is borrowed.
@@ -412,6 +420,7 @@ impl ModemCore {
             reading: Vec::new(),
             outstanding: 0,
             capacity: capacity.max(1),
+            redelivery: Redelivery::new(),
         });
         Ok(())
     }
@@ -739,7 +748,7 @@ impl State {
     /// One typed line from the link (the only place lines are looked at).
     fn on_output(&mut self, out: Output<'_>, now: Instant) {
         match out {
-            Output::Info { token, info, .. } => self.on_info(token, info),
+            Output::Info { token, info, .. } => self.on_info(token, info, now),
             Output::Final { token, code, .. } => {
                 let result = match refusal(&code) {
                     None => Ok(()),
@@ -759,7 +768,7 @@ impl State {
         }
     }
 
-    fn on_info(&mut self, token: Token, info: Info<'_>) {
+    fn on_info(&mut self, token: Token, info: Info<'_>, now: Instant) {
         let Some(purpose) = self.purposes.get_mut(&token) else {
             return;
         };
@@ -784,6 +793,18 @@ impl State {
                     return;
                 };
                 match Message::from_recv(&recv, slot.options.recv_encoding()) {
+                    Ok(m) if !slot.redelivery.delivered(&m, now) => {
+                        if first {
+                            // The read's reservation is not used.
+                            slot.outstanding = slot.outstanding.saturating_sub(1);
+                        }
+                        self.stats.redeliveries_dropped += 1;
+                        tracing::info!(
+                            client = idx.get(),
+                            msgid = m.msgid.get(),
+                            "a resend of a message delivered before the reconnect, dropped"
+                        );
+                    }
                     Ok(m) => {
                         // One slot, one message: the first took the read's reservation.
                         if !first {
@@ -822,6 +843,14 @@ impl State {
                     return;
                 };
                 match Message::from_recv(recv, slot.options.recv_encoding()) {
+                    Ok(m) if !slot.redelivery.delivered(&m, now) => {
+                        self.stats.redeliveries_dropped += 1;
+                        tracing::info!(
+                            client = idx.get(),
+                            msgid = m.msgid.get(),
+                            "a resend of a message delivered before the reconnect, dropped"
+                        );
+                    }
                     Ok(m) => {
                         slot.outstanding += 1;
                         self.stats.messages += 1;

@@ -189,6 +189,7 @@ impl State {
             }
             Step::Connect => {
                 seq.stage = Stage::Connect;
+                slot.redelivery.connecting(slot.options.clean_session());
                 let command = slot.options.conn_command(idx);
                 self.issue(
                     OpKey::conn(idx),
@@ -325,6 +326,9 @@ impl State {
             // A step of a sequence that was abandoned (a loss restarted recovery).
             return;
         };
+        if matches!(seq.stage, Stage::Connect) && result.is_ok() {
+            slot.redelivery.connected(now);
+        }
         match seq.origin {
             Origin::Recovery => {
                 if let (Stage::Subscribe(filters), Ok(())) = (&seq.stage, &result) {

@@ -1,0 +1,239 @@
+//! Messages the broker sends again after a reconnect, when the module forgot it had them.
+//!
+//! With a persistent session, a broker sends again every QoS 1/2 `PUBLISH` it has no
+//! acknowledgement for when the client reconnects (MQTT 3.1.1 §4.4). The module answers QoS 2
+//! itself and keeps the ids it acknowledged in RAM, so it delivers such a resend only once — until
+//! it restarts (a power cycle, `AT+CFUN=1,1`, a watchdog reset). A module that delivered a
+//! message as `+QMTRECV`, whose `PUBREC` (or `PUBACK`) never reached the broker because the link
+//! stalled or the module restarted first, delivers the resend as a new message: the application
+//! would see a QoS 2 message twice. The host cannot see the `DUP` flag (`+QMTRECV` does not carry
+//! it), so it recognises the resend by what it is: the same packet id, topic and payload as a
+//! message delivered in the previous connection.
+//!
+//! [`Redelivery`] remembers the last [`REMEMBERED`] such messages of a client. It is armed when a
+//! persistent session connects again, and while armed, a message equal to a remembered one is
+//! dropped (once). It disarms at the first message that is not a resend (a broker sends its
+//! unacknowledged messages first, before anything new) or [`WINDOW`] after the connect, whichever
+//! comes first. A clean session is never armed: the broker sends nothing again and reuses packet ids
+//! from 1, so an equal message is a new one.
+//!
+//! A genuine message is dropped only if, right after a reconnect and before anything else, the
+//! broker sends a new message with the same packet id, topic and payload as one it had already
+//! sent. Brokers that count packet ids up (mosquitto, EMQX) reuse an id only after 65,535 others.
+
+use std::time::{Duration, Instant};
+
+use crate::event::Message;
+
+/// How many delivered messages a client remembers: more than a broker's usual in-flight window
+/// (mosquitto's `max_inflight_messages` is 20).
+pub(crate) const REMEMBERED: usize = 32;
+
+/// How long after a reconnect resends are looked for.
+pub(crate) const WINDOW: Duration = Duration::from_secs(30);
+
+/// What identifies a delivered message: its packet id and a digest of its topic and payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct Seen {
+    msgid: u16,
+    digest: u64,
+}
+
+impl Seen {
+    fn of(m: &Message) -> Option<Seen> {
+        let msgid = m.msgid.get();
+        if msgid == 0 {
+            // QoS 0: never sent again.
+            return None;
+        }
+        Some(Seen {
+            msgid,
+            digest: digest(m.topic().as_bytes(), m.payload()),
+        })
+    }
+}
+
+/// FNV-1a (64 bit) over the topic, a separator and the payload: a digest, not a defence against
+/// someone choosing collisions (the broker is trusted to send what the publisher sent).
+fn digest(topic: &[u8], payload: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h = OFFSET;
+    for b in topic.iter().chain(&[0xff]).chain(payload) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(PRIME);
+    }
+    // The lengths too, so that moving bytes between topic and payload changes the digest.
+    h ^ ((topic.len() as u64) << 32 | payload.len() as u64)
+}
+
+/// One client's memory of delivered messages, and whether resends are being looked for.
+///
+/// Call order: [`delivered`](Self::delivered) for each message before it is given out (it says
+/// whether to give it out), [`connecting`](Self::connecting) when `AT+QMTCONN` is sent and
+/// [`connected`](Self::connected) when it succeeds.
+#[derive(Debug)]
+pub(crate) struct Redelivery {
+    ring: [Seen; REMEMBERED],
+    /// Where the next entry goes.
+    next: usize,
+    /// How many entries are valid.
+    len: usize,
+    armed: bool,
+    /// When looking for resends stops; `None` while the connect is still running.
+    until: Option<Instant>,
+    /// Resends dropped, over the client's life.
+    pub(crate) dropped: u64,
+}
+
+impl Redelivery {
+    pub(crate) fn new() -> Redelivery {
+        Redelivery {
+            ring: [Seen::default(); REMEMBERED],
+            next: 0,
+            len: 0,
+            armed: false,
+            until: None,
+            dropped: 0,
+        }
+    }
+
+    /// `AT+QMTCONN` is being sent: a persistent session may get resends from its first line on.
+    pub(crate) fn connecting(&mut self, clean_session: bool) {
+        if clean_session {
+            self.len = 0;
+            self.armed = false;
+        } else {
+            self.armed = self.len > 0;
+        }
+        self.until = None;
+    }
+
+    /// The connect succeeded: resends come now, and are looked for until [`WINDOW`] has passed.
+    pub(crate) fn connected(&mut self, now: Instant) {
+        if self.armed {
+            self.until = Some(now + WINDOW);
+        }
+    }
+
+    /// A message arrives: whether to deliver it (`false` for a resend of one delivered before).
+    pub(crate) fn delivered(&mut self, m: &Message, now: Instant) -> bool {
+        let Some(seen) = Seen::of(m) else {
+            return true;
+        };
+        if self.armed && self.until.is_some_and(|t| now >= t) {
+            self.armed = false;
+        }
+        if self.armed {
+            if let Some(at) = self.position(seen) {
+                // Forget it, so that a third copy would be delivered: one drop per delivery.
+                self.ring[at] = Seen::default();
+                self.dropped += 1;
+                return false;
+            }
+            // Something new: the broker has finished sending again.
+            self.armed = false;
+        }
+        self.ring[self.next] = seen;
+        self.next = (self.next + 1) % REMEMBERED;
+        self.len = (self.len + 1).min(REMEMBERED);
+        true
+    }
+
+    fn position(&self, seen: Seen) -> Option<usize> {
+        self.ring
+            .iter()
+            .take(self.len)
+            .position(|s| s.msgid != 0 && *s == seen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use qmt_proto::params::{ClientIdx, MsgId};
+
+    fn msg(id: u16, topic: &str, payload: &[u8]) -> Message {
+        Message::new(
+            ClientIdx::new(0).unwrap(),
+            topic,
+            payload,
+            MsgId::new(i64::from(id)).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_resend_after_a_persistent_reconnect_is_dropped_once() {
+        let t = Instant::now();
+        let mut r = Redelivery::new();
+        assert!(r.delivered(&msg(7, "a", b"x"), t));
+        assert!(r.delivered(&msg(8, "a", b"y"), t));
+        r.connecting(false);
+        r.connected(t);
+        assert!(!r.delivered(&msg(8, "a", b"y"), t));
+        assert!(!r.delivered(&msg(7, "a", b"x"), t));
+        // The first new message ends the resends; an equal one after it is new.
+        assert!(r.delivered(&msg(9, "a", b"z"), t));
+        assert!(r.delivered(&msg(7, "a", b"x"), t));
+        assert_eq!(r.dropped, 2);
+    }
+
+    #[test]
+    fn only_the_same_id_topic_and_payload_is_a_resend() {
+        let t = Instant::now();
+        let mut r = Redelivery::new();
+        assert!(r.delivered(&msg(7, "a", b"x"), t));
+        r.connecting(false);
+        r.connected(t);
+        assert!(r.delivered(&msg(7, "a", b"other"), t), "another payload");
+        r.connecting(false);
+        r.connected(t);
+        assert!(r.delivered(&msg(7, "b", b"x"), t), "another topic");
+        r.connecting(false);
+        r.connected(t);
+        assert!(r.delivered(&msg(6, "a", b"x"), t), "another id");
+        r.connecting(false);
+        r.connected(t);
+        // QoS 0 is never a resend, and does not end the resends either.
+        assert!(r.delivered(&msg(0, "a", b"x"), t));
+        assert!(!r.delivered(&msg(7, "a", b"x"), t));
+    }
+
+    #[test]
+    fn a_clean_session_or_an_expired_window_drops_nothing() {
+        let t = Instant::now();
+        let mut r = Redelivery::new();
+        assert!(r.delivered(&msg(1, "a", b"x"), t));
+        r.connecting(true);
+        r.connected(t);
+        assert!(
+            r.delivered(&msg(1, "a", b"x"), t),
+            "clean: ids start again at 1"
+        );
+        r.connecting(false);
+        r.connected(t);
+        assert!(r.delivered(&msg(2, "a", b"x"), t + WINDOW), "window over");
+        assert_eq!(r.dropped, 0);
+    }
+
+    #[test]
+    fn the_memory_is_bounded_and_keeps_the_latest() {
+        let t = Instant::now();
+        let mut r = Redelivery::new();
+        for id in 1..=(REMEMBERED as u16 + 5) {
+            assert!(r.delivered(&msg(id, "a", b"x"), t));
+        }
+        r.connecting(false);
+        r.connected(t);
+        assert!(!r.delivered(&msg(REMEMBERED as u16 + 5, "a", b"x"), t));
+        assert!(r.delivered(&msg(1, "a", b"x"), t), "forgotten: delivered");
+    }
+
+    #[test]
+    fn the_digest_tells_topic_from_payload() {
+        assert_ne!(digest(b"ab", b"c"), digest(b"a", b"bc"));
+        assert_ne!(digest(b"a", b""), digest(b"", b"a"));
+    }
+}
