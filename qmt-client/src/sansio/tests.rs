@@ -1342,3 +1342,82 @@ fn a_clean_session_delivers_an_equal_message_after_a_reconnect() {
     assert_eq!(n, 2);
     assert_eq!(h.core.stats().redeliveries_dropped, 0);
 }
+
+/// A cold bring-up up to `AT+QIACT=1` on the wire, unanswered.
+fn activating() -> H {
+    let mut h = H::at_registration(net_config());
+    h.answer("AT+CGREG?", "+CGREG: 2,1,\"1A2B\",\"01C3D04\",7|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,1,\"1A2B\",\"01C3D04\",7|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"\",\"\",\"\",0|OK");
+    h.answer("AT+QICSGP=1,1,\"internet\",\"\",\"\",0", "OK");
+    h.answer("AT+QIACT?", "OK");
+    h.expect("AT+QIACT=1");
+    h
+}
+
+/// The marker the link sends after a lost command, answered (spec §9: in order).
+fn answer_marker(h: &mut H) {
+    h.answer(
+        "AT+QMTOPEN=?",
+        "+QMTOPEN: (0-5),\"<host_name>\",(1-65535)|OK",
+    );
+}
+
+#[test]
+fn a_restart_while_qiact_is_in_flight_brings_the_network_up_again() {
+    // The link is lost mid-activation: the module restarts (power cut, watchdog) before it
+    // answers. The activation is retired by a marker, the context deactivated in case the
+    // module took it, and bring-up runs again on the restarted module.
+    let mut h = activating();
+    h.stages();
+    h.feed(b"\r\nRDY\r\n");
+    assert!(!h.core.is_ready());
+    answer_marker(&mut h);
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("ATE0", "OK");
+    h.answer("AT+CMEE=2", "OK");
+    h.answer("AT+CPIN?", "+CPIN: READY|OK");
+    h.answer("AT+CGREG=2", "OK");
+    h.answer("AT+CEREG=2", "OK");
+    h.answer("AT+CGREG?", "+CGREG: 2,1,\"1A2B\",\"01C3D04\",7|OK");
+    h.answer("AT+CEREG?", "+CEREG: 2,1,\"1A2B\",\"01C3D04\",7|OK");
+    h.answer("AT+CSQ", "+CSQ: 20,99|OK");
+    // The restart forgot the APN: it is set again.
+    h.answer("AT+QICSGP=1", "+QICSGP: 1,\"\",\"\",\"\",0|OK");
+    h.answer("AT+QICSGP=1,1,\"internet\",\"\",\"\",0", "OK");
+    h.answer("AT+QIACT?", "OK");
+    h.answer("AT+QIACT=1", "OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.8\"|OK");
+    assert_eq!(
+        h.stages(),
+        [
+            Stage::Sim,
+            Stage::Apn,
+            Stage::Pdp,
+            Stage::Up {
+                ip: Some("10.64.1.8".to_owned())
+            }
+        ]
+    );
+    assert!(h.core.is_ready() && h.core.network_up(), "{:?}", h.events);
+}
+
+#[test]
+fn an_unanswered_qiact_times_out_then_is_deactivated_and_tried_again() {
+    // Spec §10.6: AT+QIACT may take up to 150 s. Past that, the module is resynchronised and
+    // the activation tried once more after a deactivation.
+    let mut h = activating();
+    h.advance(Duration::from_secs(149));
+    assert_eq!(h.written(), "", "still waiting within 150 s");
+    h.advance(Duration::from_secs(2));
+    answer_marker(&mut h);
+    h.answer("AT+QIDEACT=1", "OK");
+    h.answer("AT+QIACT=1", "OK");
+    h.answer("AT+QIACT?", "+QIACT: 1,1,1,\"10.64.1.9\"|OK");
+    assert!(h.core.is_ready() && h.core.network_up(), "{:?}", h.events);
+    assert!(matches!(
+        h.stages().last(),
+        Some(Stage::Up { ip: Some(ip) }) if ip == "10.64.1.9"
+    ));
+}
