@@ -112,7 +112,7 @@ NET_LINES = [
     b'+QNWINFO: "FDD LTE",46011,"LTE BAND 3",1825', b"+QNWINFO: No Service",
     b'+COPS: 0,0,"CHINA MOBILE",7', b"+COPS: 0", b'+QICSGP: 1,"internet","","",0',
     b'+QICSGP: 3,"apn","me","secret"', b'+QIACT: 1,1,1,"10.7.157.1"', b"+QIACT: 2,0,2",
-    b"+CGATT: 1", b'+CGPADDR: 1,"10.7.157.1"', b"+CGPADDR: 1,10.0.0.2",
+    b"+CGATT: 1", b"+IFC: 2,2", b"+IPR: 921600", b'+CGPADDR: 1,"10.7.157.1"', b"+CGPADDR: 1,10.0.0.2",
 ]
 for _p in (b"+CREG", b"+CGREG", b"+CEREG"):
     NET_LINES += [
@@ -124,7 +124,7 @@ NET_COMMANDS = [
     b"AT+CPIN?", b'AT+CPIN="1234"', b'AT+CPIN="12a4"', b"AT+QSIMSTAT?", b"AT+CSQ", b"AT+QCSQ",
     b"AT+QNWINFO", b"AT+COPS?", b"AT+CREG=2", b"AT+CGREG?", b"AT+CEREG=2", b"AT+CEREG?",
     b'AT+QICSGP=1,1,"internet","","",0', b'AT+QICSGP=1,3,"CMNET","u","p"', b"AT+QICSGP=1",
-    b"AT+QIACT?", b"AT+QIACT=1", b"AT+QIDEACT=1", b"AT+CGATT?", b"AT+CGPADDR=1", b"AT+CFUN=1",
+    b"AT+QIACT?", b"AT+QIACT=1", b"AT+QIDEACT=1", b"AT+CGATT?", b"AT+IFC=2,2", b"AT+IFC?", b"AT+IPR=921600", b"AT+IPR?", b"AT+CGPADDR=1", b"AT+CFUN=1",
     b"AT+CFUN=1,1", b"AT+CFUN?", b"AT+QPOWD", b"AT+QPOWD=0",
 ]
 

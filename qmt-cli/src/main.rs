@@ -162,5 +162,6 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 
 mod demo;
 mod pubsub;
+mod serial;
 mod sim;
 mod status;

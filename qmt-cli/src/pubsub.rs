@@ -136,6 +136,8 @@ pub struct Common {
     /// The serial port's baud rate.
     #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
     pub baud: u32,
+    #[command(flatten)]
+    pub serial: crate::serial::SerialArgs,
     /// Use the simulated module (in this process) instead of a serial port. With -h/-p it opens
     /// a real connection to that broker (every host name resolves to it); without them it uses
     /// its embedded broker.
@@ -377,6 +379,7 @@ pub fn start(
         ..ModemConfig::default()
     };
     config.port.baud_rate = common.baud;
+    config.serial = common.serial.setup();
     if common.trace && !common.sim {
         // A real port: the reactor shows the bytes it moves (the sim traces its own side).
         let tracer = std::sync::Mutex::new(Tracer::default());

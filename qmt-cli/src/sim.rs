@@ -18,7 +18,8 @@ use std::time::Duration;
 use clap::Args;
 use qmt_cli::trace::Tracer;
 use qmt_sim::{
-    BootUrcs, BrokerChoice, Fault, NetworkSim, RegOutcome, Sim, SimCard, SimConfig, SimPin,
+    BootUrcs, BrokerChoice, Fault, LineConfig, NetworkSim, RegOutcome, Sim, SimCard, SimConfig,
+    SimPin,
 };
 
 /// `qmt sim` flags.
@@ -43,6 +44,14 @@ pub struct SimArgs {
     /// sim-insert. The same specs typed on standard input act at once.
     #[arg(long, value_name = "SPEC", value_parser = parse_fault)]
     fault: Vec<Fault>,
+    /// Pace the serial line like a UART at this rate (10 bits a byte, both directions), instead
+    /// of a pty's speed. The module starts at this rate; AT+IPR changes it. Without RTS/CTS
+    /// (AT+IFC=2,2) output the host does not read in time is lost, as on a real UART.
+    #[arg(long, value_name = "RATE", value_parser = parse_baud)]
+    baud: Option<u32>,
+    /// The module's processing time added to each byte the host sends, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency: u64,
     #[command(flatten)]
     network: NetworkArgs,
 }
@@ -178,6 +187,16 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{s}: expected seconds, 0 to 86400 (e.g. 1.5)"))
 }
 
+fn parse_baud(s: &str) -> Result<u32, String> {
+    s.parse::<i64>()
+        .ok()
+        .and_then(|n| qmt_proto::uart::BaudRate::new(n).ok())
+        .map(qmt_proto::uart::BaudRate::get)
+        .ok_or_else(|| {
+            format!("{s}: expected one of 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, 1000000")
+        })
+}
+
 fn parse_rssi(s: &str) -> Result<u8, String> {
     s.parse::<u8>()
         .ok()
@@ -227,6 +246,10 @@ pub fn run(args: SimArgs) -> ExitCode {
             .map_or(BrokerChoice::Embedded, BrokerChoice::External),
         resolve: args.resolve,
         network: args.network.to_network(),
+        line: LineConfig {
+            baud: args.baud,
+            latency: Duration::from_millis(args.latency),
+        },
         ..SimConfig::default()
     };
     if let Some((max_chunk, delay_ms)) = args.split_writes {

@@ -29,6 +29,8 @@ pub struct StatusArgs {
     /// The serial port's baud rate.
     #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
     baud: u32,
+    #[command(flatten)]
+    serial: crate::serial::SerialArgs,
     /// Ask the simulated module (in this process) instead of a serial port.
     #[arg(long)]
     sim: bool,
@@ -59,6 +61,7 @@ pub fn run(args: StatusArgs) -> ExitCode {
 fn status(args: &StatusArgs) -> Result<ModemStatus, Failure> {
     let mut config = ModemConfig::default();
     config.port.baud_rate = args.baud;
+    config.serial = args.serial.setup();
     let (_sim, path) = if args.sim {
         let mut sim_config = SimConfig::default();
         if args.trace {

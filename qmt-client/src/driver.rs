@@ -43,7 +43,8 @@ use qmt_transport::reactor::{TraceDir, TraceHook};
 use crate::correlate::Completion;
 use crate::error::ClientError;
 use crate::queue::EventQueue;
-use crate::sansio::{CoreEvent, ModemCore, OpId, Stage, Startup};
+use crate::sansio::{CoreEvent, ModemCore, OpId, PortChange, Stage, Startup};
+use qmt_proto::uart::FlowControl;
 
 const WAKER: mio::Token = mio::Token(0);
 /// Reads per readiness event before other ports get a turn (then the port is revisited at once).
@@ -399,6 +400,10 @@ impl ModemShared {
             self.flush(inner)?;
             while let Some(ev) = inner.core.poll_event() {
                 progress = true;
+                if let CoreEvent::Port(change) = ev {
+                    apply_port_change(inner.stream.as_mut(), change)?;
+                    continue;
+                }
                 self.route(inner, ev);
             }
             if progress {
@@ -449,6 +454,7 @@ impl ModemShared {
                 }
                 stages.push(stage);
             }
+            CoreEvent::Port(_) => {}
             CoreEvent::NetworkFailed(e) => {
                 tracing::warn!(error = %e, "the network could not be repaired");
                 for q in inner.conns.iter().flatten() {
@@ -789,4 +795,22 @@ impl Runner {
             self.remove(id, "the reactor shut down");
         }
     }
+}
+
+/// The host's port follows the module (spec §10.7): a port that cannot is closed, since every
+/// byte after it would be garbage.
+fn apply_port_change(stream: Option<&mut SerialStream>, change: PortChange) -> Result<(), String> {
+    use mio_serial::SerialPort;
+    let Some(stream) = stream else {
+        return Ok(());
+    };
+    let done = match change {
+        PortChange::Baud(rate) => stream.set_baud_rate(rate.get()),
+        PortChange::Flow(flow) => stream.set_flow_control(match flow {
+            FlowControl::RtsCts => mio_serial::FlowControl::Hardware,
+            _ => mio_serial::FlowControl::None,
+        }),
+    };
+    tracing::debug!(?change, ok = done.is_ok(), "host port follows the module");
+    done.map_err(|e| format!("the host's port cannot follow the module ({change:?}): {e}"))
 }

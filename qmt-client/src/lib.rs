@@ -82,8 +82,8 @@ pub use options::{ClientOptions, ClientOptionsBuilder, ProvisionStep, TlsFiles, 
 pub use qmt_proto::params::Qos;
 pub use recovery::{BackoffConfig, LossCause, RecoveryEvent, RecoveryPolicy};
 pub use sansio::{
-    CoreStats, ModemStatus, NetworkConfig, Overflow, PdpContext, Registration, Rung, SimState,
-    Stage, Startup,
+    CoreStats, ModemStatus, NetworkConfig, Overflow, PdpContext, PortChange, Registration, Rung,
+    SerialSetup, SimState, Stage, Startup,
 };
 
 // The README's examples (every layer's) are compiled and run as doc tests of this crate, the

@@ -17,7 +17,8 @@ use crate::options::ClientOptions;
 use crate::queue::{DEFAULT_CAPACITY, EventQueue};
 use crate::recovery::RecoveryPolicy;
 use crate::sansio::{
-    CoreConfig, CoreStats, ModemCore, ModemStatus, NetworkConfig, Overflow, Stage, Startup,
+    CoreConfig, CoreStats, ModemCore, ModemStatus, NetworkConfig, Overflow, SerialSetup, Stage,
+    Startup,
 };
 
 /// How to open and run a [`Modem`].
@@ -48,6 +49,9 @@ pub struct ModemConfig {
     /// What happens when a consumer falls behind: stop reading the port (the default, nothing is
     /// lost) or drop the oldest message (a UART without flow control). See [`crate::Overflow`].
     pub overflow: Overflow,
+    /// The serial line's flow control and rate, set on the module during start-up and followed
+    /// by the host's port (spec §10.7; nothing is changed by default).
+    pub serial: SerialSetup,
 }
 
 impl Default for ModemConfig {
@@ -61,6 +65,7 @@ impl Default for ModemConfig {
             network: None,
             event_capacity: DEFAULT_CAPACITY,
             overflow: Overflow::BackPressure,
+            serial: SerialSetup::default(),
         }
     }
 }
@@ -199,6 +204,7 @@ impl Modem {
                 close_stale: config.close_stale,
                 port_name: name.clone(),
                 network: config.network.clone(),
+                serial: config.serial,
             },
             now,
         );

@@ -48,6 +48,7 @@ use crate::params::{
 };
 use crate::ssl::SslCfg;
 use crate::syntax::Out;
+use crate::uart::{BaudRate, FlowControl};
 
 // ------------------------------------------------------------------------------------------------
 // Basic commands.
@@ -564,6 +565,21 @@ pub enum Command {
     /// `AT+QPOWD=<n>`: power down; `OK`, then the URC `POWERED DOWN` (spec §10.1). The bare
     /// `AT+QPOWD` parses as [`PowerDownMode::Normal`], its default.
     PowerDown(PowerDownMode),
+    /// `AT+IFC=<dce_by_dte>,<dte_by_dce>`: flow control of the serial line (spec §10.7); the
+    /// host's port must be set the same way.
+    IfcSet {
+        /// How the host holds the module back (RTS).
+        dce_by_dte: FlowControl,
+        /// How the module holds the host back (CTS).
+        dte_by_dce: FlowControl,
+    },
+    /// `AT+IFC?`: the flow control, `+IFC: <dce_by_dte>,<dte_by_dce>` (spec §10.7).
+    IfcRead,
+    /// `AT+IPR=<rate>`: the module's baud rate; its `OK` comes at the old rate, later commands
+    /// use the new one (spec §10.7).
+    IprSet(BaudRate),
+    /// `AT+IPR?`: the baud rate, `+IPR: <rate>` (spec §10.7).
+    IprRead,
 }
 
 impl Command {
@@ -765,6 +781,21 @@ impl Command {
             Command::PowerDown(n) => {
                 o.raw(b"AT+QPOWD=").num(n);
             }
+            Command::IfcSet {
+                dce_by_dte,
+                dte_by_dce,
+            } => {
+                o.raw(b"AT+IFC=").num(dce_by_dte).comma().num(dte_by_dce);
+            }
+            Command::IfcRead => {
+                o.raw(b"AT+IFC?");
+            }
+            Command::IprSet(rate) => {
+                o.raw(b"AT+IPR=").num(rate);
+            }
+            Command::IprRead => {
+                o.raw(b"AT+IPR?");
+            }
         }
     }
 
@@ -876,6 +907,10 @@ impl Command {
             Command::CfunSet { .. } => (K::Cfun, Write),
             Command::CfunRead => (K::Cfun, Read),
             Command::PowerDown(_) => (K::Qpowd, Write),
+            Command::IfcSet { .. } => (K::Ifc, Write),
+            Command::IfcRead => (K::Ifc, Read),
+            Command::IprSet(_) => (K::Ipr, Write),
+            Command::IprRead => (K::Ipr, Read),
         }
     }
 
@@ -999,6 +1034,8 @@ const NAMES: &[(&str, CommandKind)] = &[
     ("CGPADDR", CommandKind::Cgpaddr),
     ("CFUN", CommandKind::Cfun),
     ("QPOWD", CommandKind::Qpowd),
+    ("IFC", CommandKind::Ifc),
+    ("IPR", CommandKind::Ipr),
 ];
 
 /// `AT`, `ATE<n>`, `ATI` or `AT+<name><form>…`.
@@ -1216,6 +1253,18 @@ fn command(i: &mut &[u8]) -> R<Command> {
         }
         (K::Qpowd, Write) => Command::PowerDown(num(i, PowerDownMode::new)?),
         (K::Qpowd, Execute) => Command::PowerDown(PowerDownMode::Normal),
+        (K::Ifc, Read) => Command::IfcRead,
+        (K::Ifc, Write) => {
+            let dce_by_dte = num(i, FlowControl::new)?;
+            sep(i)?;
+            let dte_by_dce = num(i, FlowControl::new)?;
+            Command::IfcSet {
+                dce_by_dte,
+                dte_by_dce,
+            }
+        }
+        (K::Ipr, Read) => Command::IprRead,
+        (K::Ipr, Write) => Command::IprSet(num(i, BaudRate::new)?),
         _ => return Err(ParseError::Syntax),
     })
 }
@@ -1312,6 +1361,10 @@ mod tests {
         ("AT+CFUN=1,1", "AT+CFUN"),
         ("AT+CFUN?", "AT+CFUN?"),
         ("AT+QPOWD=1", "AT+QPOWD"),
+        ("AT+IFC=2,2", "AT+IFC"),
+        ("AT+IFC?", "AT+IFC?"),
+        ("AT+IPR=921600", "AT+IPR"),
+        ("AT+IPR?", "AT+IPR?"),
     ];
 
     #[test]
@@ -1387,6 +1440,8 @@ mod tests {
             CommandKind::Cgpaddr,
             CommandKind::Cfun,
             CommandKind::Qpowd,
+            CommandKind::Ifc,
+            CommandKind::Ipr,
         ] {
             assert!(shapes.iter().any(|(k, _)| *k == kind), "{kind:?}");
         }

@@ -78,6 +78,10 @@ pub enum CommandKind {
     Cfun,
     /// `AT+QPOWD`: power the module down (spec §10.1).
     Qpowd,
+    /// `AT+IFC`: flow control of the serial line (spec §10.7).
+    Ifc,
+    /// `AT+IPR`: the serial line's baud rate (spec §10.7).
+    Ipr,
 }
 
 impl CommandKind {
@@ -122,6 +126,8 @@ impl CommandKind {
             CommandKind::Cgpaddr => "AT+CGPADDR",
             CommandKind::Cfun => "AT+CFUN",
             CommandKind::Qpowd => "AT+QPOWD",
+            CommandKind::Ifc => "AT+IFC",
+            CommandKind::Ipr => "AT+IPR",
         }
     }
 }

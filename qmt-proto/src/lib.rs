@@ -60,6 +60,7 @@ pub mod params;
 pub mod recv;
 pub mod ssl;
 pub(crate) mod syntax;
+pub mod uart;
 pub mod urc;
 
 /// What `Debug` and `Display` print instead of a secret.

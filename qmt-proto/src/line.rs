@@ -39,6 +39,7 @@ use crate::params::{ClientIdx, ContextId, MsgId, Port, RecvId};
 use crate::recv::{RECV_PREFIX, Recv};
 use crate::ssl::SslInfo;
 use crate::syntax::{Out, complete, int, quoted, quoted_str, uint};
+use crate::uart::FlowControl;
 use crate::urc::{ConnValue, PubPrefix, Urc, Values, encode_location};
 use winnow::Parser;
 use winnow::combinator::{opt, preceded};
@@ -251,6 +252,16 @@ pub enum Info<'a> {
     },
     /// `+CGATT: <state>` answering `AT+CGATT?` (spec §10.6): attached to the packet domain.
     Attach(bool),
+    /// `+IFC: <dce_by_dte>,<dte_by_dce>` answering `AT+IFC?` (spec §10.7).
+    Ifc {
+        /// How the host holds the module back (RTS).
+        dce_by_dte: FlowControl,
+        /// How the module holds the host back (CTS).
+        dte_by_dce: FlowControl,
+    },
+    /// `+IPR: <rate>` answering `AT+IPR?` (spec §10.7): the module's baud rate as it says it
+    /// (0 is autobaud on some firmware).
+    Ipr(u32),
     /// `+CGPADDR: <cid>,"<ip>"` answering `AT+CGPADDR=<cid>` (spec §10.6). An unquoted address
     /// (some firmware) is accepted; it is written back quoted.
     Addr {
@@ -739,6 +750,16 @@ fn parse_net<'a>(name: &[u8], rest: &'a [u8]) -> Option<ModuleLine<'a>> {
             ip,
         });
     }
+    if is(name, "+IFC:") {
+        let (a, b) = complete((int, cint), rest).ok()?;
+        return info(Info::Ifc {
+            dce_by_dte: FlowControl::from_code(u8_of(a)?),
+            dte_by_dce: FlowControl::from_code(u8_of(b)?),
+        });
+    }
+    if is(name, "+IPR:") {
+        return info(Info::Ipr(u32::try_from(complete(int, rest).ok()?).ok()?));
+    }
     if is(name, "+CGATT:") {
         return info(Info::Attach(bool_of(complete(int, rest).ok()?)?));
     }
@@ -1106,6 +1127,8 @@ impl<'a> Info<'a> {
             (K::Qicsgp, Form::Write, ModuleLine::Info(i @ Info::Context { .. })) => Some(i),
             (K::Qiact, Form::Read, ModuleLine::Info(i @ Info::Act { .. })) => Some(i),
             (K::Cgatt, Form::Read, ModuleLine::Info(i @ Info::Attach(_))) => Some(i),
+            (K::Ifc, Form::Read, ModuleLine::Info(i @ Info::Ifc { .. })) => Some(i),
+            (K::Ipr, Form::Read, ModuleLine::Info(i @ Info::Ipr(_))) => Some(i),
             (K::Cgpaddr, Form::Write, ModuleLine::Info(i @ Info::Addr { .. })) => Some(i),
             (K::Cfun, Form::Read, ModuleLine::Urc(Urc::Cfun(f))) => Some(Info::Cfun(f)),
             _ => None,
@@ -1270,6 +1293,19 @@ impl<'a> Info<'a> {
             }
             Info::Attach(a) => {
                 Out(out).raw(b"+CGATT: ").num(u8::from(*a));
+            }
+            Info::Ifc {
+                dce_by_dte,
+                dte_by_dce,
+            } => {
+                Out(out)
+                    .raw(b"+IFC: ")
+                    .num(dce_by_dte)
+                    .comma()
+                    .num(dte_by_dce);
+            }
+            Info::Ipr(rate) => {
+                Out(out).raw(b"+IPR: ").num(rate);
             }
             Info::Addr { cid, ip } => {
                 Out(out).raw(b"+CGPADDR: ").num(cid).comma().quoted(ip);

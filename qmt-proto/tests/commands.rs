@@ -21,6 +21,7 @@ use qmt_proto::net::{
 };
 use qmt_proto::params::*;
 use qmt_proto::ssl::{CipherSuite, SecLevel, SslVersion};
+use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_proto::{
     Cfg, CfgInfo, CfgName, CfgValue, Command, SslCfg, SslInfo, SslName, SslOp, SslValue,
 };
@@ -393,6 +394,26 @@ fn net_command() -> BoxedStrategy<Command> {
         ranged(0, 1, PowerDownMode::new)
             .prop_map(Command::PowerDown)
             .boxed(),
+        (prop::bool::ANY, prop::bool::ANY)
+            .prop_map(|(a, b)| {
+                let f = |rts| {
+                    if rts {
+                        FlowControl::RtsCts
+                    } else {
+                        FlowControl::None
+                    }
+                };
+                Command::IfcSet {
+                    dce_by_dte: f(a),
+                    dte_by_dce: f(b),
+                }
+            })
+            .boxed(),
+        Just(Command::IfcRead).boxed(),
+        prop::sample::select(BaudRate::ALLOWED.to_vec())
+            .prop_map(|r| Command::IprSet(BaudRate::new(i64::from(r)).unwrap()))
+            .boxed(),
+        Just(Command::IprRead).boxed(),
     ])
     .boxed()
 }
@@ -748,6 +769,44 @@ fn kind_and_form() {
     assert_eq!(p("AT+QIDEACT=1"), (CommandKind::Qideact, Form::Write));
     assert_eq!(p("AT+CFUN=1,1"), (CommandKind::Cfun, Form::Write));
     assert_eq!(p("AT+QPOWD"), (CommandKind::Qpowd, Form::Write));
+    // Spec §10.7.
+    assert_eq!(p("AT+IFC=2,2"), (CommandKind::Ifc, Form::Write));
+    assert_eq!(p("AT+IFC?"), (CommandKind::Ifc, Form::Read));
+    assert_eq!(p("AT+IPR=115200"), (CommandKind::Ipr, Form::Write));
+    assert_eq!(p("AT+IPR?"), (CommandKind::Ipr, Form::Read));
+}
+
+#[test]
+fn serial_line_commands_round_trip_and_refuse_what_a_module_does_not_take() {
+    for (input, canonical) in [
+        ("at+ifc=2,2", "AT+IFC=2,2\r"),
+        ("AT+IFC=0, 0", "AT+IFC=0,0\r"),
+        ("at+ifc?", "AT+IFC?\r"),
+        ("at+ipr=921600", "AT+IPR=921600\r"),
+        ("AT+IPR?", "AT+IPR?\r"),
+    ] {
+        let cmd = Command::parse(input.as_bytes()).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        assert_eq!(String::from_utf8_lossy(&cmd.to_bytes()), canonical);
+        assert_eq!(Command::parse(&cmd.to_bytes()), Ok(cmd), "{input:?}");
+    }
+    for (line, want) in [
+        ("AT+IFC=1,1", "flow_control"),
+        ("AT+IFC=2,3", "flow_control"),
+        ("AT+IPR=115201", "rate"),
+        ("AT+IPR=0", "rate"),
+    ] {
+        match Command::parse(line.as_bytes()) {
+            Err(ParseError::Param(e)) => assert_eq!(param(&e), want, "{line}"),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+    for line in ["AT+IFC=2", "AT+IFC", "AT+IPR"] {
+        assert_eq!(
+            Command::parse(line.as_bytes()),
+            Err(ParseError::Syntax),
+            "{line}"
+        );
+    }
 }
 
 #[test]
@@ -1527,6 +1586,17 @@ fn all_forms() -> Vec<Command> {
         Command::CfunRead,
         Command::PowerDown(PowerDownMode::Immediate),
         Command::PowerDown(PowerDownMode::Normal),
+        Command::IfcSet {
+            dce_by_dte: FlowControl::RtsCts,
+            dte_by_dce: FlowControl::RtsCts,
+        },
+        Command::IfcSet {
+            dce_by_dte: FlowControl::None,
+            dte_by_dce: FlowControl::None,
+        },
+        Command::IfcRead,
+        Command::IprSet(BaudRate::new(921_600).unwrap()),
+        Command::IprRead,
     ]);
     v
 }
@@ -1536,7 +1606,7 @@ fn every_form_snapshot() {
     let forms = all_forms();
     // The list covers every (kind, form) pair of the spec and every variant round-trips.
     let pairs: HashSet<_> = forms.iter().map(Command::kind).collect();
-    assert_eq!(pairs.len(), 26 + 29, "{pairs:?}");
+    assert_eq!(pairs.len(), 26 + 29 + 4, "{pairs:?}");
     let mut lines = String::new();
     for cmd in &forms {
         assert_eq!(Command::parse(&cmd.to_bytes()).as_ref(), Ok(cmd));

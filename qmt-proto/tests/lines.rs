@@ -1650,6 +1650,16 @@ fn sim_signal_operator_and_context_answers() {
         ),
         (K::Cgatt, Form::Read, b"+CGATT: 1", Info::Attach(true)),
         (
+            K::Ifc,
+            Form::Read,
+            b"+IFC: 2,2",
+            Info::Ifc {
+                dce_by_dte: qmt_proto::uart::FlowControl::RtsCts,
+                dte_by_dce: qmt_proto::uart::FlowControl::RtsCts,
+            },
+        ),
+        (K::Ipr, Form::Read, b"+IPR: 921600", Info::Ipr(921_600)),
+        (
             K::Cgpaddr,
             Form::Write,
             b"+CGPADDR: 1,\"10.7.157.1\"",

@@ -183,6 +183,8 @@ fn typing_network_lines_does_not_allocate() {
         b"+QICSGP: 1,\"internet\",\"\",\"\",0",
         b"+QIACT: 1,1,1,\"10.7.157.1\"",
         b"+CGATT: 1",
+        b"+IFC: 0,0",
+        b"+IPR: 115200",
         b"+CGPADDR: 1,\"10.7.157.1\"",
         b"NORMAL POWER DOWN",
     ];

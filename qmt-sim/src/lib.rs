@@ -64,10 +64,13 @@ pub mod mqtt;
 pub mod net;
 pub mod shell;
 pub mod tls;
+pub mod uart;
 
 pub use broker::EmbeddedBroker;
 pub use fault::Fault;
+pub use module::SerialSettings;
 pub use module::network::{
     BootUrcs, Identity, NetworkSim, Operator, RegOutcome, SignalLevel, SimCard, SimPin,
 };
 pub use shell::{BrokerChoice, Core, ResolveAll, Sim, SimConfig, SimHandle, TraceDir, TraceFn};
+pub use uart::LineConfig;

@@ -84,6 +84,7 @@ use qmt_proto::command::CmeeMode;
 use qmt_proto::line::TestLine;
 use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId};
 use qmt_proto::recv::PayloadForm;
+use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_proto::urc::{ConnValue, PubPrefix, Values};
 use qmt_proto::{
     CfgInfo, CfgName, CfgOp, Command, DataPhase, FinalCode, Info, ModuleLine, Recv, SslInfo, SslOp,
@@ -269,6 +270,30 @@ pub struct Module {
     clients: [Client; 6],
     ssl: [SslContext; 6],
     files: Files,
+    serial: SerialSettings,
+}
+
+/// The module's side of the serial line (spec §10.7), as `AT+IFC` and `AT+IPR` set it. Kept over
+/// a restart, like a setting saved in the module's non-volatile memory: a host that changed the
+/// rate must find the module at that rate again after a watchdog reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SerialSettings {
+    /// `<dce_by_dte>`: whether the module honours the host's RTS.
+    pub dce_by_dte: FlowControl,
+    /// `<dte_by_dce>`: whether the module stops sending while the host holds CTS back.
+    pub dte_by_dce: FlowControl,
+    /// The UART rate in bits per second.
+    pub baud: u32,
+}
+
+impl Default for SerialSettings {
+    fn default() -> Self {
+        SerialSettings {
+            dce_by_dte: FlowControl::None,
+            dte_by_dce: FlowControl::None,
+            baud: BaudRate::DEFAULT.get(),
+        }
+    }
 }
 
 fn msgid(n: u16) -> MsgId {
@@ -316,11 +341,24 @@ impl Module {
             clients: Default::default(),
             ssl: Default::default(),
             files: Files::default(),
+            serial: SerialSettings::default(),
         };
         if until <= now {
             m.boot(now);
         }
         m
+    }
+
+    /// The module starts at this UART rate instead of 115,200 (what `AT+IPR?` answers).
+    #[must_use]
+    pub fn with_baud(mut self, baud: u32) -> Module {
+        self.serial.baud = baud;
+        self
+    }
+
+    /// The serial line's settings now (`AT+IFC`, `AT+IPR`).
+    pub fn serial(&self) -> SerialSettings {
+        self.serial
     }
 
     /// Boot ends: `RDY` and whatever else the network configuration announces.
@@ -559,7 +597,9 @@ impl Module {
         // What is outside the module survives it: a SIM that was pulled out is still out, and
         // coverage that was lost is still lost.
         let network = self.network.restarted();
+        let serial = self.serial;
         *self = Module::powered_up(now, network);
+        self.serial = serial;
         let boot = std::mem::replace(&mut self.out, out);
         self.out.extend_from_slice(&boot);
         self.net = net;
@@ -696,6 +736,30 @@ impl Module {
             }
             Command::Cmee(mode) => {
                 self.cmee = mode;
+                self.ok();
+            }
+            Command::IfcSet {
+                dce_by_dte,
+                dte_by_dce,
+            } => {
+                self.serial.dce_by_dte = dce_by_dte;
+                self.serial.dte_by_dce = dte_by_dce;
+                self.ok();
+            }
+            Command::IfcRead => {
+                self.info(Info::Ifc {
+                    dce_by_dte: self.serial.dce_by_dte,
+                    dte_by_dce: self.serial.dte_by_dce,
+                });
+                self.ok();
+            }
+            Command::IprSet(rate) => {
+                // Spec §10.7: the `OK` still goes at the old rate; the shell switches after it.
+                self.ok();
+                self.serial.baud = rate.get();
+            }
+            Command::IprRead => {
+                self.info(Info::Ipr(self.serial.baud));
                 self.ok();
             }
             Command::CfgTest => {

@@ -35,14 +35,16 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use mio_serial::{SerialPort as _, SerialStream};
 use qmt_proto::params::ClientIdx;
+use qmt_proto::uart::FlowControl;
 use rustls::ClientConnection;
 use rustls::pki_types::ServerName;
 
 use crate::broker::EmbeddedBroker;
 use crate::fault::Fault;
-use crate::module::Module;
 use crate::module::network::NetworkSim;
+use crate::module::{Module, SerialSettings};
 use crate::net::{ConnectError, NetAction, NetEvent};
+use crate::uart::{LineConfig, Pacer};
 
 /// The module core as the shell drives it: exactly the methods of [`Module`] (construction aside,
 /// see [`Sim::start_with`]). Tests implement it with small fakes (an echoing core, a core that
@@ -62,6 +64,10 @@ pub trait Core {
     fn poll_net(&mut self) -> Option<NetAction>;
     /// Applies a line-level fault.
     fn inject(&mut self, fault: Fault, now: Instant);
+    /// The module's serial settings (`AT+IFC`, `AT+IPR`); a core without any has the defaults.
+    fn serial(&self) -> SerialSettings {
+        SerialSettings::default()
+    }
 }
 
 impl Core for Module {
@@ -85,6 +91,9 @@ impl Core for Module {
     }
     fn inject(&mut self, fault: Fault, now: Instant) {
         Module::inject(self, fault, now);
+    }
+    fn serial(&self) -> SerialSettings {
+        Module::serial(self)
     }
 }
 
@@ -144,6 +153,9 @@ pub struct SimConfig {
     /// registered with context 1 active ([`NetworkSim::default`]); [`SimConfig::cold`] leaves the
     /// bring-up to the host.
     pub network: NetworkSim,
+    /// The serial line's timing: by default not paced (a pty's speed); with a baud rate, a UART's
+    /// (spec §10.7; `qmt sim --baud --latency`).
+    pub line: LineConfig,
 }
 
 impl SimConfig {
@@ -167,6 +179,7 @@ impl Default for SimConfig {
             initial_faults: Vec::new(),
             trace: None,
             network: NetworkSim::default(),
+            line: LineConfig::default(),
         }
     }
 }
@@ -181,6 +194,7 @@ impl fmt::Debug for SimConfig {
             .field("initial_faults", &self.initial_faults)
             .field("trace", &self.trace.is_some())
             .field("network", &self.network)
+            .field("line", &self.line)
             .finish()
     }
 }
@@ -197,7 +211,14 @@ impl Sim {
     /// When the broker does not start, no pty can be created, or the thread cannot be spawned.
     pub fn start(mut config: SimConfig) -> io::Result<SimHandle> {
         let network = std::mem::take(&mut config.network);
-        Sim::start_with(config, move |now| Module::with_network(now, network))
+        let baud = config.line.baud;
+        Sim::start_with(config, move |now| {
+            let m = Module::with_network(now, network);
+            match baud {
+                Some(b) => m.with_baud(b),
+                None => m,
+            }
+        })
     }
 
     /// Like [`Sim::start`], with any [`Core`]; `make` builds it on the sim thread (so the core
@@ -236,15 +257,22 @@ impl Sim {
         };
         let initial = std::mem::take(&mut config.initial_faults);
         let trace = config.trace.take();
+        let line = config.line;
         let name = format!(
             "qmt-sim {}",
             pty_path.file_name().unwrap_or_default().to_string_lossy()
         );
         let thread = thread::Builder::new().name(name).spawn(move || {
             let now = Instant::now();
+            let core = make(now);
+            let baud = core.serial().baud;
             let mut shell = Shell {
                 poll,
-                core: make(now),
+                pacer: Pacer::new(line, now),
+                baud,
+                overrun: 0,
+                rx_blocked: false,
+                core,
                 master,
                 _slave: slave,
                 rx,
@@ -437,6 +465,14 @@ struct Shell<C> {
     /// Network events for the core, in order.
     events: VecDeque<NetEvent>,
     stop: bool,
+    /// The UART's timing, when the line is paced.
+    pacer: Pacer,
+    /// The rate the pacer runs at (the module's, once the bytes before a change have left).
+    baud: u32,
+    /// Module output lost because the host did not read it, with no flow control (paced only).
+    overrun: u64,
+    /// Host bytes wait in the pty for room on the paced line.
+    rx_blocked: bool,
 }
 
 impl<C: Core> Shell<C> {
@@ -446,7 +482,7 @@ impl<C: Core> Shell<C> {
             let now = Instant::now();
             self.pump(now);
             let timeout = self
-                .next_deadline()
+                .next_deadline(now)
                 .map(|d| d.saturating_duration_since(now));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -498,9 +534,14 @@ impl<C: Core> Shell<C> {
         self.flush_pty(now);
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let mut d = self.core.poll_timeout();
         let mut min = |t: Instant| d = Some(d.map_or(t, |d: Instant| d.min(t)));
+        if self.rx_blocked || self.pacer.rx_pending() {
+            if let Some(t) = self.pacer.rx_next(now) {
+                min(t);
+            }
+        }
         if !self.out.is_empty() {
             if let Some(t) = self.next_write {
                 min(t);
@@ -515,6 +556,10 @@ impl<C: Core> Shell<C> {
     }
 
     fn timers(&mut self, now: Instant) {
+        self.feed_due(now);
+        if self.rx_blocked && self.pacer.rx_allowance(now) > 0 {
+            self.read_pty(now);
+        }
         if self.core.poll_timeout().is_some_and(|t| t <= now) {
             self.core.handle_timeout(now);
         }
@@ -603,22 +648,40 @@ impl<C: Core> Shell<C> {
     fn read_pty(&mut self, now: Instant) {
         let mut buf = [0u8; READ_CHUNK];
         loop {
-            match self.master.read(&mut buf) {
-                Ok(0) => return,
+            // A paced line brings only so many bytes by now; the rest waits in the pty.
+            let room = self.pacer.rx_allowance(now).min(READ_CHUNK);
+            if room == 0 {
+                self.rx_blocked = true;
+                break;
+            }
+            match self.master.read(&mut buf[..room]) {
+                Ok(0) => break,
                 Ok(n) => {
                     if let Some(t) = self.trace.as_mut() {
                         t(TraceDir::Host, &buf[..n]);
                     }
-                    self.core.feed(&buf[..n], now);
+                    self.pacer.rx_arrived(&buf[..n], now);
+                    self.feed_due(now);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rx_blocked = false;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // Not expected while the slave is held open; never spin on it.
                     tracing::warn!(error = %e, "reading the pty failed");
-                    return;
+                    break;
                 }
             }
+        }
+    }
+
+    /// Gives the module the host bytes whose time has come (all of them on an unpaced line
+    /// without latency).
+    fn feed_due(&mut self, now: Instant) {
+        while let Some(bytes) = self.pacer.rx_due(now) {
+            self.core.feed(&bytes, now);
         }
     }
 
@@ -636,18 +699,23 @@ impl<C: Core> Shell<C> {
     }
 
     fn flush_pty(&mut self, now: Instant) {
+        self.follow_rate();
         while !self.out.is_empty() {
-            let limit = match self.split {
-                Some((max, delay)) => {
-                    if self.next_write.is_some_and(|t| t > now) {
-                        return;
-                    }
-                    // One write per slot; the timer brings the next one.
-                    self.next_write = Some(now + delay);
-                    max
-                }
-                None => usize::MAX,
-            };
+            if self.next_write.is_some_and(|t| t > now) {
+                return;
+            }
+            let mut limit = usize::MAX;
+            if let Some((max, delay)) = self.split {
+                // One write per slot; the timer brings the next one.
+                self.next_write = Some(now + delay);
+                limit = max;
+            }
+            let room = self.pacer.tx_allowance(now);
+            if room == 0 {
+                self.next_write = self.pacer.tx_next(now);
+                return;
+            }
+            limit = limit.min(room);
             let (a, b) = self.out.as_slices();
             let chunk = if a.is_empty() { b } else { a };
             let chunk = &chunk[..chunk.len().min(limit)];
@@ -657,12 +725,27 @@ impl<C: Core> Shell<C> {
                         t(TraceDir::Module, &chunk[..n]);
                     }
                     self.out.drain(..n);
+                    self.pacer.tx_sent(n, now);
                     if self.split.is_some_and(|(_, d)| !d.is_zero()) {
                         return;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // Try again on the next writable event.
+                    if self.pacer.paced() && self.core.serial().dte_by_dce == FlowControl::None {
+                        // A UART without flow control sends anyway: the host that did not read
+                        // in time loses the bytes (spec §10.7).
+                        let n = chunk.len();
+                        self.overrun += n as u64;
+                        tracing::warn!(
+                            lost = n,
+                            total = self.overrun,
+                            "host overrun: module output lost (no flow control)"
+                        );
+                        self.out.drain(..n);
+                        self.pacer.tx_sent(n, now);
+                        continue;
+                    }
+                    // Flow control (or an unpaced pty): wait for the host to read.
                     self.next_write = None;
                     return;
                 }
@@ -672,6 +755,21 @@ impl<C: Core> Shell<C> {
                     return;
                 }
             }
+        }
+        self.follow_rate();
+    }
+
+    /// Spec §10.7: after `AT+IPR` the module answers `OK` at the old rate, then switches; the
+    /// line follows once what was queued before the change has left.
+    fn follow_rate(&mut self) {
+        if !self.out.is_empty() {
+            return;
+        }
+        let baud = self.core.serial().baud;
+        if baud != self.baud {
+            tracing::debug!(from = self.baud, to = baud, "the line changes rate");
+            self.baud = baud;
+            self.pacer.set_baud(baud);
         }
     }
 

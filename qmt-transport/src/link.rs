@@ -520,7 +520,9 @@ impl Timeouts {
             | K::Qicsgp
             | K::Cgatt
             | K::Cgpaddr
-            | K::Qpowd => self.other,
+            | K::Qpowd
+            | K::Ifc
+            | K::Ipr => self.other,
         }
     }
 }

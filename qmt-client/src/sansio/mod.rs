@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 use qmt_proto::codes::GrantedQos;
 use qmt_proto::command::{Sub, Uns};
 use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId, Topic};
+use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_proto::{Command, FinalCode, Info, ModuleLine, Urc};
 use qmt_transport::link::{CommandError, Link, LinkConfig, LinkEvent, Output, Token};
 
@@ -88,6 +89,31 @@ pub struct CoreConfig {
     /// Bring-up from power-on to a data bearer (spec §10), opt-in: `None` assumes the module is
     /// already registered with an active context, as before.
     pub network: Option<NetworkConfig>,
+    /// The serial line's flow control and rate, set on the module during start-up (spec §10.7);
+    /// the driver follows with the host's port ([`CoreEvent::Port`]).
+    pub serial: SerialSetup,
+}
+
+/// What start-up sets on the serial line, after `ATE0` and `AT+CMEE=2` (spec §10.7). Each field
+/// left `None` is not touched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SerialSetup {
+    /// `AT+IFC=<f>,<f>`: the same flow control both ways. RTS/CTS is what keeps bytes from being
+    /// lost on a UART under load; the host's port must use it too.
+    pub flow: Option<FlowControl>,
+    /// `AT+IPR=<rate>`: the module's new rate; its `OK` comes at the old one.
+    pub baud: Option<BaudRate>,
+}
+
+/// A change the driver makes to the host's serial port, in order with the bytes: the core writes
+/// nothing more until the event has been taken from [`ModemCore::poll_event`], and the driver
+/// applies it before its next [`ModemCore::poll_transmit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortChange {
+    /// The module uses this flow control now (`AT+IFC` answered `OK`).
+    Flow(FlowControl),
+    /// The module talks at this rate from now on (`AT+IPR` answered `OK` at the old one).
+    Baud(BaudRate),
 }
 
 impl Default for CoreConfig {
@@ -99,6 +125,7 @@ impl Default for CoreConfig {
             close_stale: true,
             port_name: String::from("the serial port"),
             network: None,
+            serial: SerialSetup::default(),
         }
     }
 }
@@ -163,6 +190,8 @@ pub enum CoreEvent {
     /// The network could not be repaired after it was up (the ladder gave up); the clients'
     /// recoveries keep waiting for it.
     NetworkFailed(ClientError),
+    /// Change the host's port now, before writing anything more (see [`PortChange`]).
+    Port(PortChange),
     /// A request ended.
     Done {
         /// The request.
@@ -311,6 +340,8 @@ struct State {
     recv_len: Vec<(ClientIdx, qmt_proto::recv::LenMode)>,
     stats: CoreStats,
     closed: bool,
+    /// A [`CoreEvent::Port`] waits to be taken: nothing is written until then.
+    port_hold: bool,
 }
 
 /// One module's whole client side, sans-IO (see the [module docs](self)).
@@ -324,7 +355,9 @@ struct State {
 /// 3. After each call above and each [`submit`](Self::submit) /
 ///    [`consumed`](Self::consumed): drain [`poll_transmit`](Self::poll_transmit) into the port,
 ///    [`poll_event`](Self::poll_event) to the users, and re-arm the timer with
-///    [`poll_timeout`](Self::poll_timeout).
+///    [`poll_timeout`](Self::poll_timeout), until neither gives anything. A
+///    [`CoreEvent::Port`] is applied to the host's port before the next `poll_transmit`
+///    (`poll_transmit` gives nothing while one waits to be taken).
 /// 4. Read the port only while [`wants_input`](Self::wants_input) is true (back-pressure).
 /// 5. When the port is gone: [`close`](Self::close); every request ends.
 ///
@@ -373,6 +406,7 @@ impl ModemCore {
                 recv_len: Vec::new(),
                 stats: CoreStats::default(),
                 closed: false,
+                port_hold: false,
             },
         }
     }
@@ -517,6 +551,10 @@ impl ModemCore {
 
     /// Copies bytes to write to the port into `buf`; returns how many (0: nothing to write).
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        if self.st.port_hold {
+            // The host's port changes before the next byte (spec §10.7).
+            return 0;
+        }
         // The link encodes into one reused buffer: nothing is allocated per command.
         let n = self.link.poll_transmit_into(buf);
         self.st.stats.bytes_out += n as u64;
@@ -525,7 +563,15 @@ impl ModemCore {
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<CoreEvent> {
-        self.st.events.pop_front()
+        let ev = self.st.events.pop_front();
+        if matches!(ev, Some(CoreEvent::Port(_))) {
+            self.st.port_hold = self
+                .st
+                .events
+                .iter()
+                .any(|e| matches!(e, CoreEvent::Port(_)));
+        }
+        ev
     }
 
     /// Submits a request for client `client_idx`; it ends with a [`CoreEvent::Done`] carrying the
@@ -922,6 +968,14 @@ impl State {
         }
         if self.startup.synced() {
             self.send(Command::Echo(false), None, Purpose::Quiet { name: "ATE0" });
+            if let Some(flow) = self.startup.serial_flow() {
+                // A module that restarted may be back to no flow control (spec §10.7).
+                let cmd = Command::IfcSet {
+                    dce_by_dte: flow,
+                    dte_by_dce: flow,
+                };
+                self.send(cmd, None, Purpose::Quiet { name: "AT+IFC" });
+            }
             self.send(
                 Command::Cmee(qmt_proto::command::CmeeMode::Verbose),
                 None,

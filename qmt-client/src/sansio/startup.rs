@@ -11,9 +11,10 @@ use qmt_proto::Urc;
 use qmt_proto::codes::ConnState;
 use qmt_proto::command::CmeeMode;
 use qmt_proto::params::ClientIdx;
+use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_transport::link::CommandError;
 
-use super::{CoreEvent, OpKey, Purpose, Qos, State, Waiter};
+use super::{CoreEvent, OpKey, PortChange, Purpose, Qos, State, Waiter};
 use crate::correlate::Completion;
 use crate::error::{ClientError, ModuleError};
 
@@ -63,6 +64,13 @@ impl Heard {
     }
 }
 
+/// The serial settings start-up makes, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Ifc,
+    Ipr,
+}
+
 #[derive(Debug)]
 enum Phase {
     /// Not started: the first `handle_timeout` starts it.
@@ -74,6 +82,10 @@ enum Phase {
     },
     Echo,
     Cmee,
+    /// `AT+IFC=<f>,<f>` (spec §10.7).
+    Ifc(FlowControl),
+    /// `AT+IPR=<rate>` (spec §10.7).
+    Ipr(BaudRate),
     /// `AT+QMTOPEN?` (`second`: after the stale clients were closed).
     OpenRead {
         second: bool,
@@ -108,9 +120,15 @@ pub(super) struct StartupState {
     heard: Heard,
     /// Clients found open by the first `AT+QMTOPEN?`.
     found: Vec<ClientIdx>,
+    serial: super::SerialSetup,
 }
 
 impl StartupState {
+    /// The flow control start-up sets, if any.
+    pub(super) fn serial_flow(&self) -> Option<FlowControl> {
+        self.serial.flow
+    }
+
     pub(super) fn new(now: Instant, config: &super::CoreConfig) -> StartupState {
         StartupState {
             phase: Phase::Idle,
@@ -122,6 +140,7 @@ impl StartupState {
             report: Startup::default(),
             heard: Heard::default(),
             found: Vec::new(),
+            serial: config.serial,
         }
     }
 
@@ -282,15 +301,26 @@ impl State {
                         self.startup.phase = Phase::Cmee;
                         self.send(Command::Cmee(CmeeMode::Verbose), None, Purpose::Startup);
                     }
-                    open_read => {
-                        if self.startup.close_stale {
-                            self.startup.phase = open_read;
-                            self.send(Command::OpenRead, None, Purpose::Startup);
-                        } else {
-                            self.startup_ready(now);
-                        }
-                    }
+                    _ => self.serial_setup(None, now),
                 }
+            }
+            Phase::Ifc(flow) => {
+                if let Err(e) = check("AT+IFC", result) {
+                    return self.startup_fail(e);
+                }
+                self.events
+                    .push_back(CoreEvent::Port(PortChange::Flow(flow)));
+                self.port_hold = true;
+                self.serial_setup(Some(Step::Ifc), now);
+            }
+            Phase::Ipr(rate) => {
+                if let Err(e) = check("AT+IPR", result) {
+                    return self.startup_fail(e);
+                }
+                self.events
+                    .push_back(CoreEvent::Port(PortChange::Baud(rate)));
+                self.port_hold = true;
+                self.serial_setup(Some(Step::Ipr), now);
             }
             Phase::OpenRead { second, open } => {
                 if let Err(e) = check("AT+QMTOPEN?", result) {
@@ -404,6 +434,33 @@ impl State {
     }
 
     /// Synchronised, stale clients closed: the network comes next (if configured).
+    /// The serial line's settings after `AT+CMEE=2` (`done`: the last one set), then on to the
+    /// stale clients.
+    fn serial_setup(&mut self, done: Option<Step>, now: Instant) {
+        let serial = self.startup.serial;
+        if let (None, Some(flow)) = (done, serial.flow) {
+            self.startup.phase = Phase::Ifc(flow);
+            let cmd = Command::IfcSet {
+                dce_by_dte: flow,
+                dte_by_dce: flow,
+            };
+            return self.send(cmd, None, Purpose::Startup);
+        }
+        if let (None | Some(Step::Ifc), Some(rate)) = (done, serial.baud) {
+            self.startup.phase = Phase::Ipr(rate);
+            return self.send(Command::IprSet(rate), None, Purpose::Startup);
+        }
+        if self.startup.close_stale {
+            self.startup.phase = Phase::OpenRead {
+                second: false,
+                open: Vec::new(),
+            };
+            self.send(Command::OpenRead, None, Purpose::Startup);
+        } else {
+            self.startup_ready(now);
+        }
+    }
+
     fn startup_ready(&mut self, now: Instant) {
         self.startup.report.closed_stale = std::mem::take(&mut self.startup.found);
         self.startup.phase = Phase::BringUp;

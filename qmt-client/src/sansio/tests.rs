@@ -10,6 +10,7 @@ use qmt_proto::params::{ClientIdx, Qos, Topic};
 use super::*;
 use crate::error::PublishFailure;
 use crate::recovery::{BackoffConfig, RecoveryEvent};
+use qmt_proto::uart::{BaudRate, FlowControl};
 
 fn c0() -> ClientIdx {
     ClientIdx::new(0).unwrap()
@@ -51,17 +52,26 @@ impl H {
         h
     }
 
+    /// Drains output and events until neither gives anything (the call-order contract).
     fn drain(&mut self) {
         let mut buf = [0u8; 64];
         loop {
-            let n = self.core.poll_transmit(&mut buf);
-            if n == 0 {
+            let mut progress = false;
+            loop {
+                let n = self.core.poll_transmit(&mut buf);
+                if n == 0 {
+                    break;
+                }
+                progress = true;
+                self.host.extend_from_slice(&buf[..n]);
+            }
+            while let Some(ev) = self.core.poll_event() {
+                progress = true;
+                self.events.push(ev);
+            }
+            if !progress {
                 break;
             }
-            self.host.extend_from_slice(&buf[..n]);
-        }
-        while let Some(ev) = self.core.poll_event() {
-            self.events.push(ev);
         }
     }
 
@@ -1420,4 +1430,62 @@ fn an_unanswered_qiact_times_out_then_is_deactivated_and_tried_again() {
         h.stages().last(),
         Some(Stage::Up { ip: Some(ip) }) if ip == "10.64.1.9"
     ));
+}
+
+#[test]
+fn start_up_sets_flow_control_and_rate_and_holds_bytes_until_the_port_follows() {
+    let mut core = ModemCore::new(
+        CoreConfig {
+            serial: SerialSetup {
+                flow: Some(FlowControl::RtsCts),
+                baud: Some(BaudRate::new(921_600).unwrap()),
+            },
+            ..CoreConfig::default()
+        },
+        Instant::now(),
+    );
+    let now = Instant::now();
+    let mut buf = [0u8; 64];
+    let mut step = |core: &mut ModemCore, answer: &[u8]| -> String {
+        core.handle_input(answer, now);
+        let n = core.poll_transmit(&mut buf);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    core.handle_timeout(now);
+    assert_eq!(step(&mut core, b""), "AT\r");
+    assert_eq!(step(&mut core, b"\r\nOK\r\n"), "ATE0\r");
+    assert_eq!(step(&mut core, b"\r\nOK\r\n"), "AT+CMEE=2\r");
+    assert_eq!(step(&mut core, b"\r\nOK\r\n"), "AT+IFC=2,2\r");
+    // Nothing more is written until the driver took the change.
+    assert_eq!(step(&mut core, b"\r\nOK\r\n"), "");
+    assert_eq!(
+        core.poll_event(),
+        Some(CoreEvent::Port(PortChange::Flow(FlowControl::RtsCts)))
+    );
+    assert_eq!(step(&mut core, b""), "AT+IPR=921600\r");
+    assert_eq!(step(&mut core, b"\r\nOK\r\n"), "");
+    assert_eq!(
+        core.poll_event(),
+        Some(CoreEvent::Port(PortChange::Baud(
+            BaudRate::new(921_600).unwrap()
+        )))
+    );
+    assert_eq!(step(&mut core, b""), "AT+QMTOPEN?\r");
+    // A module that refuses the rate stops start-up with the command named.
+    let mut h = H::new(CoreConfig {
+        serial: SerialSetup {
+            flow: None,
+            baud: Some(BaudRate::new(460_800).unwrap()),
+        },
+        ..CoreConfig::default()
+    });
+    h.answer("AT", "OK");
+    h.answer("ATE0", "OK");
+    h.answer("AT+CMEE=2", "OK");
+    h.answer("AT+IPR=460800", "+CME ERROR: 50");
+    assert!(
+        matches!(h.startup_failure(), ClientError::Module { ref command, .. } if command == "AT+IPR"),
+        "{:?}",
+        h.events
+    );
 }
