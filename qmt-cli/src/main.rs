@@ -4,7 +4,8 @@
 //! readable events (see `qmt decode --help`). `qmt sim` runs a simulated module on a pseudo-terminal
 //! (see `qmt sim --help`). `qmt demo` runs a whole session through a
 //! simulated module, step by step. `qmt pub` / `qmt sub` publish and subscribe like mosquitto_pub /
-//! mosquitto_sub, through a real module (`--port`) or the simulated one (`--sim`).
+//! mosquitto_sub, through a real module (`--port`) or the simulated one (`--sim`). `qmt ports`
+//! finds the module's AT port (`--port auto` picks it).
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -75,6 +76,14 @@ enum Cmd {
     /// registration, signal, PDP contexts and MQTT clients. Changes nothing; works on a module
     /// that is not registered.
     Status(status::StatusArgs),
+    /// The serial ports of this machine: for USB ones the vendor/product ids and interface, and
+    /// for a Quectel EC200x/EC600x/EG912Y what each port is for (AT, modem, diagnostics, NMEA;
+    /// docs/usb-ports.md). Says which port to give --port, or that no module is there (exit 0).
+    ///
+    /// With --probe, sends `AT` (and nothing else) to the candidate ports and says which answer,
+    /// which answer garbage (another program such as ModemManager talking on them) and which are
+    /// busy (held by another process, named, with how to stop it).
+    Ports(ports::PortsArgs),
 }
 
 /// `--recv-len` values: [`LenMode`] under the names the command line uses (clap needs a local
@@ -107,6 +116,7 @@ fn main() -> ExitCode {
         Cmd::Pub(args) => pubsub::run_pub(args),
         Cmd::Sub(args) => pubsub::run_sub(args),
         Cmd::Status(args) => status::run(args),
+        Cmd::Ports(args) => ports::run(args),
         Cmd::Decode {
             file,
             json,
@@ -161,6 +171,7 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 }
 
 mod demo;
+mod ports;
 mod pubsub;
 mod serial;
 mod sim;

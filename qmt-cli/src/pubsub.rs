@@ -125,7 +125,8 @@ pub fn code_of(e: &ClientError) -> u8 {
 /// Flags shared by `qmt pub` and `qmt sub` (mosquitto's names where it has them).
 #[derive(Args, Debug)]
 pub struct Common {
-    /// The module's serial port (AT port), e.g. /dev/ttyUSB2.
+    /// The module's serial port (AT port), e.g. /dev/ttyUSB2, or `auto`: the single Quectel AT
+    /// port `qmt ports` finds.
     #[arg(
         long,
         value_name = "PATH",
@@ -369,7 +370,7 @@ pub fn start(
         (Some(sim), path)
     } else {
         // `required_unless_present = "sim"` makes this Some.
-        let path = common.port.clone().unwrap_or_default();
+        let path = crate::ports::resolve(&common.port.clone().unwrap_or_default())?;
         (None, path)
     };
 

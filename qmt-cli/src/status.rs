@@ -18,7 +18,8 @@ use crate::pubsub::{Failure, exit};
 /// `qmt status` flags.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The module's serial port (AT port), e.g. /dev/ttyUSB2.
+    /// The module's serial port (AT port), e.g. /dev/ttyUSB2, or `auto`: the single Quectel AT
+    /// port `qmt ports` finds.
     #[arg(
         long,
         value_name = "PATH",
@@ -89,7 +90,10 @@ fn status(args: &StatusArgs) -> Result<ModemStatus, Failure> {
                 }
             })));
         }
-        (None, args.port.clone().unwrap_or_default())
+        (
+            None,
+            crate::ports::resolve(&args.port.clone().unwrap_or_default())?,
+        )
     };
     // Status only looks: stale clients are part of what it shows, not something to close.
     config.close_stale = false;

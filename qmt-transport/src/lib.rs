@@ -11,6 +11,10 @@
 //! - [`reactor::Reactor`]: one mio thread driving any number of ports (devices and ptys), with a
 //!   [`reactor::Port`] handle per port that other threads use to submit commands and a
 //!   [`reactor::PortEvents`] receiver for its URCs (bounded, counted drops).
+//! - [`ports`]: which serial ports this machine has and which one is a Quectel module's AT port
+//!   ([`list_ports`], from sysfs and a table documented in docs/usb-ports.md), and an `AT`
+//!   [`probe`]. Every port is opened with an exclusive advisory lock ([`lock`]), so two qmt
+//!   processes never share one: the second gets [`reactor::OpenError::Busy`] naming the holder.
 //!
 //! The link core, with the module played by hand:
 //!
@@ -39,4 +43,12 @@
 //! ```
 
 pub mod link;
+pub mod lock;
+pub mod ports;
 pub mod reactor;
+
+pub use lock::Holder;
+pub use ports::{
+    PROBE_TIMEOUT, PortInfo, PortRole, ProbeResult, QUECTEL_VID, UsbPort, list_ports,
+    list_ports_in, probe,
+};

@@ -890,13 +890,13 @@ impl Link {
         self.tx.clear();
         self.ghosts.clear();
         self.collected = None;
-        if let Some(ex) = self.current.take() {
-            if let Some(token) = ex.token {
-                self.events.push_back(LinkEvent::Completed {
-                    token,
-                    result: Err(CommandError::Closed { command: ex.name() }),
-                });
-            }
+        if let Some(ex) = self.current.take()
+            && let Some(token) = ex.token
+        {
+            self.events.push_back(LinkEvent::Completed {
+                token,
+                result: Err(CommandError::Closed { command: ex.name() }),
+            });
         }
         while let Some(q) = self.queue.pop_front() {
             self.events.push_back(LinkEvent::Completed {

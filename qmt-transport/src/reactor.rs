@@ -83,6 +83,7 @@ use qmt_proto::Command;
 use crate::link::{
     self, CommandError, Line, Link, LinkConfig, LinkEvent, LinkStats, Response, Token,
 };
+use crate::lock::{self, Holder};
 
 /// Which way bytes crossed a port, for a [`TraceHook`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +123,9 @@ impl Eq for TraceHook {}
 pub struct PortConfig {
     /// Baud rate (ignored by ptys). Quectel modules default to 115 200.
     pub baud_rate: u32,
-    /// Open the device exclusively (`TIOCEXCL` + `flock`), so a second opener fails.
+    /// Also set `TIOCEXCL`, so the kernel refuses any other open of the device (except by root).
+    /// Either way the port carries an exclusive advisory `flock`, so a second qmt process fails
+    /// with [`OpenError::Busy`] instead of sharing the line (see [`crate::lock`]).
     pub exclusive: bool,
     /// The link core's settings (deadlines, command queue).
     pub link: LinkConfig,
@@ -159,6 +162,15 @@ pub enum OpenError {
         /// What the OS said.
         source: io::Error,
     },
+    /// Another process has the port: its advisory lock is held (another qmt, `picocom`, …) or
+    /// it set `TIOCEXCL`. The message names the holder when `/proc` shows it, and how to stop it.
+    #[error("serial port {path} is busy{}: {}", by(.holder), remedy(.holder))]
+    Busy {
+        /// The path that was given.
+        path: String,
+        /// The process that has it open, when this process may see it.
+        holder: Option<Holder>,
+    },
     /// The reactor thread has stopped (after [`Reactor::shutdown`] or a failure of `poll`).
     #[error("cannot add serial port {path}: the reactor has stopped")]
     ReactorStopped {
@@ -171,8 +183,32 @@ impl OpenError {
     /// The path of the port that failed.
     pub fn path(&self) -> &str {
         match self {
-            OpenError::Device { path, .. } | OpenError::ReactorStopped { path } => path,
+            OpenError::Device { path, .. }
+            | OpenError::Busy { path, .. }
+            | OpenError::ReactorStopped { path } => path,
         }
+    }
+
+    /// A busy error for `path`, naming the first other process that has it open.
+    fn busy(path: &str) -> OpenError {
+        OpenError::Busy {
+            path: path.to_owned(),
+            holder: lock::holders(Path::new(path)).into_iter().next(),
+        }
+    }
+}
+
+fn by(holder: &Option<Holder>) -> String {
+    holder
+        .as_ref()
+        .map(|h| format!(" (held by {h})"))
+        .unwrap_or_default()
+}
+
+fn remedy(holder: &Option<Holder>) -> String {
+    match holder {
+        Some(h) => h.remedy(),
+        None => "another program has it open or locked; close it, or use another port".to_owned(),
     }
 }
 
@@ -267,16 +303,34 @@ pub struct PortStats {
 }
 
 /// Opens the serial port (or pty slave) at `path` non-blocking, with `config`'s baud rate and
-/// exclusivity: what every driver of this workspace does before it reads a byte.
+/// exclusivity, and takes the exclusive advisory lock (see [`crate::lock`]): what every driver
+/// of this workspace does before it reads a byte. The lock is released when the stream drops.
 ///
 /// # Errors
-/// [`OpenError::Device`] naming the path and the OS's reason.
+/// [`OpenError::Busy`] when another process holds the port (named when `/proc` shows it);
+/// [`OpenError::Device`] naming the path and the OS's reason otherwise.
 pub fn open_serial(path: &str, config: &PortConfig) -> Result<SerialStream, OpenError> {
     let builder = mio_serial::new(path, config.baud_rate).exclusive(config.exclusive);
-    SerialStream::open(&builder).map_err(|e| OpenError::Device {
-        path: path.to_owned(),
-        source: io::Error::from(e),
-    })
+    let stream = SerialStream::open(&builder).map_err(|e| {
+        // serialport reports EBUSY from `TIOCEXCL` and a lock it could not take as `NoDevice`
+        // (a missing device is `Io(NotFound)`).
+        if e.kind == mio_serial::ErrorKind::NoDevice {
+            OpenError::busy(path)
+        } else {
+            OpenError::Device {
+                path: path.to_owned(),
+                source: io::Error::from(e),
+            }
+        }
+    })?;
+    match lock::lock_exclusive(&stream) {
+        Ok(()) => Ok(stream),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(OpenError::busy(path)),
+        Err(source) => Err(OpenError::Device {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 // ---- Reactor ----------------------------------------------------------------------------------

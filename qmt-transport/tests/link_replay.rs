@@ -271,10 +271,10 @@ fn stepwise_input_lets_the_caller_act_between_lines() {
     let mut out = Vec::new();
     let mut token = None;
     while link.step_with(t, |o| out.push(own(o))) {
-        if let Some(Out::Urc(l)) = out.last() {
-            if let Ok(c) = qmt_proto::Command::parse(l.as_bytes()) {
-                token = Some(link.observe_echoed(c, t));
-            }
+        if let Some(Out::Urc(l)) = out.last()
+            && let Ok(c) = qmt_proto::Command::parse(l.as_bytes())
+        {
+            token = Some(link.observe_echoed(c, t));
         }
     }
     let token = token.unwrap();
