@@ -254,6 +254,21 @@ impl<W: Write> Printer<'_, W> {
                     &format!("line of {len} bytes discarded (longer than {LINE_CAPACITY})"),
                 )
             }
+            Output::Damaged {
+                client_idx,
+                msgid,
+                topic,
+                line,
+            } => self.emit(
+                "<<",
+                "damaged",
+                &format!(
+                    "+QMTRECV of client {client_idx}, msgid {msgid}, topic {topic:?}: payload does \
+                     not match its length ({} bytes: {})",
+                    line.len(),
+                    escape(line, 80)
+                ),
+            ),
         };
         if let Err(e) = r {
             self.error = Some(e);

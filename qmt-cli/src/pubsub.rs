@@ -712,6 +712,10 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
                 RecoveryEvent::Restored { .. } => eprintln!("qmt sub: reconnected"),
                 RecoveryEvent::Retrying { .. } => {}
             },
+            Event::MessageDamaged { msgid, topic } => eprintln!(
+                "qmt sub: a message on {topic} (msgid {msgid}) arrived damaged on the serial line \
+                 and was dropped; use --flow rtscts on a UART"
+            ),
             // Never silent: say how many and where (qmt-client's `LagSource` docs say why).
             Event::Lagged { dropped, source } => {
                 let r#where = match source {

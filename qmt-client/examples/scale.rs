@@ -73,6 +73,8 @@ struct Args {
     drain: f64,
     child: Option<usize>,
     broker: bool,
+    /// Pace every sim's serial line at this rate (`--baud`; not paced by default).
+    baud: Option<u32>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -83,6 +85,7 @@ fn parse_args() -> Result<Args> {
         drain: 5.0,
         child: None,
         broker: false,
+        baud: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -93,6 +96,7 @@ fn parse_args() -> Result<Args> {
             "--drain" => args.drain = value()?.parse()?,
             "--child" => args.child = Some(value()?.parse()?),
             "--broker" => args.broker = true,
+            "--baud" => args.baud = Some(value()?.parse()?),
             "--modules" => {
                 args.modules = value()?
                     .split(',')
@@ -101,7 +105,7 @@ fn parse_args() -> Result<Args> {
             }
             "-h" | "--help" => {
                 println!(
-                    "scale [--seconds N] [--modules 1,8,64] [--warmup S] [--drain S]\n\
+                    "scale [--seconds N] [--modules 1,8,64] [--warmup S] [--drain S] [--baud RATE]\n\
                      (see the top of qmt-client/examples/scale.rs)"
                 );
                 std::process::exit(0);
@@ -583,6 +587,10 @@ fn child(modules: usize, args: &Args) -> Result<()> {
         .map(|_| {
             Sim::start(SimConfig {
                 broker: BrokerChoice::External(broker.addr),
+                line: qmt_sim::LineConfig {
+                    baud: args.baud,
+                    latency: Duration::ZERO,
+                },
                 ..SimConfig::default()
             })
         })
@@ -848,7 +856,7 @@ fn child(modules: usize, args: &Args) -> Result<()> {
 /// by the shell), echoing its detail lines; its `ROW` as numbers.
 fn run_child(modules: usize, args: &Args) -> Result<HashMap<String, f64>> {
     let exe = std::env::current_exe()?;
-    let child_args = [
+    let mut child_args = vec![
         "--child".to_string(),
         modules.to_string(),
         "--seconds".into(),
@@ -858,6 +866,9 @@ fn run_child(modules: usize, args: &Args) -> Result<HashMap<String, f64>> {
         "--drain".into(),
         args.drain.to_string(),
     ];
+    if let Some(b) = args.baud {
+        child_args.extend(["--baud".to_string(), b.to_string()]);
+    }
     let mut cmd = if std::path::Path::new("/bin/sh").exists() {
         let mut c = Command::new("/bin/sh");
         c.arg("-c")
@@ -906,14 +917,18 @@ fn parent(args: &Args) -> Result<bool> {
     let show = |l: Option<u64>| l.map_or_else(|| "unlimited".into(), |v| v.to_string());
     println!(
         "# qmt scale run: {} modules × {CLIENTS} clients, one reactor thread; {} s window after \
-         {} s warm-up; QoS 1, {PAYLOAD_LEN}-byte payloads",
+         {} s warm-up; QoS 1, {PAYLOAD_LEN}-byte payloads; serial line {}",
         args.modules
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("/"),
         args.seconds,
-        args.warmup
+        args.warmup,
+        args.baud.map_or_else(
+            || "not paced (pty speed)".to_owned(),
+            |b| format!("paced at {b} baud")
+        )
     );
     println!(
         "# {cpus} CPUs; load average at start: {}; open files soft/hard {}/{} (children run with \

@@ -191,6 +191,9 @@ struct Stats {
     /// reported them (`LagSource::ModuleRestart`, client 1).
     restart_lost: u64,
     not_connected: u64,
+    /// Messages the client reported damaged on the line (`Event::MessageDamaged`), client 0 / 1.
+    damaged: u64,
+    damaged_slots: u64,
     faults: HashMap<&'static str, u64>,
     /// The ladder's events as client 0's connection heard them (client 1 hears the same).
     ladder: Ladder,
@@ -405,6 +408,8 @@ fn module_events(
                 st.lagged += dropped;
             }
             Event::Retransmitting { .. } => {}
+            Event::MessageDamaged { .. } if slots => st.damaged_slots += 1,
+            Event::MessageDamaged { .. } => st.damaged += 1,
             // The ladder's rungs (with bring-up on): counted above.
             Event::NetworkFailed(e) => eprintln!("network failed: {e}"),
             Event::Network(_) => {}

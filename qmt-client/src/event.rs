@@ -223,6 +223,16 @@ pub enum Event {
         /// The retransmission count, if the line had one.
         count: Option<i64>,
     },
+    /// A message arrived damaged and was dropped: its `+QMTRECV` payload did not match its length
+    /// (bytes lost or added on a UART without flow control, spec §10.7). The module has already
+    /// acknowledged it to the broker, so it will not come again: this is the loss, reported.
+    /// Only clients whose lines carry lengths (qmt's default, `msg_len_enable` 1) can tell.
+    MessageDamaged {
+        /// Its packet identifier (0 for QoS 0), from the line's head.
+        msgid: u16,
+        /// Its topic, from the line's head.
+        topic: String,
+    },
     /// Events were lost before they reached this connection: `dropped` of them since the previous
     /// receive. Where, and what it means, is in `source`.
     Lagged {

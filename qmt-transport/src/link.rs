@@ -75,8 +75,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use qmt_proto::kind::{CommandKind, Form};
-use qmt_proto::params::ClientIdx;
-use qmt_proto::recv::LenMode;
+use qmt_proto::params::{ClientIdx, MsgId};
+use qmt_proto::recv::{LenMode, PayloadForm};
 use qmt_proto::{
     Command, CommandName, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc,
 };
@@ -182,6 +182,9 @@ pub enum LinkEvent {
     /// An unsolicited line (URC, two-phase result, or anything not belonging to the command in
     /// flight).
     Urc(Line),
+    /// A `+QMTRECV` whose payload did not match its length, dropped ([`Output::Damaged`]): the
+    /// line up to its first CR LF.
+    Damaged(Line),
 }
 
 /// What [`Link::feed_with`] hands its caller for each line, typed once and borrowed from the
@@ -270,6 +273,21 @@ pub enum Output<'a> {
         /// Its length in bytes, without CR LF.
         len: usize,
     },
+    /// A `+QMTRECV` whose payload does not match its length: bytes were lost or added on the
+    /// line (spec §10.7, a UART without flow control). The message is dropped, never delivered;
+    /// `line` is what arrived up to the first CR LF (its head still names the client, the
+    /// message id and the topic). Lines the miscounted payload ran into are framed again and
+    /// handled as usual.
+    Damaged {
+        /// The client the message was for (from the line's head).
+        client_idx: ClientIdx,
+        /// Its packet identifier (0 for QoS 0).
+        msgid: MsgId,
+        /// Its topic.
+        topic: &'a str,
+        /// The damaged line, without CR LF.
+        line: &'a [u8],
+    },
 }
 
 /// Per-command deadlines (spec tables), configurable.
@@ -356,6 +374,9 @@ pub struct LinkStats {
     pub parses: u64,
     /// Lines read (echoes included).
     pub lines: u64,
+    /// `+QMTRECV` lines dropped because their payload did not match their length
+    /// ([`Output::Damaged`]).
+    pub damaged: u64,
     /// Final codes, `RDY` or other answers seen: the module has answered since the link started
     /// (before that, a command that times out is not resynchronised with markers: a module that
     /// never answered has nothing late to send).
@@ -546,6 +567,9 @@ pub struct Link {
     /// Bytes to write, tagged by exchange (one reused buffer: no allocation per command).
     tx: TxQueue,
     /// Reused to encode a command when a line may be its echo.
+    /// Per client: a message in the quoted form was seen, so the module quotes payloads (spec §6)
+    /// and an unquoted one that starts with `"` is a quoted one that lost bytes.
+    quoted_seen: [bool; 6],
     scratch: Vec<u8>,
     events: VecDeque<LinkEvent>,
     /// The line being handled (reused: its capacity stays).
@@ -589,6 +613,7 @@ impl Link {
             ghosts: VecDeque::new(),
             tx: TxQueue::default(),
             scratch: Vec::new(),
+            quoted_seen: [false; 6],
             events: VecDeque::new(),
             collected: None,
             line: Vec::new(),
@@ -1188,12 +1213,83 @@ impl Link {
         // The one context-free parse of the line; classification below reuses it.
         self.stats.parses += 1;
         let typed = ModuleLine::parse(bytes);
+        if let (Some(at), ModuleLine::Urc(Urc::Recv(r))) =
+            (self.damaged_recv(&typed, bytes), &typed)
+        {
+            return self.on_damaged(r, bytes, at, now, emit);
+        }
         match typed {
             ModuleLine::Final(code) => self.on_final(code, bytes, now, emit),
             ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now, emit),
             ModuleLine::Connect
                 if self.invite(Phase::Connect, ModuleLine::Connect, bytes, emit) => {}
             typed => self.on_other(typed, bytes, emit),
+        }
+    }
+
+    /// Whether `typed` is a `+QMTRECV` of a client whose lines carry lengths, with a length in its
+    /// head that its payload does not match: the line the framer cut by the length is not the
+    /// line the module sent. Returns where the module's line really ended (its first CR LF, or
+    /// the end).
+    fn damaged_recv(&mut self, typed: &ModuleLine<'_>, bytes: &[u8]) -> Option<usize> {
+        let ModuleLine::Urc(Urc::Recv(r)) = typed else {
+            return None;
+        };
+        let seen = &mut self.quoted_seen[usize::from(r.client_idx.get())];
+        let hook = self.framer.hook();
+        if hook.mode(r.client_idx) != LenMode::On {
+            // Without lengths nothing can be checked; the split form's data run is cut by its
+            // own count.
+            return None;
+        }
+        let counted = matches!(
+            at_codec::PayloadHook::counted(&hook, bytes),
+            at_codec::Counted::Inline(_)
+        );
+        let matches = r.payload_len == Some(r.payload.len());
+        // `5,"hel"`: two bytes of `5,"hello"` lost read as the unquoted form of `"hel"`; a
+        // module that quotes its payloads does not send that.
+        let requoted = r.form == PayloadForm::Unquoted && r.payload.first() == Some(&b'"') && *seen;
+        if r.form == PayloadForm::Quoted && matches {
+            *seen = true;
+        }
+        if !counted || (matches && !requoted) {
+            return None;
+        }
+        Some(crlf(bytes).unwrap_or(bytes.len()))
+    }
+
+    /// Reports a damaged `+QMTRECV` (its bytes up to `end`), then frames again what follows: the
+    /// lines its miscounted payload swallowed.
+    fn on_damaged(
+        &mut self,
+        r: &qmt_proto::Recv<'_>,
+        bytes: &[u8],
+        end: usize,
+        now: Instant,
+        emit: &mut impl FnMut(Output<'_>),
+    ) {
+        self.stats.damaged += 1;
+        tracing::warn!(
+            client = r.client_idx.get(),
+            msgid = r.msgid.get(),
+            len = end,
+            "a +QMTRECV does not match its length: line damage, message dropped"
+        );
+        emit(Output::Damaged {
+            client_idx: r.client_idx,
+            msgid: r.msgid,
+            topic: r.topic,
+            line: &bytes[..end],
+        });
+        let mut rest = bytes.get(end + 2..).unwrap_or_default();
+        while !rest.is_empty() {
+            let cut = crlf(rest).unwrap_or(rest.len());
+            let (line, after) = rest.split_at(cut);
+            if !line.is_empty() {
+                self.on_line(line, now, emit);
+            }
+            rest = after.get(2..).unwrap_or_default();
         }
     }
 
@@ -1368,6 +1464,7 @@ fn own(
             });
         }
         Output::Urc { line, .. } => events.push_back(LinkEvent::Urc(Line(line.to_vec()))),
+        Output::Damaged { line, .. } => events.push_back(LinkEvent::Damaged(Line(line.to_vec()))),
         // Consumed by the link: no event, as before these were handed over.
         Output::Echo { .. }
         | Output::Prompt { .. }
@@ -1381,3 +1478,8 @@ fn own(
 /// port where nothing answers is probed for its whole boot allowance (spec §10.1) and each probe
 /// would otherwise be kept.
 const MAX_SILENT_GHOSTS: usize = 64;
+
+/// Where the first CR LF of `bytes` starts.
+fn crlf(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(2).position(|w| w == b"\r\n")
+}

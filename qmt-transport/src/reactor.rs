@@ -272,6 +272,9 @@ pub enum SubmitError {
 pub enum PortEvent {
     /// An unsolicited line (URC, two-phase result, anything not answering the command in flight).
     Urc(Line),
+    /// A `+QMTRECV` whose payload did not match its length (line damage, spec §10.7): the message
+    /// was dropped, never delivered; the line up to its first CR LF.
+    Damaged(Line),
     /// The consumer fell behind: this many URCs were dropped (oldest first) since its previous
     /// receive. State URCs may be among them: re-query what matters.
     Lagged {
@@ -505,8 +508,10 @@ impl Reactor {
             ctl: Arc::clone(&self.ctl),
         });
         for ev in early {
-            if let LinkEvent::Urc(line) = ev {
-                shared.push_urc(PortEvent::Urc(line));
+            match ev {
+                LinkEvent::Urc(line) => shared.push_urc(PortEvent::Urc(line)),
+                LinkEvent::Damaged(line) => shared.push_urc(PortEvent::Damaged(line)),
+                LinkEvent::Completed { .. } => {}
             }
         }
         if !self.ctl.send(Request::Add(Arc::clone(&shared))) {
@@ -671,6 +676,7 @@ impl PortShared {
                 }
             }
             LinkEvent::Urc(line) => self.push_urc(PortEvent::Urc(line)),
+            LinkEvent::Damaged(line) => self.push_urc(PortEvent::Damaged(line)),
         }
     }
 

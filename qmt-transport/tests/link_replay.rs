@@ -25,6 +25,7 @@ enum Out {
     Late(String),
     Resync(String),
     Overflow(usize),
+    Damaged(String),
 }
 
 fn text(line: &[u8]) -> String {
@@ -42,6 +43,7 @@ fn own(o: Output<'_>) -> Out {
         Output::Late { line, .. } => Out::Late(text(line)),
         Output::Resync { line, .. } => Out::Resync(text(line)),
         Output::Overflow { len } => Out::Overflow(len),
+        Output::Damaged { line, .. } => Out::Damaged(text(line)),
     }
 }
 

@@ -75,6 +75,7 @@ fn final_codes(evs: &[LinkEvent]) -> Vec<String> {
             }
             LinkEvent::Completed { result: Err(e), .. } => e.to_string(),
             LinkEvent::Urc(l) => String::from_utf8_lossy(l.bytes()).into_owned(),
+            LinkEvent::Damaged(l) => format!("damaged {}", String::from_utf8_lossy(l.bytes())),
         })
         .collect()
 }
@@ -84,6 +85,7 @@ fn strip_tokens(evs: &[LinkEvent]) -> Vec<String> {
         .map(|e| match e {
             LinkEvent::Completed { result, .. } => format!("{result:?}"),
             LinkEvent::Urc(l) => format!("{l:?}"),
+            LinkEvent::Damaged(l) => format!("damaged {l:?}"),
         })
         .collect()
 }

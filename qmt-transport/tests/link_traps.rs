@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use link_support::*;
 use qmt_proto::{Info, ModuleLine, Urc};
+use qmt_transport::link::LinkEvent;
 
 #[test]
 fn trap1_stat_between_conn_read_answer_and_ok_is_a_urc() {
@@ -264,4 +265,67 @@ fn inline_message_of_another_client_during_a_slot_read_is_a_urc() {
             done(token, &["+QMTRECV: 1,7,\"soak/down\",5,\"d|2|0\""], "OK")
         ]
     );
+}
+
+/// Spec §10.7: bytes lost or added on a UART make a counted `+QMTRECV` payload miss its
+/// length. The message is reported damaged, never delivered, and the lines the miscounted
+/// payload ran into are framed again: the command in flight still gets its answer.
+#[test]
+fn a_payload_that_misses_its_length_is_reported_damaged_and_the_next_lines_survive() {
+    let t = Instant::now();
+    let mut link = link(t);
+    link.feed(&framed(&["+QMTRECV: 0,0,\"t\",2,\"ok\""]), t);
+    assert_eq!(events(&mut link), [urc("+QMTRECV: 0,0,\"t\",2,\"ok\"")]);
+    let token = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
+    // Three payload bytes lost: the length runs into the lines that follow.
+    link.feed(
+        &framed(&["+QMTRECV: 0,1,\"t\",5,\"he\"", "+QMTCONN: 0,3", "OK"]),
+        t,
+    );
+    assert_eq!(
+        events(&mut link),
+        [
+            LinkEvent::Damaged(line("+QMTRECV: 0,1,\"t\",5,\"he\"")),
+            done(token, &["+QMTCONN: 0,3"], "OK")
+        ]
+    );
+    // One lost: the line ends where it should, one byte short.
+    link.feed(&framed(&["+QMTRECV: 0,5,\"t\",5,\"hell\""]), t);
+    assert_eq!(
+        events(&mut link),
+        [LinkEvent::Damaged(line("+QMTRECV: 0,5,\"t\",5,\"hell\""))]
+    );
+    // Two lost: `"hel"` has the length, but this module quotes its payloads.
+    link.feed(&framed(&["+QMTRECV: 0,4,\"t\",5,\"hel\""]), t);
+    assert_eq!(
+        events(&mut link),
+        [LinkEvent::Damaged(line("+QMTRECV: 0,4,\"t\",5,\"hel\""))]
+    );
+    // A byte added: the line is longer than its length says.
+    link.feed(&framed(&["+QMTRECV: 0,2,\"t\",5,\"helxlo\""]), t);
+    assert_eq!(
+        events(&mut link),
+        [LinkEvent::Damaged(line("+QMTRECV: 0,2,\"t\",5,\"helxlo\""))]
+    );
+    // A payload that holds CR LF and matches its length is a message.
+    link.feed(&framed(&["+QMTRECV: 0,3,\"t\",7,\"ab\r\nc\r\n\""]), t);
+    assert_eq!(
+        events(&mut link),
+        [urc("+QMTRECV: 0,3,\"t\",7,\"ab\r\nc\r\n\"")]
+    );
+    assert_eq!(link.stats().damaged, 4);
+    assert_eq!(link.stats().unknown, 0);
+}
+
+#[test]
+fn without_lengths_nothing_can_be_checked() {
+    let t = Instant::now();
+    let mut link = link(t);
+    link.set_recv_len(
+        qmt_proto::params::ClientIdx::new(0).unwrap(),
+        qmt_proto::recv::LenMode::Off,
+    );
+    link.feed(&framed(&["+QMTRECV: 0,1,\"t\",\"5,\\\"hel\\\"\""]), t);
+    assert!(matches!(events(&mut link).as_slice(), [LinkEvent::Urc(_)]));
+    assert_eq!(link.stats().damaged, 0);
 }

@@ -79,6 +79,19 @@ enum Task {
         /// Module counts, comma-separated.
         #[arg(long, default_value = "1,8,64")]
         modules: String,
+        /// Pace each simulated module's serial line at this baud rate (a UART's byte time).
+        #[arg(long)]
+        baud: Option<u32>,
+    },
+    /// Publishes and received messages per second through a UART-paced simulated module, as a
+    /// fraction of the serial line's bound (115,200 and 921,600 baud; QoS 0/1; 64/1,024 bytes).
+    WireBound {
+        /// Seconds per case.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// The module's latency in milliseconds.
+        #[arg(long, default_value_t = 1)]
+        latency: u64,
     },
     /// Burst COUNT QoS 0 messages through mosquitto to `qmt sub` (via `qmt sim`) and
     /// `mosquitto_sub`: messages received, CPU per message, qmt sub's threads.
@@ -115,7 +128,12 @@ fn main() -> ExitCode {
         Task::Fuzz { seconds, targets } => fuzz(&root, seconds, &targets),
         Task::Bench => bench(&root),
         Task::Soak { minutes, seed } => soak(&root, minutes, seed, true),
-        Task::Scale { seconds, modules } => scale(&root, seconds, &modules),
+        Task::Scale {
+            seconds,
+            modules,
+            baud,
+        } => scale(&root, seconds, &modules, baud),
+        Task::WireBound { seconds, latency } => wire_bound(&root, seconds, latency),
         Task::Burst {
             count,
             topic,
@@ -544,9 +562,36 @@ fn soak(root: &Path, minutes: f64, seed: Option<u64>, release: bool) -> Step {
     })
 }
 
-fn scale(root: &Path, seconds: f64, modules: &str) -> Step {
+fn scale(root: &Path, seconds: f64, modules: &str, baud: Option<u32>) -> Step {
     step(&format!("scale: modules {modules}, {seconds} s each"));
     let seconds = seconds.to_string();
+    let baud = baud.map(|b| b.to_string());
+    let mut args = vec![
+        "run",
+        "-q",
+        "-p",
+        "qmt-client",
+        "--release",
+        "--example",
+        "scale",
+        "--",
+        "--seconds",
+        &seconds,
+        "--modules",
+        modules,
+    ];
+    if let Some(b) = &baud {
+        args.extend(["--baud", b.as_str()]);
+    }
+    run(root, "cargo", &args)
+}
+
+fn wire_bound(root: &Path, seconds: f64, latency: u64) -> Step {
+    step(&format!(
+        "wire bound: {seconds} s per case, module latency {latency} ms"
+    ));
+    let seconds = seconds.to_string();
+    let latency = latency.to_string();
     run(
         root,
         "cargo",
@@ -557,12 +602,12 @@ fn scale(root: &Path, seconds: f64, modules: &str) -> Step {
             "qmt-client",
             "--release",
             "--example",
-            "scale",
+            "wire_bound",
             "--",
             "--seconds",
             &seconds,
-            "--modules",
-            modules,
+            "--latency",
+            &latency,
         ],
     )
 }

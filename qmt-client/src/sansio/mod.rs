@@ -225,6 +225,8 @@ pub struct CoreStats {
     /// reconnected, of a message delivered before (the module had restarted and forgotten it;
     /// see `sansio/redelivery.rs`).
     pub redeliveries_dropped: u64,
+    /// Messages dropped because their line was damaged ([`Event::MessageDamaged`]).
+    pub damaged_messages: u64,
 }
 
 /// What a command the core submitted is for.
@@ -811,6 +813,21 @@ impl State {
             | Output::Late { .. }
             | Output::Resync { .. }
             | Output::Overflow { .. } => {}
+            Output::Damaged {
+                client_idx,
+                msgid,
+                topic,
+                ..
+            } => {
+                self.stats.damaged_messages += 1;
+                self.client_event(
+                    client_idx,
+                    Event::MessageDamaged {
+                        msgid: msgid.get(),
+                        topic: topic.to_owned(),
+                    },
+                );
+            }
         }
     }
 
