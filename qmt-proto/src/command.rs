@@ -36,6 +36,7 @@ use winnow::stream::AsChar;
 use winnow::token::take_while;
 
 use crate::cfg::Cfg;
+use crate::clock::{LtsMode, NtpSync};
 use crate::cmdsyntax::{R, at_end, code_enum, flag, lex, more, num, put_flag, secret, sep, text};
 use crate::error::{ParamError, ParseError};
 use crate::kind::{CommandKind, Form};
@@ -564,6 +565,20 @@ pub enum Command {
     /// `AT+QPOWD=<n>`: power down; `OK`, then the URC `POWERED DOWN` (spec §10.1). The bare
     /// `AT+QPOWD` parses as [`PowerDownMode::Normal`], its default.
     PowerDown(PowerDownMode),
+    /// `AT+QFLST` (`None`: the module's default listing) or `AT+QFLST="<pattern>"` (`"*"`,
+    /// `"UFS:*"`, `"RAM:*"`, an exact name): one `+QFLST: "<name>",<size>` per file, then `OK`
+    /// (spec §10.8).
+    FileList(Option<FileName>),
+    /// `AT+QFDEL="<name>"`: delete a file; `"*"` deletes every UFS file (spec §10.8).
+    FileDelete(FileName),
+    /// `AT+CCLK?`: the module's clock, `+CCLK: "yy/MM/dd,hh:mm:ss±zz"` (spec §10.9).
+    ClockRead,
+    /// `AT+QNTP=<cid>,"<server>"[,<port>]`: set the clock from an NTP server; `OK`, then the URC
+    /// `+QNTP: <err>,"<time>"` within 125 s (spec §10.9).
+    Ntp(NtpSync),
+    /// `AT+QLTS` (`None`) or `AT+QLTS=<mode>`: the time the network sent, `+QLTS: "<time>"`
+    /// (spec §10.9).
+    NetworkTime(Option<LtsMode>),
 }
 
 impl Command {
@@ -765,6 +780,33 @@ impl Command {
             Command::PowerDown(n) => {
                 o.raw(b"AT+QPOWD=").num(n);
             }
+            Command::FileList(pattern) => {
+                o.raw(b"AT+QFLST");
+                if let Some(p) = pattern {
+                    o.raw(b"=").quoted(p.as_str());
+                }
+            }
+            Command::FileDelete(name) => {
+                o.raw(b"AT+QFDEL=").quoted(name.as_str());
+            }
+            Command::ClockRead => {
+                o.raw(b"AT+CCLK?");
+            }
+            Command::Ntp(n) => {
+                o.raw(b"AT+QNTP=")
+                    .num(n.cid)
+                    .comma()
+                    .quoted(n.server.as_str());
+                if let Some(port) = n.port {
+                    o.comma().num(port);
+                }
+            }
+            Command::NetworkTime(mode) => {
+                o.raw(b"AT+QLTS");
+                if let Some(m) = mode {
+                    o.raw(b"=").num(m);
+                }
+            }
         }
     }
 
@@ -876,6 +918,13 @@ impl Command {
             Command::CfunSet { .. } => (K::Cfun, Write),
             Command::CfunRead => (K::Cfun, Read),
             Command::PowerDown(_) => (K::Qpowd, Write),
+            Command::FileList(None) => (K::Qflst, Execute),
+            Command::FileList(Some(_)) => (K::Qflst, Write),
+            Command::FileDelete(_) => (K::Qfdel, Write),
+            Command::ClockRead => (K::Cclk, Read),
+            Command::Ntp(_) => (K::Qntp, Write),
+            Command::NetworkTime(None) => (K::Qlts, Execute),
+            Command::NetworkTime(Some(_)) => (K::Qlts, Write),
         }
     }
 
@@ -999,6 +1048,11 @@ const NAMES: &[(&str, CommandKind)] = &[
     ("CGPADDR", CommandKind::Cgpaddr),
     ("CFUN", CommandKind::Cfun),
     ("QPOWD", CommandKind::Qpowd),
+    ("QFLST", CommandKind::Qflst),
+    ("QFDEL", CommandKind::Qfdel),
+    ("CCLK", CommandKind::Cclk),
+    ("QNTP", CommandKind::Qntp),
+    ("QLTS", CommandKind::Qlts),
 ];
 
 /// `AT`, `ATE<n>`, `ATI` or `AT+<name><form>…`.
@@ -1216,6 +1270,23 @@ fn command(i: &mut &[u8]) -> R<Command> {
         }
         (K::Qpowd, Write) => Command::PowerDown(num(i, PowerDownMode::new)?),
         (K::Qpowd, Execute) => Command::PowerDown(PowerDownMode::Normal),
+        (K::Qflst, Execute) => Command::FileList(None),
+        (K::Qflst, Write) => Command::FileList(Some(text(i, FileName::new)?)),
+        (K::Qfdel, Write) => Command::FileDelete(text(i, FileName::new)?),
+        (K::Cclk, Read) => Command::ClockRead,
+        (K::Qntp, Write) => {
+            let cid = num(i, ContextId::new)?;
+            sep(i)?;
+            let server = text(i, HostName::new)?;
+            let port = if more(i)? {
+                Some(num(i, Port::new)?)
+            } else {
+                None
+            };
+            Command::Ntp(NtpSync { cid, server, port })
+        }
+        (K::Qlts, Execute) => Command::NetworkTime(None),
+        (K::Qlts, Write) => Command::NetworkTime(Some(num(i, LtsMode::new)?)),
         _ => return Err(ParseError::Syntax),
     })
 }
@@ -1312,6 +1383,12 @@ mod tests {
         ("AT+CFUN=1,1", "AT+CFUN"),
         ("AT+CFUN?", "AT+CFUN?"),
         ("AT+QPOWD=1", "AT+QPOWD"),
+        ("AT+QFLST", "AT+QFLST"),
+        (r#"AT+QFLST="UFS:*""#, "AT+QFLST"),
+        (r#"AT+QFDEL="UFS:ca.pem""#, "AT+QFDEL"),
+        ("AT+CCLK?", "AT+CCLK?"),
+        (r#"AT+QNTP=1,"pool.ntp.org",123"#, "AT+QNTP"),
+        ("AT+QLTS=2", "AT+QLTS"),
     ];
 
     #[test]
@@ -1387,6 +1464,11 @@ mod tests {
             CommandKind::Cgpaddr,
             CommandKind::Cfun,
             CommandKind::Qpowd,
+            CommandKind::Qflst,
+            CommandKind::Qfdel,
+            CommandKind::Cclk,
+            CommandKind::Qntp,
+            CommandKind::Qlts,
         ] {
             assert!(shapes.iter().any(|(k, _)| *k == kind), "{kind:?}");
         }

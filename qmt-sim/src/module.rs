@@ -1059,6 +1059,11 @@ impl Module {
             | Command::CfunSet { .. }
             | Command::CfunRead
             | Command::PowerDown(_)) => self.execute_net(cmd, now),
+            Command::FileList(_)
+            | Command::FileDelete(_)
+            | Command::ClockRead
+            | Command::Ntp(_)
+            | Command::NetworkTime(_) => self.error(CmeError::OperationNotSupported),
         }
     }
 
