@@ -201,6 +201,9 @@ SIM_SESSIONS = {
     "qfupl": b'AT+QFUPL="UFS:ca.pem",4,10\rabcdAT+QFUPL="UFS:k.pem",8,1\rab',
     "recv-mode": b'AT+QMTCFG="recv/mode",1,1,1\rAT+QMTOPEN=1,"h",8883\rAT+QMTCONN=1,"c"\r'
     b"AT+QMTRECV?\rAT+QMTRECV=1,0\rAT+QMTCLOSE=1\r",
+    "files-clock": b'AT+QFUPL="UFS:ca.pem",4,10\rabcdAT+QFUPL="UFS:ca.pem",4,10\rAT+QFLST="*"\r'
+    b'AT+QFLST="RAM:*"\rAT+QFLST="UFS:ca.pem"\rAT+QFDEL="UFS:ca.pem"\rAT+QFDEL="UFS:ca.pem"\r'
+    b'AT+QFDEL="*"\rAT+CCLK?\rAT+QNTP=1,"pool.ntp.org"\rAT+QNTP=1,"pool.ntp.org",123\rAT+QLTS\rAT+QLTS=1\r',
     "errors": b'AT+QMTPUBEX=0,1,1,0,"t",5\rAT+QMTCONN=0,"c"\rAT+QMTDISC=0\rAT+QMTOPEN=9,"h",1\r'
     b'AT+QMTOPEN=0,"h",1883\rAT+QMTOPEN=0,"h",1883\rAT+QMTPUBEX=0,0,0,0,"t",99999\r',
 }

@@ -33,7 +33,9 @@ use crate::syntax::Out;
 /// −96…+96) and does not allocate; [`encode`](Self::encode) writes the form it was read in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ModuleTime {
-    /// The full year (`24` on the wire is 2024: two-digit years are 2000–2099).
+    /// The full year. Two-digit years `00`–`79` are 2000–2079 and `80`–`99` are 1980–1999: an
+    /// unset clock of Qualcomm-based modules shows `80/01/06` (the GPS epoch, 1980), which must
+    /// read as the past, not as 2080.
     pub year: u16,
     /// 1–12.
     pub month: u8,
@@ -146,7 +148,10 @@ impl ModuleTime {
         let mut i = text;
         let year_len = i.iter().take_while(|b| b.is_ascii_digit()).count();
         let (year, long_year) = match year_len {
-            2 => (2000 + digits(&mut i, 2)?, false),
+            2 => {
+                let yy = digits(&mut i, 2)?;
+                (if yy >= 80 { 1900 + yy } else { 2000 + yy }, false)
+            }
             4 => (digits(&mut i, 4)?, true),
             _ => return Err(TimeError::Syntax),
         };
@@ -201,7 +206,8 @@ impl ModuleTime {
     }
 
     /// The time `unix` seconds after 1970-01-01 UTC, written in the zone `zone_quarters`
-    /// (−96…+96) with a two-digit year (the `+CCLK` form). `None` outside 2000–2099 local time.
+    /// (−96…+96) with a two-digit year (the `+CCLK` form). `None` outside 1980–2079 local time
+    /// (what two digits can say).
     pub fn from_unix(unix: i64, zone_quarters: i8) -> Option<ModuleTime> {
         if !(-96..=96).contains(&zone_quarters) {
             return None;
@@ -209,7 +215,7 @@ impl ModuleTime {
         let local = unix.checked_add(i64::from(zone_quarters) * 900)?;
         let (y, m, d) = civil_from_days(local.div_euclid(86_400));
         let secs = local.rem_euclid(86_400);
-        if !(2000..=2099).contains(&y) {
+        if !(1980..=2079).contains(&y) {
             return None;
         }
         Some(ModuleTime {
@@ -313,11 +319,17 @@ mod tests {
             t.encode(&mut v);
             assert_eq!(v, s.as_bytes());
         }
-        // A two-digit year is 20yy: "80" is 2080, the unset 1980 clock needs four digits.
+        // Two-digit years pivot at 80: the unset clock "80/01/06" is 1980, "79" is 2079.
         assert_eq!(
             ModuleTime::parse(b"80/01/06,00:00:00+00").unwrap().year,
-            2080
+            1980
         );
+        assert_eq!(
+            ModuleTime::parse(b"79/12/31,00:00:00+00").unwrap().year,
+            2079
+        );
+        let gps = ModuleTime::parse(b"80/01/06,00:00:00+00").unwrap();
+        assert_eq!(ModuleTime::from_unix(gps.unix_utc(), 0), Some(gps));
     }
 
     #[test]
@@ -358,6 +370,11 @@ mod tests {
             ModuleTime::from_unix(0, 0),
             None,
             "1970 has no two-digit form"
+        );
+        assert_eq!(
+            ModuleTime::from_unix(3_500_000_000, 0),
+            None,
+            "2080 has none either"
         );
         assert_eq!(ModuleTime::from_unix(0, 97), None);
     }

@@ -248,7 +248,11 @@ fn module_time() -> impl Strategy<Value = ModuleTime> {
     )
         .prop_map(
             |((y, long_year), month, day, hour, minute, second, zone_quarters)| ModuleTime {
-                year: if long_year { y } else { 2000 + y % 100 },
+                year: match (long_year, y % 100) {
+                    (true, _) => y,
+                    (false, yy) if yy >= 80 => 1900 + yy,
+                    (false, yy) => 2000 + yy,
+                },
                 month,
                 day,
                 hour,
