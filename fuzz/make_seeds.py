@@ -98,6 +98,10 @@ STREAMS = {
     b'\r\nOK\r\n\r\n+CGREG: 5\r\n\r\n+CREG: 2,"00A1","1F"\r\n',
     "net-pdp": b'AT+QIACT?\r\r\n+QIACT: 1,1,1,"10.7.157.1"\r\n\r\nOK\r\n\r\n+QIURC: "pdpdeact",1\r\n'
     b"\r\n+QMTSTAT: 0,1\r\n\r\nPOWERED DOWN\r\n",
+    # Spec §10.8/§10.9: a listing, a refused upload, the clock and an NTP result after OK.
+    "files-clock": b'AT+QFLST="*"\r\r\n+QFLST: "UFS:ca.pem",1758\r\n\r\n+QFLST: "RAM:x",0\r\n\r\nOK\r\n'
+    b'\r\n+CME ERROR: 407\r\n\r\n+CCLK: "00/01/01,00:00:05+00"\r\n\r\nOK\r\n\r\nOK\r\n'
+    b'\r\n+QNTP: 0,"2024/05/17,09:30:00+32"\r\n',
 }
 
 # Spec §10 module lines (URCs, answers, tolerated and malformed variants) and host commands.
@@ -113,6 +117,11 @@ NET_LINES = [
     b'+COPS: 0,0,"CHINA MOBILE",7', b"+COPS: 0", b'+QICSGP: 1,"internet","","",0',
     b'+QICSGP: 3,"apn","me","secret"', b'+QIACT: 1,1,1,"10.7.157.1"', b"+QIACT: 2,0,2",
     b"+CGATT: 1", b"+IFC: 2,2", b"+IPR: 921600", b'+CGPADDR: 1,"10.7.157.1"', b"+CGPADDR: 1,10.0.0.2",
+    # Spec §10.8 files and §10.9 clock.
+    b'+QFLST: "UFS:cacert.pem",1758', b'+QFLST: "RAM:x",0', b'+QFLST: "UFS:a"', b"+CME ERROR: 407",
+    b'+CCLK: "24/05/17,09:30:00+32"', b'+CCLK: "80/01/06,00:00:00-04"', b'+CCLK: "24/13/17,09:30:00+32"',
+    b'+QNTP: 0,"2024/05/17,09:30:00+32"', b"+QNTP: 565", b'+QLTS: "2019/01/13,03:40:48+32,0"',
+    b'+QLTS: "24/05/17,09:30:00+32"',
 ]
 for _p in (b"+CREG", b"+CGREG", b"+CEREG"):
     NET_LINES += [
@@ -126,6 +135,9 @@ NET_COMMANDS = [
     b'AT+QICSGP=1,1,"internet","","",0', b'AT+QICSGP=1,3,"CMNET","u","p"', b"AT+QICSGP=1",
     b"AT+QIACT?", b"AT+QIACT=1", b"AT+QIDEACT=1", b"AT+CGATT?", b"AT+IFC=2,2", b"AT+IFC?", b"AT+IPR=921600", b"AT+IPR?", b"AT+CGPADDR=1", b"AT+CFUN=1",
     b"AT+CFUN=1,1", b"AT+CFUN?", b"AT+QPOWD", b"AT+QPOWD=0",
+    b"AT+QFLST", b'AT+QFLST="*"', b'AT+QFLST="UFS:*"', b'AT+QFDEL="UFS:ca.pem"', b'AT+QFDEL="*"',
+    b"AT+CCLK?", b'AT+QNTP=1,"pool.ntp.org"', b'AT+QNTP=1,"pool.ntp.org",123', b"AT+QLTS",
+    b"AT+QLTS=2",
 ]
 
 # Hand-built text logs for decode_stream.
@@ -189,6 +201,9 @@ SIM_SESSIONS = {
     "qfupl": b'AT+QFUPL="UFS:ca.pem",4,10\rabcdAT+QFUPL="UFS:k.pem",8,1\rab',
     "recv-mode": b'AT+QMTCFG="recv/mode",1,1,1\rAT+QMTOPEN=1,"h",8883\rAT+QMTCONN=1,"c"\r'
     b"AT+QMTRECV?\rAT+QMTRECV=1,0\rAT+QMTCLOSE=1\r",
+    "files-clock": b'AT+QFUPL="UFS:ca.pem",4,10\rabcdAT+QFUPL="UFS:ca.pem",4,10\rAT+QFLST="*"\r'
+    b'AT+QFLST="RAM:*"\rAT+QFLST="UFS:ca.pem"\rAT+QFDEL="UFS:ca.pem"\rAT+QFDEL="UFS:ca.pem"\r'
+    b'AT+QFDEL="*"\rAT+CCLK?\rAT+QNTP=1,"pool.ntp.org"\rAT+QNTP=1,"pool.ntp.org",123\rAT+QLTS\rAT+QLTS=1\r',
     "errors": b'AT+QMTPUBEX=0,1,1,0,"t",5\rAT+QMTCONN=0,"c"\rAT+QMTDISC=0\rAT+QMTOPEN=9,"h",1\r'
     b'AT+QMTOPEN=0,"h",1883\rAT+QMTOPEN=0,"h",1883\rAT+QMTPUBEX=0,0,0,0,"t",99999\r',
 }

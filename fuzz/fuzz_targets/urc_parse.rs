@@ -14,7 +14,7 @@ use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::recv::LenMode;
 use qmt_proto::{Info, ModuleLine, RecvHook};
 
-const KINDS: [CommandKind; 37] = [
+const KINDS: [CommandKind; 42] = [
     CommandKind::At,
     CommandKind::Echo,
     CommandKind::Cmee,
@@ -52,6 +52,11 @@ const KINDS: [CommandKind; 37] = [
     CommandKind::Cgpaddr,
     CommandKind::Cfun,
     CommandKind::Qpowd,
+    CommandKind::Qflst,
+    CommandKind::Qfdel,
+    CommandKind::Cclk,
+    CommandKind::Qntp,
+    CommandKind::Qlts,
 ];
 const FORMS: [Form; 4] = [Form::Test, Form::Read, Form::Write, Form::Execute];
 

@@ -8,7 +8,9 @@
 //! The SIM, the network and the bearer (spec §10) come from flags: by default the module is
 //! already registered with context 1 active (what the MQTT transcripts expect); `--cold` makes the
 //! host do the bring-up (SIM ready, registration after 1.5 s, no context active), and the other
-//! flags change one thing each (`--no-sim`, `--pin`, `--reg-delay`, `--expect-apn` …).
+//! flags change one thing each (`--no-sim`, `--pin`, `--reg-delay`, `--expect-apn` …). The file
+//! system and the clock (spec §10.8, §10.9) too: `--file NAME=PATH`, `--no-qfupl-answer`,
+//! `--clock-unset 2000|1980`, `--network-time`, `--tz`, `--ntp-fail`, `--ntp-delay`.
 
 use std::io::BufRead as _;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -18,8 +20,8 @@ use std::time::Duration;
 use clap::Args;
 use qmt_cli::trace::Tracer;
 use qmt_sim::{
-    BootUrcs, BrokerChoice, Fault, LineConfig, NetworkSim, RegOutcome, Sim, SimCard, SimConfig,
-    SimPin,
+    BootUrcs, BrokerChoice, ClockSim, Fault, LineConfig, NetworkSim, RegOutcome, Sim, SimCard,
+    SimConfig, SimPin,
 };
 
 /// `qmt sim` flags.
@@ -41,7 +43,7 @@ pub struct SimArgs {
     /// Inject a fault at start (repeatable): close [IDX], stall [IDX], resume [IDX],
     /// dns-fail [NAME], dns-restore, garbage TEXT, urc LINE, split MAX:DELAY_MS, power-cycle,
     /// fill-slots IDX, burst TOPIC COUNT, pdp-deact CID, reg-lost, reg-regained, sim-remove,
-    /// sim-insert. The same specs typed on standard input act at once.
+    /// sim-insert, qfupl-answer on|off. The same specs typed on standard input act at once.
     #[arg(long, value_name = "SPEC", value_parser = parse_fault)]
     fault: Vec<Fault>,
     /// Pace the serial line like a UART at this rate (10 bits a byte, both directions), instead
@@ -54,6 +56,74 @@ pub struct SimArgs {
     latency: u64,
     #[command(flatten)]
     network: NetworkArgs,
+    #[command(flatten)]
+    files_clock: FilesClockArgs,
+}
+
+/// The file system and clock flags (spec §10.8, §10.9). Without any, the file system is empty,
+/// `AT+QFUPL` answers `+QFUPL: <size>,<checksum>`, and the clock is set to the real time.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Files and clock")]
+pub struct FilesClockArgs {
+    /// A file in the module's file system at start (repeatable): NAME=PATH, e.g.
+    /// UFS:cacert.pem=./ca.pem.
+    #[arg(long = "file", value_name = "NAME=PATH", value_parser = parse_file)]
+    files: Vec<(String, Vec<u8>)>,
+    /// AT+QFUPL leaves out its +QFUPL answer (as seen on some real modules); the fault
+    /// `qfupl-answer on|off` changes it while running.
+    #[arg(long)]
+    no_qfupl_answer: bool,
+    /// The module's clock starts unset: 2000 (00/01/01) or 1980 (80/01/06, the GPS epoch).
+    /// AT+QNTP sets it.
+    #[arg(long, value_name = "2000|1980", value_parser = parse_unset)]
+    clock_unset: Option<i64>,
+    /// The network's time (NTP, AT+QLTS) at start, seconds since 1970 UTC (default: now).
+    #[arg(long, value_name = "UNIX")]
+    network_time: Option<i64>,
+    /// Time zone the module reports, in quarter hours (-96..96; 32 is UTC+8).
+    #[arg(long, value_name = "QUARTERS", allow_hyphen_values = true, value_parser = clap::value_parser!(i8).range(-96..=96))]
+    tz: Option<i8>,
+    /// AT+QNTP fails with +QNTP: ERR (e.g. 565) instead of setting the clock.
+    #[arg(long, value_name = "ERR")]
+    ntp_fail: Option<u16>,
+    /// How long AT+QNTP takes before its +QNTP result (default 1 s).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    ntp_delay: Option<Duration>,
+}
+
+impl FilesClockArgs {
+    /// Applies these flags to a network configuration; `now_unix` is the wall clock.
+    fn apply(&self, n: &mut NetworkSim, now_unix: i64) {
+        n.files.clone_from(&self.files);
+        n.qfupl_answer = !self.no_qfupl_answer;
+        n.clock.network_unix = self.network_time.unwrap_or(now_unix);
+        n.clock.start_unix = self.clock_unset;
+        if let Some(tz) = self.tz {
+            n.clock.zone_quarters = tz;
+        }
+        n.clock.ntp_error = self.ntp_fail;
+        if let Some(d) = self.ntp_delay {
+            n.clock.ntp_delay = d;
+        }
+    }
+}
+
+/// `NAME=PATH`: the file's bytes, read now.
+fn parse_file(s: &str) -> Result<(String, Vec<u8>), String> {
+    let (name, path) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s}: expected NAME=PATH"))?;
+    let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+    Ok((name.to_owned(), data))
+}
+
+/// `2000` or `1980`: the unset clock of that year.
+fn parse_unset(s: &str) -> Result<i64, String> {
+    match s {
+        "2000" => Ok(ClockSim::UNSET_2000),
+        "1980" => Ok(ClockSim::UNSET_1980),
+        _ => Err(format!("{s}: expected 2000 or 1980")),
+    }
 }
 
 /// The SIM, network and bearer flags (spec §10). Without any, the module is registered at home
@@ -245,7 +315,16 @@ pub fn run(args: SimArgs) -> ExitCode {
             .broker
             .map_or(BrokerChoice::Embedded, BrokerChoice::External),
         resolve: args.resolve,
-        network: args.network.to_network(),
+        network: {
+            let mut n = args.network.to_network();
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(ClockSim::DEFAULT_NETWORK, |d| {
+                    i64::try_from(d.as_secs()).unwrap_or(ClockSim::DEFAULT_NETWORK)
+                });
+            args.files_clock.apply(&mut n, now_unix);
+            n
+        },
         line: LineConfig {
             baud: args.baud,
             latency: Duration::from_millis(args.latency),

@@ -145,3 +145,70 @@ fn qmt_sim_cold_leaves_the_bring_up_to_the_host() {
     let got = read_until(&mut port, "pdpdeact", t);
     assert!(got.contains("+QIURC: \"pdpdeact\",1"), "{got:?}");
 }
+
+#[test]
+fn qmt_sim_files_and_clock_flags() {
+    let ca = std::env::temp_dir().join(format!("qmt-sim-flags-{}.pem", std::process::id()));
+    std::fs::write(&ca, b"abcd").expect("write ca");
+    let file_flag = format!("UFS:cacert.pem={}", ca.display());
+    let child = Command::new(env!("CARGO_BIN_EXE_qmt"))
+        .args([
+            "sim",
+            "--file",
+            &file_flag,
+            "--no-qfupl-answer",
+            "--clock-unset",
+            "1980",
+            "--network-time",
+            "1735689600",
+            "--tz",
+            "-20",
+            "--ntp-delay",
+            "0.2",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("qmt sim starts");
+    let mut sim = Running(child);
+    let mut stdout = BufReader::new(sim.0.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    stdout.read_line(&mut first).expect("a first line");
+    let path = first
+        .split_whitespace()
+        .find(|w| w.starts_with("/dev/"))
+        .unwrap_or_else(|| panic!("no pty path in {first:?}"))
+        .to_owned();
+    let mut port = serialport::new(&path, 115_200)
+        .timeout(Duration::from_millis(100))
+        .open()
+        .expect("the printed pty opens");
+    let t = Duration::from_secs(10);
+    read_until(&mut port, "RDY\r\n", t);
+    port.write_all(b"ATE0\rAT+QFLST=\"*\"\r").expect("write");
+    let got = read_until(
+        &mut port,
+        "OK\r\n\r\n+QFLST: \"UFS:cacert.pem\",4\r\n\r\nOK\r\n",
+        t,
+    );
+    assert!(got.contains("+QFLST: \"UFS:cacert.pem\",4"), "{got:?}");
+    port.write_all(b"AT+QFUPL=\"UFS:k.pem\",2,5\r")
+        .expect("write");
+    read_until(&mut port, "CONNECT\r\n", t);
+    port.write_all(b"ab").expect("write");
+    let got = read_until(&mut port, "OK\r\n", t);
+    assert!(!got.contains("+QFUPL"), "answer left out: {got:?}");
+    port.write_all(b"AT+CCLK?\r").expect("write");
+    let got = read_until(&mut port, "OK\r\n", t);
+    assert!(
+        got.contains("+CCLK: \"80/01/0"),
+        "unset 1980 clock: {got:?}"
+    );
+    port.write_all(b"AT+QNTP=1,\"pool.ntp.org\"\r")
+        .expect("write");
+    // 2025-01-01 00:00 UTC at -20 quarter hours (UTC-5) is 2024-12-31 19:00.
+    let got = read_until(&mut port, "-20\"\r\n", t);
+    assert!(got.contains("+QNTP: 0,\"2024/12/31,19:00:0"), "{got:?}");
+    let _ = std::fs::remove_file(&ca);
+}

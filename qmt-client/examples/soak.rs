@@ -1120,11 +1120,19 @@ impl Broker {
         let dir = std::env::temp_dir().join(format!("qmt-soak-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         // Queues big enough for the peer's rate across any outage the schedule makes.
+        // `SOAK_BROKER_LOG=1` logs every packet (with timestamps) to mosquitto.log in that
+        // directory, to follow one message through the broker.
+        let verbose = if std::env::var_os("SOAK_BROKER_LOG").is_some() {
+            eprintln!("mosquitto log: {}", dir.join("mosquitto.log").display());
+            "log_type all\nlog_timestamp_format %H:%M:%S\n"
+        } else {
+            ""
+        };
         std::fs::write(
             dir.join("mosquitto.conf"),
             format!(
                 "allow_anonymous true\npersistence false\nmax_queued_messages 100000\n\
-                 listener {port} 127.0.0.1\n"
+                 {verbose}listener {port} 127.0.0.1\n"
             ),
         )?;
         let log = std::fs::File::create(dir.join("mosquitto.log"))?;

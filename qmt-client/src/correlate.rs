@@ -743,7 +743,8 @@ impl Correlator {
             | Urc::Qind(_)
             | Urc::SimStat { .. }
             | Urc::Reg { .. }
-            | Urc::PdpDeact { .. } => Resolutions::new(),
+            | Urc::PdpDeact { .. }
+            | Urc::Ntp { .. } => Resolutions::new(),
         }
     }
 

@@ -97,3 +97,63 @@ fn mutual_tls_against_mosquitto() {
         "{e:?}"
     );
 }
+
+/// Provisioning against the sim's file system (spec §10.8): a stale `UFS:cacert.pem` left on the
+/// module is deleted before the upload (the sim refuses an upload to an existing name with 407),
+/// a module that leaves out the `+QFUPL` answer is confirmed by `AT+QFLST="<name>"`, and the next
+/// connect skips the upload of the file this core left there.
+#[test]
+fn provisioning_replaces_a_stale_file_confirms_without_qfupl_and_skips_on_reconnect() {
+    let pki = TestPki::new("qmt-client provisioning CA");
+    let Some(mosquitto) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: false,
+    }) else {
+        return;
+    };
+    let Some(tls) = mosquitto.tls else {
+        panic!("no TLS listener")
+    };
+    let host_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let seen = host_lines.clone();
+    let sim = Sim::start(SimConfig {
+        broker: BrokerChoice::External(mosquitto.plain),
+        resolve_all_to: ResolveAll::To(tls),
+        trace: Some(Box::new(move |dir, bytes| {
+            if dir == qmt_sim::shell::TraceDir::Host {
+                seen.lock().unwrap().extend_from_slice(bytes);
+            }
+        })),
+        network: qmt_sim::NetworkSim {
+            files: vec![("UFS:cacert.pem".to_owned(), b"an old CA".to_vec())],
+            qfupl_answer: false,
+            ..qmt_sim::NetworkSim::default()
+        },
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let modem = Modem::open(sim.pty_path(), ModemConfig::default()).unwrap();
+    let options = ClientOptions::builder()
+        .host("localhost")
+        .client_id("qmt-client-provisioning")
+        .tls(1)
+        .tls_files(TlsFiles::new().ca_cert("cacert.pem", pki.ca_pem.clone()))
+        .build()
+        .unwrap();
+    let (client, _conn) = modem.client(0, options).unwrap();
+    if let Err(e) = client.connect() {
+        panic!(
+            "TLS connect failed: {e}\nmosquitto log:\n{}",
+            mosquitto.log()
+        );
+    }
+    client.disconnect().unwrap();
+    client.connect().unwrap();
+    client.disconnect().unwrap();
+    let host = String::from_utf8_lossy(&host_lines.lock().unwrap()).into_owned();
+    let count = |s: &str| host.matches(s).count();
+    assert_eq!(count("AT+QFLST=\"*\"\r"), 2, "{host}");
+    assert_eq!(count("AT+QFDEL=\"UFS:cacert.pem\"\r"), 1, "{host}");
+    assert_eq!(count("AT+QFUPL=\"UFS:cacert.pem\""), 1, "{host}");
+    assert_eq!(count("AT+QFLST=\"UFS:cacert.pem\"\r"), 1, "{host}");
+}

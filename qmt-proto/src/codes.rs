@@ -58,6 +58,8 @@ macro_rules! code_enum {
         }
     };
 }
+/// The pattern of this module for result codes defined elsewhere (`file`, `clock`).
+pub(crate) use code_enum as result_code_enum;
 
 code_enum!(
     /// `result` of `+QMTOPEN: <client_idx>,<result>`, the outcome of `AT+QMTOPEN` (spec §4).

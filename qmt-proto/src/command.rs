@@ -36,6 +36,7 @@ use winnow::stream::AsChar;
 use winnow::token::take_while;
 
 use crate::cfg::Cfg;
+use crate::clock::{LtsMode, NtpSync};
 use crate::cmdsyntax::{R, at_end, code_enum, flag, lex, more, num, put_flag, secret, sep, text};
 use crate::error::{ParamError, ParseError};
 use crate::kind::{CommandKind, Form};
@@ -580,6 +581,20 @@ pub enum Command {
     IprSet(BaudRate),
     /// `AT+IPR?`: the baud rate, `+IPR: <rate>` (spec §10.7).
     IprRead,
+    /// `AT+QFLST` (`None`: the module's default listing) or `AT+QFLST="<pattern>"` (`"*"`,
+    /// `"UFS:*"`, `"RAM:*"`, an exact name): one `+QFLST: "<name>",<size>` per file, then `OK`
+    /// (spec §10.8).
+    FileList(Option<FileName>),
+    /// `AT+QFDEL="<name>"`: delete a file; `"*"` deletes every UFS file (spec §10.8).
+    FileDelete(FileName),
+    /// `AT+CCLK?`: the module's clock, `+CCLK: "yy/MM/dd,hh:mm:ss±zz"` (spec §10.9).
+    ClockRead,
+    /// `AT+QNTP=<cid>,"<server>"[,<port>]`: set the clock from an NTP server; `OK`, then the URC
+    /// `+QNTP: <err>,"<time>"` within 125 s (spec §10.9).
+    Ntp(NtpSync),
+    /// `AT+QLTS` (`None`) or `AT+QLTS=<mode>`: the time the network sent, `+QLTS: "<time>"`
+    /// (spec §10.9).
+    NetworkTime(Option<LtsMode>),
 }
 
 impl Command {
@@ -796,6 +811,33 @@ impl Command {
             Command::IprRead => {
                 o.raw(b"AT+IPR?");
             }
+            Command::FileList(pattern) => {
+                o.raw(b"AT+QFLST");
+                if let Some(p) = pattern {
+                    o.raw(b"=").quoted(p.as_str());
+                }
+            }
+            Command::FileDelete(name) => {
+                o.raw(b"AT+QFDEL=").quoted(name.as_str());
+            }
+            Command::ClockRead => {
+                o.raw(b"AT+CCLK?");
+            }
+            Command::Ntp(n) => {
+                o.raw(b"AT+QNTP=")
+                    .num(n.cid)
+                    .comma()
+                    .quoted(n.server.as_str());
+                if let Some(port) = n.port {
+                    o.comma().num(port);
+                }
+            }
+            Command::NetworkTime(mode) => {
+                o.raw(b"AT+QLTS");
+                if let Some(m) = mode {
+                    o.raw(b"=").num(m);
+                }
+            }
         }
     }
 
@@ -911,6 +953,13 @@ impl Command {
             Command::IfcRead => (K::Ifc, Read),
             Command::IprSet(_) => (K::Ipr, Write),
             Command::IprRead => (K::Ipr, Read),
+            Command::FileList(None) => (K::Qflst, Execute),
+            Command::FileList(Some(_)) => (K::Qflst, Write),
+            Command::FileDelete(_) => (K::Qfdel, Write),
+            Command::ClockRead => (K::Cclk, Read),
+            Command::Ntp(_) => (K::Qntp, Write),
+            Command::NetworkTime(None) => (K::Qlts, Execute),
+            Command::NetworkTime(Some(_)) => (K::Qlts, Write),
         }
     }
 
@@ -1036,6 +1085,11 @@ const NAMES: &[(&str, CommandKind)] = &[
     ("QPOWD", CommandKind::Qpowd),
     ("IFC", CommandKind::Ifc),
     ("IPR", CommandKind::Ipr),
+    ("QFLST", CommandKind::Qflst),
+    ("QFDEL", CommandKind::Qfdel),
+    ("CCLK", CommandKind::Cclk),
+    ("QNTP", CommandKind::Qntp),
+    ("QLTS", CommandKind::Qlts),
 ];
 
 /// `AT`, `ATE<n>`, `ATI` or `AT+<name><form>…`.
@@ -1265,6 +1319,23 @@ fn command(i: &mut &[u8]) -> R<Command> {
         }
         (K::Ipr, Read) => Command::IprRead,
         (K::Ipr, Write) => Command::IprSet(num(i, BaudRate::new)?),
+        (K::Qflst, Execute) => Command::FileList(None),
+        (K::Qflst, Write) => Command::FileList(Some(text(i, FileName::new)?)),
+        (K::Qfdel, Write) => Command::FileDelete(text(i, FileName::new)?),
+        (K::Cclk, Read) => Command::ClockRead,
+        (K::Qntp, Write) => {
+            let cid = num(i, ContextId::new)?;
+            sep(i)?;
+            let server = text(i, HostName::new)?;
+            let port = if more(i)? {
+                Some(num(i, Port::new)?)
+            } else {
+                None
+            };
+            Command::Ntp(NtpSync { cid, server, port })
+        }
+        (K::Qlts, Execute) => Command::NetworkTime(None),
+        (K::Qlts, Write) => Command::NetworkTime(Some(num(i, LtsMode::new)?)),
         _ => return Err(ParseError::Syntax),
     })
 }
@@ -1365,6 +1436,12 @@ mod tests {
         ("AT+IFC?", "AT+IFC?"),
         ("AT+IPR=921600", "AT+IPR"),
         ("AT+IPR?", "AT+IPR?"),
+        ("AT+QFLST", "AT+QFLST"),
+        (r#"AT+QFLST="UFS:*""#, "AT+QFLST"),
+        (r#"AT+QFDEL="UFS:ca.pem""#, "AT+QFDEL"),
+        ("AT+CCLK?", "AT+CCLK?"),
+        (r#"AT+QNTP=1,"pool.ntp.org",123"#, "AT+QNTP"),
+        ("AT+QLTS=2", "AT+QLTS"),
     ];
 
     #[test]
@@ -1442,6 +1519,11 @@ mod tests {
             CommandKind::Qpowd,
             CommandKind::Ifc,
             CommandKind::Ipr,
+            CommandKind::Qflst,
+            CommandKind::Qfdel,
+            CommandKind::Cclk,
+            CommandKind::Qntp,
+            CommandKind::Qlts,
         ] {
             assert!(shapes.iter().any(|(k, _)| *k == kind), "{kind:?}");
         }

@@ -1,6 +1,6 @@
 //! Which command a line belongs to: the command names and the four forms of spec §1.
 
-/// A command of the set this crate types (spec §3–§5, §7, §10.1–§10.6, plus the basics a driver
+/// A command of the set this crate types (spec §3–§5, §7, §10.1–§10.9, plus the basics a driver
 /// needs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CommandKind {
@@ -82,6 +82,16 @@ pub enum CommandKind {
     Ifc,
     /// `AT+IPR`: the serial line's baud rate (spec §10.7).
     Ipr,
+    /// `AT+QFLST`: list the module's files (spec §10.8).
+    Qflst,
+    /// `AT+QFDEL`: delete a file (spec §10.8).
+    Qfdel,
+    /// `AT+CCLK`: the module's clock (spec §10.9).
+    Cclk,
+    /// `AT+QNTP`: set the clock from an NTP server (spec §10.9; the result within 125 s).
+    Qntp,
+    /// `AT+QLTS`: the time the network sent (spec §10.9).
+    Qlts,
 }
 
 impl CommandKind {
@@ -128,6 +138,11 @@ impl CommandKind {
             CommandKind::Qpowd => "AT+QPOWD",
             CommandKind::Ifc => "AT+IFC",
             CommandKind::Ipr => "AT+IPR",
+            CommandKind::Qflst => "AT+QFLST",
+            CommandKind::Qfdel => "AT+QFDEL",
+            CommandKind::Cclk => "AT+CCLK",
+            CommandKind::Qntp => "AT+QNTP",
+            CommandKind::Qlts => "AT+QLTS",
         }
     }
 }

@@ -15,6 +15,8 @@
 //! - [`net`]: the commands and lines around MQTT (spec §10): power, identity, SIM, signal,
 //!   registration (a URC and a query answer share each prefix; the shape decides) and the PDP
 //!   context.
+//! - [`file`] and [`clock`]: the module's file system (`AT+QFLST`, `AT+QFDEL`, file error codes;
+//!   spec §10.8) and its clock (`AT+CCLK?`, `AT+QNTP`, `AT+QLTS`; spec §10.9), which TLS needs.
 //!
 //! Secrets (the `AT+QMTCONN` password, `aliauth`/`hwauth` device secrets, the `onenet` access key,
 //! the `hwprodid` product secret, the SIM PIN, the APN password) print as [`REDACTED`] in `Debug`
@@ -49,10 +51,12 @@ extern crate alloc;
 
 pub mod cfg;
 pub mod checksum;
+pub mod clock;
 pub(crate) mod cmdsyntax;
 pub mod codes;
 pub mod command;
 pub mod error;
+pub mod file;
 pub mod kind;
 pub mod line;
 pub mod net;
@@ -67,7 +71,9 @@ pub mod urc;
 pub const REDACTED: &str = "<redacted>";
 
 pub use cfg::{Cfg, CfgInfo, CfgName, CfgOp, CfgValue};
+pub use clock::{LtsMode, ModuleTime, NtpResult, NtpSync, TimeError};
 pub use command::{Command, CommandName, DataPhase};
+pub use file::FileError;
 pub use line::{FinalCode, Info, ModuleLine};
 pub use net::{
     ApnAuth, ContextConfig, ContextType, Functionality, IdentityQuery, PinState, PowerDownKind,

@@ -1,5 +1,5 @@
 //! Every line the module sends, typed: final result codes, information lines, URCs and two-phase
-//! results, `CONNECT`, the `> ` prompt (spec §1, §3–§8, §10.1–§10.6).
+//! results, `CONNECT`, the `> ` prompt (spec §1, §3–§8, §10.1–§10.9).
 //!
 //! [`ModuleLine::parse`] is context-free and never fails: a line it cannot type is
 //! [`ModuleLine::Unknown`]. Prefixes are ASCII case-insensitive, spaces after `:` and after commas
@@ -27,6 +27,7 @@
 use alloc::vec::Vec;
 
 use crate::cfg::CfgInfo;
+use crate::clock::{ModuleTime, NtpResult};
 use crate::codes::{
     CloseResult, ConnState, DiscResult, OpenResult, PacketResult, PingResult, StatCode, StoreStatus,
 };
@@ -273,6 +274,24 @@ pub enum Info<'a> {
     /// `+CFUN: <fun>` answering `AT+CFUN?` (spec §10.1). Only [`Info::parse_for`] yields it:
     /// context-free the same bytes are a [`Urc::Cfun`].
     Cfun(Functionality),
+    /// `+QFLST: "<name>",<size>`: one line per file, answering `AT+QFLST[="<pattern>"]`
+    /// (spec §10.8).
+    FileEntry {
+        /// The file's name as the module writes it (`UFS:cacert.pem`).
+        name: &'a str,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// `+CCLK: "<time>"` answering `AT+CCLK?` (spec §10.9): the module's clock, local time.
+    Clock(ModuleTime),
+    /// `+QLTS: "<time>[,<dst>]"` answering `AT+QLTS[=<mode>]` (spec §10.9): the time the network
+    /// sent. Some firmware adds the daylight saving adjustment inside the quotes.
+    NetworkTime {
+        /// The network's time.
+        time: ModuleTime,
+        /// The daylight saving adjustment in hours, when written.
+        dst: Option<u8>,
+    },
 }
 
 /// One line the module sends.
@@ -770,6 +789,44 @@ fn parse_net<'a>(name: &[u8], rest: &'a [u8]) -> Option<ModuleLine<'a>> {
             ip,
         });
     }
+    parse_file_clock(name, rest)
+}
+
+/// The lines of spec §10.8 (files) and §10.9 (clock); `rest` is trimmed.
+fn parse_file_clock<'a>(name: &[u8], rest: &'a [u8]) -> Option<ModuleLine<'a>> {
+    let info = |i| Some(ModuleLine::Info(i));
+    let c = crate::syntax::comma;
+    if is(name, "+QFLST:") {
+        let (name, _, size) = complete((quoted_str, c, uint), rest).ok()?;
+        return info(Info::FileEntry { name, size });
+    }
+    if is(name, "+CCLK:") {
+        let time = complete(quoted, rest).ok()?;
+        return info(Info::Clock(ModuleTime::parse(time).ok()?));
+    }
+    if is(name, "+QLTS:") {
+        let text = complete(quoted, rest).ok()?;
+        let (time, after) = ModuleTime::parse_prefix(text).ok()?;
+        let dst = match after {
+            [] => None,
+            [b',', d @ ..] if !d.is_empty() && d.len() <= 2 && d.iter().all(u8::is_ascii_digit) => {
+                Some(d.iter().fold(0u8, |n, b| n * 10 + (b - b'0')))
+            }
+            _ => return None,
+        };
+        return info(Info::NetworkTime { time, dst });
+    }
+    if is(name, "+QNTP:") {
+        let (err, time) = complete((int, opt(preceded(c, quoted))), rest).ok()?;
+        let time = match time {
+            Some(t) => Some(ModuleTime::parse(t).ok()?),
+            None => None,
+        };
+        return Some(ModuleLine::Urc(Urc::Ntp {
+            result: NtpResult::from_code(err),
+            time,
+        }));
+    }
     None
 }
 
@@ -1050,6 +1107,9 @@ impl<'a> Info<'a> {
     /// | `AT+CGATT?` | `+CGATT: <state>` |
     /// | `AT+CGPADDR=<cid>` | `+CGPADDR: …` |
     /// | `AT+CFUN?` | `+CFUN: <fun>` |
+    /// | `AT+QFLST[="<pattern>"]` | `+QFLST: "<name>",<size>` |
+    /// | `AT+CCLK?` | `+CCLK: "<time>"` |
+    /// | `AT+QLTS[=<mode>]` | `+QLTS: "<time>"` |
     pub fn parse_for(kind: CommandKind, form: Form, line: &'a [u8]) -> Option<Info<'a>> {
         use CommandKind as K;
         if kind == K::QmtConn && form == Form::Read {
@@ -1131,6 +1191,17 @@ impl<'a> Info<'a> {
             (K::Ipr, Form::Read, ModuleLine::Info(i @ Info::Ipr(_))) => Some(i),
             (K::Cgpaddr, Form::Write, ModuleLine::Info(i @ Info::Addr { .. })) => Some(i),
             (K::Cfun, Form::Read, ModuleLine::Urc(Urc::Cfun(f))) => Some(Info::Cfun(f)),
+            (
+                K::Qflst,
+                Form::Execute | Form::Write,
+                ModuleLine::Info(i @ Info::FileEntry { .. }),
+            ) => Some(i),
+            (K::Cclk, Form::Read, ModuleLine::Info(i @ Info::Clock(_))) => Some(i),
+            (
+                K::Qlts,
+                Form::Execute | Form::Write,
+                ModuleLine::Info(i @ Info::NetworkTime { .. }),
+            ) => Some(i),
             _ => None,
         }
     }
@@ -1312,6 +1383,20 @@ impl<'a> Info<'a> {
             }
             Info::Cfun(f) => {
                 Out(out).raw(b"+CFUN: ").num(f);
+            }
+            Info::FileEntry { name, size } => {
+                Out(out).raw(b"+QFLST: ").quoted(name).comma().num(size);
+            }
+            Info::Clock(t) => {
+                Out(out).raw(b"+CCLK: \"").num(t).raw(b"\"");
+            }
+            Info::NetworkTime { time, dst } => {
+                let mut o = Out(out);
+                o.raw(b"+QLTS: \"").num(time);
+                if let Some(d) = dst {
+                    o.comma().num(d);
+                }
+                o.raw(b"\"");
             }
         }
     }

@@ -15,6 +15,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::clock::{ModuleTime, NtpResult};
 use crate::codes::{
     CloseResult, ConnackCode, DiscResult, GrantedQos, OpenResult, PacketResult, PingResult,
     StatCode,
@@ -170,6 +171,14 @@ pub enum Urc<'a> {
     /// `POWERED DOWN`, `NORMAL POWER DOWN`, `PSM POWER DOWN`: the module is going off (spec
     /// §10.1).
     PowerDown(PowerDownKind),
+    /// `+QNTP: <err>[,"<time>"]`: the outcome of `AT+QNTP` (spec §10.9, within 125 s). With
+    /// `err` 0 the clock is set to `time` (a four-digit year on most firmware, **uncertain**).
+    Ntp {
+        /// 0: synchronised.
+        result: NtpResult,
+        /// The time the clock was set to, when written.
+        time: Option<ModuleTime>,
+    },
 }
 
 /// The number after `result` in `+QMTCONN: <client_idx>,<result>,<n>`, whose meaning depends on
@@ -322,7 +331,8 @@ impl<'a> Urc<'a> {
             | Urc::SimStat { .. }
             | Urc::Reg { .. }
             | Urc::PdpDeact { .. }
-            | Urc::PowerDown(_) => None,
+            | Urc::PowerDown(_)
+            | Urc::Ntp { .. } => None,
         }
     }
 
@@ -482,6 +492,12 @@ impl<'a> Urc<'a> {
             }
             Urc::PowerDown(kind) => {
                 o.raw(kind.as_str().as_bytes());
+            }
+            Urc::Ntp { result, time } => {
+                o.raw(b"+QNTP: ").num(result.code());
+                if let Some(t) = time {
+                    o.comma().raw(b"\"").num(t).raw(b"\"");
+                }
             }
         }
     }

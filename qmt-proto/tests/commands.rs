@@ -23,7 +23,8 @@ use qmt_proto::params::*;
 use qmt_proto::ssl::{CipherSuite, SecLevel, SslVersion};
 use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_proto::{
-    Cfg, CfgInfo, CfgName, CfgValue, Command, SslCfg, SslInfo, SslName, SslOp, SslValue,
+    Cfg, CfgInfo, CfgName, CfgValue, Command, LtsMode, NtpSync, SslCfg, SslInfo, SslName, SslOp,
+    SslValue,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -414,6 +415,29 @@ fn net_command() -> BoxedStrategy<Command> {
             .prop_map(|r| Command::IprSet(BaudRate::new(i64::from(r)).unwrap()))
             .boxed(),
         Just(Command::IprRead).boxed(),
+        file_clock_command(),
+    ])
+    .boxed()
+}
+
+/// Every command of spec §10.8 and §10.9 with valid random values.
+fn file_clock_command() -> BoxedStrategy<Command> {
+    Union::new(vec![
+        proptest::option::of(file_name())
+            .prop_map(Command::FileList)
+            .boxed(),
+        file_name().prop_map(Command::FileDelete).boxed(),
+        Just(Command::ClockRead).boxed(),
+        (
+            cid(),
+            quoted(1, 100, HostName::new),
+            proptest::option::of(ranged(1, 65535, Port::new)),
+        )
+            .prop_map(|(cid, server, port)| Command::Ntp(NtpSync { cid, server, port }))
+            .boxed(),
+        proptest::option::of(ranged(0, 2, LtsMode::new))
+            .prop_map(Command::NetworkTime)
+            .boxed(),
     ])
     .boxed()
 }
@@ -860,6 +884,11 @@ fn net_commands_parse_leniently() {
         ("AT+QPOWD=2", "n"),
         ("AT+CFUN=256", "fun"),
         ("AT+CFUN=1,2", "rst"),
+        ("AT+QNTP=0,\"pool.ntp.org\"", "cid"),
+        ("AT+QNTP=1,\"pool.ntp.org\",0", "port"),
+        ("AT+QNTP=1,\"\"", "host_name"),
+        ("AT+QLTS=3", "mode"),
+        ("AT+QFDEL=\"\"", "filename"),
     ] {
         match Command::parse(line.as_bytes()) {
             Err(ParseError::Param(e)) => {
@@ -884,6 +913,11 @@ fn net_commands_parse_leniently() {
         "AT+QIACT",
         "AT+CGATT=1",
         "ATI?",
+        "AT+QFDEL",
+        "AT+CCLK",
+        "AT+QNTP",
+        "AT+QNTP=1",
+        "AT+QFLST=*",
     ] {
         assert_eq!(
             Command::parse(line.as_bytes()),
@@ -1597,6 +1631,24 @@ fn all_forms() -> Vec<Command> {
         Command::IfcRead,
         Command::IprSet(BaudRate::new(921_600).unwrap()),
         Command::IprRead,
+        Command::FileList(None),
+        Command::FileList(Some(FileName::new("*").unwrap())),
+        Command::FileList(Some(FileName::new("UFS:*").unwrap())),
+        Command::FileDelete(FileName::new("UFS:cacert.pem").unwrap()),
+        Command::FileDelete(FileName::new("*").unwrap()),
+        Command::ClockRead,
+        Command::Ntp(NtpSync {
+            cid: cid(1),
+            server: HostName::new("pool.ntp.org").unwrap(),
+            port: None,
+        }),
+        Command::Ntp(NtpSync {
+            cid: cid(1),
+            server: HostName::new("203.107.6.88").unwrap(),
+            port: Some(Port::new(123).unwrap()),
+        }),
+        Command::NetworkTime(None),
+        Command::NetworkTime(Some(LtsMode::CurrentLocal)),
     ]);
     v
 }
@@ -1606,7 +1658,7 @@ fn every_form_snapshot() {
     let forms = all_forms();
     // The list covers every (kind, form) pair of the spec and every variant round-trips.
     let pairs: HashSet<_> = forms.iter().map(Command::kind).collect();
-    assert_eq!(pairs.len(), 26 + 29 + 4, "{pairs:?}");
+    assert_eq!(pairs.len(), 26 + 29 + 4 + 7, "{pairs:?}");
     let mut lines = String::new();
     for cmd in &forms {
         assert_eq!(Command::parse(&cmd.to_bytes()).as_ref(), Ok(cmd));

@@ -14,7 +14,7 @@ use qmt_proto::net::{
 use qmt_proto::params::{ClientIdx, ContextId, MsgId, Port, RecvId};
 use qmt_proto::recv::{HexError, LenMode, PayloadForm, decode_hex, decode_hex_into};
 use qmt_proto::urc::{ConnValue, PubPrefix, Values};
-use qmt_proto::{FinalCode, Info, ModuleLine, Recv, RecvHook, Urc};
+use qmt_proto::{FinalCode, Info, ModuleLine, ModuleTime, NtpResult, Recv, RecvHook, Urc};
 
 fn c(n: i64) -> ClientIdx {
     ClientIdx::new(n).unwrap()
@@ -228,6 +228,52 @@ fn net_urc() -> impl Strategy<Value = Urc<'static>> {
         }),
         cid().prop_map(|cid| Urc::PdpDeact { cid }),
         prop::sample::select(PowerDownKind::ALL.to_vec()).prop_map(Urc::PowerDown),
+        (code(), prop::option::of(module_time())).prop_map(|(err, time)| Urc::Ntp {
+            result: NtpResult::from_code(err),
+            time
+        }),
+    ]
+}
+
+/// A valid module time in either year form (spec §10.9).
+fn module_time() -> impl Strategy<Value = ModuleTime> {
+    (
+        (0u16..=9999, any::<bool>()),
+        1u8..=12,
+        1u8..=31,
+        0u8..=23,
+        0u8..=59,
+        0u8..=59,
+        -96i8..=96,
+    )
+        .prop_map(
+            |((y, long_year), month, day, hour, minute, second, zone_quarters)| ModuleTime {
+                year: match (long_year, y % 100) {
+                    (true, _) => y,
+                    (false, yy) if yy >= 80 => 1900 + yy,
+                    (false, yy) => 2000 + yy,
+                },
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                zone_quarters,
+                long_year,
+            },
+        )
+}
+
+/// The information lines of spec §10.8 and §10.9.
+fn file_clock_info() -> impl Strategy<Value = Info<'static>> {
+    prop_oneof![
+        ("[^\"\r\n]{1,40}", any::<u64>()).prop_map(|(name, size)| Info::FileEntry {
+            name: leak_str(name),
+            size
+        }),
+        module_time().prop_map(Info::Clock),
+        (module_time(), prop::option::of(0u8..=99))
+            .prop_map(|(time, dst)| Info::NetworkTime { time, dst }),
     ]
 }
 
@@ -295,7 +341,7 @@ fn net_info() -> impl Strategy<Value = Info<'static>> {
 }
 
 /// The command kinds of spec §10.
-const NET_KINDS: [K; 23] = [
+const NET_KINDS: [K; 28] = [
     K::Ati,
     K::Cgmi,
     K::Cgmm,
@@ -319,6 +365,11 @@ const NET_KINDS: [K; 23] = [
     K::Cgpaddr,
     K::Cfun,
     K::Qpowd,
+    K::Qflst,
+    K::Qfdel,
+    K::Cclk,
+    K::Qntp,
+    K::Qlts,
 ];
 
 const TEST_KINDS: [K; 7] = [
@@ -359,6 +410,7 @@ fn info() -> impl Strategy<Value = Info<'static>> {
                 params: leak_str(params)
             })),
         net_info(),
+        file_clock_info(),
     ]
 }
 
@@ -547,6 +599,31 @@ proptest! {
             prop_assert_eq!(ModuleLine::parse(&bytes), ModuleLine::Urc(urc));
             prop_assert_eq!(Info::parse_for(kind, Form::Write, &bytes), None);
         }
+    }
+
+    /// File and clock answers are information for their own command only (spec §10.8, §10.9),
+    /// and context-free they are the same information; `+QNTP` is a URC, never information.
+    #[test]
+    fn file_and_clock_lines_are_classified_by_their_command(info in file_clock_info(),
+                                                            time in module_time(), err in code()) {
+        let mut bytes = Vec::new();
+        info.encode(&mut bytes);
+        let own = match info {
+            Info::FileEntry { .. } => [(K::Qflst, Form::Execute), (K::Qflst, Form::Write)],
+            Info::Clock(_) => [(K::Cclk, Form::Read), (K::Cclk, Form::Read)],
+            _ => [(K::Qlts, Form::Execute), (K::Qlts, Form::Write)],
+        };
+        prop_assert_eq!(ModuleLine::parse(&bytes), ModuleLine::Info(info.clone()));
+        for k in NET_KINDS {
+            for f in [Form::Read, Form::Write, Form::Execute] {
+                let want = own.contains(&(k, f)).then(|| info.clone());
+                prop_assert_eq!(Info::parse_for(k, f, &bytes), want, "{:?} {:?}", k, f);
+            }
+        }
+        let ntp = Urc::Ntp { result: NtpResult::from_code(err), time: Some(time) };
+        let line = enc(&ModuleLine::Urc(ntp));
+        prop_assert_eq!(ModuleLine::parse(&line), ModuleLine::Urc(ntp));
+        prop_assert_eq!(Info::parse_for(K::Qntp, Form::Write, &line), None);
     }
 
     /// Bare lines are information only for an identity command.
@@ -1748,4 +1825,71 @@ fn tolerated_variants() {
             ip: None
         })
     );
+}
+
+/// The lines of spec §10.8 and §10.9 as the module writes them, and tolerated or refused variants.
+#[test]
+fn file_and_clock_lines() {
+    assert_eq!(
+        Info::parse_for(K::Qflst, Form::Write, br#"+QFLST: "UFS:cacert.pem",1758"#),
+        Some(Info::FileEntry {
+            name: "UFS:cacert.pem",
+            size: 1758
+        })
+    );
+    assert_eq!(
+        ModuleLine::parse(br#"+qflst:  "RAM:a", 0"#),
+        ModuleLine::Info(Info::FileEntry {
+            name: "RAM:a",
+            size: 0
+        })
+    );
+    let Some(Info::Clock(t)) =
+        Info::parse_for(K::Cclk, Form::Read, br#"+CCLK: "00/01/01,00:00:42+00""#)
+    else {
+        panic!()
+    };
+    assert_eq!((t.year, t.second, t.long_year), (2000, 42, false));
+    let ntp = ModuleLine::parse(br#"+QNTP: 0,"2024/05/17,09:30:00+32""#);
+    let ModuleLine::Urc(Urc::Ntp {
+        result,
+        time: Some(time),
+    }) = ntp
+    else {
+        panic!("{ntp:?}")
+    };
+    assert_eq!(
+        (result, time.year, time.long_year),
+        (NtpResult::Synced, 2024, true)
+    );
+    assert_eq!(
+        ModuleLine::parse(b"+QNTP: 565"),
+        ModuleLine::Urc(Urc::Ntp {
+            result: NtpResult::from_code(565),
+            time: None
+        })
+    );
+    let Some(Info::NetworkTime { time, dst }) = Info::parse_for(
+        K::Qlts,
+        Form::Execute,
+        br#"+QLTS: "2019/01/13,03:40:48+32,0""#,
+    ) else {
+        panic!()
+    };
+    assert_eq!((time.year, time.hour, dst), (2019, 3, Some(0)));
+    for bad in [
+        &br#"+QFLST: "UFS:a""#[..],              // no size
+        br#"+QFLST: UFS:a,12"#,                  // unquoted name
+        br#"+QFLST: "UFS:a",-1"#,                // negative size
+        br#"+CCLK: 24/05/17,09:30:00+32"#,       // unquoted time
+        br#"+CCLK: "24/13/17,09:30:00+32""#,     // month 13
+        br#"+QNTP: 0,"yesterday""#,              // not a time
+        br#"+QLTS: "2019/01/13,03:40:48+32,x""#, // bad dst
+    ] {
+        assert!(
+            matches!(ModuleLine::parse(bad), ModuleLine::Unknown(_)),
+            "{:?}",
+            bad.escape_ascii().to_string()
+        );
+    }
 }

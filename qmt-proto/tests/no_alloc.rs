@@ -187,6 +187,10 @@ fn typing_network_lines_does_not_allocate() {
         b"+IPR: 115200",
         b"+CGPADDR: 1,\"10.7.157.1\"",
         b"NORMAL POWER DOWN",
+        b"+QFLST: \"UFS:cacert.pem\",1758",
+        b"+CCLK: \"24/05/17,09:30:00+32\"",
+        b"+QNTP: 0,\"2024/05/17,09:30:00+32\"",
+        b"+QLTS: \"2019/01/13,03:40:48+32,0\"",
     ];
     let classified: &[(K, Form, &[u8])] = &[
         (K::Gsn, Form::Execute, b"861234567890123"),
@@ -194,6 +198,8 @@ fn typing_network_lines_does_not_allocate() {
         (K::Cereg, Form::Read, b"+CEREG: 2,1,\"1A2B\",\"01C3D04\",7"),
         (K::Cpin, Form::Read, b"+CPIN: SIM PIN"),
         (K::Cfun, Form::Read, b"+CFUN: 4"),
+        (K::Qflst, Form::Write, b"+QFLST: \"UFS:a.pem\",4"),
+        (K::Cclk, Form::Read, b"+CCLK: \"00/01/01,00:00:05+00\""),
     ];
     let mut typed = 0usize;
     let n = allocations(|| {

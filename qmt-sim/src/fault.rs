@@ -8,7 +8,8 @@ use qmt_proto::params::ClientIdx;
 pub enum Fault {
     // --- applied by the module core -------------------------------------------------------
     /// A power cycle: every client is dropped without a word to its server, all state is lost
-    /// (configuration, files, echo back on), and the module says `RDY` again (spec §9).
+    /// (configuration, echo back on; files and the clock stay), and the module says `RDY` again
+    /// (spec §9).
     PowerCycle,
     /// These bytes are written to the serial line as they are, between frames (noise).
     Garbage(Vec<u8>),
@@ -37,6 +38,9 @@ pub enum Fault {
     /// The SIM is put back: `+QSIMSTAT: 1,1` when hot-swap detection is on, `+CPIN: READY` (or
     /// `SIM PIN`), and registration starts again.
     SimInserted,
+    /// From now on `AT+QFUPL` leaves out (`false`) or writes (`true`) its `+QFUPL: <size>,<checksum>`
+    /// answer (spec §10.8: sometimes not seen on real modules).
+    QfuplAnswer(bool),
 
     // --- applied by the IO shell -----------------------------------------------------------
     /// The server closes this client's connection (or every client's, with `None`).
@@ -86,7 +90,7 @@ impl Fault {
     /// console take them.
     pub const SYNTAX: &'static str = "close [IDX] | stall [IDX] | resume [IDX] | dns-fail [NAME] | \
         dns-restore | garbage TEXT | urc LINE | split MAX:DELAY_MS | power-cycle | fill-slots IDX | \
-        burst TOPIC COUNT | pdp-deact CID | reg-lost | reg-regained | sim-remove | sim-insert";
+        burst TOPIC COUNT | pdp-deact CID | reg-lost | reg-regained | sim-remove | sim-insert | qfupl-answer on|off";
 }
 
 /// `close 0`, `stall`, `dns-fail broker.example.com`, `garbage \x00\xffnoise`, `urc +QMTSTAT: 0,1`,
@@ -132,6 +136,11 @@ impl core::str::FromStr for Fault {
             "reg-regained" => Ok(Fault::RegistrationRegained),
             "sim-remove" => Ok(Fault::SimRemoved),
             "sim-insert" => Ok(Fault::SimInserted),
+            "qfupl-answer" => match rest {
+                "on" => Ok(Fault::QfuplAnswer(true)),
+                "off" => Ok(Fault::QfuplAnswer(false)),
+                _ => Err(err(format!("qfupl-answer `{rest}`: expected on or off"))),
+            },
             "fill-slots" => idx(rest)?
                 .map(Fault::FillRecvSlots)
                 .ok_or_else(|| err("fill-slots needs a client index".into())),
@@ -210,8 +219,10 @@ mod tests {
 
     #[test]
     fn text_forms_parse() {
-        let cases: [(&str, Fault); 17] = [
+        let cases: [(&str, Fault); 19] = [
             ("pdp-deact 1", Fault::PdpDeact { cid: 1 }),
+            ("qfupl-answer off", Fault::QfuplAnswer(false)),
+            ("qfupl-answer on", Fault::QfuplAnswer(true)),
             ("reg-lost", Fault::RegistrationLost),
             ("reg-regained", Fault::RegistrationRegained),
             ("sim-remove", Fault::SimRemoved),

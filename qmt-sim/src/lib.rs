@@ -5,7 +5,8 @@
 //! - [`module::Module`]: the sans-IO core (spec §9): the AT channel, six MQTT clients, their
 //!   configuration, uploaded files and SSL contexts, and the SIM, registration and PDP contexts
 //!   of spec §10 ([`NetworkSim`]: [`NetworkSim::default`] is already registered with context 1
-//!   active, [`NetworkSim::cold`] leaves the bring-up to the host). Bytes, network events and
+//!   active, [`NetworkSim::cold`] leaves the bring-up to the host), and the file system and clock
+//!   of spec §10.8/§10.9 ([`ClockSim`]; files and the `+QFUPL` answer in [`NetworkSim`]). Bytes, network events and
 //!   time in; bytes for the host, network actions and the next deadline out. Its documented
 //!   choices, where the spec is silent or uncertain, are at the top of [`module`] and
 //!   [`module::network`].
@@ -69,6 +70,7 @@ pub mod uart;
 pub use broker::EmbeddedBroker;
 pub use fault::Fault;
 pub use module::SerialSettings;
+pub use module::clock::ClockSim;
 pub use module::network::{
     BootUrcs, Identity, NetworkSim, Operator, RegOutcome, SignalLevel, SimCard, SimPin,
 };

@@ -65,17 +65,19 @@
 //! - **Network**: a `Connected` for a client that is not opening is answered with `Close`;
 //!   `Closed` while opening is `+QMTOPEN: idx,5`.
 
+pub mod clock;
 mod config;
 mod errors;
+mod files;
+mod files_cmds;
 mod host_input;
 mod net_cmds;
 pub mod network;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use qmt_proto::cfg::{DataEncoding, MsgRecvMode, SslMode, ViewMode};
-use qmt_proto::checksum::qfupl_checksum;
 use qmt_proto::codes::{
     CloseResult, ConnState, ConnackCode, DiscResult, OpenResult, PacketResult, PingResult,
     StatCode, StoreStatus,
@@ -96,8 +98,10 @@ use crate::fault::Fault;
 use crate::mqtt::{KeptState, Op, Session, SessionConfig, SessionEvent};
 use crate::net::{ConnectError, NetAction, NetEvent, TlsConfig};
 
+use clock::Clock;
 use config::{ClientConfig, SslContext, cfg_test_ranges};
 use errors::CmeError;
+use files::FileSystem;
 use host_input::{Line, LineAssembler};
 use network::{Network, NetworkSim};
 
@@ -232,18 +236,6 @@ impl std::fmt::Debug for OpenData {
     }
 }
 
-/// The user file system (`AT+QFUPL`): names with their `UFS:` prefix, contents never printed.
-#[derive(Default)]
-struct Files(BTreeMap<String, Vec<u8>>);
-
-impl std::fmt::Debug for Files {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(k, v)| (k, v.len())))
-            .finish()
-    }
-}
-
 /// Whether the module is up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Power {
@@ -269,7 +261,10 @@ pub struct Module {
     net: VecDeque<NetAction>,
     clients: [Client; 6],
     ssl: [SslContext; 6],
-    files: Files,
+    files: FileSystem,
+    clock: Clock,
+    /// Whether `AT+QFUPL` writes its `+QFUPL` answer (configured, changed by a fault).
+    qfupl_answer: bool,
     serial: SerialSettings,
 }
 
@@ -329,6 +324,9 @@ impl Module {
     fn powered_up(now: Instant, network: Network) -> Module {
         // A delay past the clock's range is taken as none (no panic on any configuration).
         let until = now.checked_add(network.config().boot_delay).unwrap_or(now);
+        let files = FileSystem::with(&network.config().files);
+        let clock = Clock::new(&network.config().clock, now);
+        let qfupl_answer = network.config().qfupl_answer;
         let mut m = Module {
             power: Power::Booting { until },
             network,
@@ -340,7 +338,9 @@ impl Module {
             net: VecDeque::new(),
             clients: Default::default(),
             ssl: Default::default(),
-            files: Files::default(),
+            files,
+            clock,
+            qfupl_answer,
             serial: SerialSettings::default(),
         };
         if until <= now {
@@ -472,6 +472,9 @@ impl Module {
         }
         self.network.handle_timeout(now);
         self.apply_notes();
+        if self.clock.ntp_due.is_some_and(|t| t <= now) {
+            self.ntp_result(now);
+        }
         if self
             .data
             .as_ref()
@@ -506,6 +509,7 @@ impl Module {
             .chain(self.data.as_ref().and_then(|d| d.deadline))
             .chain(boot)
             .chain(self.network.poll_timeout())
+            .chain(self.clock.ntp_due)
             .min()
     }
 
@@ -578,13 +582,17 @@ impl Module {
                 self.update_accepting(idx, now);
                 self.pump(idx, now);
             }
+            Fault::QfuplAnswer(on) => {
+                debug!(on, "fault: +QFUPL answer");
+                self.qfupl_answer = on;
+            }
             other => debug!(?other, "fault for the IO shell: ignored by the core"),
         }
         self.apply_notes();
     }
 
     /// A power cycle or reset: every client is dropped without a word to its server, all state is
-    /// lost (configuration, files, echo back on), and the module boots again with the same
+    /// lost (configuration, echo back on; files and the clock stay), and the module boots again with the same
     /// network configuration. Output already queued stays ahead of the new boot URCs.
     fn restart(&mut self, now: Instant) {
         for idx in ClientIdx::all() {
@@ -597,9 +605,18 @@ impl Module {
         // What is outside the module survives it: a SIM that was pulled out is still out, and
         // coverage that was lost is still lost.
         let network = self.network.restarted();
+        // Files are in flash and the clock is backed up: both survive (module/files.rs,
+        // module/clock.rs); a pending NTP request does not.
+        let files = std::mem::take(&mut self.files);
+        let mut clock = self.clock.clone();
+        clock.ntp_due = None;
+        let qfupl_answer = self.qfupl_answer;
         let serial = self.serial;
         *self = Module::powered_up(now, network);
         self.serial = serial;
+        self.files = files;
+        self.clock = clock;
+        self.qfupl_answer = qfupl_answer;
         let boot = std::mem::replace(&mut self.out, out);
         self.out.extend_from_slice(&boot);
         self.net = net;
@@ -1074,6 +1091,10 @@ impl Module {
                     self.pump(idx, now);
                 }
             }
+            Command::FileUpload(f) if phase.is_some() && self.files.exists(f.name().as_str()) => {
+                debug!(name = %f.name().as_str(), "upload to an existing name");
+                self.error(CmeError::FileAlreadyExists);
+            }
             Command::FileUpload(f) => match phase {
                 Some(DataPhase::Connect { len }) => {
                     let timeout = f.timeout().map_or(QFUPL_DEFAULT_TIMEOUT, |t| {
@@ -1123,6 +1144,12 @@ impl Module {
             | Command::CfunSet { .. }
             | Command::CfunRead
             | Command::PowerDown(_)) => self.execute_net(cmd, now),
+            // §10.8 and §10.9: files and the clock (module/files_cmds.rs).
+            cmd @ (Command::FileList(_)
+            | Command::FileDelete(_)
+            | Command::ClockRead
+            | Command::Ntp(_)
+            | Command::NetworkTime(_)) => self.execute_files_clock(cmd, now),
         }
     }
 
@@ -1134,7 +1161,7 @@ impl Module {
         let c = &self.ssl[usize::from(ctx.get())];
         let file = |name: &Option<qmt_proto::params::FileName>| {
             name.as_ref()
-                .and_then(|n| self.files.0.get(n.as_str()).cloned())
+                .and_then(|n| self.files.get(n.as_str()).map(<[u8]>::to_vec))
         };
         Some(TlsConfig {
             ctx: ctx.get(),
@@ -1214,14 +1241,14 @@ impl Module {
                 self.ok();
             }
             DataKind::Upload { name } => {
-                let checksum = qfupl_checksum(&data.buf);
-                let upload_size = u64::try_from(data.buf.len()).unwrap_or(u64::MAX);
-                debug!(%name, upload_size, "file uploaded");
-                self.files.0.insert(name, data.buf);
-                self.info(Info::QfUpl {
-                    upload_size,
-                    checksum,
-                });
+                let (upload_size, checksum) = self.files.store(&name, data.buf);
+                debug!(%name, upload_size, answer = self.qfupl_answer, "file uploaded");
+                if self.qfupl_answer {
+                    self.info(Info::QfUpl {
+                        upload_size,
+                        checksum,
+                    });
+                }
                 self.ok();
             }
         }

@@ -189,7 +189,9 @@ fn a_wrong_ca_fails_the_open_with_minus_1() {
     // The client is not open: nothing to connect, and it can be opened again.
     assert_eq!(h.cmd("AT+QMTOPEN?"), ["OK"]);
     assert_eq!(h.cmd(r#"AT+QMTCONN=0,"x""#), ["ERROR"]);
-    // With the right CA the same client opens.
+    // With the right CA the same client opens (the old file deleted first: an upload to an
+    // existing name is refused with 407, spec §10.8).
+    h.ok(r#"AT+QFDEL="UFS:cacert.pem""#);
     support::session::upload(&mut h, "cacert.pem", &pki.ca_pem);
     h.open(0, AWS, 8883);
 }

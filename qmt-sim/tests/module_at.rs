@@ -621,8 +621,12 @@ fn qfupl_takes_exact_bytes_and_reports_the_checksum() {
         h.send_bytes(&[0x12, 0x34, 0x56, 0x78]),
         lines(&["+QFUPL: 4,444c", "OK"])
     );
-    // Without a size: a file error.
+    // Without a size: a file error (before the name is looked at).
     assert_eq!(h.send("AT+QFUPL=\"UFS:v\"\r"), lines(&["+CME ERROR: 400"]));
+    assert_eq!(
+        h.send("AT+QFUPL=\"UFS:new\"\r"),
+        lines(&["+CME ERROR: 400"])
+    );
 }
 
 #[test]
@@ -832,7 +836,8 @@ fn power_cycle_resets_everything_and_says_rdy() {
             NetAction::Close { client_idx: c(5) },
         ]
     );
-    // Echo is back on, CMEE is 0, configuration, SSL contexts, files and slots are gone.
+    // Echo is back on, CMEE is 0, configuration, SSL contexts and slots are gone; files are in
+    // flash and stay (module/files.rs).
     // (The lone CR is an empty line: ignored, not echoed; the half-typed line is gone.)
     assert_eq!(h.send("\rAT\r"), "AT\r\r\nOK\r\n");
     h.send("ATE0\r");
@@ -850,7 +855,9 @@ fn power_cycle_resets_everything_and_says_rdy() {
     h.send("AT+QSSLCFG=\"cacert\",0,\"UFS:ca\"\r");
     h.send("AT+QMTOPEN=0,\"h\",1\r");
     match h.net().as_slice() {
-        [NetAction::Connect { tls: Some(t), .. }] => assert_eq!(t.ca_cert, None),
+        [NetAction::Connect { tls: Some(t), .. }] => {
+            assert_eq!(t.ca_cert.as_deref(), Some(&b"ca"[..]));
+        }
         other => panic!("{other:?}"),
     }
 }

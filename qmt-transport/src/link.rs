@@ -315,6 +315,9 @@ pub struct Timeouts {
     pub deactivate: Duration,
     /// `AT+CFUN` (spec §10.1: 15 s: switching the radio on or off).
     pub functionality: Duration,
+    /// `AT+QNTP` (spec §10.9: 125 s). The `OK` comes at once on the modules seen so far; the
+    /// result `+QNTP` follows within the same bound, which the caller waits for.
+    pub ntp: Duration,
 }
 
 impl Default for Timeouts {
@@ -330,6 +333,7 @@ impl Default for Timeouts {
             activate: Duration::from_secs(150),
             deactivate: Duration::from_secs(40),
             functionality: Duration::from_secs(15),
+            ntp: Duration::from_secs(125),
         }
     }
 }
@@ -521,6 +525,7 @@ impl Timeouts {
             K::Qiact => self.activate,
             K::Qideact => self.deactivate,
             K::Cfun => self.functionality,
+            K::Qntp => self.ntp,
             // §10 commands answered at once: 300 ms (`config`) is too short for a busy module
             // (`AT+CPIN?` may take 5 s), so they share the 5 s class.
             K::Ati
@@ -543,7 +548,12 @@ impl Timeouts {
             | K::Cgpaddr
             | K::Qpowd
             | K::Ifc
-            | K::Ipr => self.other,
+            | K::Ipr
+            // §10.8 and §10.9 commands answered at once.
+            | K::Qflst
+            | K::Qfdel
+            | K::Cclk
+            | K::Qlts => self.other,
         }
     }
 }

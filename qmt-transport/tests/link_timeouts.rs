@@ -21,6 +21,7 @@ fn short() -> Timeouts {
         activate: Duration::from_secs(150),
         deactivate: Duration::from_secs(40),
         functionality: Duration::from_secs(15),
+        ntp: Duration::from_secs(125),
     }
 }
 

@@ -242,6 +242,8 @@ enum Purpose {
         name: String,
         /// What `+QFUPL` said (upload steps).
         qfupl: Option<(u64, u16)>,
+        /// The `+QFLST` lines (name, size) of a listing step (spec §10.8).
+        listed: Vec<(String, u64)>,
     },
     /// `AT+QMTRECV=<idx>,<recv_id>`: its information lines are messages.
     ReadSlot {
@@ -340,6 +342,10 @@ struct State {
     restarts: u64,
     /// `+QMTRECV` length modes to hand the link (set when a client's configuration is done).
     recv_len: Vec<(ClientIdx, qmt_proto::recv::LenMode)>,
+    /// Files this core uploaded and the module confirmed, by full name: (size, checksum). The
+    /// module has no command that returns a stored file's checksum (spec §10.8), so only these
+    /// can be recognised as identical and skipped (session.rs "Provisioning").
+    uploaded: HashMap<String, (u64, u16)>,
     stats: CoreStats,
     closed: bool,
     /// A [`CoreEvent::Port`] waits to be taken: nothing is written until then.
@@ -406,6 +412,7 @@ impl ModemCore {
                 next_seq: 0,
                 restarts: 0,
                 recv_len: Vec::new(),
+                uploaded: HashMap::new(),
                 stats: CoreStats::default(),
                 closed: false,
                 port_hold: false,
@@ -848,6 +855,9 @@ impl State {
                     checksum,
                 },
             ) => *qfupl = Some((upload_size, checksum)),
+            (Purpose::Configure { listed, .. }, Info::FileEntry { name, size }) => {
+                listed.push((name.to_owned(), size));
+            }
             (Purpose::ReadSlot { idx, delivered, .. }, Info::Message(recv)) => {
                 let idx = *idx;
                 let first = !*delivered;
@@ -1041,9 +1051,10 @@ impl State {
                 seq,
                 name,
                 qfupl,
+                listed,
             } => {
                 let result = match result {
-                    Ok(Ok(())) => Ok(qfupl),
+                    Ok(Ok(())) => Ok(session::ConfigAnswer { qfupl, listed }),
                     Ok(Err(cme)) => Err(ClientError::Module { command: name, cme }),
                     Err(e) => Err(command_error(&name, e)),
                 };

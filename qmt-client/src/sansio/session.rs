@@ -1,6 +1,21 @@
 //! A client's connect and recovery sequences as states of the core: configure (TLS provisioning,
 //! every `AT+QMTCFG`) → `AT+QMTOPEN` (once more after `AT+QMTCLOSE` when the index is occupied) →
 //! `AT+QMTCONN` → re-subscribe; and the requests carried across a loss into recovery.
+//!
+//! # Provisioning (spec §7, §10.8)
+//!
+//! With TLS files to upload, configure first lists the module's files (`AT+QFLST="*"`). An upload
+//! to a name that exists fails with `+CME ERROR: 407` on many firmware, and the module has no
+//! command that returns a stored file's checksum, so the rule is:
+//! - same name, same size, and a checksum this core remembers for that name (the `+QFUPL`
+//!   answer to an upload it made, which matched its own computation) → the upload is skipped;
+//! - a file of that name otherwise (unknown content: another size, or uploaded by someone else,
+//!   or before this core started) → `AT+QFDEL="<name>"`, then the upload;
+//! - no such file → the upload.
+//!
+//! When an upload ends with `OK` but no `+QFUPL` answer (sometimes not seen on real modules),
+//! `AT+QFLST="<name>"` confirms it: the name with the size written is success (and the core
+//! remembers the checksum of what it wrote), anything else [`ClientError::UploadIncomplete`].
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -30,14 +45,49 @@ enum Origin {
 struct ConfigCmd {
     command: Command,
     data: Option<Vec<u8>>,
-    check: Option<UploadCheck>,
+    role: Role,
+}
+
+/// What a configure command is for, so its answer can be judged.
+#[derive(Default)]
+enum Role {
+    /// A setting: `OK` is all.
+    #[default]
+    Plain,
+    /// `AT+QFLST="*"` before the uploads: decides which to skip and which to delete first.
+    List,
+    /// `AT+QFUPL`: the `+QFUPL` answer must match.
+    Upload(UploadCheck),
+    /// `AT+QFLST="<name>"` after an upload without a `+QFUPL` answer: the size must match.
+    Confirm(UploadCheck),
+}
+
+/// What a configure command's answer held.
+pub(super) struct ConfigAnswer {
+    /// `+QFUPL: <size>,<checksum>`.
+    pub(super) qfupl: Option<(u64, u16)>,
+    /// `+QFLST: "<name>",<size>` lines.
+    pub(super) listed: Vec<(String, u64)>,
+}
+
+/// A file's full name: with its drive, `UFS:` when it has none (spec §7).
+fn full_name(name: &str) -> String {
+    if name.contains(':') {
+        name.to_owned()
+    } else {
+        format!("UFS:{name}")
+    }
+}
+
+fn same_file(a: &str, b: &str) -> bool {
+    full_name(a).eq_ignore_ascii_case(&full_name(b))
 }
 
 /// The step running.
 enum Stage {
     Configure {
         cmds: VecDeque<ConfigCmd>,
-        check: Option<UploadCheck>,
+        current: Role,
     },
     Open,
     Close,
@@ -140,11 +190,23 @@ impl State {
                 let options = &slot.options;
                 if let (Some(files), Some(ctx)) = (options.tls_files(), options.tls_context()) {
                     match files.provision_commands(i64::from(ctx.get())) {
-                        Ok(steps) => cmds.extend(steps.into_iter().map(|s| ConfigCmd {
-                            command: s.command,
-                            data: s.data,
-                            check: s.expect,
-                        })),
+                        Ok(steps) => {
+                            if steps.iter().any(|s| s.expect.is_some()) {
+                                match qmt_proto::params::FileName::new("*") {
+                                    Ok(all) => cmds.push_back(ConfigCmd {
+                                        command: Command::FileList(Some(all)),
+                                        data: None,
+                                        role: Role::List,
+                                    }),
+                                    Err(e) => return self.step_done(idx, id, Err(e.into()), now),
+                                }
+                            }
+                            cmds.extend(steps.into_iter().map(|s| ConfigCmd {
+                                command: s.command,
+                                data: s.data,
+                                role: s.expect.map_or(Role::Plain, Role::Upload),
+                            }));
+                        }
                         Err(e) => return self.step_done(idx, id, Err(e), now),
                     }
                 }
@@ -155,10 +217,13 @@ impl State {
                         .map(|(command, data)| ConfigCmd {
                             command,
                             data,
-                            check: None,
+                            role: Role::Plain,
                         }),
                 );
-                seq.stage = Stage::Configure { cmds, check: None };
+                seq.stage = Stage::Configure {
+                    cmds,
+                    current: Role::Plain,
+                };
                 self.next_config(idx, id, now);
                 return;
             }
@@ -252,12 +317,12 @@ impl State {
         let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
             return;
         };
-        let Stage::Configure { cmds, check } = &mut seq.stage else {
+        let Stage::Configure { cmds, current } = &mut seq.stage else {
             return;
         };
         match cmds.pop_front() {
             Some(c) => {
-                *check = c.check;
+                *current = c.role;
                 let name = crate::error::command_name(&c.command);
                 self.send(
                     c.command,
@@ -267,6 +332,7 @@ impl State {
                         seq: id,
                         name,
                         qfupl: None,
+                        listed: Vec::new(),
                     },
                 );
             }
@@ -279,30 +345,66 @@ impl State {
         }
     }
 
-    /// A configure command ended (with what `+QFUPL` said, for uploads).
+    /// A configure command ended (with what `+QFUPL` and `+QFLST` said).
     pub(super) fn configure_done(
         &mut self,
         idx: ClientIdx,
         id: u64,
-        result: Result<Option<(u64, u16)>, ClientError>,
+        result: Result<ConfigAnswer, ClientError>,
         now: Instant,
     ) {
-        let Some(slot) = self.slot(idx) else { return };
+        let uploaded = &mut self.uploaded;
+        let Some(slot) = self.clients[super::slot_index(idx)].as_mut() else {
+            return;
+        };
         let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
             return;
         };
-        let Stage::Configure { check, .. } = &mut seq.stage else {
+        let Stage::Configure { cmds, current } = &mut seq.stage else {
             return;
         };
-        let checked = match (result, check.take()) {
+        let checked = match (result, std::mem::take(current)) {
             (Err(e), _) => Err(e),
-            (Ok(_), None) => Ok(()),
-            (Ok(Some((size, sum))), Some(c)) => c.verify(size, sum),
-            (Ok(None), Some(c)) => Err(ClientError::UploadIncomplete {
-                file: c.file.clone(),
-                sent: c.size,
-                stored: 0,
-            }),
+            (Ok(_), Role::Plain) => Ok(()),
+            (Ok(answer), Role::List) => plan_uploads(cmds, &answer.listed, uploaded),
+            (Ok(answer), Role::Upload(c)) => match answer.qfupl {
+                Some((size, sum)) => c.verify(size, sum).map(|()| {
+                    uploaded.insert(full_name(&c.file).to_ascii_uppercase(), (size, sum));
+                }),
+                None => {
+                    // No `+QFUPL` answer (spec §10.8): a listing of the name confirms the size.
+                    tracing::info!(file = %c.file, "no +QFUPL answer: confirming with AT+QFLST");
+                    qmt_proto::params::FileName::new(c.file.clone())
+                        .map(|name| {
+                            cmds.push_front(ConfigCmd {
+                                command: Command::FileList(Some(name)),
+                                data: None,
+                                role: Role::Confirm(c),
+                            });
+                        })
+                        .map_err(ClientError::from)
+                }
+            },
+            (Ok(answer), Role::Confirm(c)) => {
+                let stored = answer
+                    .listed
+                    .iter()
+                    .find(|(name, _)| same_file(name, &c.file))
+                    .map(|&(_, size)| size);
+                if stored == Some(c.size) {
+                    uploaded.insert(
+                        full_name(&c.file).to_ascii_uppercase(),
+                        (c.size, c.checksum),
+                    );
+                    Ok(())
+                } else {
+                    Err(ClientError::UploadIncomplete {
+                        file: c.file.clone(),
+                        sent: c.size,
+                        stored: stored.unwrap_or(0),
+                    })
+                }
+            }
         };
         match checked {
             Ok(()) => self.next_config(idx, id, now),
@@ -595,4 +697,39 @@ fn loss_cause(e: &ClientError) -> LossCause {
         ClientError::PingTimeout => LossCause::PingTimeout,
         _ => LossCause::ModuleRestarted,
     }
+}
+
+/// After the listing (`AT+QFLST="*"`): drops the uploads of files the module holds already as
+/// this core left them, and puts `AT+QFDEL` before the uploads of names that exist otherwise
+/// (module docs "Provisioning").
+fn plan_uploads(
+    cmds: &mut VecDeque<ConfigCmd>,
+    listed: &[(String, u64)],
+    uploaded: &std::collections::HashMap<String, (u64, u16)>,
+) -> Result<(), ClientError> {
+    let mut planned = VecDeque::with_capacity(cmds.len());
+    for cmd in cmds.drain(..) {
+        let Role::Upload(c) = &cmd.role else {
+            planned.push_back(cmd);
+            continue;
+        };
+        let Some(&(_, size)) = listed.iter().find(|(name, _)| same_file(name, &c.file)) else {
+            planned.push_back(cmd);
+            continue;
+        };
+        let remembered = uploaded.get(&full_name(&c.file).to_ascii_uppercase());
+        if size == c.size && remembered == Some(&(c.size, c.checksum)) {
+            tracing::info!(file = %c.file, size, "the module holds this file already: not uploaded");
+            continue;
+        }
+        tracing::info!(file = %c.file, size, "a file of this name exists: deleted before the upload");
+        planned.push_back(ConfigCmd {
+            command: Command::FileDelete(qmt_proto::params::FileName::new(c.file.clone())?),
+            data: None,
+            role: Role::Plain,
+        });
+        planned.push_back(cmd);
+    }
+    *cmds = planned;
+    Ok(())
 }

@@ -1489,3 +1489,156 @@ fn start_up_sets_flow_control_and_rate_and_holds_bytes_until_the_port_follows() 
         h.events
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// TLS provisioning (spec §7, §10.8; session.rs "Provisioning").
+
+fn tls_options(ca: &[u8]) -> ClientOptions {
+    ClientOptions::builder()
+        .host("broker")
+        .port(8883)
+        .client_id("dev")
+        .tls(2)
+        .tls_files(crate::options::TlsFiles::new().ca_cert("ca.pem", ca.to_vec()))
+        .build()
+        .unwrap()
+}
+
+impl H {
+    /// Answers `OK` to every command until the host writes one starting with `prefix`; returns it.
+    fn ok_until(&mut self, prefix: &str) -> String {
+        for _ in 0..64 {
+            let w = self.written();
+            let cmd = w.trim_end_matches('\r').to_owned();
+            assert!(!cmd.is_empty(), "the host stopped before {prefix}");
+            if cmd.starts_with(prefix) {
+                return cmd;
+            }
+            assert!(!cmd.starts_with("AT+QFUPL"), "unexpected upload {cmd}");
+            self.line("OK");
+        }
+        panic!("no {prefix}");
+    }
+
+    /// Opens and connects client 0 (the configure step is done).
+    fn open_conn(&mut self, op: OpId) {
+        let open = self.ok_until("AT+QMTOPEN");
+        assert_eq!(open, "AT+QMTOPEN=0,\"broker\",8883");
+        self.line("OK");
+        self.line("+QMTOPEN: 0,0");
+        self.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+        assert_eq!(self.done(op), Ok(Completion::Connected));
+    }
+
+    /// Disconnects client 0.
+    fn disc(&mut self) {
+        let op = self.submit(Request::Disconnect);
+        self.answer("AT+QMTDISC=0", "OK|+QMTDISC: 0,0");
+        assert_eq!(self.done(op), Ok(Completion::Disconnected));
+    }
+
+    /// The upload of `data` as `UFS:ca.pem`, the module answering `answer` after the data.
+    fn upload_ca(&mut self, data: &[u8], answer: &str) {
+        self.expect(&format!("AT+QFUPL=\"UFS:ca.pem\",{}", data.len()));
+        self.line("CONNECT");
+        assert_eq!(self.written().as_bytes(), data);
+        for l in answer.split('|') {
+            self.line(l);
+        }
+    }
+}
+
+#[test]
+fn provisioning_lists_first_and_skips_a_file_it_uploaded_itself() {
+    let mut h = H::ready();
+    let ca = b"-----BEGIN CERTIFICATE-----\nabc\n";
+    let sum = qmt_proto::checksum::qfupl_checksum(ca);
+    h.add(tls_options(ca), false);
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "OK");
+    h.upload_ca(ca, &format!("+QFUPL: {},{sum:04x}|OK", ca.len()));
+    h.open_conn(op);
+    h.disc();
+    // The module lists the file with the size written, and this core knows its checksum.
+    let op = h.submit(Request::Connect);
+    h.answer(
+        "AT+QFLST=\"*\"",
+        &format!(
+            "+QFLST: \"UFS:ca.pem\",{}|+QFLST: \"UFS:other\",9|OK",
+            ca.len()
+        ),
+    );
+    h.open_conn(op);
+}
+
+#[test]
+fn provisioning_deletes_a_file_it_does_not_know_before_uploading() {
+    let mut h = H::ready();
+    let ca = b"new CA";
+    let sum = qmt_proto::checksum::qfupl_checksum(ca);
+    h.add(tls_options(ca), false);
+    let op = h.submit(Request::Connect);
+    // Same name and even the same size, but not uploaded by this core: content unknown.
+    h.answer(
+        "AT+QFLST=\"*\"",
+        &format!("+QFLST: \"UFS:ca.pem\",{}|OK", ca.len()),
+    );
+    h.answer("AT+QFDEL=\"UFS:ca.pem\"", "OK");
+    h.upload_ca(ca, &format!("+QFUPL: {},{sum:04x}|OK", ca.len()));
+    h.open_conn(op);
+}
+
+#[test]
+fn a_missing_qfupl_answer_is_confirmed_by_listing_the_name() {
+    let mut h = H::ready();
+    let ca = b"abcd";
+    h.add(tls_options(ca), false);
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "OK");
+    h.upload_ca(ca, "OK");
+    h.answer("AT+QFLST=\"UFS:ca.pem\"", "+QFLST: \"UFS:ca.pem\",4|OK");
+    h.open_conn(op);
+    h.disc();
+    // Confirmed by size, so remembered: the next connect skips it.
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "+QFLST: \"UFS:ca.pem\",4|OK");
+    h.open_conn(op);
+}
+
+#[test]
+fn a_missing_qfupl_answer_and_a_short_file_fail_the_connect() {
+    let mut h = H::ready();
+    let ca = b"abcd";
+    h.add(tls_options(ca), false);
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "OK");
+    h.upload_ca(ca, "OK");
+    h.answer("AT+QFLST=\"UFS:ca.pem\"", "+QFLST: \"UFS:ca.pem\",2|OK");
+    assert_eq!(
+        h.done(op),
+        Err(ClientError::UploadIncomplete {
+            file: "UFS:ca.pem".into(),
+            sent: 4,
+            stored: 2
+        })
+    );
+    assert_eq!(h.written(), "", "nothing opened");
+}
+
+#[test]
+fn a_file_whose_size_changed_is_deleted_and_uploaded_again() {
+    let mut h = H::ready();
+    let ca = b"abcd";
+    h.add(tls_options(ca), false);
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "OK");
+    h.upload_ca(ca, "+QFUPL: 4,0206|OK");
+    h.open_conn(op);
+    h.disc();
+    // Someone replaced it (another size): this core's memory does not match.
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "+QFLST: \"UFS:ca.pem\",10|OK");
+    h.answer("AT+QFDEL=\"UFS:ca.pem\"", "OK");
+    h.upload_ca(ca, "+QFUPL: 4,0206|OK");
+    h.open_conn(op);
+}

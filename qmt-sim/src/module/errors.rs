@@ -52,6 +52,10 @@ pub(super) enum CmeError {
     FileInvalidInput,
     /// 421: `AT+QFUPL` data timed out.
     FileTimeout,
+    /// 405: `AT+QFDEL` of a file that does not exist (spec §10.8).
+    FileNotFound,
+    /// 407: `AT+QFUPL` to a name that exists (spec §10.8).
+    FileAlreadyExists,
 }
 
 impl CmeError {
@@ -71,6 +75,8 @@ impl CmeError {
             CmeError::PdpActivationFailed => 148,
             CmeError::FileInvalidInput => 400,
             CmeError::FileTimeout => 421,
+            CmeError::FileNotFound => 405,
+            CmeError::FileAlreadyExists => 407,
         }
     }
 
@@ -90,6 +96,8 @@ impl CmeError {
             CmeError::PdpActivationFailed => "unspecified GPRS error",
             CmeError::FileInvalidInput => "invalid input value",
             CmeError::FileTimeout => "time out",
+            CmeError::FileNotFound => "file not found",
+            CmeError::FileAlreadyExists => "file already exists",
         }
     }
 
@@ -99,6 +107,8 @@ impl CmeError {
             self,
             CmeError::FileInvalidInput
                 | CmeError::FileTimeout
+                | CmeError::FileNotFound
+                | CmeError::FileAlreadyExists
                 | CmeError::SimNotInserted
                 | CmeError::SimPinRequired
                 | CmeError::SimPukRequired
@@ -109,7 +119,7 @@ impl CmeError {
 
 /// The names after `AT+` the module knows: a command line that fails to parse but names one of
 /// them is malformed (50), anything else is unsupported (4).
-const KNOWN: [&[u8]; 35] = [
+const KNOWN: [&[u8]; 40] = [
     b"CMEE",
     b"CGMI",
     b"CGMM",
@@ -145,6 +155,11 @@ const KNOWN: [&[u8]; 35] = [
     b"QFUPL",
     b"QSSLCFG",
     b"QPOWD",
+    b"QFLST",
+    b"QFDEL",
+    b"CCLK",
+    b"QNTP",
+    b"QLTS",
 ];
 
 /// The error for a line that starts with `AT` but does not parse as a command.

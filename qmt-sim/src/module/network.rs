@@ -258,6 +258,14 @@ pub struct NetworkSim {
     /// The firmware activates context 1 itself (with the network's default APN, the context's
     /// own APN left empty) whenever the module registers and context 1 is inactive.
     pub auto_context: bool,
+    /// The module's clock and the network's time (spec §10.9).
+    pub clock: super::clock::ClockSim,
+    /// Files in the module's file system at power-up (name, bytes; spec §10.8), e.g. a CA
+    /// certificate left by an earlier provisioning. A name without a drive is on `UFS:`.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Whether `AT+QFUPL` answers `+QFUPL: <size>,<checksum>` before its `OK` (spec §10.8: the
+    /// answer is sometimes not seen on real modules; `false` leaves it out).
+    pub qfupl_answer: bool,
 }
 
 impl Default for NetworkSim {
@@ -277,6 +285,9 @@ impl Default for NetworkSim {
             signal: SignalLevel::default(),
             expected_apn: None,
             auto_context: true,
+            clock: super::clock::ClockSim::default(),
+            files: Vec::new(),
+            qfupl_answer: true,
         }
     }
 }
