@@ -444,6 +444,19 @@ def main():
         write("sim_commands", f"{name}-ate0", b"\xff\x21\x1f" + script + host)
         write("sim_commands", f"{name}-c3-slow", b"\xff\x22\x0f\x62" + script + host)
 
+    # line_damage: [n, per message: msgid (2 bytes LE), length, payload; per message a damage
+    # byte (bit 7 damaged, bit 6 drop, bits 0-5 offset) and the inserted byte; tail].
+    def damage_seed(msgs, damages, tail=b""):
+        out = bytes([len(msgs)])
+        for msgid, payload in msgs:
+            out += msgid.to_bytes(2, "little") + bytes([len(payload)]) + payload
+        return out + damages + tail
+    hello = [(1, b"hello"), (2, b"a\r\nOK\r\n"), (3, b'{"relay":1}')]
+    write("line_damage", "intact", damage_seed(hello, b"\x00\x00\x00"))
+    write("line_damage", "drop", damage_seed(hello, b"\xc2\x00\x00"))
+    write("line_damage", "insert", damage_seed(hello, b"\x00\x83\x22\x00"))
+    write("line_damage", "tail", damage_seed(hello, b"\x00\x00\xc1", b"\r\n+QMTRECV: 0,9,\"t\",99,\"x\r\nOK\r\n"))
+
     for t in sorted(SEEDS.iterdir()):
         files = list(t.iterdir())
         print(f"{t.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

@@ -71,6 +71,15 @@ pub enum Fault {
         /// How many messages.
         count: usize,
     },
+    /// UART damage (spec §10.7) in both directions: each byte on the line is, with probability
+    /// `per_million` / 1,000,000, dropped, flipped (one bit) or preceded by an inserted byte, one
+    /// third each (0 turns it off). Deterministic for a `seed`.
+    LineDamage {
+        /// Damaged bytes per million bytes.
+        per_million: u32,
+        /// Seed of the damage's random choices.
+        seed: u64,
+    },
 }
 
 /// Why a fault description did not parse.
@@ -90,7 +99,8 @@ impl Fault {
     /// console take them.
     pub const SYNTAX: &'static str = "close [IDX] | stall [IDX] | resume [IDX] | dns-fail [NAME] | \
         dns-restore | garbage TEXT | urc LINE | split MAX:DELAY_MS | power-cycle | fill-slots IDX | \
-        burst TOPIC COUNT | pdp-deact CID | reg-lost | reg-regained | sim-remove | sim-insert | qfupl-answer on|off";
+        burst TOPIC COUNT | pdp-deact CID | reg-lost | reg-regained | sim-remove | sim-insert | qfupl-answer on|off | \
+        damage RATE [SEED]";
 }
 
 /// `close 0`, `stall`, `dns-fail broker.example.com`, `garbage \x00\xffnoise`, `urc +QMTSTAT: 0,1`,
@@ -159,6 +169,29 @@ impl core::str::FromStr for Fault {
                     delay_ms,
                 })
             }
+            "damage" => {
+                let mut words = rest.split_whitespace();
+                let rate = words.next().unwrap_or_default();
+                let p: f64 = rate
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| (0.0..=1.0).contains(p))
+                    .ok_or_else(|| {
+                        err(format!(
+                            "damage: RATE `{rate}` is not a probability 0-1 (e.g. 1e-4)"
+                        ))
+                    })?;
+                let seed = match words.next() {
+                    Some(s) => s
+                        .parse()
+                        .map_err(|_| err(format!("damage: SEED `{s}` is not a number")))?,
+                    None => 1,
+                };
+                Ok(Fault::LineDamage {
+                    per_million: (p * 1e6).round() as u32,
+                    seed,
+                })
+            }
             "burst" => {
                 let (topic, count) = rest
                     .rsplit_once(char::is_whitespace)
@@ -219,7 +252,7 @@ mod tests {
 
     #[test]
     fn text_forms_parse() {
-        let cases: [(&str, Fault); 19] = [
+        let cases: [(&str, Fault); 21] = [
             ("pdp-deact 1", Fault::PdpDeact { cid: 1 }),
             ("qfupl-answer off", Fault::QfuplAnswer(false)),
             ("qfupl-answer on", Fault::QfuplAnswer(true)),
@@ -249,6 +282,20 @@ mod tests {
                 },
             ),
             ("power-cycle", Fault::PowerCycle),
+            (
+                "damage 1e-4 7",
+                Fault::LineDamage {
+                    per_million: 100,
+                    seed: 7,
+                },
+            ),
+            (
+                "damage 0",
+                Fault::LineDamage {
+                    per_million: 0,
+                    seed: 1,
+                },
+            ),
             ("fill-slots 1", Fault::FillRecvSlots(idx(1))),
             (
                 "burst topic/a b 10",

@@ -44,7 +44,7 @@ use crate::fault::Fault;
 use crate::module::network::NetworkSim;
 use crate::module::{Module, SerialSettings};
 use crate::net::{ConnectError, NetAction, NetEvent};
-use crate::uart::{LineConfig, Pacer};
+use crate::uart::{Damage, LineConfig, Pacer};
 
 /// The module core as the shell drives it: exactly the methods of [`Module`] (construction aside,
 /// see [`Sim::start_with`]). Tests implement it with small fakes (an echoing core, a core that
@@ -272,6 +272,7 @@ impl Sim {
                 baud,
                 overrun: 0,
                 rx_blocked: false,
+                damage: None,
                 core,
                 master,
                 _slave: slave,
@@ -473,6 +474,8 @@ struct Shell<C> {
     overrun: u64,
     /// Host bytes wait in the pty for room on the paced line.
     rx_blocked: bool,
+    /// UART damage in both directions ([`Fault::LineDamage`]).
+    damage: Option<Damage>,
 }
 
 impl<C: Core> Shell<C> {
@@ -639,6 +642,17 @@ impl<C: Core> Shell<C> {
                 self.next_write = None;
             }
             Fault::Burst { topic, count } => burst(self.net.broker_addr, topic, count),
+            Fault::LineDamage { per_million, seed } => {
+                if let Some(d) = &self.damage {
+                    tracing::info!(
+                        dropped = d.counts[0],
+                        flipped = d.counts[1],
+                        inserted = d.counts[2],
+                        "line damage so far"
+                    );
+                }
+                self.damage = (per_million > 0).then(|| Damage::new(per_million, seed));
+            }
             other => self.core.inject(other, now),
         }
     }
@@ -660,7 +674,13 @@ impl<C: Core> Shell<C> {
                     if let Some(t) = self.trace.as_mut() {
                         t(TraceDir::Host, &buf[..n]);
                     }
-                    self.pacer.rx_arrived(&buf[..n], now);
+                    match self.damage.as_mut() {
+                        Some(d) => {
+                            let damaged = d.apply(&buf[..n]);
+                            self.pacer.rx_arrived(&damaged, now);
+                        }
+                        None => self.pacer.rx_arrived(&buf[..n], now),
+                    }
                     self.feed_due(now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -686,6 +706,14 @@ impl<C: Core> Shell<C> {
     }
 
     fn queue_output(&mut self, bytes: &[u8]) {
+        let damaged;
+        let bytes = match self.damage.as_mut() {
+            Some(d) => {
+                damaged = d.apply(bytes);
+                &damaged[..]
+            }
+            None => bytes,
+        };
         if self.out.len() + bytes.len() > MAX_PENDING_OUTPUT {
             self.out_dropped += bytes.len();
             tracing::warn!(

@@ -136,6 +136,60 @@ impl Pacer {
     }
 }
 
+/// UART damage ([`crate::Fault::LineDamage`]): bytes dropped, flipped or inserted at random, at a
+/// rate, deterministically for a seed.
+#[derive(Debug)]
+pub(crate) struct Damage {
+    per_million: u32,
+    rng: u64,
+    /// Bytes dropped, flipped and inserted so far.
+    pub(crate) counts: [u64; 3],
+}
+
+impl Damage {
+    pub(crate) fn new(per_million: u32, seed: u64) -> Damage {
+        Damage {
+            per_million,
+            // SplitMix64's increment keeps a zero seed from sticking at zero.
+            rng: seed ^ 0x9e37_79b9_7f4a_7c15,
+            counts: [0; 3],
+        }
+    }
+
+    /// `bytes` as they arrive at the other end of a damaged line.
+    pub(crate) fn apply(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len() + 1);
+        for &b in bytes {
+            if self.per_million == 0 || (self.next() % 1_000_000) as u32 >= self.per_million {
+                out.push(b);
+                continue;
+            }
+            match self.next() % 3 {
+                0 => self.counts[0] += 1,
+                1 => {
+                    self.counts[1] += 1;
+                    out.push(b ^ (1 << (self.next() % 8)));
+                }
+                _ => {
+                    self.counts[2] += 1;
+                    out.push(self.next() as u8);
+                    out.push(b);
+                }
+            }
+        }
+        out
+    }
+
+    /// SplitMix64.
+    fn next(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
 /// 10 bits per byte (start, 8 data, stop).
 fn byte_time(baud: u32) -> Duration {
     Duration::from_nanos(10_000_000_000 / u64::from(baud.max(1)))
@@ -153,6 +207,27 @@ fn allowance(byte_time: Option<Duration>, free_at: Instant, now: Instant) -> usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn damage_drops_flips_and_inserts_at_its_rate() {
+        let mut d = Damage::new(10_000, 7);
+        let input = vec![b'a'; 1_000_000];
+        let out = d.apply(&input);
+        let total: u64 = d.counts.iter().sum();
+        // 1 % of a million bytes, give or take.
+        assert!((9_000..11_000).contains(&total), "{:?}", d.counts);
+        assert!(d.counts.iter().all(|&c| c > 2_500), "{:?}", d.counts);
+        assert_eq!(
+            out.len() as i64,
+            input.len() as i64 - d.counts[0] as i64 + d.counts[2] as i64
+        );
+        // Off: nothing changes; and a seed gives the same damage again.
+        assert_eq!(Damage::new(0, 7).apply(b"hello"), b"hello");
+        assert_eq!(
+            Damage::new(500_000, 3).apply(b"hello world"),
+            Damage::new(500_000, 3).apply(b"hello world")
+        );
+    }
 
     #[test]
     fn an_unpaced_line_moves_everything_at_once() {
