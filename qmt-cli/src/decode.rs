@@ -263,8 +263,11 @@ impl<W: Write> Printer<'_, W> {
                 "<<",
                 "damaged",
                 &format!(
-                    "+QMTRECV of client {client_idx}, msgid {msgid}, topic {topic:?}: payload does \
-                     not match its length ({} bytes: {})",
+                    "+QMTRECV (client {}, msgid {}, topic {:?}) damaged on the line: dropped ({} \
+                     bytes: {})",
+                    client_idx.map_or_else(|| "?".to_owned(), |c| c.to_string()),
+                    msgid.map_or_else(|| "?".to_owned(), |m| m.to_string()),
+                    topic.unwrap_or("?"),
                     line.len(),
                     escape(line, 80)
                 ),

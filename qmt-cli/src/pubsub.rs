@@ -713,8 +713,10 @@ fn subscribe(args: &SubArgs) -> Result<(), Failure> {
                 RecoveryEvent::Retrying { .. } => {}
             },
             Event::MessageDamaged { msgid, topic } => eprintln!(
-                "qmt sub: a message on {topic} (msgid {msgid}) arrived damaged on the serial line \
-                 and was dropped; use --flow rtscts on a UART"
+                "qmt sub: a message (topic {}, msgid {}) arrived damaged on the serial line and \
+                 was dropped; use --flow rtscts on a UART",
+                topic.as_deref().unwrap_or("?"),
+                msgid.map_or_else(|| "?".to_owned(), |m| m.to_string())
             ),
             // Never silent: say how many and where (qmt-client's `LagSource` docs say why).
             Event::Lagged { dropped, source } => {

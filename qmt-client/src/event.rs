@@ -226,12 +226,13 @@ pub enum Event {
     /// A message arrived damaged and was dropped: its `+QMTRECV` payload did not match its length
     /// (bytes lost or added on a UART without flow control, spec §10.7). The module has already
     /// acknowledged it to the broker, so it will not come again: this is the loss, reported.
-    /// Only clients whose lines carry lengths (qmt's default, `msg_len_enable` 1) can tell.
+    /// Only clients whose lines carry lengths (qmt's default, `msg_len_enable` 1) can tell. When
+    /// the line's head was hit too, every client hears it, without msgid or topic.
     MessageDamaged {
-        /// Its packet identifier (0 for QoS 0), from the line's head.
-        msgid: u16,
-        /// Its topic, from the line's head.
-        topic: String,
+        /// Its packet identifier (0 for QoS 0), when the line's head still says.
+        msgid: Option<u16>,
+        /// Its topic, when the line's head still says.
+        topic: Option<String>,
     },
     /// Events were lost before they reached this connection: `dropped` of them since the previous
     /// receive. Where, and what it means, is in `source`.

@@ -279,12 +279,12 @@ pub enum Output<'a> {
     /// message id and the topic). Lines the miscounted payload ran into are framed again and
     /// handled as usual.
     Damaged {
-        /// The client the message was for (from the line's head).
-        client_idx: ClientIdx,
-        /// Its packet identifier (0 for QoS 0).
-        msgid: MsgId,
-        /// Its topic.
-        topic: &'a str,
+        /// The client the message was for, when the line's head still says.
+        client_idx: Option<ClientIdx>,
+        /// Its packet identifier (0 for QoS 0), when the head still says.
+        msgid: Option<MsgId>,
+        /// Its topic, when the head still says.
+        topic: Option<&'a str>,
         /// The damaged line, without CR LF.
         line: &'a [u8],
     },
@@ -1223,10 +1223,8 @@ impl Link {
         // The one context-free parse of the line; classification below reuses it.
         self.stats.parses += 1;
         let typed = ModuleLine::parse(bytes);
-        if let (Some(at), ModuleLine::Urc(Urc::Recv(r))) =
-            (self.damaged_recv(&typed, bytes), &typed)
-        {
-            return self.on_damaged(r, bytes, at, now, emit);
+        if let Some(d) = self.damage_of(&typed, bytes) {
+            return self.on_damaged(d, bytes, now, emit);
         }
         match typed {
             ModuleLine::Final(code) => self.on_final(code, bytes, now, emit),
@@ -1237,62 +1235,72 @@ impl Link {
         }
     }
 
-    /// Whether `typed` is a `+QMTRECV` of a client whose lines carry lengths, with a length in its
-    /// head that its payload does not match: the line the framer cut by the length is not the
-    /// line the module sent. Returns where the module's line really ended (its first CR LF, or
-    /// the end).
-    fn damaged_recv(&mut self, typed: &ModuleLine<'_>, bytes: &[u8]) -> Option<usize> {
-        let ModuleLine::Urc(Urc::Recv(r)) = typed else {
-            return None;
+    /// Whether `typed` is a damaged `+QMTRECV` (spec §10.7): returns where the module's line
+    /// really ended (its first CR LF, or the end) and what its head still says. Damaged is:
+    /// - for a client whose lines carry lengths, a payload that does not match its length, or a
+    ///   line without a length (the length field itself was hit);
+    /// - the unquoted reading of a payload that starts with `"`, once that client's module has
+    ///   sent a quoted one (`5,"hel"` is `5,"hello"` with two bytes lost);
+    /// - a line that starts `+QMTRECV:` and fits no shape.
+    fn damage_of<'b>(&mut self, typed: &ModuleLine<'b>, bytes: &'b [u8]) -> Option<Damage<'b>> {
+        let end = crlf(bytes).unwrap_or(bytes.len());
+        let r = match typed {
+            ModuleLine::Urc(Urc::Recv(r)) => r,
+            ModuleLine::Unknown(l) if l.starts_with(b"+QMTRECV:") => {
+                return Some(Damage {
+                    end,
+                    client_idx: damaged_client(l),
+                    msgid: None,
+                    topic: None,
+                });
+            }
+            _ => return None,
         };
         let seen = &mut self.quoted_seen[usize::from(r.client_idx.get())];
-        let hook = self.framer.hook();
-        if hook.mode(r.client_idx) != LenMode::On {
+        if self.framer.hook().mode(r.client_idx) == LenMode::Off || r.form == PayloadForm::Split {
             // Without lengths nothing can be checked; the split form's data run is cut by its
             // own count.
             return None;
         }
-        let counted = matches!(
-            at_codec::PayloadHook::counted(&hook, bytes),
-            at_codec::Counted::Inline(_)
-        );
         let matches = r.payload_len == Some(r.payload.len());
-        // `5,"hel"`: two bytes of `5,"hello"` lost read as the unquoted form of `"hel"`; a
-        // module that quotes its payloads does not send that.
         let requoted = r.form == PayloadForm::Unquoted && r.payload.first() == Some(&b'"') && *seen;
         if r.form == PayloadForm::Quoted && matches {
             *seen = true;
         }
-        if !counted || (matches && !requoted) {
+        if matches && !requoted {
             return None;
         }
-        Some(crlf(bytes).unwrap_or(bytes.len()))
+        Some(Damage {
+            end,
+            client_idx: Some(r.client_idx),
+            msgid: Some(r.msgid),
+            topic: Some(r.topic),
+        })
     }
 
-    /// Reports a damaged `+QMTRECV` (its bytes up to `end`), then frames again what follows: the
-    /// lines its miscounted payload swallowed.
+    /// Reports a damaged `+QMTRECV` (its bytes up to `d.end`), then frames again what follows:
+    /// the lines its miscounted payload swallowed.
     fn on_damaged(
         &mut self,
-        r: &qmt_proto::Recv<'_>,
+        d: Damage<'_>,
         bytes: &[u8],
-        end: usize,
         now: Instant,
         emit: &mut impl FnMut(Output<'_>),
     ) {
         self.stats.damaged += 1;
         tracing::warn!(
-            client = r.client_idx.get(),
-            msgid = r.msgid.get(),
-            len = end,
-            "a +QMTRECV does not match its length: line damage, message dropped"
+            client = ?d.client_idx.map(ClientIdx::get),
+            msgid = ?d.msgid.map(MsgId::get),
+            len = d.end,
+            "a damaged +QMTRECV (line damage): message dropped"
         );
         emit(Output::Damaged {
-            client_idx: r.client_idx,
-            msgid: r.msgid,
-            topic: r.topic,
-            line: &bytes[..end],
+            client_idx: d.client_idx,
+            msgid: d.msgid,
+            topic: d.topic,
+            line: &bytes[..d.end],
         });
-        let mut rest = bytes.get(end + 2..).unwrap_or_default();
+        let mut rest = bytes.get(d.end + 2..).unwrap_or_default();
         while !rest.is_empty() {
             let cut = crlf(rest).unwrap_or(rest.len());
             let (line, after) = rest.split_at(cut);
@@ -1492,4 +1500,26 @@ const MAX_SILENT_GHOSTS: usize = 64;
 /// Where the first CR LF of `bytes` starts.
 fn crlf(bytes: &[u8]) -> Option<usize> {
     bytes.windows(2).position(|w| w == b"\r\n")
+}
+
+/// What a damaged `+QMTRECV` still says ([`Link::damage_of`]).
+struct Damage<'a> {
+    /// Where the module's line ended in the framed bytes.
+    end: usize,
+    client_idx: Option<ClientIdx>,
+    msgid: Option<MsgId>,
+    topic: Option<&'a str>,
+}
+
+/// The client index of a `+QMTRECV: <idx>,…` line that fits no shape, if its first field is one.
+fn damaged_client(line: &[u8]) -> Option<ClientIdx> {
+    let rest = line.strip_prefix(b"+QMTRECV:")?;
+    let digits: Vec<u8> = rest
+        .iter()
+        .copied()
+        .skip_while(|b| *b == b' ')
+        .take_while(u8::is_ascii_digit)
+        .collect();
+    let n: i64 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+    ClientIdx::new(n).ok()
 }

@@ -350,6 +350,8 @@ struct State {
     closed: bool,
     /// A [`CoreEvent::Port`] waits to be taken: nothing is written until then.
     port_hold: bool,
+    /// When a garbled line last made buffered clients look at their slots again.
+    garble_rescan: Option<Instant>,
 }
 
 /// One module's whole client side, sans-IO (see the [module docs](self)).
@@ -416,6 +418,7 @@ impl ModemCore {
                 stats: CoreStats::default(),
                 closed: false,
                 port_hold: false,
+                garble_rescan: None,
             },
         }
     }
@@ -812,7 +815,12 @@ impl State {
                 self.command_done(token, Ok(result), now);
             }
             Output::Failed { token, error } => self.command_done(token, Err(error), now),
-            Output::Urc { typed, .. } => self.on_urc(&typed, now),
+            Output::Urc { typed, .. } => {
+                if matches!(typed, ModuleLine::Unknown(_)) {
+                    self.garbled(now);
+                }
+                self.on_urc(&typed, now);
+            }
             // What the link consumed itself (echoes, the data invitation it answers, late and
             // marker answers, over-long lines): nothing for the client.
             Output::Echo { .. }
@@ -827,13 +835,24 @@ impl State {
                 ..
             } => {
                 self.stats.damaged_messages += 1;
-                self.client_event(
-                    client_idx,
-                    Event::MessageDamaged {
-                        msgid: msgid.get(),
-                        topic: topic.to_owned(),
-                    },
-                );
+                self.garbled(now);
+                let event = Event::MessageDamaged {
+                    msgid: msgid.map(MsgId::get),
+                    topic: topic.map(str::to_owned),
+                };
+                match client_idx {
+                    Some(idx) => self.client_event(idx, event),
+                    None => {
+                        // The head was hit too: whose message it was is unknown, so every
+                        // client hears it.
+                        let all: Vec<ClientIdx> = ClientIdx::all()
+                            .filter(|i| self.clients[slot_index(*i)].is_some())
+                            .collect();
+                        for idx in all {
+                            self.client_event(idx, event.clone());
+                        }
+                    }
+                }
             }
         }
     }
@@ -964,6 +983,29 @@ impl State {
         let resolutions = self.correlator.on_urc(line, now);
         for r in resolutions {
             self.resolve(r, now);
+        }
+    }
+
+    /// A line that fits no shape, or a damaged message (spec §10.7, line damage): it may have
+    /// been the announcement `+QMTRECV: <idx>,<recv_id>` of a stored message, which nobody would
+    /// read then. Buffered clients look at their slots again (`AT+QMTRECV?`), at most once a
+    /// second.
+    fn garbled(&mut self, now: Instant) {
+        let buffered = self
+            .clients
+            .iter()
+            .flatten()
+            .any(|s| s.options.receives_buffered());
+        let recent = self
+            .garble_rescan
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+        let pending = self
+            .purposes
+            .values()
+            .any(|p| matches!(p, Purpose::Rescan { .. }));
+        if buffered && !recent && !pending && self.startup.is_ready() {
+            self.garble_rescan = Some(now);
+            self.rescan();
         }
     }
 

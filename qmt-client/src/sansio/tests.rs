@@ -1642,3 +1642,32 @@ fn a_file_whose_size_changed_is_deleted_and_uploaded_again() {
     h.upload_ca(ca, "+QFUPL: 4,0206|OK");
     h.open_conn(op);
 }
+
+#[test]
+fn a_garbled_line_makes_buffered_clients_look_at_their_slots_again() {
+    // Spec §10.7: line damage may have hit the announcement `+QMTRECV: <idx>,<recv_id>`.
+    let mut h = H::ready();
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .recv_mode(qmt_proto::cfg::MsgRecvMode::Buffered, true)
+        .build()
+        .unwrap();
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert!(h.done(op).is_ok());
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,0,0,0|OK");
+    h.line("+QMTRXCV: 0,3");
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,0,1,0|OK");
+    h.answer("AT+QMTRECV=0,3", "+QMTRECV: 0,9,\"t\",3,abc|OK");
+    assert!(matches!(h.client_events().as_slice(), [Event::Message(m)] if m.payload() == b"abc"));
+    // At most once a second.
+    h.line("\u{1}garbage");
+    assert_eq!(h.written(), "");
+    h.advance(Duration::from_millis(1100));
+    h.line("\u{1}garbage");
+    h.expect("AT+QMTRECV?");
+}
