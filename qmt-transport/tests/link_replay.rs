@@ -333,7 +333,8 @@ fn finish_hands_over_what_is_left() {
         link.finish_with(t, |_| panic!("nothing left"));
     }
 
-    // A cut split-form run: its header, then the bytes that came.
+    // A cut split-form run: its header (a message without its payload: damaged, never
+    // delivered), then the bytes that came.
     let mut link = new_link(t);
     link.set_recv_len(
         qmt_proto::params::ClientIdx::new(0).unwrap(),
@@ -344,7 +345,7 @@ fn finish_hands_over_what_is_left() {
     link.finish_with(t, |o| out.push(own(o)));
     assert_eq!(
         out,
-        [Out::Urc(s("+QMTRECV: 0,0,\"t\",9")), Out::Urc(s("abc"))]
+        [Out::Damaged(s("+QMTRECV: 0,0,\"t\",9")), Out::Urc(s("abc"))]
     );
 }
 
