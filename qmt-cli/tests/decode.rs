@@ -614,10 +614,12 @@ fn split_form_edge_cases_keep_order_and_empty_payloads() {
     // Found by the decode_stream fuzz campaign (no panic, but wrong output):
     // 1. `…,5\r\r\n` is not a split header (the framer's hook sees the CR); the line must not be
     //    held back behind the prompt that follows it.
+    //    With lengths known (`split`), a line without a usable length is no message: it is
+    //    reported damaged (spec §10.7), in its place.
     let f = TempFile::new("split-cr", b"\r\n+QMTRECV: 0,0,\"t\",5\r\r\n> ");
     let out = decode_ok(&f.0, &["--recv-len", "split"]);
     let kinds: Vec<&str> = events(&out).iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["urc", "prompt"], "{out}");
+    assert_eq!(kinds, ["damaged", "prompt"], "{out}");
     // 2. A split header announcing 0 bytes is an empty split message, not the payload "0".
     let f = TempFile::new("split-empty", b"\r\n+QMTRECV: 0,0,\"t\",0\r\n\r\nOK\r\n");
     let out = decode_ok(&f.0, &["--recv-len", "split"]);

@@ -1257,17 +1257,26 @@ impl Link {
             _ => return None,
         };
         let seen = &mut self.quoted_seen[usize::from(r.client_idx.get())];
-        if self.framer.hook().mode(r.client_idx) == LenMode::Off || r.form == PayloadForm::Split {
+        let hook = self.framer.hook();
+        let mode = hook.mode(r.client_idx);
+        if mode == LenMode::Off || r.form == PayloadForm::Split {
             // Without lengths nothing can be checked; the split form's data run is cut by its
             // own count.
             return None;
         }
+        let counted = matches!(
+            at_codec::PayloadHook::counted(&hook, bytes),
+            at_codec::Counted::Inline(_)
+        );
         let matches = r.payload_len == Some(r.payload.len());
         let requoted = r.form == PayloadForm::Unquoted && r.payload.first() == Some(&b'"') && *seen;
         if r.form == PayloadForm::Quoted && matches {
             *seen = true;
         }
-        if matches && !requoted {
+        // `LenMode::On` may also mean "not known" (a replayed capture): only a client known to
+        // send lengths (`Split`, msg_len_enable 1) makes a line without one damaged.
+        let unlengthed = r.payload_len.is_none() && mode == LenMode::Split;
+        if !(counted && !matches || requoted || unlengthed) {
             return None;
         }
         Some(Damage {
