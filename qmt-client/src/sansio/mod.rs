@@ -244,6 +244,10 @@ enum Purpose {
         qfupl: Option<(u64, u16)>,
         /// The `+QFLST` lines (name, size) of a listing step (spec §10.8).
         listed: Vec<(String, u64)>,
+        /// What `+CCLK` said (the clock check, spec §10.9).
+        clock: Option<qmt_proto::ModuleTime>,
+        /// What `+QSSLCFG: "ignorelocaltime"` said.
+        ignores_time: Option<bool>,
     },
     /// `AT+QMTRECV=<idx>,<recv_id>`: its information lines are messages.
     ReadSlot {
@@ -346,6 +350,9 @@ struct State {
     /// module has no command that returns a stored file's checksum (spec §10.8), so only these
     /// can be recognised as identical and skipped (session.rs "Provisioning").
     uploaded: HashMap<String, (u64, u16)>,
+    /// How long a configure step waits for `+QNTP` after `AT+QNTP`'s `OK` (the link's QNTP
+    /// deadline, spec §10.9: 125 s).
+    ntp_wait: Duration,
     stats: CoreStats,
     closed: bool,
     /// A [`CoreEvent::Port`] waits to be taken: nothing is written until then.
@@ -413,6 +420,7 @@ impl ModemCore {
                 restarts: 0,
                 recv_len: Vec::new(),
                 uploaded: HashMap::new(),
+                ntp_wait: config.link.timeouts.ntp,
                 stats: CoreStats::default(),
                 closed: false,
                 port_hold: false,
@@ -530,6 +538,7 @@ impl ModemCore {
         }
         self.st.startup_timer(now);
         self.st.network_timer(now);
+        self.st.ntp_timers(now, false);
         self.st.recovery_timers(now);
         self.flush(now);
     }
@@ -548,6 +557,7 @@ impl ModemCore {
         take(self.st.correlator.poll_timeout());
         take(self.st.startup.poll_timeout());
         take(self.st.network.poll_timeout());
+        take(self.st.ntp_deadline());
         // While the bearer is being repaired, recovery attempts wait for it (`network.rs`).
         let up = self.st.network.is_up();
         for slot in self.st.clients.iter().flatten() {
@@ -858,6 +868,14 @@ impl State {
             (Purpose::Configure { listed, .. }, Info::FileEntry { name, size }) => {
                 listed.push((name.to_owned(), size));
             }
+            (Purpose::Configure { clock, .. }, Info::Clock(t)) => *clock = Some(t),
+            (
+                Purpose::Configure { ignores_time, .. },
+                Info::Ssl(qmt_proto::SslInfo {
+                    value: qmt_proto::ssl::SslValue::IgnoreLocalTime(on),
+                    ..
+                }),
+            ) => *ignores_time = Some(on),
             (Purpose::ReadSlot { idx, delivered, .. }, Info::Message(recv)) => {
                 let idx = *idx;
                 let first = !*delivered;
@@ -953,8 +971,10 @@ impl State {
             }
             ModuleLine::Urc(Urc::Rdy) => {
                 self.on_rdy();
+                self.ntp_timers(now, true);
                 self.network_rdy(now);
             }
+            ModuleLine::Urc(Urc::Ntp { result, .. }) => self.ntp_urc(*result, now),
             ModuleLine::Urc(urc) => self.network_urc(urc, now),
             _ => {}
         }
@@ -1052,9 +1072,16 @@ impl State {
                 name,
                 qfupl,
                 listed,
+                clock,
+                ignores_time,
             } => {
                 let result = match result {
-                    Ok(Ok(())) => Ok(session::ConfigAnswer { qfupl, listed }),
+                    Ok(Ok(())) => Ok(session::ConfigAnswer {
+                        qfupl,
+                        listed,
+                        clock,
+                        ignores_time,
+                    }),
                     Ok(Err(cme)) => Err(ClientError::Module { command: name, cme }),
                     Err(e) => Err(command_error(&name, e)),
                 };
