@@ -37,6 +37,7 @@
 //! assert!(matches!(core.poll_event(), Some(CoreEvent::Ready(_))));
 //! ```
 
+mod files;
 mod network;
 mod reads;
 mod redelivery;
@@ -60,6 +61,7 @@ use crate::msgid::MsgIdAllocator;
 use crate::options::ClientOptions;
 use crate::recovery::{Recovery, RecoveryPolicy};
 
+pub use files::FileRequest;
 pub use network::{
     ModemStatus, MqttClientState, NetworkConfig, PdpContext, Registration, Rung, SimState, Stage,
     stat_words,
@@ -263,6 +265,15 @@ enum Purpose {
     Quiet { name: &'static str },
     /// A query or action of the network side (bring-up, repair, a status request).
     Net { whom: For, query: Query },
+    /// A user's file request (`files.rs`).
+    File {
+        op: OpId,
+        step: files::FileStep,
+        /// `+QFLST` lines (name, size).
+        listed: Vec<(String, u64)>,
+        /// `+QFUPL: <size>,<checksum>`.
+        qfupl: Option<(u64, u16)>,
+    },
 }
 
 /// Who waits for a two-phase operation's outcome.
@@ -632,6 +643,32 @@ impl ModemCore {
         Ok(op)
     }
 
+    /// A request on the module's files (list, delete, upload; spec §7, §10.8); it ends with a
+    /// [`CoreEvent::Done`] whose completion is [`Completion::Files`],
+    /// [`Completion::FileDeleted`] or [`Completion::FileUploaded`]. Names without a drive get
+    /// `UFS:`.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`]; [`ClientError::NotConnected`] before start-up finished;
+    /// [`ClientError::Invalid`] for a bad name or size (nothing is written).
+    pub fn file_request(
+        &mut self,
+        request: FileRequest,
+        now: Instant,
+    ) -> Result<OpId, ClientError> {
+        if self.st.closed {
+            return Err(ClientError::Closed);
+        }
+        if !self.st.startup.is_ready() {
+            return Err(ClientError::NotConnected);
+        }
+        let op = OpId(self.st.next_op);
+        self.st.start_file(op, request)?;
+        self.st.next_op += 1;
+        self.flush(now);
+        Ok(op)
+    }
+
     /// What bring-up learnt and what the network side has seen since (registration URCs, a lost
     /// bearer); empty without bring-up. For a fresh picture use
     /// [`query_status`](Self::query_status).
@@ -869,6 +906,16 @@ impl State {
                 listed.push((name.to_owned(), size));
             }
             (Purpose::Configure { clock, .. }, Info::Clock(t)) => *clock = Some(t),
+            (Purpose::File { listed, .. }, Info::FileEntry { name, size }) => {
+                listed.push((name.to_owned(), size));
+            }
+            (
+                Purpose::File { qfupl, .. },
+                Info::QfUpl {
+                    upload_size,
+                    checksum,
+                },
+            ) => *qfupl = Some((upload_size, checksum)),
             (
                 Purpose::Configure { ignores_time, .. },
                 Info::Ssl(qmt_proto::SslInfo {
@@ -1099,6 +1146,27 @@ impl State {
                 }
             }
             Purpose::Net { whom, query } => self.net_done(whom, query, result, now),
+            Purpose::File {
+                op,
+                step,
+                listed,
+                qfupl,
+            } => {
+                let name = match &step {
+                    files::FileStep::List | files::FileStep::Confirm(_) => "AT+QFLST",
+                    files::FileStep::Delete => "AT+QFDEL",
+                    files::FileStep::Upload(_) => "AT+QFUPL",
+                };
+                let answer = match result {
+                    Ok(Ok(())) => Ok((listed, qfupl)),
+                    Ok(Err(cme)) => Err(ClientError::Module {
+                        command: name.to_owned(),
+                        cme,
+                    }),
+                    Err(e) => Err(command_error(name, e)),
+                };
+                self.file_done(op, step, answer);
+            }
             Purpose::Quiet { name } => match result {
                 Ok(Ok(())) => {}
                 Ok(Err(cme)) => tracing::warn!(command = name, %cme, "refused"),
@@ -1147,6 +1215,12 @@ impl State {
                 query,
                 Ok(Err(ModuleError::CmeText(reason.to_owned()))),
                 now,
+            ),
+            Purpose::File { op, .. } => self.done(
+                op,
+                Err(ClientError::Port {
+                    reason: reason.to_owned(),
+                }),
             ),
             Purpose::Rescan { .. } | Purpose::Quiet { .. } => {}
         }

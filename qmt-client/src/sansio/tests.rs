@@ -1875,3 +1875,89 @@ fn tls_without_files_asks_the_context_for_ignorelocaltime() {
     h.answer("AT+CCLK?", "+CCLK: \"25/06/01,12:00:00+00\"|OK");
     h.open_next(op);
 }
+
+// ------------------------------------------------------------------------------------------------
+// File requests (files.rs; spec §7, §10.8).
+
+impl H {
+    fn file(&mut self, r: FileRequest) -> OpId {
+        let op = self.core.file_request(r, self.now).unwrap();
+        self.drain();
+        op
+    }
+}
+
+#[test]
+fn file_requests_list_delete_and_upload() {
+    let mut h = H::ready();
+    let op = h.file(FileRequest::List);
+    h.answer(
+        "AT+QFLST=\"*\"",
+        "+QFLST: \"UFS:a.pem\",12|+QFLST: \"UFS:b\",0|OK",
+    );
+    assert_eq!(
+        h.done(op),
+        Ok(Completion::Files(vec![
+            ("UFS:a.pem".into(), 12),
+            ("UFS:b".into(), 0)
+        ]))
+    );
+    let op = h.file(FileRequest::Delete("a.pem".into()));
+    h.answer("AT+QFDEL=\"UFS:a.pem\"", "+CME ERROR: 405");
+    assert!(
+        matches!(h.done(op), Err(ClientError::Module { ref command, .. }) if command == "AT+QFDEL")
+    );
+    let data = b"secret key bytes".to_vec();
+    let sum = qmt_proto::checksum::qfupl_checksum(&data);
+    let op = h.file(FileRequest::Upload {
+        name: "k.pem".into(),
+        data: data.clone(),
+    });
+    h.expect("AT+QFUPL=\"UFS:k.pem\",16");
+    h.line("CONNECT");
+    assert_eq!(h.written().as_bytes(), &data[..]);
+    h.line(&format!("+QFUPL: 16,{sum:04x}"));
+    h.line("OK");
+    assert_eq!(h.done(op), Ok(Completion::FileUploaded { size: 16 }));
+    // A wrong checksum is an error.
+    let op = h.file(FileRequest::Upload {
+        name: "UFS:k2".into(),
+        data: data.clone(),
+    });
+    h.expect("AT+QFUPL=\"UFS:k2\",16");
+    h.line("CONNECT");
+    h.written();
+    h.line(&format!("+QFUPL: 16,{:04x}", sum ^ 1));
+    h.line("OK");
+    assert!(matches!(
+        h.done(op),
+        Err(ClientError::ChecksumMismatch { .. })
+    ));
+    // No +QFUPL answer: confirmed by listing the name.
+    let op = h.file(FileRequest::Upload {
+        name: "c".into(),
+        data: b"abc".to_vec(),
+    });
+    h.expect("AT+QFUPL=\"UFS:c\",3");
+    h.line("CONNECT");
+    h.written();
+    h.line("OK");
+    h.answer("AT+QFLST=\"UFS:c\"", "+QFLST: \"UFS:c\",3|OK");
+    assert_eq!(h.done(op), Ok(Completion::FileUploaded { size: 3 }));
+    // Invalid names are refused before anything is written.
+    assert!(matches!(
+        h.core
+            .file_request(FileRequest::Delete("a\"b".into()), h.now),
+        Err(ClientError::Invalid(_))
+    ));
+    assert_eq!(h.written(), "");
+    // The Debug of an upload does not show its bytes.
+    let shown = format!(
+        "{:?}",
+        FileRequest::Upload {
+            name: "k".into(),
+            data: data.clone()
+        }
+    );
+    assert!(!shown.contains("secret"), "{shown}");
+}
