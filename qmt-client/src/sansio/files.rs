@@ -41,6 +41,9 @@ impl std::fmt::Debug for FileRequest {
     }
 }
 
+/// What a file command's answer held: its `+QFLST` lines and its `+QFUPL` answer.
+pub(super) type FileAnswer = (Vec<(String, u64)>, Option<(u64, u16)>);
+
 /// What a file command is for.
 pub(super) enum FileStep {
     List,
@@ -105,7 +108,7 @@ impl State {
         &mut self,
         op: OpId,
         step: FileStep,
-        answer: Result<(Vec<(String, u64)>, Option<(u64, u16)>), ClientError>,
+        answer: Result<FileAnswer, ClientError>,
     ) {
         let (listed, qfupl) = match answer {
             Ok(a) => a,
