@@ -76,6 +76,9 @@ enum Cmd {
     /// registration, signal, PDP contexts and MQTT clients. Changes nothing; works on a module
     /// that is not registered.
     Status(status::StatusArgs),
+    /// The module's files (TLS certificates and keys): list, delete (rm NAME), upload (put FILE
+    /// [--as NAME] [--replace]). Contents are never printed.
+    Files(files::FilesArgs),
     /// The serial ports of this machine: for USB ones the vendor/product ids and interface, and
     /// for a Quectel EC200x/EC600x/EG912Y what each port is for (AT, modem, diagnostics, NMEA;
     /// docs/usb-ports.md). Says which port to give --port, or that no module is there (exit 0).
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Cmd::Pub(args) => pubsub::run_pub(args),
         Cmd::Sub(args) => pubsub::run_sub(args),
         Cmd::Status(args) => status::run(args),
+        Cmd::Files(args) => files::run(args),
         Cmd::Ports(args) => ports::run(args),
         Cmd::Decode {
             file,
@@ -171,6 +175,7 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 }
 
 mod demo;
+mod files;
 mod ports;
 mod pubsub;
 mod serial;

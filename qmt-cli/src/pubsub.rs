@@ -50,6 +50,9 @@ pub mod exit {
     /// No network or SIM: bring-up (spec §10) found no SIM, a PIN problem, no registration or
     /// no signal, or could not activate the data context (the cause and what to do are named).
     pub const NETWORK: u8 = 6;
+    /// TLS needs the module's clock (spec §10.9): it is earlier than the CA certificate's
+    /// validity or was never set and no `--ntp` server was given, or the `AT+QNTP` sync failed.
+    pub const CLOCK: u8 = 7;
 }
 
 /// The exit codes, for `--help`.
@@ -63,7 +66,9 @@ pub const EXIT_CODES: &str = "Exit codes:
   5  timeout: the module, network or broker did not answer in time (command and wait named),
      or qmt sub -W ran out
   6  no network or SIM: no SIM, PIN required or wrong, registration denied or not reached,
-     no signal, or the data context (APN) could not be activated (cause named)";
+     no signal, or the data context (APN) could not be activated (cause named)
+  7  TLS needs the module's clock: it is earlier than the CA certificate's validity or was
+     never set (give --ntp SERVER), or the AT+QNTP sync failed (its error named)";
 
 /// A failure: the one line to print and the exit code.
 #[derive(Debug)]
@@ -118,6 +123,7 @@ pub fn code_of(e: &ClientError) -> u8 {
         | ClientError::PdpActivationFailed { .. }
         | ClientError::NoDataContext { .. }
         | ClientError::StageTimeout { .. } => exit::NETWORK,
+        ClientError::ClockNotSet { .. } | ClientError::NtpFailed { .. } => exit::CLOCK,
         _ => exit::OTHER,
     }
 }
@@ -182,6 +188,12 @@ pub struct Common {
     /// Client private key (PEM) for mutual TLS; needs --cert. Never shown in the trace.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
+    /// Check the broker's certificate validity against the module's clock (ignorelocaltime 0)
+    /// and, when that clock is earlier than the CA certificate's validity or was never set, set
+    /// it from this NTP server (AT+QNTP) before opening. Without --ntp the module ignores its
+    /// clock for certificates (ignorelocaltime 1).
+    #[arg(long, value_name = "SERVER")]
+    pub ntp: Option<String>,
     /// The module's SSL context for TLS (0–5).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub ssl_ctx: u8,
@@ -306,6 +318,10 @@ impl Common {
                     .client_cert("client.pem", read_file(c, "--cert")?)
                     .client_key("user_key.pem", read_file(k, "--key")?);
                 any = true;
+            }
+            if let Some(server) = &self.ntp {
+                files = files.ignore_local_time(false);
+                b = b.ntp_server(server.as_str());
             }
             if any {
                 b = b.tls_files(files);

@@ -109,7 +109,7 @@ impl FilesClockArgs {
 }
 
 /// `NAME=PATH`: the file's bytes, read now.
-fn parse_file(s: &str) -> Result<(String, Vec<u8>), String> {
+pub(crate) fn parse_file(s: &str) -> Result<(String, Vec<u8>), String> {
     let (name, path) = s
         .split_once('=')
         .ok_or_else(|| format!("{s}: expected NAME=PATH"))?;

@@ -256,3 +256,39 @@ fn no_bring_up_on_a_module_without_a_context_names_the_missing_bearer() {
     assert_eq!(out.status.code(), Some(EXIT_NETWORK), "{err}");
     assert!(err.contains("PDP context 1 is not active"), "{err}");
 }
+
+/// `qmt pub`/`qmt sub`'s exit code for "TLS needs the module's clock" (`pubsub::exit::CLOCK`).
+const EXIT_CLOCK: i32 = 7;
+
+/// Spec §10.9: TLS on a module whose clock was never set (`qmt sim --clock-unset 2000`, its SSL
+/// context checking validity) exits 7 before anything is opened, saying how to fix it; with
+/// `--ntp` the clock is synced with AT+QNTP, and a failed sync exits 7 naming its error.
+#[test]
+fn tls_with_an_unset_clock_exits_7_and_ntp_is_tried() {
+    let sim = SimProcess::start(&["--clock-unset", "2000"]);
+    let out = qmt(&["pub", "--port", &sim.path, "--tls", "-t", "t", "-m", "x"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_CLOCK), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("never set") && err.contains("--ntp") && err.contains("ignorelocaltime"),
+        "{err}"
+    );
+
+    let sim = SimProcess::start(&["--clock-unset", "1980", "--ntp-fail", "565"]);
+    let out = qmt(&[
+        "pub",
+        "--port",
+        &sim.path,
+        "--tls",
+        "--ntp",
+        "pool.ntp.org",
+        "-t",
+        "t",
+        "-m",
+        "x",
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(EXIT_CLOCK), "{err}");
+    assert!(err.contains("AT+QNTP") && err.contains("565"), "{err}");
+}

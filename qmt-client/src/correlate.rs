@@ -238,6 +238,16 @@ pub enum Completion {
     Published,
     /// A status request's snapshot ([`crate::Modem::status`]).
     Status(Box<crate::sansio::ModemStatus>),
+    /// The module's files, `(name, size)` as `+QFLST` lists them ([`crate::Modem::files`]).
+    Files(Vec<(String, u64)>),
+    /// `AT+QFDEL` answered `OK` ([`crate::Modem::delete_file`]).
+    FileDeleted,
+    /// An upload the module confirmed: its `+QFUPL` size and checksum matched, or a listing
+    /// showed the size written ([`crate::Modem::upload_file`]).
+    FileUploaded {
+        /// Bytes stored.
+        size: u64,
+    },
 }
 
 /// What happened to a pending operation.

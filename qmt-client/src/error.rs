@@ -369,6 +369,34 @@ pub enum ClientError {
         stored: u64,
     },
 
+    /// Before a TLS open (spec §10.9): the module's clock is earlier than the CA certificate's
+    /// validity start, or was never set (a year before 2024), and `ignorelocaltime` is off: the
+    /// handshake would fail. Nothing was opened.
+    #[error(
+        "the module's clock reads \"{clock}\" (UTC {utc}), {why}: the TLS handshake would fail; sync the clock (--ntp <server>, ClientOptionsBuilder::ntp_server) or set ignorelocaltime on the SSL context",
+        utc = unix_words(.clock.unix_utc()),
+        why = match .not_before {
+            Some(t) => format!("before the CA certificate's validity starts ({})", unix_words(t.unix_utc())),
+            None => String::from("so it was never set"),
+        }
+    )]
+    ClockNotSet {
+        /// What `AT+CCLK?` answered.
+        clock: qmt_proto::ModuleTime,
+        /// The CA certificate's `notBefore` (UTC), when it was known and later than the clock.
+        not_before: Option<qmt_proto::ModuleTime>,
+    },
+
+    /// `AT+QNTP` ended with `+QNTP: <err>` other than 0: the module's clock was not set.
+    #[error(
+        "the clock sync (AT+QNTP) failed with +QNTP error {code}: check the NTP server's name and that the data context is active, or set ignorelocaltime on the SSL context",
+        code = .result.code()
+    )]
+    NtpFailed {
+        /// The `+QNTP` result.
+        result: qmt_proto::NtpResult,
+    },
+
     /// The serial port could not be opened, or refused the command (its queue or write buffer is
     /// full: back-pressure, retry later; or it is closed).
     #[error("serial port: {reason}")]
@@ -387,6 +415,17 @@ pub enum ClientError {
     /// A hex payload (`dataformat` recv_mode 1) that does not decode.
     #[error("received payload is not valid hex: {0}")]
     BadHexPayload(HexError),
+}
+
+/// A UTC instant as `2024-05-17 01:30:00`.
+fn unix_words(unix: i64) -> String {
+    match qmt_proto::ModuleTime::from_unix(unix, 0) {
+        Some(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year, t.month, t.day, t.hour, t.minute, t.second
+        ),
+        None => format!("{unix} s after 1970"),
+    }
 }
 
 /// What to do about a refused CONNACK (MQTT 3.1.1 §3.2.2.3).
@@ -476,6 +515,7 @@ impl ClientError {
                 | ClientError::InProgress { .. }
                 | ClientError::BadHexPayload(_)
                 | ClientError::ClientInUse { .. }
+                | ClientError::ClockNotSet { .. }
         )
     }
 }

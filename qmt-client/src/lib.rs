@@ -58,6 +58,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cert;
 mod client;
 mod correlate;
 mod driver;
@@ -71,6 +72,7 @@ mod queue;
 mod recovery;
 pub mod sansio;
 
+pub use cert::{CertError, not_before};
 pub use client::{Client, Connection, OpHandle};
 pub use correlate::{Completion, Deadlines};
 pub use driver::Reactor;

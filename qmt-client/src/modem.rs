@@ -285,6 +285,68 @@ impl Modem {
         }
     }
 
+    /// Runs one file request through the core and waits for its completion.
+    fn file_request(
+        &self,
+        request: crate::sansio::FileRequest,
+    ) -> Result<crate::Completion, ClientError> {
+        let shared = &self.owner.shared;
+        let rx = {
+            let mut inner = shared.lock();
+            if inner.closed {
+                return Err(ClientError::Closed);
+            }
+            let op = inner.core.file_request(request, Instant::now())?;
+            let rx = inner.wait_for(op);
+            shared.after_request(&mut inner);
+            rx
+        };
+        match rx.recv() {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Closed),
+        }
+    }
+
+    /// The module's files (`AT+QFLST="*"`, spec §10.8): `(name, size)` as listed, e.g.
+    /// `("UFS:cacert.pem", 1758)`.
+    ///
+    /// # Errors
+    /// [`ClientError::Module`] when the module refuses; [`ClientError::Closed`].
+    pub fn files(&self) -> Result<Vec<(String, u64)>, ClientError> {
+        match self.file_request(crate::sansio::FileRequest::List)? {
+            crate::Completion::Files(files) => Ok(files),
+            _ => Err(ClientError::Closed),
+        }
+    }
+
+    /// Deletes a file (`AT+QFDEL="<name>"`; `UFS:` added when the name has no drive).
+    ///
+    /// # Errors
+    /// [`ClientError::Module`] (`+CME ERROR: 405` when there is no such file);
+    /// [`ClientError::Invalid`] for a bad name.
+    pub fn delete_file(&self, name: &str) -> Result<(), ClientError> {
+        self.file_request(crate::sansio::FileRequest::Delete(name.to_owned()))
+            .map(|_| ())
+    }
+
+    /// Uploads `data` as `name` (`AT+QFUPL`; `UFS:` added when the name has no drive) and
+    /// checks what the module stored (its `+QFUPL` checksum, or the listed size when it does
+    /// not answer). Returns the size stored. An existing name is refused by many firmware
+    /// (`+CME ERROR: 407`): delete it first.
+    ///
+    /// # Errors
+    /// [`ClientError::Module`], [`ClientError::ChecksumMismatch`],
+    /// [`ClientError::UploadIncomplete`], [`ClientError::Invalid`].
+    pub fn upload_file(&self, name: &str, data: Vec<u8>) -> Result<u64, ClientError> {
+        match self.file_request(crate::sansio::FileRequest::Upload {
+            name: name.to_owned(),
+            data,
+        })? {
+            crate::Completion::FileUploaded { size } => Ok(size),
+            _ => Err(ClientError::Closed),
+        }
+    }
+
     /// What bring-up learnt and the network side has seen since (registration changes, a lost
     /// bearer); empty without bring-up. [`status`](Self::status) asks the module afresh.
     pub fn network(&self) -> ModemStatus {

@@ -162,9 +162,27 @@ pub struct ClientOptionsBuilder {
     view_mode: Option<ViewMode>,
     send_defaults: bool,
     tls_files: Option<TlsFiles>,
+    ntp: Option<(String, Option<i64>)>,
 }
 
 impl ClientOptionsBuilder {
+    /// Opt-in clock sync before a TLS open (spec §10.9): when the module's clock is earlier than
+    /// the CA certificate's validity or was never set, connect runs `AT+QNTP=<pdpcid>,"<host>"`
+    /// and waits for its `+QNTP` result before `AT+QMTOPEN`. Without it such a connect fails with
+    /// [`ClientError::ClockNotSet`]. Only used with [`tls`](Self::tls).
+    pub fn ntp_server(mut self, host: impl Into<String>) -> Self {
+        let port = self.ntp.take().and_then(|(_, p)| p);
+        self.ntp = Some((host.into(), port));
+        self
+    }
+
+    /// The NTP server's UDP port when not 123 (needs [`ntp_server`](Self::ntp_server)).
+    pub fn ntp_port(mut self, port: i64) -> Self {
+        let host = self.ntp.take().map(|(h, _)| h).unwrap_or_default();
+        self.ntp = Some((host, Some(port)));
+        self
+    }
+
     /// Certificates and keys to upload (`AT+QFUPL`, each upload verified against the module's
     /// `+QFUPL` checksum) and the `AT+QSSLCFG` settings of the context given to
     /// [`tls`](Self::tls), sent before the configuration on every connect (a power cycle clears
@@ -423,6 +441,12 @@ impl ClientOptionsBuilder {
 
         let version = self.version.map(MqttVersion::new).transpose()?;
         let pdp_cid = self.pdp_cid.map(PdpCid::new).transpose()?;
+        let ntp = self
+            .ntp
+            .map(|(host, port)| -> Result<_, ParamError> {
+                Ok((HostName::new(host)?, port.map(Port::new).transpose()?))
+            })
+            .transpose()?;
         let keep_alive = self.keep_alive.map(KeepAlive::new).transpose()?;
         let timeout = self
             .timeout
@@ -541,6 +565,7 @@ impl ClientOptionsBuilder {
             view_mode: self.view_mode,
             send_defaults: self.send_defaults,
             tls_files: self.tls_files,
+            ntp,
         })
     }
 }
@@ -573,6 +598,7 @@ pub struct ClientOptions {
     view_mode: Option<ViewMode>,
     send_defaults: bool,
     tls_files: Option<TlsFiles>,
+    ntp: Option<(HostName, Option<Port>)>,
 }
 
 impl fmt::Debug for ClientOptions {
@@ -598,6 +624,7 @@ impl fmt::Debug for ClientOptions {
             .field("view_mode", &self.view_mode)
             .field("send_defaults", &self.send_defaults)
             .field("tls_files", &self.tls_files)
+            .field("ntp", &self.ntp)
             .finish()
     }
 }
@@ -748,6 +775,12 @@ impl ClientOptions {
     /// The MQTT client identifier.
     pub fn client_id(&self) -> &ClientId {
         &self.client_id
+    }
+
+    /// The NTP server (and port) to sync the clock from before a TLS open
+    /// ([`ClientOptionsBuilder::ntp_server`]).
+    pub fn ntp_server(&self) -> Option<(&HostName, Option<Port>)> {
+        self.ntp.as_ref().map(|(h, p)| (h, *p))
     }
 
     /// The TLS files to provision on connect ([`ClientOptionsBuilder::tls_files`]).
@@ -1047,6 +1080,17 @@ impl TlsFiles {
     pub fn upload_timeout(mut self, seconds: i64) -> Self {
         self.upload_timeout = Some(seconds);
         self
+    }
+
+    /// Whether `ignorelocaltime` is set to 1 (the module does not check certificate validity
+    /// against its clock).
+    pub fn ignores_local_time(&self) -> bool {
+        self.ignore_local_time
+    }
+
+    /// The CA certificate's bytes, if one is given.
+    pub(crate) fn ca_bytes(&self) -> Option<&[u8]> {
+        self.ca.as_ref().map(|f| f.data.as_slice())
     }
 
     /// The checksum the module must report for the upload of `file` (its name as given or with

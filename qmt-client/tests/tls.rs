@@ -157,3 +157,88 @@ fn provisioning_replaces_a_stale_file_confirms_without_qfupl_and_skips_on_reconn
     assert_eq!(count("AT+QFUPL=\"UFS:cacert.pem\""), 1, "{host}");
     assert_eq!(count("AT+QFLST=\"UFS:cacert.pem\"\r"), 1, "{host}");
 }
+
+/// The clock check before a TLS open (spec §10.9) against the sim's unset clock (2000-01-01):
+/// with `ignorelocaltime` off and no NTP server the connect fails with `ClockNotSet` before any
+/// `AT+QMTOPEN`; with one, `AT+QNTP` sets the clock and the TLS session opens.
+#[test]
+fn an_unset_clock_fails_the_tls_open_or_is_synced_with_qntp() {
+    let pki = TestPki::new("qmt-client clock CA");
+    let Some(mosquitto) = Mosquitto::start(MosquittoOpts {
+        tls: Some(&pki),
+        mutual_tls: false,
+    }) else {
+        return;
+    };
+    let Some(tls) = mosquitto.tls else {
+        panic!("no TLS listener")
+    };
+    let host_lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let seen = host_lines.clone();
+    let sim = Sim::start(SimConfig {
+        broker: BrokerChoice::External(mosquitto.plain),
+        resolve_all_to: ResolveAll::To(tls),
+        trace: Some(Box::new(move |dir, bytes| {
+            if dir == qmt_sim::shell::TraceDir::Host {
+                seen.lock().unwrap().extend_from_slice(bytes);
+            }
+        })),
+        network: qmt_sim::NetworkSim {
+            clock: qmt_sim::ClockSim {
+                ntp_delay: std::time::Duration::from_millis(300),
+                ..qmt_sim::ClockSim::unset(qmt_sim::ClockSim::UNSET_2000)
+            },
+            ..qmt_sim::NetworkSim::default()
+        },
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let modem = Modem::open(sim.pty_path(), ModemConfig::default()).unwrap();
+    let options = |ntp: bool| {
+        let b = ClientOptions::builder()
+            .host("localhost")
+            .client_id("qmt-client-clock")
+            .tls(1)
+            .tls_files(
+                TlsFiles::new()
+                    .ca_cert("cacert.pem", pki.ca_pem.clone())
+                    .ignore_local_time(false),
+            );
+        if ntp { b.ntp_server("pool.ntp.org") } else { b }
+            .build()
+            .unwrap()
+    };
+    let (client, _conn) = modem.client(0, options(false)).unwrap();
+    let e = client.connect().unwrap_err();
+    let ClientError::ClockNotSet { clock, not_before } = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(clock.year, 2000, "{e}");
+    // rcgen's CA is valid from 1975: the clock is past it, the "never set" rule caught it.
+    assert_eq!(*not_before, None, "{e}");
+    assert!(e.to_string().contains("never set"), "{e}");
+    {
+        let host = String::from_utf8_lossy(&host_lines.lock().unwrap()).into_owned();
+        assert!(host.contains("AT+CCLK?\r"), "{host}");
+        assert!(
+            !host.contains("AT+QMTOPEN=0,") && !host.contains("AT+QNTP"),
+            "{host}"
+        );
+    }
+    drop(client);
+
+    let (client, _conn) = modem.client(1, options(true)).unwrap();
+    if let Err(e) = client.connect() {
+        panic!(
+            "TLS connect after NTP failed: {e}\nmosquitto log:\n{}",
+            mosquitto.log()
+        );
+    }
+    client.disconnect().unwrap();
+    let host = String::from_utf8_lossy(&host_lines.lock().unwrap()).into_owned();
+    let ntp = host
+        .find("AT+QNTP=1,\"pool.ntp.org\"\r")
+        .expect("AT+QNTP sent");
+    let open = host.find("AT+QMTOPEN=1,").expect("AT+QMTOPEN sent");
+    assert!(ntp < open, "{host}");
+}

@@ -37,6 +37,7 @@
 //! assert!(matches!(core.poll_event(), Some(CoreEvent::Ready(_))));
 //! ```
 
+mod files;
 mod network;
 mod reads;
 mod redelivery;
@@ -60,6 +61,7 @@ use crate::msgid::MsgIdAllocator;
 use crate::options::ClientOptions;
 use crate::recovery::{Recovery, RecoveryPolicy};
 
+pub use files::FileRequest;
 pub use network::{
     ModemStatus, MqttClientState, NetworkConfig, PdpContext, Registration, Rung, SimState, Stage,
     stat_words,
@@ -244,6 +246,10 @@ enum Purpose {
         qfupl: Option<(u64, u16)>,
         /// The `+QFLST` lines (name, size) of a listing step (spec §10.8).
         listed: Vec<(String, u64)>,
+        /// What `+CCLK` said (the clock check, spec §10.9).
+        clock: Option<qmt_proto::ModuleTime>,
+        /// What `+QSSLCFG: "ignorelocaltime"` said.
+        ignores_time: Option<bool>,
     },
     /// `AT+QMTRECV=<idx>,<recv_id>`: its information lines are messages.
     ReadSlot {
@@ -259,6 +265,15 @@ enum Purpose {
     Quiet { name: &'static str },
     /// A query or action of the network side (bring-up, repair, a status request).
     Net { whom: For, query: Query },
+    /// A user's file request (`files.rs`).
+    File {
+        op: OpId,
+        step: files::FileStep,
+        /// `+QFLST` lines (name, size).
+        listed: Vec<(String, u64)>,
+        /// `+QFUPL: <size>,<checksum>`.
+        qfupl: Option<(u64, u16)>,
+    },
 }
 
 /// Who waits for a two-phase operation's outcome.
@@ -346,6 +361,9 @@ struct State {
     /// module has no command that returns a stored file's checksum (spec §10.8), so only these
     /// can be recognised as identical and skipped (session.rs "Provisioning").
     uploaded: HashMap<String, (u64, u16)>,
+    /// How long a configure step waits for `+QNTP` after `AT+QNTP`'s `OK` (the link's QNTP
+    /// deadline, spec §10.9: 125 s).
+    ntp_wait: Duration,
     stats: CoreStats,
     closed: bool,
     /// A [`CoreEvent::Port`] waits to be taken: nothing is written until then.
@@ -415,6 +433,7 @@ impl ModemCore {
                 restarts: 0,
                 recv_len: Vec::new(),
                 uploaded: HashMap::new(),
+                ntp_wait: config.link.timeouts.ntp,
                 stats: CoreStats::default(),
                 closed: false,
                 port_hold: false,
@@ -533,6 +552,7 @@ impl ModemCore {
         }
         self.st.startup_timer(now);
         self.st.network_timer(now);
+        self.st.ntp_timers(now, false);
         self.st.recovery_timers(now);
         self.flush(now);
     }
@@ -551,6 +571,7 @@ impl ModemCore {
         take(self.st.correlator.poll_timeout());
         take(self.st.startup.poll_timeout());
         take(self.st.network.poll_timeout());
+        take(self.st.ntp_deadline());
         // While the bearer is being repaired, recovery attempts wait for it (`network.rs`).
         let up = self.st.network.is_up();
         for slot in self.st.clients.iter().flatten() {
@@ -620,6 +641,32 @@ impl ModemCore {
         }
         let op = OpId(self.st.next_op);
         self.st.start_status(op);
+        self.st.next_op += 1;
+        self.flush(now);
+        Ok(op)
+    }
+
+    /// A request on the module's files (list, delete, upload; spec §7, §10.8); it ends with a
+    /// [`CoreEvent::Done`] whose completion is [`Completion::Files`],
+    /// [`Completion::FileDeleted`] or [`Completion::FileUploaded`]. Names without a drive get
+    /// `UFS:`.
+    ///
+    /// # Errors
+    /// [`ClientError::Closed`]; [`ClientError::NotConnected`] before start-up finished;
+    /// [`ClientError::Invalid`] for a bad name or size (nothing is written).
+    pub fn file_request(
+        &mut self,
+        request: FileRequest,
+        now: Instant,
+    ) -> Result<OpId, ClientError> {
+        if self.st.closed {
+            return Err(ClientError::Closed);
+        }
+        if !self.st.startup.is_ready() {
+            return Err(ClientError::NotConnected);
+        }
+        let op = OpId(self.st.next_op);
+        self.st.start_file(op, request)?;
         self.st.next_op += 1;
         self.flush(now);
         Ok(op)
@@ -877,6 +924,24 @@ impl State {
             (Purpose::Configure { listed, .. }, Info::FileEntry { name, size }) => {
                 listed.push((name.to_owned(), size));
             }
+            (Purpose::Configure { clock, .. }, Info::Clock(t)) => *clock = Some(t),
+            (Purpose::File { listed, .. }, Info::FileEntry { name, size }) => {
+                listed.push((name.to_owned(), size));
+            }
+            (
+                Purpose::File { qfupl, .. },
+                Info::QfUpl {
+                    upload_size,
+                    checksum,
+                },
+            ) => *qfupl = Some((upload_size, checksum)),
+            (
+                Purpose::Configure { ignores_time, .. },
+                Info::Ssl(qmt_proto::SslInfo {
+                    value: qmt_proto::ssl::SslValue::IgnoreLocalTime(on),
+                    ..
+                }),
+            ) => *ignores_time = Some(on),
             (Purpose::ReadSlot { idx, delivered, .. }, Info::Message(recv)) => {
                 let idx = *idx;
                 let first = !*delivered;
@@ -972,8 +1037,10 @@ impl State {
             }
             ModuleLine::Urc(Urc::Rdy) => {
                 self.on_rdy();
+                self.ntp_timers(now, true);
                 self.network_rdy(now);
             }
+            ModuleLine::Urc(Urc::Ntp { result, .. }) => self.ntp_urc(*result, now),
             ModuleLine::Urc(urc) => self.network_urc(urc, now),
             _ => {}
         }
@@ -1094,9 +1161,16 @@ impl State {
                 name,
                 qfupl,
                 listed,
+                clock,
+                ignores_time,
             } => {
                 let result = match result {
-                    Ok(Ok(())) => Ok(session::ConfigAnswer { qfupl, listed }),
+                    Ok(Ok(())) => Ok(session::ConfigAnswer {
+                        qfupl,
+                        listed,
+                        clock,
+                        ignores_time,
+                    }),
                     Ok(Err(cme)) => Err(ClientError::Module { command: name, cme }),
                     Err(e) => Err(command_error(&name, e)),
                 };
@@ -1114,6 +1188,27 @@ impl State {
                 }
             }
             Purpose::Net { whom, query } => self.net_done(whom, query, result, now),
+            Purpose::File {
+                op,
+                step,
+                listed,
+                qfupl,
+            } => {
+                let name = match &step {
+                    files::FileStep::List | files::FileStep::Confirm(_) => "AT+QFLST",
+                    files::FileStep::Delete => "AT+QFDEL",
+                    files::FileStep::Upload(_) => "AT+QFUPL",
+                };
+                let answer = match result {
+                    Ok(Ok(())) => Ok((listed, qfupl)),
+                    Ok(Err(cme)) => Err(ClientError::Module {
+                        command: name.to_owned(),
+                        cme,
+                    }),
+                    Err(e) => Err(command_error(name, e)),
+                };
+                self.file_done(op, step, answer);
+            }
             Purpose::Quiet { name } => match result {
                 Ok(Ok(())) => {}
                 Ok(Err(cme)) => tracing::warn!(command = name, %cme, "refused"),
@@ -1162,6 +1257,12 @@ impl State {
                 query,
                 Ok(Err(ModuleError::CmeText(reason.to_owned()))),
                 now,
+            ),
+            Purpose::File { op, .. } => self.done(
+                op,
+                Err(ClientError::Port {
+                    reason: reason.to_owned(),
+                }),
             ),
             Purpose::Rescan { .. } | Purpose::Quiet { .. } => {}
         }

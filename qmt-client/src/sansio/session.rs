@@ -16,14 +16,32 @@
 //! When an upload ends with `OK` but no `+QFUPL` answer (sometimes not seen on real modules),
 //! `AT+QFLST="<name>"` confirms it: the name with the size written is success (and the core
 //! remembers the checksum of what it wrote), anything else [`ClientError::UploadIncomplete`].
+//!
+//! # The clock (spec §10.9)
+//!
+//! A module checks the server certificate's validity against its own clock unless
+//! `ignorelocaltime` is on, and an unset clock (2000 or 1980) makes every handshake fail with an
+//! unhelpful `+QMTOPEN: <idx>,-1`. So the last configure command of a TLS client is `AT+CCLK?`,
+//! unless the check cannot matter:
+//! - its [`TlsFiles`](crate::TlsFiles) set `ignorelocaltime` (the default), or have no CA
+//!   certificate (`seclevel` 0: nothing is verified) → no check;
+//! - TLS without files (the context was set up outside this core) → `AT+QSSLCFG=
+//!   "ignorelocaltime",<ctx>` is asked first; 1 → no check.
+//!
+//! The clock is stale when its year is before 2024 (never set) or it is earlier than the CA
+//! certificate's `notBefore` (`crate::cert`). Then, with an NTP server in the options,
+//! `AT+QNTP=<pdpcid>,"<server>"` is sent and the open waits for `+QNTP: 0` (the URC follows
+//! the `OK`, within the link's QNTP deadline); `+QNTP: <err>` is [`ClientError::NtpFailed`].
+//! Without one the connect fails with [`ClientError::ClockNotSet`] before anything is opened.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use qmt_proto::Command;
 use qmt_proto::codes::{GrantedQos, OpenResult};
 use qmt_proto::command::{Sub, Uns};
 use qmt_proto::params::{ClientIdx, Qos, Topic};
+use qmt_proto::ssl::{SslCfg, SslName, SslOp};
+use qmt_proto::{Command, ModuleTime, NtpResult, NtpSync};
 
 use super::{After, OpId, Parked, Purpose, State, Waiter, is_loss};
 use crate::correlate::{Completion, OpKey};
@@ -60,6 +78,28 @@ enum Role {
     Upload(UploadCheck),
     /// `AT+QFLST="<name>"` after an upload without a `+QFUPL` answer: the size must match.
     Confirm(UploadCheck),
+    /// `AT+QSSLCFG="ignorelocaltime",<ctx>` of a TLS client without files: 1 skips the clock
+    /// check.
+    IgnoreQuery,
+    /// `AT+CCLK?` before the open of a TLS client: the clock must be set and not earlier than
+    /// the CA certificate's `notBefore` (when known).
+    Clock { not_before: Option<ModuleTime> },
+    /// `AT+QNTP`: `OK`, then the `+QNTP` URC decides.
+    Ntp,
+}
+
+/// Where a configure step's `AT+QNTP` is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum NtpWait {
+    /// No `AT+QNTP` out.
+    #[default]
+    Idle,
+    /// Sent, its `OK` not seen yet.
+    Sent,
+    /// The `+QNTP` URC came before the `OK`.
+    Early(NtpResult),
+    /// `OK` seen; the URC is due by then.
+    Until(Instant),
 }
 
 /// What a configure command's answer held.
@@ -68,6 +108,10 @@ pub(super) struct ConfigAnswer {
     pub(super) qfupl: Option<(u64, u16)>,
     /// `+QFLST: "<name>",<size>` lines.
     pub(super) listed: Vec<(String, u64)>,
+    /// `+CCLK: "<time>"`.
+    pub(super) clock: Option<ModuleTime>,
+    /// `+QSSLCFG: "ignorelocaltime",<ctx>,<0|1>`.
+    pub(super) ignores_time: Option<bool>,
 }
 
 /// A file's full name: with its drive, `UFS:` when it has none (spec §7).
@@ -88,6 +132,7 @@ enum Stage {
     Configure {
         cmds: VecDeque<ConfigCmd>,
         current: Role,
+        ntp: NtpWait,
     },
     Open,
     Close,
@@ -220,9 +265,11 @@ impl State {
                             role: Role::Plain,
                         }),
                 );
+                cmds.extend(clock_check(options));
                 seq.stage = Stage::Configure {
                     cmds,
                     current: Role::Plain,
+                    ntp: NtpWait::Idle,
                 };
                 self.next_config(idx, id, now);
                 return;
@@ -317,11 +364,17 @@ impl State {
         let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
             return;
         };
-        let Stage::Configure { cmds, current } = &mut seq.stage else {
+        let Stage::Configure {
+            cmds, current, ntp, ..
+        } = &mut seq.stage
+        else {
             return;
         };
         match cmds.pop_front() {
             Some(c) => {
+                if matches!(c.role, Role::Ntp) {
+                    *ntp = NtpWait::Sent;
+                }
                 *current = c.role;
                 let name = crate::error::command_name(&c.command);
                 self.send(
@@ -333,6 +386,8 @@ impl State {
                         name,
                         qfupl: None,
                         listed: Vec::new(),
+                        clock: None,
+                        ignores_time: None,
                     },
                 );
             }
@@ -360,11 +415,66 @@ impl State {
         let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
             return;
         };
-        let Stage::Configure { cmds, current } = &mut seq.stage else {
+        let Stage::Configure { cmds, current, ntp } = &mut seq.stage else {
             return;
         };
+        let options = &slot.options;
         let checked = match (result, std::mem::take(current)) {
+            (Err(ClientError::Module { command, cme }), Role::IgnoreQuery) => {
+                // A firmware that cannot answer the query: the setting is unknown, so the clock
+                // is checked.
+                tracing::info!(%command, %cme, "ignorelocaltime unknown: checking the clock");
+                cmds.push_front(clock_read(None));
+                Ok(())
+            }
             (Err(e), _) => Err(e),
+            (Ok(answer), Role::IgnoreQuery) => {
+                if answer.ignores_time != Some(true) {
+                    cmds.push_front(clock_read(None));
+                }
+                Ok(())
+            }
+            (Ok(answer), Role::Clock { not_before }) => match answer.clock {
+                None => {
+                    tracing::warn!("AT+CCLK? gave no time: the clock is not checked");
+                    Ok(())
+                }
+                Some(clock) => {
+                    let early = not_before.filter(|nb| clock.unix_utc() < nb.unix_utc());
+                    if clock.year >= MIN_SET_YEAR && early.is_none() {
+                        Ok(())
+                    } else if let Some((server, port)) = options.ntp_server() {
+                        tracing::info!(%clock, ?not_before, "the clock is not set: AT+QNTP");
+                        // `pdpcid` and `AT+QNTP`'s `<cid>` are the same contexts (1–15).
+                        qmt_proto::params::ContextId::new(i64::from(options.pdp_cid()))
+                            .map(|cid| {
+                                cmds.push_front(ConfigCmd {
+                                    command: Command::Ntp(NtpSync {
+                                        cid,
+                                        server: server.clone(),
+                                        port,
+                                    }),
+                                    data: None,
+                                    role: Role::Ntp,
+                                });
+                            })
+                            .map_err(ClientError::from)
+                    } else {
+                        Err(ClientError::ClockNotSet {
+                            clock,
+                            not_before: early,
+                        })
+                    }
+                }
+            },
+            (Ok(_), Role::Ntp) => match std::mem::take(ntp) {
+                NtpWait::Early(result) => ntp_outcome(result),
+                _ => {
+                    // The `+QNTP` URC follows the `OK` (spec §10.9): the step waits for it.
+                    *ntp = NtpWait::Until(now + self.ntp_wait);
+                    return;
+                }
+            },
             (Ok(_), Role::Plain) => Ok(()),
             (Ok(answer), Role::List) => plan_uploads(cmds, &answer.listed, uploaded),
             (Ok(answer), Role::Upload(c)) => match answer.qfupl {
@@ -409,6 +519,85 @@ impl State {
         match checked {
             Ok(()) => self.next_config(idx, id, now),
             Err(e) => self.step_done(idx, id, Err(e), now),
+        }
+    }
+
+    /// The URC `+QNTP: <err>`: the configure step waiting for it goes on or fails.
+    pub(super) fn ntp_urc(&mut self, result: NtpResult, now: Instant) {
+        let mut decided = Vec::new();
+        for (i, slot) in self.clients.iter_mut().enumerate() {
+            let Some(seq) = slot.as_mut().and_then(|s| s.seq.as_mut()) else {
+                continue;
+            };
+            let Stage::Configure { ntp, .. } = &mut seq.stage else {
+                continue;
+            };
+            match *ntp {
+                NtpWait::Sent => *ntp = NtpWait::Early(result),
+                NtpWait::Until(_) => {
+                    *ntp = NtpWait::Idle;
+                    decided.push((i, seq.id));
+                }
+                NtpWait::Idle | NtpWait::Early(_) => {}
+            }
+        }
+        for (i, id) in decided {
+            let Ok(idx) = ClientIdx::new(i as i64) else {
+                continue;
+            };
+            match ntp_outcome(result) {
+                Ok(()) => self.next_config(idx, id, now),
+                Err(e) => self.step_done(idx, id, Err(e), now),
+            }
+        }
+    }
+
+    /// The earliest `+QNTP` wait's deadline.
+    pub(super) fn ntp_deadline(&self) -> Option<Instant> {
+        self.clients
+            .iter()
+            .flatten()
+            .filter_map(|s| match s.seq.as_ref().map(|q| &q.stage) {
+                Some(Stage::Configure {
+                    ntp: NtpWait::Until(t),
+                    ..
+                }) => Some(*t),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// `+QNTP` waits that ran out fail their step; with `restarted`, every wait (a module that
+    /// restarted forgot the request).
+    pub(super) fn ntp_timers(&mut self, now: Instant, restarted: bool) {
+        let wait = self.ntp_wait;
+        let mut expired = Vec::new();
+        for (i, slot) in self.clients.iter_mut().enumerate() {
+            let Some(seq) = slot.as_mut().and_then(|s| s.seq.as_mut()) else {
+                continue;
+            };
+            if let Stage::Configure { ntp, .. } = &mut seq.stage {
+                if let NtpWait::Until(t) = *ntp {
+                    if restarted || t <= now {
+                        *ntp = NtpWait::Idle;
+                        expired.push((i, seq.id));
+                    }
+                }
+            }
+        }
+        for (i, id) in expired {
+            let Ok(idx) = ClientIdx::new(i as i64) else {
+                continue;
+            };
+            let e = if restarted {
+                ClientError::ModuleRestarted
+            } else {
+                ClientError::Timeout {
+                    command: String::from("the +QNTP result of AT+QNTP"),
+                    waited: wait,
+                }
+            };
+            self.step_done(idx, id, Err(e), now);
         }
     }
 
@@ -666,6 +855,52 @@ impl State {
             }
             After::Nothing => false,
         }
+    }
+}
+
+/// A clock set before 2024 was never set (modules start at 2000 or 1980, spec §10.9): no
+/// certificate in use today was valid then.
+const MIN_SET_YEAR: u16 = 2024;
+
+/// The command that starts the clock check of a TLS client (module docs "The clock"), if any.
+fn clock_check(options: &crate::options::ClientOptions) -> Option<ConfigCmd> {
+    let ctx = options.tls_context()?;
+    match options.tls_files() {
+        Some(files) if files.ignores_local_time() => None,
+        Some(files) => {
+            // No CA: seclevel 0, the server's certificate is not verified at all.
+            let ca = files.ca_bytes()?;
+            let not_before = crate::cert::not_before(ca)
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "the CA certificate's notBefore is unknown: only an unset clock is caught");
+                })
+                .ok();
+            Some(clock_read(not_before))
+        }
+        None => Some(ConfigCmd {
+            command: Command::SslCfg(SslCfg {
+                ctx,
+                op: SslOp::Query(SslName::IgnoreLocalTime),
+            }),
+            data: None,
+            role: Role::IgnoreQuery,
+        }),
+    }
+}
+
+fn clock_read(not_before: Option<ModuleTime>) -> ConfigCmd {
+    ConfigCmd {
+        command: Command::ClockRead,
+        data: None,
+        role: Role::Clock { not_before },
+    }
+}
+
+fn ntp_outcome(result: NtpResult) -> Result<(), ClientError> {
+    if result == NtpResult::Synced {
+        Ok(())
+    } else {
+        Err(ClientError::NtpFailed { result })
     }
 }
 

@@ -1671,3 +1671,322 @@ fn a_garbled_line_makes_buffered_clients_look_at_their_slots_again() {
     h.line("\u{1}garbage");
     h.expect("AT+QMTRECV?");
 }
+
+// ------------------------------------------------------------------------------------------------
+// The clock check before a TLS open (spec §10.9; session.rs "The clock").
+
+/// A CA certificate (PEM) valid from 2024-03-15.
+fn ca_2024_03_15() -> Vec<u8> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.not_before = rcgen::date_time_ymd(2024, 3, 15);
+    params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem().into_bytes()
+}
+
+fn clock_options(ca: &[u8], ntp: bool) -> ClientOptions {
+    let mut b = ClientOptions::builder()
+        .host("broker")
+        .port(8883)
+        .client_id("dev")
+        .tls(2)
+        .tls_files(
+            crate::options::TlsFiles::new()
+                .ca_cert("ca.pem", ca.to_vec())
+                .ignore_local_time(false),
+        );
+    if ntp {
+        b = b.ntp_server("pool.ntp.org");
+    }
+    b.build().unwrap()
+}
+
+impl H {
+    /// Connect of client 0 up to its `AT+CCLK?` (listing, upload and settings answered).
+    fn connect_to_clock(&mut self, ca: &[u8]) -> OpId {
+        let sum = qmt_proto::checksum::qfupl_checksum(ca);
+        let op = self.submit(Request::Connect);
+        self.answer("AT+QFLST=\"*\"", "OK");
+        self.upload_ca(ca, &format!("+QFUPL: {},{sum:04x}|OK", ca.len()));
+        assert_eq!(self.ok_until("AT+CCLK"), "AT+CCLK?");
+        op
+    }
+
+    /// The next command is the open (nothing in between), then the connect completes.
+    fn open_next(&mut self, op: OpId) {
+        self.expect("AT+QMTOPEN=0,\"broker\",8883");
+        self.line("OK");
+        self.line("+QMTOPEN: 0,0");
+        self.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+        assert_eq!(self.done(op), Ok(Completion::Connected));
+    }
+}
+
+#[test]
+fn a_clock_past_the_ca_validity_opens_without_ntp() {
+    let mut h = H::ready();
+    let ca = ca_2024_03_15();
+    h.add(clock_options(&ca, true), false);
+    let op = h.connect_to_clock(&ca);
+    h.line("+CCLK: \"24/03/15,08:00:01+32\"");
+    h.line("OK");
+    h.open_next(op);
+}
+
+#[test]
+fn a_clock_before_the_ca_validity_fails_before_any_open_without_ntp() {
+    let mut h = H::ready();
+    let ca = ca_2024_03_15();
+    h.add(clock_options(&ca, false), false);
+    let op = h.connect_to_clock(&ca);
+    // 2024-03-15 07:59:59 at UTC+8 is 2024-03-14 23:59:59 UTC: one second too early.
+    h.line("+CCLK: \"24/03/15,07:59:59+32\"");
+    h.line("OK");
+    let e = h.done(op).unwrap_err();
+    assert_eq!(
+        e,
+        ClientError::ClockNotSet {
+            clock: qmt_proto::ModuleTime::parse(b"24/03/15,07:59:59+32").unwrap(),
+            not_before: Some(qmt_proto::ModuleTime::parse(b"2024/03/15,00:00:00+00").unwrap()),
+        }
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("--ntp") && text.contains("ignorelocaltime") && text.contains("2024-03-15"),
+        "{text}"
+    );
+    assert!(!e.is_transient());
+    assert_eq!(h.written(), "", "nothing opened");
+}
+
+#[test]
+fn an_unset_clock_is_synced_with_qntp_then_opened() {
+    let mut h = H::ready();
+    let ca = ca_2024_03_15();
+    h.add(clock_options(&ca, true), false);
+    let op = h.connect_to_clock(&ca);
+    h.line("+CCLK: \"00/01/01,00:00:08+00\"");
+    h.line("OK");
+    h.expect("AT+QNTP=1,\"pool.ntp.org\"");
+    h.line("OK");
+    h.advance(Duration::from_secs(30));
+    assert_eq!(h.written(), "", "the open waits for +QNTP");
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    h.line("+QNTP: 0,\"2025/01/01,00:00:00+00\"");
+    h.open_next(op);
+}
+
+#[test]
+fn a_qntp_result_before_its_ok_is_kept() {
+    let mut h = H::ready();
+    let ca = ca_2024_03_15();
+    h.add(clock_options(&ca, true), false);
+    let op = h.connect_to_clock(&ca);
+    h.line("+CCLK: \"80/01/06,00:00:00+00\"");
+    h.line("OK");
+    h.expect("AT+QNTP=1,\"pool.ntp.org\"");
+    h.line("+QNTP: 0,\"2025/01/01,00:00:00+00\"");
+    h.line("OK");
+    h.open_next(op);
+}
+
+#[test]
+fn a_failed_or_missing_qntp_result_fails_the_connect() {
+    let mut h = H::ready();
+    let ca = ca_2024_03_15();
+    h.add(clock_options(&ca, true), false);
+    let op = h.connect_to_clock(&ca);
+    h.line("+CCLK: \"00/01/01,00:00:08+00\"");
+    h.line("OK");
+    h.expect("AT+QNTP=1,\"pool.ntp.org\"");
+    h.line("OK");
+    h.line("+QNTP: 565");
+    let e = h.done(op).unwrap_err();
+    assert_eq!(
+        e,
+        ClientError::NtpFailed {
+            result: qmt_proto::NtpResult::from_code(565)
+        }
+    );
+    assert!(e.to_string().contains("565"), "{e}");
+    assert_eq!(h.written(), "", "nothing opened");
+
+    // No result within the link's QNTP deadline (125 s).
+    // The CA was uploaded and confirmed before: skipped now.
+    let op = h.submit(Request::Connect);
+    h.answer(
+        "AT+QFLST=\"*\"",
+        &format!("+QFLST: \"UFS:ca.pem\",{}|OK", ca.len()),
+    );
+    assert_eq!(h.ok_until("AT+CCLK"), "AT+CCLK?");
+    h.line("+CCLK: \"00/01/01,00:00:09+00\"");
+    h.line("OK");
+    h.expect("AT+QNTP=1,\"pool.ntp.org\"");
+    h.line("OK");
+    h.advance(Duration::from_secs(124));
+    assert!(h.events.is_empty(), "{:?}", h.events);
+    h.advance(Duration::from_secs(2));
+    assert!(
+        matches!(h.done(op), Err(ClientError::Timeout { .. })),
+        "times out"
+    );
+    assert_eq!(h.written(), "", "nothing opened");
+}
+
+#[test]
+fn ignorelocaltime_on_skips_the_clock_check() {
+    let mut h = H::ready();
+    let ca = ca_2024_03_15();
+    // TlsFiles' default: ignorelocaltime 1.
+    h.add(tls_options(&ca), false);
+    let sum = qmt_proto::checksum::qfupl_checksum(&ca);
+    let op = h.submit(Request::Connect);
+    h.answer("AT+QFLST=\"*\"", "OK");
+    h.upload_ca(&ca, &format!("+QFUPL: {},{sum:04x}|OK", ca.len()));
+    let mut sent = Vec::new();
+    loop {
+        let w = h.written();
+        let cmd = w.trim_end_matches('\r').to_owned();
+        assert!(!cmd.is_empty());
+        if cmd.starts_with("AT+QMTOPEN") {
+            break;
+        }
+        sent.push(cmd);
+        h.line("OK");
+    }
+    assert!(
+        sent.contains(&"AT+QSSLCFG=\"ignorelocaltime\",2,1".to_owned()),
+        "{sent:?}"
+    );
+    assert!(!sent.iter().any(|c| c.starts_with("AT+CCLK")), "{sent:?}");
+    h.line("OK");
+    h.line("+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+}
+
+#[test]
+fn tls_without_files_asks_the_context_for_ignorelocaltime() {
+    let mut h = H::ready();
+    let options = ClientOptions::builder()
+        .host("broker")
+        .port(8883)
+        .client_id("dev")
+        .tls(3)
+        .build()
+        .unwrap();
+    h.add(options, false);
+    // The context ignores the clock: no AT+CCLK?.
+    let op = h.submit(Request::Connect);
+    assert_eq!(h.ok_until("AT+QSSLCFG"), "AT+QSSLCFG=\"ignorelocaltime\",3");
+    h.line("+QSSLCFG: \"ignorelocaltime\",3,1");
+    h.line("OK");
+    h.open_next(op);
+    h.disc();
+    // It checks the clock: only the unset rule applies (no CA to read).
+    let op = h.submit(Request::Connect);
+    h.ok_until("AT+QSSLCFG");
+    h.line("+QSSLCFG: \"ignorelocaltime\",3,0");
+    h.line("OK");
+    h.answer("AT+CCLK?", "+CCLK: \"23/12/31,23:59:59+00\"|OK");
+    assert!(matches!(
+        h.done(op),
+        Err(ClientError::ClockNotSet {
+            not_before: None,
+            ..
+        })
+    ));
+    assert_eq!(h.written(), "", "nothing opened");
+    // A firmware that refuses the query: the clock is checked; a set clock opens.
+    let op = h.submit(Request::Connect);
+    h.ok_until("AT+QSSLCFG");
+    h.line("+CME ERROR: 50");
+    h.answer("AT+CCLK?", "+CCLK: \"25/06/01,12:00:00+00\"|OK");
+    h.open_next(op);
+}
+
+// ------------------------------------------------------------------------------------------------
+// File requests (files.rs; spec §7, §10.8).
+
+impl H {
+    fn file(&mut self, r: FileRequest) -> OpId {
+        let op = self.core.file_request(r, self.now).unwrap();
+        self.drain();
+        op
+    }
+}
+
+#[test]
+fn file_requests_list_delete_and_upload() {
+    let mut h = H::ready();
+    let op = h.file(FileRequest::List);
+    h.answer(
+        "AT+QFLST=\"*\"",
+        "+QFLST: \"UFS:a.pem\",12|+QFLST: \"UFS:b\",0|OK",
+    );
+    assert_eq!(
+        h.done(op),
+        Ok(Completion::Files(vec![
+            ("UFS:a.pem".into(), 12),
+            ("UFS:b".into(), 0)
+        ]))
+    );
+    let op = h.file(FileRequest::Delete("a.pem".into()));
+    h.answer("AT+QFDEL=\"UFS:a.pem\"", "+CME ERROR: 405");
+    assert!(
+        matches!(h.done(op), Err(ClientError::Module { ref command, .. }) if command == "AT+QFDEL")
+    );
+    let data = b"secret key bytes".to_vec();
+    let sum = qmt_proto::checksum::qfupl_checksum(&data);
+    let op = h.file(FileRequest::Upload {
+        name: "k.pem".into(),
+        data: data.clone(),
+    });
+    h.expect("AT+QFUPL=\"UFS:k.pem\",16");
+    h.line("CONNECT");
+    assert_eq!(h.written().as_bytes(), &data[..]);
+    h.line(&format!("+QFUPL: 16,{sum:04x}"));
+    h.line("OK");
+    assert_eq!(h.done(op), Ok(Completion::FileUploaded { size: 16 }));
+    // A wrong checksum is an error.
+    let op = h.file(FileRequest::Upload {
+        name: "UFS:k2".into(),
+        data: data.clone(),
+    });
+    h.expect("AT+QFUPL=\"UFS:k2\",16");
+    h.line("CONNECT");
+    h.written();
+    h.line(&format!("+QFUPL: 16,{:04x}", sum ^ 1));
+    h.line("OK");
+    assert!(matches!(
+        h.done(op),
+        Err(ClientError::ChecksumMismatch { .. })
+    ));
+    // No +QFUPL answer: confirmed by listing the name.
+    let op = h.file(FileRequest::Upload {
+        name: "c".into(),
+        data: b"abc".to_vec(),
+    });
+    h.expect("AT+QFUPL=\"UFS:c\",3");
+    h.line("CONNECT");
+    h.written();
+    h.line("OK");
+    h.answer("AT+QFLST=\"UFS:c\"", "+QFLST: \"UFS:c\",3|OK");
+    assert_eq!(h.done(op), Ok(Completion::FileUploaded { size: 3 }));
+    // Invalid names are refused before anything is written.
+    assert!(matches!(
+        h.core
+            .file_request(FileRequest::Delete("a\"b".into()), h.now),
+        Err(ClientError::Invalid(_))
+    ));
+    assert_eq!(h.written(), "");
+    // The Debug of an upload does not show its bytes.
+    let shown = format!(
+        "{:?}",
+        FileRequest::Upload {
+            name: "k".into(),
+            data: data.clone()
+        }
+    );
+    assert!(!shown.contains("secret"), "{shown}");
+}

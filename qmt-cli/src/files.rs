@@ -1,0 +1,209 @@
+//! `qmt files`: the module's file system for users (spec §7, §10.8) — list what is stored (TLS
+//! certificates and keys in `UFS:`), delete a file, upload one. Contents are never printed; the
+//! trace redacts uploads.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use qmt_cli::trace::Tracer;
+use qmt_client::{ClientError, Modem, ModemConfig};
+use qmt_sim::{NetworkSim, Sim, SimConfig, SimHandle};
+use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
+
+use crate::pubsub::{Failure, exit};
+
+/// `qmt files` flags.
+#[derive(Args, Debug)]
+pub struct FilesArgs {
+    /// The module's serial port (AT port), e.g. /dev/ttyUSB2, or `auto`: the single Quectel AT
+    /// port `qmt ports` finds.
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "sim",
+        conflicts_with = "sim"
+    )]
+    port: Option<PathBuf>,
+    /// The serial port's baud rate.
+    #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
+    baud: u32,
+    #[command(flatten)]
+    serial: crate::serial::SerialArgs,
+    /// Use the simulated module (in this process) instead of a serial port.
+    #[arg(long)]
+    sim: bool,
+    /// With --sim: a file in the simulated module at start (repeatable), NAME=PATH.
+    #[arg(long = "sim-file", value_name = "NAME=PATH", value_parser = crate::sim::parse_file, requires = "sim")]
+    sim_files: Vec<(String, Vec<u8>)>,
+    /// Show the AT traffic on stderr (uploaded contents redacted).
+    #[arg(long)]
+    trace: bool,
+    #[command(subcommand)]
+    action: Action,
+}
+
+/// What `qmt files` does.
+#[derive(Subcommand, Debug)]
+enum Action {
+    /// List the module's files (AT+QFLST="*"): name and size.
+    List {
+        /// A JSON array on stdout, one object per file with the keys `name` and `size`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a file (AT+QFDEL); `UFS:` is added to a name without a drive.
+    Rm {
+        /// The file's name on the module.
+        name: String,
+    },
+    /// Upload a file (AT+QFUPL, the module's checksum checked). An existing name is refused
+    /// unless --replace (then it is deleted first).
+    Put {
+        /// The local file.
+        file: PathBuf,
+        /// The name on the module (default: the local file's name); `UFS:` is added to a name
+        /// without a drive.
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        /// Delete a file of the same name first.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+/// Runs `qmt files`.
+pub fn run(args: FilesArgs) -> ExitCode {
+    match files(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => f.report("files"),
+    }
+}
+
+fn full(name: &str) -> String {
+    if name.contains(':') {
+        name.to_owned()
+    } else {
+        format!("UFS:{name}")
+    }
+}
+
+fn files(args: &FilesArgs) -> Result<(), Failure> {
+    // Read the local file before the port is touched: a bad path is a bad argument.
+    let upload = match &args.action {
+        Action::Put { file, name, .. } => {
+            let data = std::fs::read(file)
+                .map_err(|e| Failure::new(exit::USAGE, format!("{}: {e}", file.display())))?;
+            let name = match name {
+                Some(n) => n.clone(),
+                None => file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .ok_or_else(|| {
+                        Failure::new(exit::USAGE, format!("{}: no file name", file.display()))
+                    })?,
+            };
+            Some((full(&name), data))
+        }
+        _ => None,
+    };
+    let (_sim, modem, shown) = open(args)?;
+    let fail = |e: ClientError| Failure::new(exit::OTHER, format!("{shown}: {e}"));
+    match &args.action {
+        Action::List { json } => {
+            let list = modem.files().map_err(fail)?;
+            if *json {
+                let v: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|(name, size)| serde_json::json!({ "name": name, "size": size }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for (name, size) in &list {
+                    println!("{size:>10}  {name}");
+                }
+                println!("{} file(s)", list.len());
+            }
+        }
+        Action::Rm { name } => {
+            modem.delete_file(name).map_err(fail)?;
+            println!("deleted {}", full(name));
+        }
+        Action::Put { replace, .. } => {
+            let Some((name, data)) = upload else {
+                return Ok(());
+            };
+            let exists = modem
+                .files()
+                .map_err(fail)?
+                .iter()
+                .any(|(n, _)| full(n).eq_ignore_ascii_case(&name));
+            if exists {
+                if !*replace {
+                    return Err(Failure::new(
+                        exit::OTHER,
+                        format!("{name} exists on the module: give --replace to overwrite it"),
+                    ));
+                }
+                modem.delete_file(&name).map_err(fail)?;
+            }
+            let size = modem.upload_file(&name, data).map_err(fail)?;
+            println!("uploaded {name} ({size} bytes, checksum verified)");
+        }
+    }
+    Ok(())
+}
+
+/// Opens the modem on the port (or `auto`) or on an in-process sim.
+fn open(args: &FilesArgs) -> Result<(Option<SimHandle>, Modem, String), Failure> {
+    let mut config = ModemConfig::default();
+    config.port.baud_rate = args.baud;
+    config.serial = args.serial.setup();
+    let (sim, path) = if args.sim {
+        let mut sim_config = SimConfig {
+            network: NetworkSim {
+                files: args.sim_files.clone(),
+                ..NetworkSim::default()
+            },
+            ..SimConfig::default()
+        };
+        if args.trace {
+            let mut tracer = Tracer::default();
+            sim_config.trace = Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes)));
+        }
+        let sim = Sim::start(sim_config).map_err(|e| {
+            Failure::new(
+                exit::OTHER,
+                format!("cannot start the simulated module: {e}"),
+            )
+        })?;
+        let path = sim.pty_path().to_path_buf();
+        (Some(sim), path)
+    } else {
+        if args.trace {
+            let tracer = std::sync::Mutex::new(Tracer::default());
+            config.port.trace = Some(TraceHook(std::sync::Arc::new(move |dir, bytes| {
+                let dir = match dir {
+                    PortTraceDir::Host => qmt_sim::TraceDir::Host,
+                    PortTraceDir::Module => qmt_sim::TraceDir::Module,
+                };
+                if let Ok(mut t) = tracer.lock() {
+                    t.trace(dir, bytes);
+                }
+            })));
+        }
+        (
+            None,
+            crate::ports::resolve(&args.port.clone().unwrap_or_default())?,
+        )
+    };
+    // Files only: the MQTT clients of another process are left alone.
+    config.close_stale = false;
+    let shown = path.display().to_string();
+    let modem = Modem::open(&path, config).map_err(|e| match e {
+        ClientError::Port { reason } => Failure::new(exit::PORT, reason),
+        ClientError::NoAnswer { .. } => Failure::new(exit::TIMEOUT, e.to_string()),
+        other => Failure::new(exit::OTHER, format!("{shown}: {other}")),
+    })?;
+    Ok((sim, modem, shown))
+}
