@@ -1287,7 +1287,10 @@ impl Drop for Broker {
         if let Broker::Mosquitto { child, dir, .. } = self {
             let _ = child.kill();
             let _ = child.wait();
-            let _ = std::fs::remove_dir_all(dir);
+            // With `SOAK_BROKER_LOG=1` the log is what the run was for: kept.
+            if std::env::var_os("SOAK_BROKER_LOG").is_none() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         }
     }
 }
