@@ -6,10 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use qmt_cli::trace::Tracer;
 use qmt_client::{ClientError, Modem, ModemConfig};
-use qmt_sim::{NetworkSim, Sim, SimConfig, SimHandle};
-use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
+use qmt_sim::{NetworkSim, SimConfig, SimHandle};
 
 use crate::pubsub::{Failure, exit};
 
@@ -159,51 +157,17 @@ fn open(args: &FilesArgs) -> Result<(Option<SimHandle>, Modem, String), Failure>
     let mut config = ModemConfig::default();
     config.port.baud_rate = args.baud;
     config.serial = args.serial.setup();
-    let (sim, path) = if args.sim {
-        let mut sim_config = SimConfig {
-            network: NetworkSim {
-                files: args.sim_files.clone(),
-                ..NetworkSim::default()
-            },
-            ..SimConfig::default()
-        };
-        if args.trace {
-            let mut tracer = Tracer::default();
-            sim_config.trace = Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes)));
-        }
-        let sim = Sim::start(sim_config).map_err(|e| {
-            Failure::new(
-                exit::OTHER,
-                format!("cannot start the simulated module: {e}"),
-            )
-        })?;
-        let path = sim.pty_path().to_path_buf();
-        (Some(sim), path)
-    } else {
-        if args.trace {
-            let tracer = std::sync::Mutex::new(Tracer::default());
-            config.port.trace = Some(TraceHook(std::sync::Arc::new(move |dir, bytes| {
-                let dir = match dir {
-                    PortTraceDir::Host => qmt_sim::TraceDir::Host,
-                    PortTraceDir::Module => qmt_sim::TraceDir::Module,
-                };
-                if let Ok(mut t) = tracer.lock() {
-                    t.trace(dir, bytes);
-                }
-            })));
-        }
-        (
-            None,
-            crate::ports::resolve(&args.port.clone().unwrap_or_default())?,
-        )
-    };
+    let sim_config = args.sim.then(|| SimConfig {
+        network: NetworkSim {
+            files: args.sim_files.clone(),
+            ..NetworkSim::default()
+        },
+        ..SimConfig::default()
+    });
+    let (sim, path) =
+        crate::open::module(sim_config, args.port.as_deref(), args.trace, &mut config)?;
     // Files only: the MQTT clients of another process are left alone.
     config.close_stale = false;
-    let shown = path.display().to_string();
-    let modem = Modem::open(&path, config).map_err(|e| match e {
-        ClientError::Port { reason } => Failure::new(exit::PORT, reason),
-        ClientError::NoAnswer { .. } => Failure::new(exit::TIMEOUT, e.to_string()),
-        other => Failure::new(exit::OTHER, format!("{shown}: {other}")),
-    })?;
+    let (modem, shown) = crate::open::open(&path, config)?;
     Ok((sim, modem, shown))
 }

@@ -176,6 +176,7 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 
 mod demo;
 mod files;
+mod open;
 mod ports;
 mod pubsub;
 mod serial;

@@ -13,7 +13,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use qmt_cli::trace::Tracer;
 use qmt_client::sansio::{NetworkConfig, Stage, stat_words};
 use qmt_client::{Client, PublishFailure};
 use qmt_client::{
@@ -23,8 +22,7 @@ use qmt_client::{
 use qmt_client::{LossCause, RecoveryEvent};
 use qmt_proto::cfg::MsgRecvMode;
 use qmt_proto::params::{ClientIdx, PayloadLen, Topic};
-use qmt_sim::{BrokerChoice, Sim, SimConfig, SimHandle};
-use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
+use qmt_sim::{BrokerChoice, SimConfig, SimHandle};
 
 mod progress;
 
@@ -366,30 +364,6 @@ pub fn start(
         .map_err(|e| Failure::client(&ClientError::Invalid(e)))?;
     let progress = Progress::new(!common.trace);
 
-    let (sim, path) = if common.sim {
-        let broker = common.sim_broker()?;
-        let mut config = SimConfig {
-            broker: broker.map_or(BrokerChoice::Embedded, BrokerChoice::External),
-            ..SimConfig::default()
-        };
-        if common.trace {
-            let mut tracer = Tracer::default();
-            config.trace = Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes)));
-        }
-        let sim = Sim::start(config).map_err(|e| {
-            Failure::new(
-                exit::OTHER,
-                format!("cannot start the simulated module: {e}"),
-            )
-        })?;
-        let path = sim.pty_path().to_path_buf();
-        (Some(sim), path)
-    } else {
-        // `required_unless_present = "sim"` makes this Some.
-        let path = crate::ports::resolve(&common.port.clone().unwrap_or_default())?;
-        (None, path)
-    };
-
     let mut config = ModemConfig {
         recovery,
         network,
@@ -397,19 +371,21 @@ pub fn start(
     };
     config.port.baud_rate = common.baud;
     config.serial = common.serial.setup();
-    if common.trace && !common.sim {
-        // A real port: the reactor shows the bytes it moves (the sim traces its own side).
-        let tracer = std::sync::Mutex::new(Tracer::default());
-        config.port.trace = Some(TraceHook(std::sync::Arc::new(move |dir, bytes| {
-            let dir = match dir {
-                PortTraceDir::Host => qmt_sim::TraceDir::Host,
-                PortTraceDir::Module => qmt_sim::TraceDir::Module,
-            };
-            if let Ok(mut t) = tracer.lock() {
-                t.trace(dir, bytes);
-            }
-        })));
-    }
+    let sim_config = if common.sim {
+        let broker = common.sim_broker()?;
+        Some(SimConfig {
+            broker: broker.map_or(BrokerChoice::Embedded, BrokerChoice::External),
+            ..SimConfig::default()
+        })
+    } else {
+        None
+    };
+    let (sim, path) = crate::open::module(
+        sim_config,
+        common.port.as_deref(),
+        common.trace,
+        &mut config,
+    )?;
     let shown = path.display().to_string();
     let modem = Modem::open_request(&path, config)
         .and_then(|mut opening| {
