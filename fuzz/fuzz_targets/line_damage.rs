@@ -45,7 +45,9 @@ fuzz_target!(|data: &[u8]| {
             }
             any_damage = true;
         }
-        stream.extend_from_slice(format!("\r\n+QMTRECV: 0,{msgid},\"t\",{},\"", payload.len()).as_bytes());
+        stream.extend_from_slice(
+            format!("\r\n+QMTRECV: 0,{msgid},\"t\",{},\"", payload.len()).as_bytes(),
+        );
         stream.extend_from_slice(&p);
         stream.extend_from_slice(b"\"\r\n");
     }
@@ -56,8 +58,11 @@ fuzz_target!(|data: &[u8]| {
     let mut link = Link::new(LinkConfig::default(), t);
     link.feed(b"\r\n+QMTRECV: 0,1,\"t\",2,\"ok\"\r\n", t);
     while link.poll_event().is_some() {}
-    let Ok(token) = link.submit(Command::parse(b"AT+QMTCONN?").expect("a valid command"), None, t)
-    else {
+    let Ok(token) = link.submit(
+        Command::parse(b"AT+QMTCONN?").expect("a valid command"),
+        None,
+        t,
+    ) else {
         return;
     };
     link.feed(&stream, t);

@@ -85,6 +85,23 @@ pub enum PublishFailure {
     Closed,
 }
 
+impl PublishFailure {
+    /// Whether the broker may have the message: it left the module (or may have), and no result
+    /// said what became of it. A refusal before anything was sent, or a close by the host, is
+    /// not in doubt.
+    pub fn in_doubt(&self) -> bool {
+        matches!(
+            self,
+            PublishFailure::NotWritten { .. }
+                | PublishFailure::ModuleGaveUp(_)
+                | PublishFailure::LinkLost(_)
+                | PublishFailure::PingTimeout
+                | PublishFailure::ModuleRestarted
+                | PublishFailure::NoResult(_)
+        )
+    }
+}
+
 impl fmt::Display for PublishFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -112,6 +112,17 @@ impl MsgIdAllocator {
         self.in_flight.fill(0);
         self.count = 0;
     }
+
+    /// Marks `id` in flight again (a QoS 2 id kept for a resend, after [`release_all`](Self::release_all)).
+    pub fn reserve(&mut self, id: MsgId) {
+        let id = id.get();
+        if id == 0 || self.is_in_flight(id) {
+            return;
+        }
+        let (w, b) = Self::bit(id);
+        self.in_flight[w] |= b;
+        self.count += 1;
+    }
 }
 
 #[cfg(test)]

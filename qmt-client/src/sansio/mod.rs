@@ -229,6 +229,9 @@ pub struct CoreStats {
     pub redeliveries_dropped: u64,
     /// Messages dropped because their line was damaged ([`Event::MessageDamaged`]).
     pub damaged_messages: u64,
+    /// QoS 2 publishes of a persistent session cut off mid-handshake and published again, with
+    /// their packet ids, after the reconnect (`ModemCore::resend_in_doubt`).
+    pub resent: u64,
 }
 
 /// What a command the core submitted is for.
@@ -292,15 +295,32 @@ enum Waiter {
         msgid: Option<MsgId>,
         after: After,
     },
+    /// A QoS 2 publish sent again ([`ModemCore::resend_in_doubt`]).
+    Resend { msgid: MsgId, after: After },
 }
 
-/// What to remember when a SUB or UNS ends.
+/// What to remember when a SUB or UNS ends, or when a QoS 2 publish of a persistent session
+/// ends without a known outcome.
 #[derive(Clone, Debug)]
 enum After {
     Nothing,
     Sub(Vec<(Topic, Qos)>),
     Uns(Vec<Topic>),
+    Resend(Box<Resend>),
 }
+
+/// A QoS 2 publish whose handshake a link loss or a module restart cut off (see
+/// [`ModemCore::resend_in_doubt`]): what to publish again, with the same packet id.
+#[derive(Clone, Debug)]
+struct Resend {
+    msgid: MsgId,
+    topic: String,
+    payload: Vec<u8>,
+    retain: bool,
+}
+
+/// The most QoS 2 publishes a client keeps for a resend; beyond it the oldest is given up.
+const MAX_IN_DOUBT: usize = 64;
 
 /// A command to submit once the link is free of borrows (see [`ModemCore::flush`]).
 struct Outgoing {
@@ -338,6 +358,8 @@ struct Slot {
     capacity: usize,
     /// Messages delivered before, to recognise a broker's resend after a reconnect.
     redelivery: Redelivery,
+    /// QoS 2 publishes cut off mid-handshake, published again after the next connect.
+    in_doubt: Vec<Resend>,
 }
 
 /// The state behind the link: everything [`Output`]s update while the link is borrowed.
@@ -486,6 +508,7 @@ impl ModemCore {
             outstanding: 0,
             capacity: capacity.max(1),
             redelivery: Redelivery::new(),
+            in_doubt: Vec::new(),
         });
         Ok(())
     }
@@ -1351,6 +1374,18 @@ impl State {
                     });
                 }
                 let msgid = slot.msgids.for_publish(qos)?;
+                // Spec: a persistent session's QoS 2 handshake must be finished even after a
+                // loss; the module forgets it in a restart, so the host keeps what to resend.
+                let after = if qos == Qos::ExactlyOnce && !slot.options.clean_session() {
+                    After::Resend(Box::new(Resend {
+                        msgid,
+                        topic: topic.clone(),
+                        payload: payload.clone(),
+                        retain,
+                    }))
+                } else {
+                    After::Nothing
+                };
                 let built = slot
                     .options
                     .publish_command(idx, msgid, qos, retain, topic, payload);
@@ -1371,7 +1406,7 @@ impl State {
                         op,
                         key: OpKey::publish(idx, msgid),
                         msgid: reserved,
-                        after: After::Nothing,
+                        after,
                     },
                     now,
                 )?;
@@ -1447,6 +1482,7 @@ impl State {
     ) -> Result<(), ClientError> {
         let msgid = match &waiter {
             Waiter::User { msgid, .. } | Waiter::Step { msgid, .. } => *msgid,
+            Waiter::Resend { msgid, .. } => Some(*msgid),
         };
         let registered = if key.kind == OpKind::Pub {
             MsgId::new(i64::from(key.msgid))
@@ -1541,6 +1577,9 @@ impl State {
                     let Ok(idx) = ClientIdx::new(i) else { continue };
                     if let Some(slot) = self.slot(idx) {
                         slot.msgids.release_all();
+                        for r in &slot.in_doubt {
+                            slot.msgids.reserve(r.msgid);
+                        }
                     }
                     self.lost(idx, crate::recovery::LossCause::ModuleRestarted, now);
                 }
@@ -1561,10 +1600,37 @@ impl State {
             Waiter::User { msgid, after, .. } | Waiter::Step { msgid, after, .. } => {
                 (*msgid, after.clone())
             }
+            Waiter::Resend { msgid, after } => (Some(*msgid), after.clone()),
+        };
+        let in_doubt = match (&result, &after) {
+            (Err(ClientError::PublishFailed { cause, .. }), After::Resend(r))
+                if cause.in_doubt() =>
+            {
+                Some((**r).clone())
+            }
+            _ => None,
         };
         if let Some(slot) = self.slot(key.client_idx) {
-            if let Some(m) = msgid {
-                slot.msgids.release(m);
+            match (msgid, in_doubt) {
+                (_, Some(r)) => {
+                    // The id stays taken until the resend finishes the handshake.
+                    tracing::debug!(
+                        client = key.client_idx.get(),
+                        msgid = r.msgid.get(),
+                        "a QoS 2 publish cut off mid-handshake: kept to be sent again"
+                    );
+                    if slot.in_doubt.len() >= MAX_IN_DOUBT {
+                        let old = slot.in_doubt.remove(0);
+                        slot.msgids.release(old.msgid);
+                    }
+                    if !slot.in_doubt.iter().any(|d| d.msgid == r.msgid) {
+                        slot.in_doubt.push(r);
+                    }
+                }
+                (Some(m), None) => {
+                    slot.msgids.release(m);
+                }
+                (None, None) => {}
             }
             match (&result, &after) {
                 (Ok(Completion::Subscribed { granted }), After::Sub(filters)) => {
@@ -1595,6 +1661,61 @@ impl State {
                 self.done(op, result);
             }
             Waiter::Step { idx, seq, .. } => self.step_done(idx, seq, result.map(|_| ()), now),
+            Waiter::Resend { msgid, .. } => {
+                if result.is_ok() {
+                    self.stats.resent += 1;
+                }
+                tracing::info!(
+                    client = key.client_idx.get(),
+                    msgid = msgid.get(),
+                    ok = result.is_ok(),
+                    "QoS 2 publish sent again after a loss"
+                );
+            }
+        }
+    }
+
+    /// Publishes again, with their packet ids, the QoS 2 publishes of `idx` that a link loss or
+    /// a module restart cut off mid-handshake. A module that restarted forgot them, and the broker
+    /// of a persistent session still holds each id that got a `PUBREC` and no `PUBREL`: mosquitto
+    /// counts those against the client's in-flight quota (20), and once it is full it answers new
+    /// QoS 1/2 publishes with `PUBACK`/`PUBREC` and drops them (MQTT 3.1.1 cannot say "quota
+    /// exceeded"): acknowledged messages lost. The same id again is a duplicate to the broker:
+    /// it answers `PUBREC`, the module sends `PUBREL`, and the broker delivers the message it
+    /// stored and frees the id. Where the broker never got the first `PUBLISH`, this is its first
+    /// delivery. Only a handshake the broker completed whose `PUBCOMP` was lost is delivered twice.
+    pub(super) fn resend_in_doubt(&mut self, idx: ClientIdx, now: Instant) {
+        let Some(slot) = self.slot(idx) else { return };
+        let pending = std::mem::take(&mut slot.in_doubt);
+        for r in pending {
+            let Some(slot) = self.slot(idx) else { return };
+            let built = slot.options.publish_command(
+                idx,
+                r.msgid,
+                Qos::ExactlyOnce,
+                r.retain,
+                r.topic.clone(),
+                r.payload.clone(),
+            );
+            let Ok((command, data)) = built else {
+                slot.msgids.release(r.msgid);
+                continue;
+            };
+            let msgid = r.msgid;
+            let issued = self.issue(
+                OpKey::publish(idx, msgid),
+                Qos::ExactlyOnce,
+                command,
+                Some(data),
+                Waiter::Resend {
+                    msgid,
+                    after: After::Resend(Box::new(r)),
+                },
+                now,
+            );
+            if let Err(e) = issued {
+                tracing::debug!(error = %e, "a QoS 2 resend could not be queued");
+            }
         }
     }
 }

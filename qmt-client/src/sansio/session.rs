@@ -612,6 +612,15 @@ impl State {
         if id == u64::MAX {
             return self.stale_closed(idx, result, now);
         }
+        let connected = result.is_ok()
+            && self
+                .slot(idx)
+                .and_then(|s| s.seq.as_ref())
+                .is_some_and(|s| s.id == id && matches!(s.stage, Stage::Connect));
+        if connected {
+            // The session is back: finish the QoS 2 handshakes a loss cut off.
+            self.resend_in_doubt(idx, now);
+        }
         let Some(slot) = self.slot(idx) else { return };
         let Some(seq) = slot.seq.as_mut().filter(|s| s.id == id) else {
             // A step of a sequence that was abandoned (a loss restarted recovery).
@@ -853,7 +862,7 @@ impl State {
                 slot.parked.push(Parked::Uns(op));
                 true
             }
-            After::Nothing => false,
+            After::Nothing | After::Resend(_) => false,
         }
     }
 }

@@ -1990,3 +1990,79 @@ fn file_requests_list_delete_and_upload() {
     );
     assert!(!shown.contains("secret"), "{shown}");
 }
+
+#[test]
+fn a_qos2_publish_cut_off_by_a_restart_is_sent_again_with_its_id_after_the_reconnect() {
+    // The 30-minute soak: a module restart mid-handshake leaves the id at the broker; mosquitto
+    // counts such ids against its in-flight quota and, once full, acknowledges and drops.
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .clean_session(false)
+        .build()
+        .unwrap();
+    let mut h = H::ready();
+    h.add(o.clone(), true);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+    let op = h.submit(Request::Publish {
+        topic: "t".into(),
+        payload: b"q2".to_vec(),
+        qos: Qos::ExactlyOnce,
+        retain: false,
+    });
+    h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "q2");
+    h.feed(b"\r\nOK\r\n\r\nRDY\r\n");
+    assert!(matches!(
+        h.done(op),
+        Err(ClientError::PublishFailed {
+            cause: PublishFailure::ModuleRestarted,
+            ..
+        })
+    ));
+    h.answer("ATE0", "OK");
+    h.answer("AT+CMEE=2", "OK");
+    recover(&mut h, &o);
+    // The same id and payload, before anything else.
+    h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "q2");
+    h.feed(b"\r\nOK\r\n\r\n+QMTPUBEX: 0,1,0\r\n");
+    assert_eq!(h.core.stats().resent, 1);
+    // The id is free again, and a new publish takes the next one.
+    let op = h.submit(Request::Publish {
+        topic: "t".into(),
+        payload: b"x".to_vec(),
+        qos: Qos::ExactlyOnce,
+        retain: false,
+    });
+    h.expect("AT+QMTPUBEX=0,2,2,0,\"t\",1");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "x");
+    h.feed(b"\r\nOK\r\n\r\n+QMTPUBEX: 0,2,0\r\n");
+    assert_eq!(h.done(op), Ok(Completion::Published));
+}
+
+#[test]
+fn a_clean_session_publish_cut_off_is_not_sent_again() {
+    let (mut h, o) = H::connected(true);
+    let op = h.submit(Request::Publish {
+        topic: "t".into(),
+        payload: b"q2".to_vec(),
+        qos: Qos::ExactlyOnce,
+        retain: false,
+    });
+    h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "q2");
+    h.feed(b"\r\nOK\r\n\r\n+QMTSTAT: 0,1\r\n");
+    assert!(h.done(op).is_err());
+    recover(&mut h, &o);
+    assert_eq!(h.written(), "", "a clean session keeps nothing to finish");
+    assert_eq!(h.core.stats().resent, 0);
+}
