@@ -14,50 +14,7 @@ use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::recv::LenMode;
 use qmt_proto::{Info, ModuleLine, RecvHook};
 
-const KINDS: [CommandKind; 42] = [
-    CommandKind::At,
-    CommandKind::Echo,
-    CommandKind::Cmee,
-    CommandKind::QmtCfg,
-    CommandKind::QmtOpen,
-    CommandKind::QmtClose,
-    CommandKind::QmtConn,
-    CommandKind::QmtDisc,
-    CommandKind::QmtSub,
-    CommandKind::QmtUns,
-    CommandKind::QmtPubEx,
-    CommandKind::QmtRecv,
-    CommandKind::QfUpl,
-    CommandKind::QsslCfg,
-    CommandKind::Ati,
-    CommandKind::Cgmi,
-    CommandKind::Cgmm,
-    CommandKind::Cgmr,
-    CommandKind::Gsn,
-    CommandKind::Qccid,
-    CommandKind::Cimi,
-    CommandKind::Cpin,
-    CommandKind::QsimStat,
-    CommandKind::Csq,
-    CommandKind::Qcsq,
-    CommandKind::QnwInfo,
-    CommandKind::Cops,
-    CommandKind::Creg,
-    CommandKind::Cgreg,
-    CommandKind::Cereg,
-    CommandKind::Qicsgp,
-    CommandKind::Qiact,
-    CommandKind::Qideact,
-    CommandKind::Cgatt,
-    CommandKind::Cgpaddr,
-    CommandKind::Cfun,
-    CommandKind::Qpowd,
-    CommandKind::Qflst,
-    CommandKind::Qfdel,
-    CommandKind::Cclk,
-    CommandKind::Qntp,
-    CommandKind::Qlts,
-];
+const KINDS: [CommandKind; CommandKind::ALL.len()] = CommandKind::ALL;
 const FORMS: [Form; 4] = [Form::Test, Form::Read, Form::Write, Form::Execute];
 
 fuzz_target!(|data: &[u8]| {

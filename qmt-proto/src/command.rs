@@ -1479,52 +1479,7 @@ mod tests {
             .map(|c| c.kind())
             .collect();
         assert_eq!(shapes.len(), NAMES.len(), "every line of the table parses");
-        for kind in [
-            CommandKind::At,
-            CommandKind::Echo,
-            CommandKind::Cmee,
-            CommandKind::QmtCfg,
-            CommandKind::QmtOpen,
-            CommandKind::QmtClose,
-            CommandKind::QmtConn,
-            CommandKind::QmtDisc,
-            CommandKind::QmtSub,
-            CommandKind::QmtUns,
-            CommandKind::QmtPubEx,
-            CommandKind::QmtRecv,
-            CommandKind::QfUpl,
-            CommandKind::QsslCfg,
-            CommandKind::Ati,
-            CommandKind::Cgmi,
-            CommandKind::Cgmm,
-            CommandKind::Cgmr,
-            CommandKind::Gsn,
-            CommandKind::Qccid,
-            CommandKind::Cimi,
-            CommandKind::Cpin,
-            CommandKind::QsimStat,
-            CommandKind::Csq,
-            CommandKind::Qcsq,
-            CommandKind::QnwInfo,
-            CommandKind::Cops,
-            CommandKind::Creg,
-            CommandKind::Cgreg,
-            CommandKind::Cereg,
-            CommandKind::Qicsgp,
-            CommandKind::Qiact,
-            CommandKind::Qideact,
-            CommandKind::Cgatt,
-            CommandKind::Cgpaddr,
-            CommandKind::Cfun,
-            CommandKind::Qpowd,
-            CommandKind::Ifc,
-            CommandKind::Ipr,
-            CommandKind::Qflst,
-            CommandKind::Qfdel,
-            CommandKind::Cclk,
-            CommandKind::Qntp,
-            CommandKind::Qlts,
-        ] {
+        for kind in CommandKind::ALL {
             assert!(shapes.iter().any(|(k, _)| *k == kind), "{kind:?}");
         }
     }

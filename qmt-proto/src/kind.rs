@@ -95,6 +95,106 @@ pub enum CommandKind {
 }
 
 impl CommandKind {
+    /// Every command kind, in declaration order: for tables, fuzz targets and tests that must
+    /// cover them all (a new kind that is missing here fails `kind::tests`).
+    pub const ALL: [CommandKind; 44] = [
+        CommandKind::At,
+        CommandKind::Echo,
+        CommandKind::Cmee,
+        CommandKind::QmtCfg,
+        CommandKind::QmtOpen,
+        CommandKind::QmtClose,
+        CommandKind::QmtConn,
+        CommandKind::QmtDisc,
+        CommandKind::QmtSub,
+        CommandKind::QmtUns,
+        CommandKind::QmtPubEx,
+        CommandKind::QmtRecv,
+        CommandKind::QfUpl,
+        CommandKind::QsslCfg,
+        CommandKind::Ati,
+        CommandKind::Cgmi,
+        CommandKind::Cgmm,
+        CommandKind::Cgmr,
+        CommandKind::Gsn,
+        CommandKind::Qccid,
+        CommandKind::Cimi,
+        CommandKind::Cpin,
+        CommandKind::QsimStat,
+        CommandKind::Csq,
+        CommandKind::Qcsq,
+        CommandKind::QnwInfo,
+        CommandKind::Cops,
+        CommandKind::Creg,
+        CommandKind::Cgreg,
+        CommandKind::Cereg,
+        CommandKind::Qicsgp,
+        CommandKind::Qiact,
+        CommandKind::Qideact,
+        CommandKind::Cgatt,
+        CommandKind::Cgpaddr,
+        CommandKind::Cfun,
+        CommandKind::Qpowd,
+        CommandKind::Ifc,
+        CommandKind::Ipr,
+        CommandKind::Qflst,
+        CommandKind::Qfdel,
+        CommandKind::Cclk,
+        CommandKind::Qntp,
+        CommandKind::Qlts,
+    ];
+
+    /// The kind's place in [`ALL`](Self::ALL). The match is exhaustive, so a new kind must get a
+    /// number here, and the test checks that `ALL` holds it at that place.
+    const fn ordinal(self) -> usize {
+        match self {
+            CommandKind::At => 0,
+            CommandKind::Echo => 1,
+            CommandKind::Cmee => 2,
+            CommandKind::QmtCfg => 3,
+            CommandKind::QmtOpen => 4,
+            CommandKind::QmtClose => 5,
+            CommandKind::QmtConn => 6,
+            CommandKind::QmtDisc => 7,
+            CommandKind::QmtSub => 8,
+            CommandKind::QmtUns => 9,
+            CommandKind::QmtPubEx => 10,
+            CommandKind::QmtRecv => 11,
+            CommandKind::QfUpl => 12,
+            CommandKind::QsslCfg => 13,
+            CommandKind::Ati => 14,
+            CommandKind::Cgmi => 15,
+            CommandKind::Cgmm => 16,
+            CommandKind::Cgmr => 17,
+            CommandKind::Gsn => 18,
+            CommandKind::Qccid => 19,
+            CommandKind::Cimi => 20,
+            CommandKind::Cpin => 21,
+            CommandKind::QsimStat => 22,
+            CommandKind::Csq => 23,
+            CommandKind::Qcsq => 24,
+            CommandKind::QnwInfo => 25,
+            CommandKind::Cops => 26,
+            CommandKind::Creg => 27,
+            CommandKind::Cgreg => 28,
+            CommandKind::Cereg => 29,
+            CommandKind::Qicsgp => 30,
+            CommandKind::Qiact => 31,
+            CommandKind::Qideact => 32,
+            CommandKind::Cgatt => 33,
+            CommandKind::Cgpaddr => 34,
+            CommandKind::Cfun => 35,
+            CommandKind::Qpowd => 36,
+            CommandKind::Ifc => 37,
+            CommandKind::Ipr => 38,
+            CommandKind::Qflst => 39,
+            CommandKind::Qfdel => 40,
+            CommandKind::Cclk => 41,
+            CommandKind::Qntp => 42,
+            CommandKind::Qlts => 43,
+        }
+    }
+
     /// The command's name as written on the wire, without form or parameters (`AT+QMTOPEN`,
     /// `ATE`): safe for errors and logs, since parameters may hold secrets.
     pub const fn at_name(self) -> &'static str {
@@ -158,4 +258,22 @@ pub enum Form {
     Write,
     /// `AT+<cmd>`: acts without parameters.
     Execute,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_holds_every_kind_once_in_order() {
+        for (i, k) in CommandKind::ALL.iter().enumerate() {
+            assert_eq!(k.ordinal(), i, "{k:?}");
+        }
+        let max = CommandKind::ALL
+            .iter()
+            .map(|k| k.ordinal())
+            .max()
+            .unwrap_or(0);
+        assert_eq!(CommandKind::ALL.len(), max + 1);
+    }
 }
