@@ -392,7 +392,15 @@ struct State {
     port_hold: bool,
     /// When a garbled line last made buffered clients look at their slots again.
     garble_rescan: Option<Instant>,
+    /// When the last garbled line or damaged message was seen: for a while after it, buffered
+    /// clients look at their slots every [`GARBLE_RESCAN_EVERY`] too.
+    garble_seen: Option<Instant>,
 }
+
+/// How often buffered clients look at their slots while the line is damaging lines.
+const GARBLE_RESCAN_EVERY: Duration = Duration::from_secs(3);
+/// How long after the last garbled line that goes on.
+const GARBLE_WATCH: Duration = Duration::from_secs(60);
 
 /// One module's whole client side, sans-IO (see the [module docs](self)).
 ///
@@ -460,6 +468,7 @@ impl ModemCore {
                 closed: false,
                 port_hold: false,
                 garble_rescan: None,
+                garble_seen: None,
             },
         }
     }
@@ -577,6 +586,7 @@ impl ModemCore {
         self.st.network_timer(now);
         self.st.ntp_timers(now, false);
         self.st.recovery_timers(now);
+        self.st.garble_timer(now);
         self.flush(now);
     }
 
@@ -595,6 +605,7 @@ impl ModemCore {
         take(self.st.startup.poll_timeout());
         take(self.st.network.poll_timeout());
         take(self.st.ntp_deadline());
+        take(self.st.garble_deadline());
         // While the bearer is being repaired, recovery attempts wait for it (`network.rs`).
         let up = self.st.network.is_up();
         for slot in self.st.clients.iter().flatten() {
@@ -1081,6 +1092,32 @@ impl State {
     /// read then. Buffered clients look at their slots again (`AT+QMTRECV?`), at most once a
     /// second.
     fn garbled(&mut self, now: Instant) {
+        self.garble_seen = Some(now);
+        self.garble_rescan_now(now);
+    }
+
+    /// The next look at the slots while the line is damaging lines: a stored message whose
+    /// announcement was lost to damage after the last look is read then, even if no garbled
+    /// line follows it.
+    fn garble_deadline(&self) -> Option<Instant> {
+        let seen = self.garble_seen?;
+        let last = self.garble_rescan?;
+        let next = last + GARBLE_RESCAN_EVERY;
+        (next <= seen + GARBLE_WATCH).then_some(next)
+    }
+
+    fn garble_timer(&mut self, now: Instant) {
+        if self.garble_deadline().is_some_and(|t| t <= now) {
+            self.garble_rescan_now(now);
+            if self.garble_deadline().is_some_and(|t| t <= now) {
+                // Not possible now (a rescan is out, start-up, no buffered client): the next
+                // look is one period later.
+                self.garble_rescan = Some(now);
+            }
+        }
+    }
+
+    fn garble_rescan_now(&mut self, now: Instant) {
         let buffered = self
             .clients
             .iter()

@@ -1669,7 +1669,33 @@ fn a_garbled_line_makes_buffered_clients_look_at_their_slots_again() {
     assert_eq!(h.written(), "");
     h.advance(Duration::from_millis(1100));
     h.line("\u{1}garbage");
-    h.expect("AT+QMTRECV?");
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,0,0,0|OK");
+    // Then every 3 s for a minute after the last garbled line, garbled lines or not: a stored
+    // message whose announcement was lost since is read.
+    h.advance(Duration::from_millis(3100));
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,1,0,0,0|OK");
+    h.answer("AT+QMTRECV=0,1", "+QMTRECV: 0,10,\"t\",3,def|OK");
+    assert!(matches!(h.client_events().as_slice(), [Event::Message(m)] if m.payload() == b"def"));
+    let mut looks = 0;
+    for _ in 0..25 {
+        h.advance(Duration::from_millis(3100));
+        let w = h.written();
+        if w == "AT+QMTRECV?\r" {
+            looks += 1;
+            h.line("+QMTRECV: 0,0,0,0,0,0");
+            h.line("OK");
+        } else {
+            assert_eq!(w, "");
+        }
+    }
+    // About a minute of looks (the garbled line was 4 s before), then none.
+    assert!((17..=20).contains(&looks), "{looks} looks");
+    h.advance(Duration::from_secs(30));
+    assert_eq!(
+        h.written(),
+        "",
+        "a minute after the last garbled line it stops"
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
