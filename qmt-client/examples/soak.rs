@@ -537,6 +537,11 @@ fn run(args: &Args) -> Result<bool> {
     popts.set_clean_session(false);
     let (peer, mut peer_conn) = rumqttc::Client::new(popts, 1024);
     peer.subscribe(UP, QoS::ExactlyOnce)?;
+    if std::env::var("SOAK_DAMAGE").as_deref() == Ok("1") {
+        // A publish whose topic was damaged on the host's side of the line goes elsewhere: the
+        // peer listens everywhere to count it (its own `DOWN` publishes are skipped).
+        peer.subscribe("#", QoS::AtMostOnce)?;
+    }
     // Sequence numbers in the order of `peer.publish` calls, matched to Outgoing::Publish(pkid).
     let peer_order: Arc<Mutex<VecDeque<(usize, u64)>>> = Arc::default();
     let mut threads = Vec::new();
@@ -561,7 +566,18 @@ fn run(args: &Args) -> Result<bool> {
                                 p.payload.escape_ascii()
                             ),
                         );
-                        lock(&stats).up.receive(&p.payload, 'u');
+                        let everywhere_copy = p.qos == QoS::AtMostOnce
+                            && !p.payload.starts_with(b"u|0|")
+                            && std::env::var("SOAK_DAMAGE").as_deref() == Ok("1");
+                        if p.topic == UP && everywhere_copy {
+                            // The `#` subscription's copy of a QoS 1/2 message (mosquitto
+                            // delivers one per matching subscription).
+                        } else if p.topic == UP {
+                            lock(&stats).up.receive(&p.payload, 'u');
+                        } else if p.topic != DOWN {
+                            // Damaged on the way: counted as a damaged up payload.
+                            lock(&stats).up.corrupted += 1;
+                        }
                     }
                     Ok(REvent::Outgoing(Outgoing::Publish(pkid))) => {
                         if pkid != 0 && by_pkid.contains_key(&pkid) {

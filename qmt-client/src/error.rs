@@ -86,18 +86,17 @@ pub enum PublishFailure {
 }
 
 impl PublishFailure {
-    /// Whether the broker may have the message: it left the module (or may have), and no result
-    /// said what became of it. A refusal before anything was sent, or a close by the host, is
-    /// not in doubt.
+    /// Whether the module's half of a QoS 2 handshake may have been cut off by the failure: the
+    /// client's connection went away (a link loss, keep-alive, a module restart) after the
+    /// message was sent, so a `PUBREL` the broker waits for may never come. Without a result in
+    /// time (the module may still finish it), a refusal, a give-up (no `PUBREC` came), or a
+    /// close by the host, it was not.
     pub fn in_doubt(&self) -> bool {
         matches!(
             self,
-            PublishFailure::NotWritten { .. }
-                | PublishFailure::ModuleGaveUp(_)
-                | PublishFailure::LinkLost(_)
+            PublishFailure::LinkLost(_)
                 | PublishFailure::PingTimeout
                 | PublishFailure::ModuleRestarted
-                | PublishFailure::NoResult(_)
         )
     }
 }

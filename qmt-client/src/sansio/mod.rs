@@ -317,6 +317,8 @@ struct Resend {
     topic: String,
     payload: Vec<u8>,
     retain: bool,
+    /// The module restarted since (it forgot its half): only then is it sent again.
+    restarted: bool,
 }
 
 /// The most QoS 2 publishes a client keeps for a resend; beyond it the oldest is given up.
@@ -1419,6 +1421,7 @@ impl State {
                         topic: topic.clone(),
                         payload: payload.clone(),
                         retain,
+                        restarted: false,
                     }))
                 } else {
                     After::Nothing
@@ -1614,7 +1617,8 @@ impl State {
                     let Ok(idx) = ClientIdx::new(i) else { continue };
                     if let Some(slot) = self.slot(idx) {
                         slot.msgids.release_all();
-                        for r in &slot.in_doubt {
+                        for r in &mut slot.in_doubt {
+                            r.restarted = true;
                             slot.msgids.reserve(r.msgid);
                         }
                     }
@@ -1643,7 +1647,9 @@ impl State {
             (Err(ClientError::PublishFailed { cause, .. }), After::Resend(r))
                 if cause.in_doubt() =>
             {
-                Some((**r).clone())
+                let mut r = (**r).clone();
+                r.restarted = matches!(cause, crate::error::PublishFailure::ModuleRestarted);
+                Some(r)
             }
             _ => None,
         };
@@ -1713,7 +1719,8 @@ impl State {
     }
 
     /// Publishes again, with their packet ids, the QoS 2 publishes of `idx` that a link loss or
-    /// a module restart cut off mid-handshake. A module that restarted forgot them, and the broker
+    /// a module restart cut off mid-handshake, when the module restarted since (a module that
+    /// did not keeps its half and finishes it). A module that restarted forgot them, and the broker
     /// of a persistent session still holds each id that got a `PUBREC` and no `PUBREL`: mosquitto
     /// counts those against the client's in-flight quota (20), and once it is full it answers new
     /// QoS 1/2 publishes with `PUBACK`/`PUBREC` and drops them (MQTT 3.1.1 cannot say "quota
@@ -1725,6 +1732,15 @@ impl State {
         let Some(slot) = self.slot(idx) else { return };
         let pending = std::mem::take(&mut slot.in_doubt);
         for r in pending {
+            if !r.restarted {
+                // The module did not restart: it still has its half and finishes the handshake
+                // itself on the new connection (MQTT 3.1.1 §4.4); sending it again could only
+                // duplicate it.
+                if let Some(slot) = self.slot(idx) {
+                    slot.msgids.release(r.msgid);
+                }
+                continue;
+            }
             let Some(slot) = self.slot(idx) else { return };
             let built = slot.options.publish_command(
                 idx,
