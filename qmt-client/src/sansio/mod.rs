@@ -317,7 +317,7 @@ struct Resend {
     topic: String,
     payload: Vec<u8>,
     retain: bool,
-    /// The module restarted since (it forgot its half): only then is it sent again.
+    /// The module restarted since (it forgot its half for sure), for the log.
     restarted: bool,
 }
 
@@ -1708,10 +1708,12 @@ impl State {
                 if result.is_ok() {
                     self.stats.resent += 1;
                 }
+                let restarted = matches!(&after, After::Resend(r) if r.restarted);
                 tracing::info!(
                     client = key.client_idx.get(),
                     msgid = msgid.get(),
                     ok = result.is_ok(),
+                    restarted,
                     "QoS 2 publish sent again after a loss"
                 );
             }
@@ -1719,8 +1721,8 @@ impl State {
     }
 
     /// Publishes again, with their packet ids, the QoS 2 publishes of `idx` that a link loss or
-    /// a module restart cut off mid-handshake, when the module restarted since (a module that
-    /// did not keeps its half and finishes it). A module that restarted forgot them, and the broker
+    /// a module restart cut off mid-handshake. Whether a module keeps its half of a handshake
+    /// across a link loss is not documented (the sim does not); one that restarted forgot it. The broker
     /// of a persistent session still holds each id that got a `PUBREC` and no `PUBREL`: mosquitto
     /// counts those against the client's in-flight quota (20), and once it is full it answers new
     /// QoS 1/2 publishes with `PUBACK`/`PUBREC` and drops them (MQTT 3.1.1 cannot say "quota
@@ -1732,15 +1734,6 @@ impl State {
         let Some(slot) = self.slot(idx) else { return };
         let pending = std::mem::take(&mut slot.in_doubt);
         for r in pending {
-            if !r.restarted {
-                // The module did not restart: it still has its half and finishes the handshake
-                // itself on the new connection (MQTT 3.1.1 §4.4); sending it again could only
-                // duplicate it.
-                if let Some(slot) = self.slot(idx) {
-                    slot.msgids.release(r.msgid);
-                }
-                continue;
-            }
             let Some(slot) = self.slot(idx) else { return };
             let built = slot.options.publish_command(
                 idx,

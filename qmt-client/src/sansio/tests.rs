@@ -2075,7 +2075,7 @@ fn a_qos2_publish_cut_off_by_a_restart_is_sent_again_with_its_id_after_the_recon
 }
 
 #[test]
-fn a_qos2_publish_cut_off_without_a_restart_or_in_a_clean_session_is_not_sent_again() {
+fn a_qos2_publish_cut_off_by_a_link_loss_is_sent_again_but_not_in_a_clean_session() {
     for clean in [true, false] {
         let o = ClientOptions::builder()
             .host("broker")
@@ -2099,11 +2099,57 @@ fn a_qos2_publish_cut_off_without_a_restart_or_in_a_clean_session_is_not_sent_ag
         h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
         h.feed(b"\r\n> ");
         assert_eq!(h.written(), "q2");
-        // The link goes, the module stays up: it keeps its half of the handshake.
         h.feed(b"\r\nOK\r\n\r\n+QMTSTAT: 0,1\r\n");
         assert!(h.done(op).is_err());
         recover(&mut h, &o);
-        assert_eq!(h.written(), "", "clean {clean}: nothing sent again");
-        assert_eq!(h.core.stats().resent, 0);
+        if clean {
+            assert_eq!(h.written(), "", "a clean session keeps nothing to finish");
+        } else {
+            h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
+            h.feed(b"\r\n> ");
+            assert_eq!(h.written(), "q2");
+            h.feed(b"\r\nOK\r\n\r\n+QMTPUBEX: 0,1,0\r\n");
+            assert_eq!(h.core.stats().resent, 1);
+        }
     }
+}
+
+#[test]
+fn a_qos2_publish_without_a_result_in_time_is_not_sent_again() {
+    // The module may still finish it: sending it again could only duplicate it.
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .clean_session(false)
+        .build()
+        .unwrap();
+    let mut h = H::ready();
+    h.add(o.clone(), true);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+    let op = h.submit(Request::Publish {
+        topic: "t".into(),
+        payload: b"q2".to_vec(),
+        qos: Qos::ExactlyOnce,
+        retain: false,
+    });
+    h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "q2");
+    h.feed(b"\r\nOK\r\n");
+    h.advance(Duration::from_secs(600));
+    assert!(matches!(
+        h.done(op),
+        Err(ClientError::PublishFailed {
+            cause: PublishFailure::NoResult(_),
+            ..
+        })
+    ));
+    h.line("+QMTSTAT: 0,1");
+    recover(&mut h, &o);
+    assert_eq!(h.written(), "");
+    assert_eq!(h.core.stats().resent, 0);
 }
