@@ -456,6 +456,8 @@ def main():
     write("line_damage", "drop", damage_seed(hello, b"\xc2\x00\x00"))
     write("line_damage", "insert", damage_seed(hello, b"\x00\x83\x22\x00"))
     write("line_damage", "tail", damage_seed(hello, b"\x00\x00\xc1", b"\r\n+QMTRECV: 0,9,\"t\",99,\"x\r\nOK\r\n"))
+    # Found by the fuzzer: a run-on swallowed a payload holding a line that reads as a message.
+    write("line_damage", "payload-looks-like-a-line", bytes.fromhex("3d327d8000c10d0a2b516d54524543563a20302c392c22745d563f2c2c222c2274ffffc0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0ffff3effffffff000043780d0a0078c500"))
 
     for t in sorted(SEEDS.iterdir()):
         files = list(t.iterdir())

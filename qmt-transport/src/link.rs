@@ -1313,7 +1313,23 @@ impl Link {
         while !rest.is_empty() {
             let cut = crlf(rest).unwrap_or(rest.len());
             let (line, after) = rest.split_at(cut);
-            if !line.is_empty() {
+            if line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"+QMTRECV:") {
+                // A message inside a run-on may be a real one the damaged line swallowed, or a
+                // payload's own bytes that look like one: never delivered, reported instead.
+                self.stats.damaged += 1;
+                let (client_idx, msgid, topic) = match ModuleLine::parse(line) {
+                    ModuleLine::Urc(Urc::Recv(r)) => {
+                        (Some(r.client_idx), Some(r.msgid), Some(r.topic))
+                    }
+                    _ => (damaged_client(line), None, None),
+                };
+                emit(Output::Damaged {
+                    client_idx,
+                    msgid,
+                    topic,
+                    line,
+                });
+            } else if !line.is_empty() {
                 self.on_line(line, now, emit);
             }
             rest = after.get(2..).unwrap_or_default();
