@@ -293,6 +293,18 @@ impl Awaiting {
 struct Outgoing {
     awaiting: Awaiting,
     resend: Resend,
+    /// A QoS 2 handshake of an earlier connection, finished on this one: the host was told it
+    /// failed when the link went, so its end is not reported.
+    orphan: bool,
+}
+
+/// An outgoing QoS 2 handshake a lost connection cut off, kept for the next one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Orphan {
+    /// No `PUBREC` came: the `PUBLISH` again, with DUP.
+    Publish(Vec<u8>),
+    /// `PUBREL` was sent, no `PUBCOMP` came.
+    Pubrel,
 }
 
 /// An incoming PUBLISH not yet delivered (nor acknowledged).
@@ -354,6 +366,8 @@ pub struct Session {
     outgoing: BTreeMap<u16, Outgoing>,
     /// Incoming QoS 2 packet ids answered with PUBREC, awaiting PUBREL.
     awaiting_pubrel: BTreeSet<u16>,
+    /// Outgoing QoS 2 handshakes of an earlier connection, sent again after the CONNACK.
+    orphans: BTreeMap<u16, Orphan>,
     /// When the session last queued a packet (the keep-alive clock).
     last_sent: Instant,
     /// When the outstanding PINGREQ's PINGRESP is overdue.
@@ -372,6 +386,9 @@ pub struct Session {
 pub struct KeptState {
     client_id: String,
     awaiting_pubrel: BTreeSet<u16>,
+    /// Outgoing QoS 2 handshakes the loss cut off (MQTT 3.1.1 §4.4: sent again on the next
+    /// connection, so the server can free their ids).
+    orphans: BTreeMap<u16, Orphan>,
 }
 
 /// Never prints packet bytes (the CONNECT holds the password).
@@ -411,6 +428,7 @@ impl Session {
             connect: None,
             outgoing: BTreeMap::new(),
             awaiting_pubrel: BTreeSet::new(),
+            orphans: BTreeMap::new(),
             last_sent: now,
             ping: None,
             stats: SessionStats::default(),
@@ -679,9 +697,22 @@ impl Session {
     /// What a module keeps of this session for the next connection of the same client
     /// (MQTT 3.1.1 §3.1.2.4); `None` with `clean_session`, where nothing is kept.
     pub fn kept_state(&self) -> Option<KeptState> {
+        let mut orphans = self.orphans.clone();
+        for (id, o) in &self.outgoing {
+            match o.awaiting {
+                Awaiting::PubRec => {
+                    orphans.insert(*id, Orphan::Publish(o.resend.bytes.clone()));
+                }
+                Awaiting::PubComp => {
+                    orphans.insert(*id, Orphan::Pubrel);
+                }
+                _ => {}
+            }
+        }
         (!self.config.clean_session).then(|| KeptState {
             client_id: self.config.client_id.clone(),
             awaiting_pubrel: self.awaiting_pubrel.clone(),
+            orphans,
         })
     }
 
@@ -690,8 +721,9 @@ impl Session {
     /// PUBREC, not delivered twice. Ignored with `clean_session` or another client id.
     pub fn restore(&mut self, kept: KeptState) {
         if !self.config.clean_session && kept.client_id == self.config.client_id {
-            debug!(ids = ?kept.awaiting_pubrel, "mqtt: session state restored");
+            debug!(ids = ?kept.awaiting_pubrel, orphans = kept.orphans.len(), "mqtt: session state restored");
             self.awaiting_pubrel = kept.awaiting_pubrel;
+            self.orphans = kept.orphans;
         }
     }
 
@@ -848,6 +880,7 @@ impl Session {
                     deadline: now + self.config.pkt_timeout,
                     count: 0,
                 },
+                orphan: false,
             },
         );
     }
@@ -895,9 +928,51 @@ impl Session {
             if self.config.timeout_notice {
                 self.event(SessionEvent::Retransmitted { op, msgid, count });
             }
+        } else if o.orphan {
+            warn!(
+                msgid,
+                "mqtt: an earlier connection's QoS 2 handshake failed again"
+            );
         } else {
             warn!(?op, msgid, "mqtt: operation failed after retransmissions");
             self.event(SessionEvent::Failed { op, msgid });
+        }
+    }
+
+    /// MQTT 3.1.1 §4.4: after a reconnect with the session kept, the client sends again the
+    /// `PUBLISH` (DUP) of each QoS 2 handshake with no `PUBREC` yet and the `PUBREL` of each with
+    /// no `PUBCOMP`, so the server can finish them and free their ids (a `PUBREL` sent again
+    /// cannot duplicate a message).
+    fn resume_orphans(&mut self, now: Instant) {
+        for (id, orphan) in std::mem::take(&mut self.orphans) {
+            if self.outgoing.contains_key(&id) {
+                continue;
+            }
+            let (awaiting, bytes) = match orphan {
+                Orphan::Publish(bytes) => (Awaiting::PubRec, bytes),
+                Orphan::Pubrel => match encode(&PubrelPacket::new(id)) {
+                    Some(b) => (Awaiting::PubComp, b),
+                    None => continue,
+                },
+            };
+            debug!(
+                msgid = id,
+                ?awaiting,
+                "mqtt tx: an earlier connection's QoS 2 handshake"
+            );
+            self.queue(bytes.clone(), now);
+            self.outgoing.insert(
+                id,
+                Outgoing {
+                    awaiting,
+                    resend: Resend {
+                        bytes,
+                        deadline: now + self.config.pkt_timeout,
+                        count: 0,
+                    },
+                    orphan: true,
+                },
+            );
         }
     }
 
@@ -946,6 +1021,10 @@ impl Session {
                     // The server kept nothing: no PUBREL for an old id will come, and the ids
                     // are free for new publications (MQTT 3.1.1 §3.2.2.2).
                     self.awaiting_pubrel.clear();
+                    self.orphans.clear();
+                }
+                if code == 0 {
+                    self.resume_orphans(now);
                 }
                 self.connect = None;
                 self.event(SessionEvent::ConnAck { code });
@@ -1007,7 +1086,8 @@ impl Session {
             VariablePacket::PubcompPacket(p) => {
                 let id = p.packet_identifier();
                 trace!(msgid = id, "mqtt rx PUBCOMP");
-                if self.take_awaiting(id, Awaiting::PubComp) {
+                let orphan = self.outgoing.get(&id).is_some_and(|o| o.orphan);
+                if self.take_awaiting(id, Awaiting::PubComp) && !orphan {
                     self.event(SessionEvent::Published { msgid: id });
                 }
             }

@@ -317,7 +317,7 @@ struct Resend {
     topic: String,
     payload: Vec<u8>,
     retain: bool,
-    /// The module restarted since (it forgot its half for sure), for the log.
+    /// The module restarted since (it forgot its half): only then is it sent again.
     restarted: bool,
 }
 
@@ -1720,9 +1720,9 @@ impl State {
         }
     }
 
-    /// Publishes again, with their packet ids, the QoS 2 publishes of `idx` that a link loss or
-    /// a module restart cut off mid-handshake. Whether a module keeps its half of a handshake
-    /// across a link loss is not documented (the sim does not); one that restarted forgot it. The broker
+    /// Publishes again, with their packet ids, the QoS 2 publishes of `idx` that a module restart
+    /// cut off mid-handshake (also after an earlier link loss). A module that stayed up keeps its
+    /// half and finishes it itself (MQTT 3.1.1 §4.4); one that restarted forgot it. The broker
     /// of a persistent session still holds each id that got a `PUBREC` and no `PUBREL`: mosquitto
     /// counts those against the client's in-flight quota (20), and once it is full it answers new
     /// QoS 1/2 publishes with `PUBACK`/`PUBREC` and drops them (MQTT 3.1.1 cannot say "quota
@@ -1734,6 +1734,15 @@ impl State {
         let Some(slot) = self.slot(idx) else { return };
         let pending = std::mem::take(&mut slot.in_doubt);
         for r in pending {
+            if !r.restarted {
+                // The module stayed up: it keeps its half and finishes the handshake on the new
+                // connection itself (MQTT 3.1.1 §4.4; the sim does). Sending the publish again
+                // could only duplicate it.
+                if let Some(slot) = self.slot(idx) {
+                    slot.msgids.release(r.msgid);
+                }
+                continue;
+            }
             let Some(slot) = self.slot(idx) else { return };
             let built = slot.options.publish_command(
                 idx,

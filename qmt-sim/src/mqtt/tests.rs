@@ -1275,3 +1275,57 @@ fn traces_never_show_the_password() {
     assert!(log.contains("protocol error"), "{log}");
     assert!(!log.contains(SECRET), "{log}");
 }
+
+#[test]
+fn a_qos2_handshake_a_lost_connection_cut_off_is_finished_on_the_next_one() {
+    // MQTT 3.1.1 §4.4, with the session kept: the PUBREL (or the PUBLISH, DUP) again, so the
+    // server frees the id; the host was told of the failure, so the end is not reported.
+    let clock = Clock::new();
+    let mut cfg = config();
+    cfg.clean_session = false;
+    let mut s = connected(cfg.clone(), &clock);
+    s.publish(7, Qos::ExactlyOnce, false, "t", b"a", clock.at(1));
+    s.publish(8, Qos::ExactlyOnce, false, "t", b"b", clock.at(1));
+    sent(&mut s);
+    s.handle_bytes(&enc(&PubrecPacket::new(7)), clock.at(1));
+    sent(&mut s);
+    let kept = s.kept_state().unwrap();
+    let mut next = Session::connect(cfg, clock.at(2));
+    next.restore(kept);
+    sent(&mut next);
+    next.handle_bytes(
+        &enc(&ConnackPacket::new(true, ConnectReturnCode::from_u8(0))),
+        clock.at(2),
+    );
+    events(&mut next);
+    let raw_packets = raw(&mut next);
+    let packets: Vec<VariablePacket> = raw_packets
+        .iter()
+        .map(|b| VariablePacket::decode(&mut &b[..]).unwrap())
+        .collect();
+    assert!(
+        packets
+            .iter()
+            .any(|p| matches!(p, VariablePacket::PubrelPacket(r) if r.packet_identifier() == 7)),
+        "{packets:?}"
+    );
+    let again = raw_packets
+        .iter()
+        .find(|b| {
+            matches!(
+                VariablePacket::decode(&mut &b[..]),
+                Ok(VariablePacket::PublishPacket(_))
+            )
+        })
+        .expect("the PUBLISH of 8 again");
+    assert!(dup_bit(again), "sent again with DUP");
+    next.handle_bytes(&enc(&PubcompPacket::new(7)), clock.at(3));
+    next.handle_bytes(&enc(&PubrecPacket::new(8)), clock.at(3));
+    assert_eq!(
+        sent(&mut next),
+        [VariablePacket::PubrelPacket(PubrelPacket::new(8))]
+    );
+    next.handle_bytes(&enc(&PubcompPacket::new(8)), clock.at(3));
+    assert!(events(&mut next).is_empty(), "nothing reported for them");
+    assert_eq!(next.poll_timeout(), None);
+}
