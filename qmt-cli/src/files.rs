@@ -14,29 +14,11 @@ use crate::pubsub::{Failure, exit};
 /// `qmt files` flags.
 #[derive(Args, Debug)]
 pub struct FilesArgs {
-    /// The module's serial port (AT port), e.g. /dev/ttyUSB2, or `auto`: the single Quectel AT
-    /// port `qmt ports` finds.
-    #[arg(
-        long,
-        value_name = "PATH",
-        required_unless_present = "sim",
-        conflicts_with = "sim"
-    )]
-    port: Option<PathBuf>,
-    /// The serial port's baud rate.
-    #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
-    baud: u32,
     #[command(flatten)]
-    serial: crate::serial::SerialArgs,
-    /// Use the simulated module (in this process) instead of a serial port.
-    #[arg(long)]
-    sim: bool,
+    module: crate::open::ModuleArgs,
     /// With --sim: a file in the simulated module at start (repeatable), NAME=PATH.
     #[arg(long = "sim-file", value_name = "NAME=PATH", value_parser = crate::sim::parse_file, requires = "sim")]
     sim_files: Vec<(String, Vec<u8>)>,
-    /// Show the AT traffic on stderr (uploaded contents redacted).
-    #[arg(long)]
-    trace: bool,
     #[command(subcommand)]
     action: Action,
 }
@@ -155,17 +137,14 @@ fn files(args: &FilesArgs) -> Result<(), Failure> {
 /// Opens the modem on the port (or `auto`) or on an in-process sim.
 fn open(args: &FilesArgs) -> Result<(Option<SimHandle>, Modem, String), Failure> {
     let mut config = ModemConfig::default();
-    config.port.baud_rate = args.baud;
-    config.serial = args.serial.setup();
-    let sim_config = args.sim.then(|| SimConfig {
+    let sim_config = || SimConfig {
         network: NetworkSim {
             files: args.sim_files.clone(),
             ..NetworkSim::default()
         },
         ..SimConfig::default()
-    });
-    let (sim, path) =
-        crate::open::module(sim_config, args.port.as_deref(), args.trace, &mut config)?;
+    };
+    let (sim, path) = args.module.start(sim_config, &mut config)?;
     // Files only: the MQTT clients of another process are left alone.
     config.close_stale = false;
     let (modem, shown) = crate::open::open(&path, config)?;

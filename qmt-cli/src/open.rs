@@ -11,6 +11,46 @@ use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
 
 use crate::pubsub::{Failure, exit};
 
+/// Where the module is, for the commands that only talk to it (`status`, `files`): a serial
+/// port with its line settings, or the simulated module in this process.
+#[derive(clap::Args, Debug)]
+pub struct ModuleArgs {
+    /// The module's serial port (AT port), e.g. /dev/ttyUSB2, or `auto`: the single Quectel AT
+    /// port `qmt ports` finds.
+    #[arg(
+        long,
+        value_name = "PATH",
+        required_unless_present = "sim",
+        conflicts_with = "sim"
+    )]
+    port: Option<PathBuf>,
+    /// The serial port's baud rate.
+    #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
+    baud: u32,
+    #[command(flatten)]
+    serial: crate::serial::SerialArgs,
+    /// Use the simulated module (in this process) instead of a serial port.
+    #[arg(long)]
+    sim: bool,
+    /// Show the AT traffic on stderr (secrets and uploaded contents redacted).
+    #[arg(long)]
+    trace: bool,
+}
+
+impl ModuleArgs {
+    /// Sets the port's line in `config` and starts the sim (configured by `sim`) or resolves the
+    /// port, as [`module`] does.
+    pub fn start(
+        &self,
+        sim: impl FnOnce() -> SimConfig,
+        config: &mut ModemConfig,
+    ) -> Result<(Option<SimHandle>, PathBuf), Failure> {
+        config.port.baud_rate = self.baud;
+        config.serial = self.serial.setup();
+        module(self.sim.then(sim), self.port.as_deref(), self.trace, config)
+    }
+}
+
 /// Starts the simulated module (`sim` is its configuration) or resolves `port`, and sets the
 /// trace: the sim traces its own side; on a real port the reactor shows the bytes it moves.
 /// The returned handle keeps the sim alive.

@@ -3,7 +3,6 @@
 //! MQTT clients (spec §10). It brings nothing up and changes nothing: it works on a module that is
 //! not registered, and says so.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -16,30 +15,12 @@ use crate::pubsub::{Failure, exit};
 /// `qmt status` flags.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The module's serial port (AT port), e.g. /dev/ttyUSB2, or `auto`: the single Quectel AT
-    /// port `qmt ports` finds.
-    #[arg(
-        long,
-        value_name = "PATH",
-        required_unless_present = "sim",
-        conflicts_with = "sim"
-    )]
-    port: Option<PathBuf>,
-    /// The serial port's baud rate.
-    #[arg(long, value_name = "BAUD", default_value_t = 115_200)]
-    baud: u32,
     #[command(flatten)]
-    serial: crate::serial::SerialArgs,
-    /// Ask the simulated module (in this process) instead of a serial port.
-    #[arg(long)]
-    sim: bool,
+    module: crate::open::ModuleArgs,
     /// One JSON object on stdout (keys: model, firmware, imei, iccid, sim, operator, access,
     /// registration, signal_dbm, signal, pdp, mqtt_clients).
     #[arg(long)]
     json: bool,
-    /// Show the AT traffic on stderr.
-    #[arg(long)]
-    trace: bool,
 }
 
 /// Runs `qmt status`.
@@ -59,14 +40,7 @@ pub fn run(args: StatusArgs) -> ExitCode {
 
 fn status(args: &StatusArgs) -> Result<ModemStatus, Failure> {
     let mut config = ModemConfig::default();
-    config.port.baud_rate = args.baud;
-    config.serial = args.serial.setup();
-    let (_sim, path) = crate::open::module(
-        args.sim.then(SimConfig::default),
-        args.port.as_deref(),
-        args.trace,
-        &mut config,
-    )?;
+    let (_sim, path) = args.module.start(SimConfig::default, &mut config)?;
     // Status only looks: stale clients are part of what it shows, not something to close.
     config.close_stale = false;
     let (modem, shown) = crate::open::open(&path, config)?;

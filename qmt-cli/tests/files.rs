@@ -3,77 +3,9 @@
 //! next listing.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
 
-fn qmt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_qmt"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("qmt runs")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A `qmt sim` process, killed when the test ends.
-struct SimProcess {
-    child: Child,
-    path: String,
-}
-
-impl SimProcess {
-    fn start(flags: &[&str]) -> SimProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qmt"))
-            .arg("sim")
-            .args(flags)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("qmt sim starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        stdout.read_line(&mut first).expect("a first line");
-        let path = first
-            .split_whitespace()
-            .find(|w| w.starts_with("/dev/"))
-            .unwrap_or_else(|| panic!("no pty path in {first:?}"))
-            .to_owned();
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = stdout.read_to_end(&mut sink);
-        });
-        SimProcess { child, path }
-    }
-}
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_file(name: &str, data: &[u8]) -> (TempDir, String) {
-    let dir = std::env::temp_dir().join(format!("qmt-files-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, data).unwrap();
-    let shown = path.to_str().unwrap().to_owned();
-    (TempDir(dir), shown)
-}
+use support::{SimProcess, qmt, temp_file, text};
 
 #[test]
 fn list_shows_preloaded_files_as_text_and_json() {

@@ -5,80 +5,14 @@
 //! Each run has a cap only so that a hang ends the test; no duration is asserted.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Output;
+
+use support::{SimProcess, qmt, text};
 
 /// `qmt pub`/`qmt sub`'s exit code for "no network or SIM" (qmt-cli's `pubsub::exit::NETWORK`).
 const EXIT_NETWORK: i32 = 6;
-
-/// The cap of one run.
-const CAP: Duration = Duration::from_secs(90);
-
-/// A `qmt sim` process, killed when the test ends.
-struct SimProcess {
-    child: Child,
-    path: String,
-}
-
-impl SimProcess {
-    fn start(flags: &[&str]) -> SimProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qmt"))
-            .arg("sim")
-            .args(flags)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("qmt sim starts");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        stdout.read_line(&mut first).expect("a first line");
-        // "qmt sim: module on /dev/pts/N (broker …)"
-        let path = first
-            .split_whitespace()
-            .find(|w| w.starts_with("/dev/"))
-            .unwrap_or_else(|| panic!("no pty path in {first:?}"))
-            .to_owned();
-        // Keep reading its stdout so the sim never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = stdout.read_to_end(&mut sink);
-        });
-        SimProcess { child, path }
-    }
-}
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs `qmt args…`, killed after [`CAP`].
-fn qmt(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qmt"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qmt starts");
-    let deadline = Instant::now() + CAP;
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

@@ -1,19 +1,12 @@
 //! `qmt sim` as a user runs it: the binary prints a pty path, a host talks AT over it, and faults
 //! typed on its standard input reach the serial line at once.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-/// Kills the sim when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::SimProcess;
 
 /// Reads from the port until `want` appears in what arrived (or the time is up).
 fn read_until(port: &mut dyn Read, want: &str, timeout: Duration) -> String {
@@ -35,30 +28,11 @@ fn read_until(port: &mut dyn Read, want: &str, timeout: Duration) -> String {
 
 #[test]
 fn qmt_sim_serves_a_pty_and_takes_faults_on_stdin() {
-    let child = Command::new(env!("CARGO_BIN_EXE_qmt"))
-        .args(["sim", "--fault", "urc +QMTSTAT: 5,7"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("qmt sim starts");
-    let mut sim = Running(child);
-    let mut stdin = sim.0.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(sim.0.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("a first line");
-    // "qmt sim: module on /dev/pts/N (broker 127.0.0.1:P, embedded)"
-    let path = first
-        .split_whitespace()
-        .find(|w| w.starts_with("/dev/"))
-        .unwrap_or_else(|| panic!("no pty path in {first:?}"))
-        .to_owned();
-    assert!(first.contains("embedded"), "{first}");
+    let mut sim = SimProcess::start(&["--fault", "urc +QMTSTAT: 5,7"]);
+    let mut stdin = sim.child.stdin.take().expect("stdin");
+    assert!(sim.first.contains("embedded"), "{}", sim.first);
 
-    let mut port = serialport::new(&path, 115_200)
-        .timeout(Duration::from_millis(100))
-        .open()
-        .expect("the printed pty opens");
+    let mut port = sim.port();
     let t = Duration::from_secs(10);
     // Power-up RDY and the --fault given at start both waited in the pty for the host.
     let got = read_until(&mut port, "+QMTSTAT: 5,7", t);
@@ -93,36 +67,17 @@ fn qmt_sim_serves_a_pty_and_takes_faults_on_stdin() {
 
 #[test]
 fn qmt_sim_cold_leaves_the_bring_up_to_the_host() {
-    let child = Command::new(env!("CARGO_BIN_EXE_qmt"))
-        .args([
-            "sim",
-            "--cold",
-            "--reg-delay",
-            "0.3",
-            "--expect-apn",
-            "iot.example",
-            "--rssi",
-            "17",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("qmt sim starts");
-    let mut sim = Running(child);
-    let mut stdin = sim.0.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(sim.0.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("a first line");
-    let path = first
-        .split_whitespace()
-        .find(|w| w.starts_with("/dev/"))
-        .unwrap_or_else(|| panic!("no pty path in {first:?}"))
-        .to_owned();
-    let mut port = serialport::new(&path, 115_200)
-        .timeout(Duration::from_millis(100))
-        .open()
-        .expect("the printed pty opens");
+    let mut sim = SimProcess::start(&[
+        "--cold",
+        "--reg-delay",
+        "0.3",
+        "--expect-apn",
+        "iot.example",
+        "--rssi",
+        "17",
+    ]);
+    let mut stdin = sim.child.stdin.take().expect("stdin");
+    let mut port = sim.port();
     let t = Duration::from_secs(10);
     let got = read_until(&mut port, "+QIND: PB DONE\r\n", t);
     assert!(
@@ -151,39 +106,20 @@ fn qmt_sim_files_and_clock_flags() {
     let ca = std::env::temp_dir().join(format!("qmt-sim-flags-{}.pem", std::process::id()));
     std::fs::write(&ca, b"abcd").expect("write ca");
     let file_flag = format!("UFS:cacert.pem={}", ca.display());
-    let child = Command::new(env!("CARGO_BIN_EXE_qmt"))
-        .args([
-            "sim",
-            "--file",
-            &file_flag,
-            "--no-qfupl-answer",
-            "--clock-unset",
-            "1980",
-            "--network-time",
-            "1735689600",
-            "--tz",
-            "-20",
-            "--ntp-delay",
-            "0.2",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("qmt sim starts");
-    let mut sim = Running(child);
-    let mut stdout = BufReader::new(sim.0.stdout.take().expect("stdout"));
-    let mut first = String::new();
-    stdout.read_line(&mut first).expect("a first line");
-    let path = first
-        .split_whitespace()
-        .find(|w| w.starts_with("/dev/"))
-        .unwrap_or_else(|| panic!("no pty path in {first:?}"))
-        .to_owned();
-    let mut port = serialport::new(&path, 115_200)
-        .timeout(Duration::from_millis(100))
-        .open()
-        .expect("the printed pty opens");
+    let sim = SimProcess::start(&[
+        "--file",
+        &file_flag,
+        "--no-qfupl-answer",
+        "--clock-unset",
+        "1980",
+        "--network-time",
+        "1735689600",
+        "--tz",
+        "-20",
+        "--ntp-delay",
+        "0.2",
+    ]);
+    let mut port = sim.port();
     let t = Duration::from_secs(10);
     read_until(&mut port, "RDY\r\n", t);
     port.write_all(b"ATE0\rAT+QFLST=\"*\"\r").expect("write");

@@ -4,68 +4,14 @@
 //! unset clock that advances with time, `AT+QNTP` success and failure, `AT+QLTS`.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+mod host;
 
+use std::time::Duration;
+
+use host::{Host, lines};
 use qmt_proto::checksum::qfupl_checksum;
 use qmt_sim::fault::Fault;
-use qmt_sim::module::Module;
 use qmt_sim::{ClockSim, NetworkSim};
-
-struct Host {
-    m: Module,
-    now: Instant,
-}
-
-fn lines(ls: &[&str]) -> String {
-    ls.iter().map(|l| format!("\r\n{l}\r\n")).collect()
-}
-
-impl Host {
-    fn booted(network: NetworkSim) -> Host {
-        let now = Instant::now();
-        let mut h = Host {
-            m: Module::with_network(now, network),
-            now,
-        };
-        assert!(h.read().contains("RDY"));
-        assert_eq!(h.send("ATE0\r"), "ATE0\r\r\nOK\r\n");
-        h
-    }
-
-    fn read(&mut self) -> String {
-        let mut all = Vec::new();
-        while let Some(chunk) = self.m.poll_output() {
-            all.extend(chunk);
-        }
-        String::from_utf8(all).unwrap()
-    }
-
-    fn send(&mut self, s: &str) -> String {
-        self.m.feed(s.as_bytes(), self.now);
-        self.read()
-    }
-
-    fn wait(&mut self, d: Duration) -> String {
-        let end = self.now + d;
-        while let Some(t) = self.m.poll_timeout().filter(|&t| t <= end) {
-            self.now = self.now.max(t);
-            self.m.handle_timeout(self.now);
-        }
-        self.now = end;
-        self.m.handle_timeout(self.now);
-        self.read()
-    }
-
-    /// Uploads `data` to `name`; the whole answer.
-    fn upload(&mut self, name: &str, data: &[u8]) -> String {
-        let mut out = self.send(&format!("AT+QFUPL=\"{name}\",{},10\r", data.len()));
-        if out.contains("CONNECT") {
-            self.m.feed(data, self.now);
-            out.push_str(&self.read());
-        }
-        out
-    }
-}
 
 #[test]
 fn uploads_are_listed_with_size_and_deleted() {

@@ -3,27 +3,18 @@
 //! `AT+QMTOPEN` needs, CFUN and power-down, and the §10 faults.
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+mod host;
 
+use std::time::Duration;
+
+use host::{Host, lines};
 use qmt_proto::params::ClientIdx;
 use qmt_sim::fault::Fault;
-use qmt_sim::module::Module;
-use qmt_sim::net::{NetAction, NetEvent};
+use qmt_sim::net::NetAction;
 use qmt_sim::{BootUrcs, NetworkSim, RegOutcome, SimCard, SimPin};
-
-/// A host on the serial line, with its own clock.
-struct Host {
-    m: Module,
-    now: Instant,
-}
 
 fn c(n: i64) -> ClientIdx {
     ClientIdx::new(n).unwrap()
-}
-
-/// `\r\n<line>\r\n` for each line.
-fn lines(ls: &[&str]) -> String {
-    ls.iter().map(|l| format!("\r\n{l}\r\n")).collect()
 }
 
 const BOOT_FULL: [&str; 6] = [
@@ -34,76 +25,6 @@ const BOOT_FULL: [&str; 6] = [
     "+QIND: SMS DONE",
     "+QIND: PB DONE",
 ];
-
-impl Host {
-    /// A module with this network, powered up now; nothing read yet.
-    fn with(network: NetworkSim) -> Host {
-        let now = Instant::now();
-        Host {
-            m: Module::with_network(now, network),
-            now,
-        }
-    }
-
-    /// A module with this network, booted (after its boot delay), echo off.
-    fn booted(network: NetworkSim) -> Host {
-        let delay = network.boot_delay;
-        let mut h = Host::with(network);
-        assert!(h.wait(delay).contains("RDY"));
-        assert_eq!(h.send("ATE0\r"), "ATE0\r\r\nOK\r\n");
-        h
-    }
-
-    fn read(&mut self) -> String {
-        let mut all = Vec::new();
-        while let Some(chunk) = self.m.poll_output() {
-            all.extend(chunk);
-        }
-        String::from_utf8(all).unwrap()
-    }
-
-    fn send(&mut self, s: &str) -> String {
-        self.m.feed(s.as_bytes(), self.now);
-        self.read()
-    }
-
-    /// Lets `d` pass, firing every deadline on the way.
-    fn wait(&mut self, d: Duration) -> String {
-        let end = self.now + d;
-        while let Some(t) = self.m.poll_timeout().filter(|&t| t <= end) {
-            self.now = self.now.max(t);
-            self.m.handle_timeout(self.now);
-        }
-        self.now = end;
-        self.m.handle_timeout(self.now);
-        self.read()
-    }
-
-    fn net(&mut self) -> Vec<NetAction> {
-        std::iter::from_fn(|| self.m.poll_net()).collect()
-    }
-
-    fn inject(&mut self, f: Fault) -> String {
-        self.m.inject(f, self.now);
-        self.read()
-    }
-
-    /// `AT+QMTOPEN` of client `idx`; `Some(output)` when the module went to the network (and the
-    /// connection was played as successful), `None` with the module's answer otherwise.
-    fn open(&mut self, idx: i64) -> String {
-        let mut out = self.send(&format!("AT+QMTOPEN={idx},\"broker.test\",1883\r"));
-        if let [NetAction::Connect { client_idx, .. }] = self.net().as_slice() {
-            self.m.handle_net(
-                NetEvent::Connected {
-                    client_idx: *client_idx,
-                },
-                self.now,
-            );
-            out.push_str(&self.read());
-        }
-        out
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Boot.

@@ -155,15 +155,20 @@ impl H {
 
     /// A client 0 connected on the default options.
     fn connected(recovery: bool) -> (H, ClientOptions) {
-        let mut h = H::ready();
         let o = options();
+        (H::connected_with(&o, recovery), o)
+    }
+
+    /// A client 0 connected on `o` (host `broker`, client id `dev`).
+    fn connected_with(o: &ClientOptions, recovery: bool) -> H {
+        let mut h = H::ready();
         h.add(o.clone(), recovery);
         let op = h.submit(Request::Connect);
-        h.configure(&o);
+        h.configure(o);
         h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
         h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
         assert_eq!(h.done(op), Ok(Completion::Connected));
-        (h, o)
+        h
     }
 
     /// The outcome of `op` (which must have ended).
@@ -1304,13 +1309,7 @@ fn a_resend_of_a_delivered_message_after_a_persistent_reconnect_is_dropped() {
         .clean_session(false)
         .build()
         .unwrap();
-    let mut h = H::ready();
-    h.add(o.clone(), true);
-    let op = h.submit(Request::Connect);
-    h.configure(&o);
-    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
-    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
-    assert_eq!(h.done(op), Ok(Completion::Connected));
+    let mut h = H::connected_with(&o, true);
     h.line("+QMTRECV: 0,5,\"t/x\",2,s5");
     h.line("+QMTRECV: 0,6,\"t/x\",2,s6");
     assert_eq!(h.client_events().len(), 2);
@@ -2027,13 +2026,7 @@ fn a_qos2_publish_cut_off_by_a_restart_is_sent_again_with_its_id_after_the_recon
         .clean_session(false)
         .build()
         .unwrap();
-    let mut h = H::ready();
-    h.add(o.clone(), true);
-    let op = h.submit(Request::Connect);
-    h.configure(&o);
-    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
-    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
-    assert_eq!(h.done(op), Ok(Completion::Connected));
+    let mut h = H::connected_with(&o, true);
     let op = h.submit(Request::Publish {
         topic: "t".into(),
         payload: b"q2".to_vec(),
@@ -2084,13 +2077,7 @@ fn a_qos2_publish_cut_off_by_a_link_loss_alone_is_not_sent_again() {
             .clean_session(clean)
             .build()
             .unwrap();
-        let mut h = H::ready();
-        h.add(o.clone(), true);
-        let op = h.submit(Request::Connect);
-        h.configure(&o);
-        h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
-        h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
-        assert_eq!(h.done(op), Ok(Completion::Connected));
+        let mut h = H::connected_with(&o, true);
         let op = h.submit(Request::Publish {
             topic: "t".into(),
             payload: b"q2".to_vec(),
@@ -2117,13 +2104,7 @@ fn a_qos2_publish_without_a_result_in_time_is_not_sent_again() {
         .clean_session(false)
         .build()
         .unwrap();
-    let mut h = H::ready();
-    h.add(o.clone(), true);
-    let op = h.submit(Request::Connect);
-    h.configure(&o);
-    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
-    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
-    assert_eq!(h.done(op), Ok(Completion::Connected));
+    let mut h = H::connected_with(&o, true);
     let op = h.submit(Request::Publish {
         topic: "t".into(),
         payload: b"q2".to_vec(),
