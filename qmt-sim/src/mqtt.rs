@@ -60,8 +60,11 @@
 //!   (an ACK for an unknown id, anything before the CONNACK, a second CONNACK, a stray PINGRESP)
 //!   are ignored and counted in [`SessionStats::ignored`].
 //! - **Holding** (spec §9, all five receive slots full): while not accepting, incoming publishes
-//!   (QoS 0 too, to keep their order) are held unacknowledged, at most [`MAX_HELD`]; more are dropped
-//!   and counted. A held QoS 1/2 publish that the server sends again with the same packet id is not
+//!   (QoS 0 too, to keep their order) are held unacknowledged. Past [`MAX_HELD`] a QoS 0 publish
+//!   is dropped and counted; a QoS 1/2 one is held up to [`MAX_HELD_ACKED`]: the server's own
+//!   in-flight window (20 at mosquitto) bounds those, and one dropped unacknowledged would stay in
+//!   that window until the next connection, stopping every later QoS 1/2 message once the window
+//!   is full of them (found by the damage soak). A held QoS 1/2 publish that the server sends again with the same packet id is not
 //!   held twice. Messages are delivered — and acknowledged — one at a time by
 //!   [`Session::poll_event`], so the core may stop accepting between two of them.
 //! - **Death** (ping timeout, failed connect, refused CONNACK, protocol error): the session drops
@@ -94,6 +97,10 @@ pub const MAX_INCOMING_PACKET: usize = 1 << 20;
 /// The most incoming publishes held while the session is not accepting; further ones are dropped
 /// (unacknowledged) and counted in [`SessionStats::dropped`].
 pub const MAX_HELD: usize = 100;
+
+/// The most incoming publishes held while not accepting, QoS 1/2 ones included: past it those
+/// are dropped too (a server that ignores its own in-flight window).
+pub const MAX_HELD_ACKED: usize = 1000;
 
 /// The longest string MQTT can carry (a two-byte length prefix).
 const MAX_MQTT_STRING: usize = 65535;
@@ -1169,7 +1176,12 @@ impl Session {
         // accepting, everything queued here is delivered by the next `poll_event` calls, and one
         // read from the socket can bring more than MAX_HELD small publishes (a burst of 200):
         // dropping those lost messages the module was ready to take.
-        if !self.accepting && self.held >= MAX_HELD {
+        let bound = if qos == Qos::AtMostOnce {
+            MAX_HELD
+        } else {
+            MAX_HELD_ACKED
+        };
+        if !self.accepting && self.held >= bound {
             self.stats.dropped += 1;
             warn!(msgid, "mqtt: too many held publishes, dropped");
             return;

@@ -51,6 +51,20 @@
 //! of the data; the module leaves that data phase by its own `edit/timeout` or when later bytes
 //! fill it.
 //!
+//! # A prompt lost to line damage
+//! On a UART without flow control a byte of `\r\n> ` can be lost or changed (spec §10.7), and
+//! the module then waits for the data while the host waits for the prompt; whatever the host
+//! writes next (a marker) would be published as the message. So:
+//! - while a `> ` is awaited, a line that starts with `>` is that prompt, damaged (no module
+//!   line starts with `>`): the data is written;
+//! - when no prompt came within [`Timeouts::prompt`] (2 s; modules send it at once), the data is
+//!   written all the same. If the module was waiting, the publish completes as asked; if the
+//!   command itself was lost, the data only prefixes the module's next command line, which it
+//!   ignores for not starting with `AT`, and the command times out as before. Data starting with
+//!   `AT` or holding CR or LF is never written blind. A `> ` arriving after that is consumed.
+//!
+//! Both are counted in [`LinkStats::prompts_damaged`].
+//!
 //! # Replaying captured traffic
 //! A capture holds the host's writes, so a replay tells the link what was written instead of
 //! letting it choose: [`Link::observe`] puts a command on the wire (no bytes to transmit; from then
@@ -318,6 +332,11 @@ pub struct Timeouts {
     /// `AT+QNTP` (spec §10.9: 125 s). The `OK` comes at once on the modules seen so far; the
     /// result `+QNTP` follows within the same bound, which the caller waits for.
     pub ntp: Duration,
+    /// The `> ` of `AT+QMTPUBEX` / `AT+QMTCFG="willex"`, which the module sends at once. Past
+    /// this wait the data is written all the same: a prompt lost to line damage (spec §10.7)
+    /// leaves the module waiting for exactly those bytes (spec §1), and anything else written
+    /// would be taken as them (see [`Link`], "A prompt lost to line damage").
+    pub prompt: Duration,
 }
 
 impl Default for Timeouts {
@@ -334,6 +353,7 @@ impl Default for Timeouts {
             deactivate: Duration::from_secs(40),
             functionality: Duration::from_secs(15),
             ntp: Duration::from_secs(125),
+            prompt: Duration::from_secs(2),
         }
     }
 }
@@ -381,6 +401,9 @@ pub struct LinkStats {
     /// `+QMTRECV` lines dropped because their payload did not match their length
     /// ([`Output::Damaged`]).
     pub damaged: u64,
+    /// Data prompts that came damaged (a line starting with `>` while one was awaited) or not
+    /// at all within [`Timeouts::prompt`]: the data was written all the same.
+    pub prompts_damaged: u64,
     /// Final codes, `RDY` or other answers seen: the module has answered since the link started
     /// (before that, a command that times out is not resynchronised with markers: a module that
     /// never answered has nothing late to send).
@@ -429,6 +452,10 @@ struct Exchange {
     info: usize,
     started: Instant,
     deadline: Instant,
+    /// While a `> ` is awaited: when the data is written without it ([`Timeouts::prompt`]).
+    prompt_deadline: Option<Instant>,
+    /// The data was written without a recognisable prompt; a late `> ` is consumed.
+    blind: bool,
 }
 
 impl Exchange {
@@ -781,11 +808,55 @@ impl Link {
         if self.closed {
             return;
         }
+        self.prompt_overdue(now);
         let Some(ex) = self.current.take_if(|c| now >= c.deadline) else {
             return;
         };
         self.abandon(ex, now);
         self.start_next(now);
+    }
+
+    /// The `> ` awaited has not come within [`Timeouts::prompt`]: line damage may have hit it
+    /// (spec §10.7) while the module waits for the data. Writing the data completes the publish
+    /// then; if instead the command itself was lost, the data joins the module's next command
+    /// line, which a module ignores because it does not start with `AT`. Data that could make
+    /// such a line (starting with `AT`, or holding CR or LF) is never written blind: the command
+    /// waits for its deadline.
+    fn prompt_overdue(&mut self, now: Instant) {
+        if self.replay {
+            return;
+        }
+        let Some(ex) = self.current.as_mut() else {
+            return;
+        };
+        // A command past its own deadline is abandoned instead (its data never written).
+        if ex.phase != Phase::Prompt
+            || !ex.prompt_deadline.is_some_and(|t| now >= t)
+            || now >= ex.deadline
+        {
+            return;
+        }
+        ex.prompt_deadline = None;
+        let Some(data) = ex.data.as_ref() else {
+            return;
+        };
+        let commandlike = data.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"AT"))
+            || data.iter().any(|&b| b == b'\r' || b == b'\n');
+        if commandlike {
+            tracing::warn!(command = %ex.name(), "no data prompt; data that could read as a command is not written blind");
+            return;
+        }
+        tracing::warn!(command = %ex.name(), "no data prompt in time (line damage?): writing the data");
+        self.stats.prompts_damaged += 1;
+        let hook = self.framer.hook();
+        ex.phase = Phase::Final;
+        ex.blind = true;
+        if let Some(data) = ex.data.take() {
+            if ex.echo_seen {
+                ex.data_echo = echo_pieces(hook, &data);
+            }
+            self.tx.push_data(ex.serial, &data);
+        }
     }
 
     /// Replaying a capture: the host wrote `command` now. Puts it on the wire as
@@ -889,7 +960,10 @@ impl Link {
         if self.closed {
             return None;
         }
-        self.current.as_ref().map(|c| c.deadline)
+        self.current.as_ref().map(|c| match c.prompt_deadline {
+            Some(p) if c.phase == Phase::Prompt && !self.replay => p.min(c.deadline),
+            _ => c.deadline,
+        })
     }
 
     /// Bytes to write to the port, in order: the next command line or data phase (or what is
@@ -1049,6 +1123,10 @@ impl Link {
             info: 0,
             started: now,
             deadline: now.checked_add(wait).unwrap_or(now),
+            prompt_deadline: (phase == Phase::Prompt)
+                .then(|| now.checked_add(self.config.timeouts.prompt))
+                .flatten(),
+            blind: false,
         }
     }
 
@@ -1134,12 +1212,28 @@ impl Link {
                 if self.data_echo(&Piece::Prompt) {
                     self.stats.echoes += 1;
                     emit(Output::Echo { line: b"> " });
-                } else if !self.invite(Phase::Prompt, ModuleLine::Prompt, b"> ", emit) {
+                } else if !self.invite(Phase::Prompt, ModuleLine::Prompt, b"> ", emit)
+                    && !self.late_prompt(b"> ", emit)
+                {
                     self.urc(ModuleLine::Prompt, b"> ", emit);
                 }
             }
             Piece::Line(_) => self.on_line(line, now, emit),
         }
+    }
+
+    /// A `> ` after the data was written without it ([`Timeouts::prompt`]): the module was slow,
+    /// not the line. Consumed (handed over as [`Output::Late`]), once.
+    fn late_prompt(&mut self, line: &[u8], emit: &mut impl FnMut(Output<'_>)) -> bool {
+        let Some(head) = self.head_mut().filter(|h| h.blind) else {
+            return false;
+        };
+        head.blind = false;
+        emit(Output::Late {
+            typed: ModuleLine::Prompt,
+            line,
+        });
+        true
     }
 
     /// A `> ` or `CONNECT` arrived: the data phase of the exchange being answered, if it waits for
@@ -1231,6 +1325,16 @@ impl Link {
             ModuleLine::Urc(Urc::Rdy) => self.on_rdy(bytes, now, emit),
             ModuleLine::Connect
                 if self.invite(Phase::Connect, ModuleLine::Connect, bytes, emit) => {}
+            // No module line starts with `>`: while a `> ` is awaited, this is it, damaged
+            // (`>"` for `> `, spec §10.7). Without it the module would wait for the data.
+            ModuleLine::Unknown(l)
+                if l.first() == Some(&b'>')
+                    && (self.invite(Phase::Prompt, ModuleLine::Prompt, bytes, emit)
+                        || self.late_prompt(bytes, emit)) =>
+            {
+                self.stats.prompts_damaged += 1;
+                tracing::warn!(len = l.len(), "a damaged data prompt (line damage)");
+            }
             typed => self.on_other(typed, bytes, emit),
         }
     }

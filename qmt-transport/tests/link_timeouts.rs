@@ -22,6 +22,7 @@ fn short() -> Timeouts {
         deactivate: Duration::from_secs(40),
         functionality: Duration::from_secs(15),
         ntp: Duration::from_secs(125),
+        prompt: Duration::from_secs(2),
     }
 }
 

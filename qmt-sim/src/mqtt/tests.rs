@@ -826,6 +826,40 @@ fn holding_is_bounded() {
     assert_eq!(got[0], message(0, Qos::AtMostOnce, "t", &[0]));
 }
 
+#[test]
+fn acknowledged_publishes_are_held_past_the_qos0_bound() {
+    // A QoS 1/2 publish dropped unacknowledged would stay in the server's in-flight window until
+    // the next connection; QoS 0 ones past the bound are dropped.
+    let clock = Clock::new();
+    let mut s = connected(config(), &clock);
+    s.set_accepting(false, clock.at(1));
+    for i in 0..MAX_HELD {
+        s.handle_bytes(&publish(0, 0, "t", &[i as u8], false, false), clock.at(1));
+    }
+    s.handle_bytes(&publish(1, 7, "t", b"q1", false, false), clock.at(1));
+    s.handle_bytes(&publish(2, 8, "t", b"q2", false, false), clock.at(1));
+    s.handle_bytes(&publish(0, 0, "t", b"q0", false, false), clock.at(1));
+    assert_eq!(s.held(), MAX_HELD + 2);
+    assert_eq!(s.stats().dropped, 1);
+    s.set_accepting(true, clock.at(2));
+    let got = events(&mut s);
+    assert_eq!(got.len(), MAX_HELD + 2);
+    assert_eq!(got[MAX_HELD], message(7, Qos::AtLeastOnce, "t", b"q1"));
+    assert_eq!(got[MAX_HELD + 1], message(8, Qos::ExactlyOnce, "t", b"q2"));
+    s.set_accepting(false, clock.at(3));
+    for i in 0..MAX_HELD_ACKED {
+        let id = 100 + i as u16;
+        s.handle_bytes(&publish(1, id, "t", b"x", false, false), clock.at(3));
+    }
+    s.handle_bytes(&publish(1, 5000, "t", b"x", false, false), clock.at(3));
+    assert_eq!(s.held(), MAX_HELD_ACKED);
+    assert_eq!(
+        s.stats().dropped,
+        2,
+        "a server ignoring its window is cut off"
+    );
+}
+
 // ---- keep-alive -----------------------------------------------------------------------------
 
 #[test]
