@@ -831,7 +831,7 @@ impl Link {
         };
         // A command past its own deadline is abandoned instead (its data never written).
         if ex.phase != Phase::Prompt
-            || !ex.prompt_deadline.is_some_and(|t| now >= t)
+            || ex.prompt_deadline.is_none_or(|t| now < t)
             || now >= ex.deadline
         {
             return;
