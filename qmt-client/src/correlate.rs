@@ -342,6 +342,8 @@ struct Entry {
     qos: Qos,
     registered: Instant,
     deadline: Instant,
+    /// Its command got `OK`: the module is working on it.
+    accepted: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -522,6 +524,7 @@ impl Correlator {
             qos,
             registered: now,
             deadline: now + c.deadlines.of(key.kind),
+            accepted: false,
         });
         Ok(token)
     }
@@ -534,7 +537,27 @@ impl Correlator {
             return false;
         };
         e.deadline = now + self.clients[idx(e.key.client_idx)].deadlines.of(e.key.kind);
+        e.accepted = true;
         true
+    }
+
+    /// The clients whose `kind` (OPEN, CLOSE …) was accepted and whose result is awaited.
+    pub fn awaiting(&self, kind: OpKind) -> impl Iterator<Item = ClientIdx> + '_ {
+        self.entries
+            .iter()
+            .filter(move |e| e.accepted && e.key.kind == kind)
+            .map(|e| e.key.client_idx)
+    }
+
+    /// Brings the deadline of the accepted `kind` of `client_idx` forward to `at` (never later):
+    /// its result line may have been lost to line damage (spec §10.7), and the spec's wait (120 s
+    /// for OPEN) would stall the client that long.
+    pub fn hasten(&mut self, kind: OpKind, client_idx: ClientIdx, at: Instant) {
+        for e in &mut self.entries {
+            if e.accepted && e.key.kind == kind && e.key.client_idx == client_idx {
+                e.deadline = e.deadline.min(at);
+            }
+        }
     }
 
     /// Ends the operation `token` with `error` (its command got `ERROR`, or could not be written):

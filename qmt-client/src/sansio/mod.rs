@@ -264,6 +264,9 @@ enum Purpose {
     },
     /// `AT+QMTRECV?`: slots holding messages whose announcement may be lost.
     Rescan { found: Vec<(ClientIdx, RecvId)> },
+    /// `AT+QMTOPEN?` after a garbled line: which clients are open, for OPENs and CLOSEs whose
+    /// result line may have been that line ([`State::check_results`]).
+    OpenCheck { open: Vec<ClientIdx> },
     /// A command whose answer only matters for the log (`ATE0` after `RDY`).
     Quiet { name: &'static str },
     /// A query or action of the network side (bring-up, repair, a status request).
@@ -403,6 +406,9 @@ struct State {
 const GARBLE_RESCAN_EVERY: Duration = Duration::from_secs(3);
 /// How long after the last garbled line that goes on.
 const GARBLE_WATCH: Duration = Duration::from_secs(60);
+/// How long an OPEN or CLOSE still waits for its result once a garbled line came and
+/// `AT+QMTOPEN?` did not show it done (`State::results_checked`).
+const RESULT_AFTER_GARBLE: Duration = Duration::from_secs(10);
 
 /// One module's whole client side, sans-IO (see the [module docs](self)).
 ///
@@ -1015,6 +1021,9 @@ impl State {
                     }
                 }
             }
+            (Purpose::OpenCheck { open }, Info::OpenRead { client_idx, .. }) => {
+                open.push(client_idx);
+            }
             (Purpose::Rescan { found }, Info::RecvStatus { client_idx, slots }) => {
                 for (i, status) in slots.iter().enumerate() {
                     if *status == qmt_proto::codes::StoreStatus::Stored {
@@ -1096,6 +1105,69 @@ impl State {
     fn garbled(&mut self, now: Instant) {
         self.garble_seen = Some(now);
         self.garble_rescan_now(now);
+        self.check_results();
+    }
+
+    /// A garbled line may have been the result of an OPEN or a CLOSE in flight
+    /// (`+QMTOPN: 1,4`, found by the damage soak): without it the client would wait the spec's
+    /// 120 s (30 s for CLOSE). `AT+QMTOPEN?` lists the open clients; [`results_checked`] decides.
+    ///
+    /// [`results_checked`]: Self::results_checked
+    fn check_results(&mut self) {
+        let awaited = self.correlator.awaiting(OpKind::Open).next().is_some()
+            || self.correlator.awaiting(OpKind::Close).next().is_some();
+        let pending = self
+            .purposes
+            .values()
+            .any(|p| matches!(p, Purpose::OpenCheck { .. }));
+        if awaited && !pending && self.startup.is_ready() {
+            self.send(
+                qmt_proto::Command::OpenRead,
+                None,
+                Purpose::OpenCheck { open: Vec::new() },
+            );
+        }
+    }
+
+    /// The answer to [`check_results`](Self::check_results): an OPEN awaited for a client that
+    /// is open succeeded, a CLOSE awaited for one that is not succeeded, as if their result lines
+    /// had come (`+QMTOPEN: <idx>,0`, `+QMTCLOSE: <idx>,0`). Otherwise the result may still come
+    /// (a connection being made) or may have been the lost line: the wait is cut to
+    /// [`RESULT_AFTER_GARBLE`], after which the operation times out and recovery tries again.
+    fn results_checked(&mut self, open: &[ClientIdx], now: Instant) {
+        let opens: Vec<ClientIdx> = self.correlator.awaiting(OpKind::Open).collect();
+        let closes: Vec<ClientIdx> = self.correlator.awaiting(OpKind::Close).collect();
+        let cut = now + RESULT_AFTER_GARBLE;
+        for idx in opens {
+            if open.contains(&idx) {
+                tracing::warn!(
+                    client = idx.get(),
+                    "open, its +QMTOPEN result lost to line damage"
+                );
+                let line = ModuleLine::Urc(Urc::Open {
+                    client_idx: idx,
+                    result: qmt_proto::codes::OpenResult::Opened,
+                });
+                self.on_urc(&line, now);
+            } else {
+                self.correlator.hasten(OpKind::Open, idx, cut);
+            }
+        }
+        for idx in closes {
+            if open.contains(&idx) {
+                self.correlator.hasten(OpKind::Close, idx, cut);
+            } else {
+                tracing::warn!(
+                    client = idx.get(),
+                    "closed, its +QMTCLOSE result lost to line damage"
+                );
+                let line = ModuleLine::Urc(Urc::Close {
+                    client_idx: idx,
+                    result: qmt_proto::codes::CloseResult::Closed,
+                });
+                self.on_urc(&line, now);
+            }
+        }
     }
 
     /// The next look at the slots while the line is damaging lines: a stored message whose
@@ -1249,6 +1321,11 @@ impl State {
                     self.rescan_done(found);
                 }
             }
+            Purpose::OpenCheck { open } => {
+                if let Ok(Ok(())) = result {
+                    self.results_checked(&open, now);
+                }
+            }
             Purpose::Net { whom, query } => self.net_done(whom, query, result, now),
             Purpose::File {
                 op,
@@ -1326,7 +1403,7 @@ impl State {
                     reason: reason.to_owned(),
                 }),
             ),
-            Purpose::Rescan { .. } | Purpose::Quiet { .. } => {}
+            Purpose::Rescan { .. } | Purpose::OpenCheck { .. } | Purpose::Quiet { .. } => {}
         }
     }
 

@@ -1643,6 +1643,52 @@ fn a_file_whose_size_changed_is_deleted_and_uploaded_again() {
 }
 
 #[test]
+fn a_garbled_open_result_is_checked_with_the_open_list() {
+    // Found by the damage soak: `+QMTOPN: 1,4` left the client waiting the spec's 120 s.
+    let mut h = H::ready();
+    let o = options();
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK");
+    // The result `+QMTOPEN: 0,0` with a byte lost: the client is open all the same.
+    h.line("+QMTOEN: 0,0");
+    h.answer("AT+QMTOPEN?", "+QMTOPEN: 0,\"broker\",1883|OK");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+}
+
+#[test]
+fn a_garbled_line_cuts_the_wait_of_an_open_that_is_not_open() {
+    let mut h = H::ready();
+    let o = options();
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK");
+    // `+QMTOPEN: 0,4` (DNS failure) damaged: not open, and no result will come.
+    h.line("+QMTOPN: 0,4");
+    h.answer("AT+QMTOPEN?", "OK");
+    h.advance(Duration::from_secs(9));
+    assert!(!h.is_done(op));
+    h.advance(Duration::from_secs(2));
+    assert!(
+        matches!(h.done(op), Err(ClientError::Timeout { .. })),
+        "10 s after the check, not 120 s"
+    );
+    // A result that does come in time still counts.
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK");
+    h.line("\u{1}garbage");
+    h.answer("AT+QMTOPEN?", "OK");
+    h.advance(Duration::from_secs(3));
+    h.line("+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+}
+
+#[test]
 fn a_garbled_line_makes_buffered_clients_look_at_their_slots_again() {
     // Spec §10.7: line damage may have hit the announcement `+QMTRECV: <idx>,<recv_id>`.
     let mut h = H::ready();
