@@ -478,6 +478,9 @@ struct Shell<C> {
     damage: Option<Damage>,
 }
 
+/// Waits shorter than this are slept, not left to epoll's millisecond grain (see `Shell::run`).
+const FINE_WAIT: Duration = Duration::from_millis(2);
+
 impl<C: Core> Shell<C> {
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
@@ -487,6 +490,18 @@ impl<C: Core> Shell<C> {
             let timeout = self
                 .next_deadline(now)
                 .map(|d| d.saturating_duration_since(now));
+            // epoll waits in whole milliseconds (mio rounds up): a paced line's byte times and the
+            // module's latency are finer, and each wake-up up to a millisecond late cost a paced
+            // publish ~1.6 ms at 921,600 baud (`cargo xtask wire-bound`). A short wait is slept
+            // precisely instead; what the host writes meanwhile waits in the pty, as it would in
+            // a busy module's UART.
+            let timeout = match timeout {
+                Some(t) if !t.is_zero() && t < FINE_WAIT => {
+                    std::thread::sleep(t);
+                    Some(Duration::ZERO)
+                }
+                other => other,
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
