@@ -400,6 +400,11 @@ struct State {
     /// When the last garbled line or damaged message was seen: for a while after it, buffered
     /// clients look at their slots every [`GARBLE_RESCAN_EVERY`] too.
     garble_seen: Option<Instant>,
+    /// Since the last final code: a line that fits no shape came, and whether a damaged message
+    /// was reported. A slot read that answers `OK` alone after such a line lost its message to
+    /// line damage (its `+QMTRECV:` head was hit), and reading freed the slot (spec §6).
+    exchange_garbled: bool,
+    exchange_damage_reported: bool,
 }
 
 /// How often buffered clients look at their slots while the line is damaging lines.
@@ -477,6 +482,8 @@ impl ModemCore {
                 port_hold: false,
                 garble_rescan: None,
                 garble_seen: None,
+                exchange_garbled: false,
+                exchange_damage_reported: false,
             },
         }
     }
@@ -902,10 +909,17 @@ impl State {
                     Some(cme) => Err(cme),
                 };
                 self.command_done(token, Ok(result), now);
+                self.exchange_garbled = false;
+                self.exchange_damage_reported = false;
             }
-            Output::Failed { token, error } => self.command_done(token, Err(error), now),
+            Output::Failed { token, error } => {
+                self.command_done(token, Err(error), now);
+                self.exchange_garbled = false;
+                self.exchange_damage_reported = false;
+            }
             Output::Urc { typed, .. } => {
                 if matches!(typed, ModuleLine::Unknown(_)) {
+                    self.exchange_garbled = true;
                     self.garbled(now);
                 }
                 self.on_urc(&typed, now);
@@ -924,6 +938,7 @@ impl State {
                 ..
             } => {
                 self.stats.damaged_messages += 1;
+                self.exchange_damage_reported = true;
                 self.garbled(now);
                 let event = Event::MessageDamaged {
                     msgid: msgid.map(MsgId::get),

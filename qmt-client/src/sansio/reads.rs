@@ -55,6 +55,10 @@ impl State {
         result: Result<Result<(), ModuleError>, CommandError>,
     ) {
         let restarted_now = self.restarts != restarts;
+        // Its answer was a line that fits no shape and no damaged message was reported: the
+        // message's head was hit on the line (spec §10.7), and the read freed the slot.
+        let head_damaged = self.exchange_garbled && !self.exchange_damage_reported;
+        let mut damaged = false;
         let Some(slot) = self.slot(idx) else { return };
         let mut restarted = restarted_now;
         if let Some(at) = slot.reading.iter().position(|r| r.0 == recv_id) {
@@ -68,7 +72,9 @@ impl State {
         let gone = match result {
             Ok(_) if delivered => false,
             Ok(_) => {
-                if !restarted {
+                if !restarted && head_damaged {
+                    damaged = true;
+                } else if !restarted {
                     // A second read of a message already read (an announcement and a rescan
                     // both led here).
                     tracing::debug!(
@@ -92,6 +98,22 @@ impl State {
                 false
             }
         };
+        if damaged {
+            tracing::warn!(
+                client = idx.get(),
+                recv_id = recv_id.get(),
+                "a stored message's answer was damaged on the line: message lost"
+            );
+            self.stats.damaged_messages += 1;
+            self.exchange_damage_reported = true;
+            self.client_event(
+                idx,
+                Event::MessageDamaged {
+                    msgid: None,
+                    topic: None,
+                },
+            );
+        }
         if gone {
             tracing::warn!(
                 client = idx.get(),

@@ -1643,6 +1643,47 @@ fn a_file_whose_size_changed_is_deleted_and_uploaded_again() {
 }
 
 #[test]
+fn a_slot_read_whose_answer_head_was_damaged_reports_the_message() {
+    // Found by the damage soak: `+QMT\x15RECV: 1,1183,…` answered a read, which freed the slot.
+    let mut h = H::ready();
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .recv_mode(qmt_proto::cfg::MsgRecvMode::Buffered, true)
+        .build()
+        .unwrap();
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert!(h.done(op).is_ok());
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,0,0,0|OK");
+    h.line("+QMTRECV: 0,1");
+    h.answer("AT+QMTRECV=0,1", "+QMT\u{15}RECV: 0,9,\"t\",3,\"abc\"|OK");
+    let events = h.client_events();
+    assert!(
+        events.contains(&Event::MessageDamaged {
+            msgid: None,
+            topic: None
+        }),
+        "{events:?}"
+    );
+    assert_eq!(h.core.stats().damaged_messages, 1);
+    // The garbled line also made the client look at its slots.
+    h.answer("AT+QMTRECV?", "+QMTRECV: 0,0,0,0,0,0|OK");
+    // A read answered `OK` alone with no damage (the slot was read already) reports nothing.
+    h.line("+QMTRECV: 0,2");
+    h.answer("AT+QMTRECV=0,2", "OK");
+    assert!(
+        !h.client_events()
+            .iter()
+            .any(|e| matches!(e, Event::MessageDamaged { .. })),
+    );
+    assert_eq!(h.core.stats().damaged_messages, 1);
+}
+
+#[test]
 fn a_garbled_open_result_is_checked_with_the_open_list() {
     // Found by the damage soak: `+QMTOPN: 1,4` left the client waiting the spec's 120 s.
     let mut h = H::ready();
