@@ -1350,7 +1350,7 @@ impl Link {
         let end = crlf(bytes).unwrap_or(bytes.len());
         let r = match typed {
             ModuleLine::Urc(Urc::Recv(r)) => r,
-            ModuleLine::Unknown(l) if l.starts_with(b"+QMTRECV:") => {
+            ModuleLine::Unknown(l) if recv_rest(l).is_some() => {
                 return Some(Damage {
                     end,
                     client_idx: damaged_client(l),
@@ -1640,9 +1640,38 @@ struct Damage<'a> {
     topic: Option<&'a str>,
 }
 
+/// What follows the `+QMTRECV:` head of a line that fits no shape, if it is one: exact, or with one
+/// byte of the head dropped, changed or added (`+QMTRCV:`, `+QMT\x15RECV:`), when the rest
+/// carries a quoted topic, so a message, not a slot announcement (`<idx>,<recv_id>`, which the
+/// garbled-line rescan finds again).
+fn recv_rest(line: &[u8]) -> Option<&[u8]> {
+    const HEAD: &[u8] = b"+QMTRECV:";
+    if let Some(rest) = line.strip_prefix(HEAD) {
+        return Some(rest);
+    }
+    (HEAD.len() - 1..=HEAD.len() + 1)
+        .filter_map(|k| Some((line.get(..k)?, line.get(k..)?)))
+        .find(|(head, rest)| one_edit(head, HEAD) && rest.contains(&b'"'))
+        .map(|(_, rest)| rest)
+}
+
+/// Whether `a` is `b` with at most one byte dropped, changed or added.
+fn one_edit(a: &[u8], b: &[u8]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if long.len() - short.len() > 1 {
+        return false;
+    }
+    let prefix = short.iter().zip(long).take_while(|(x, y)| x == y).count();
+    if short.len() == long.len() {
+        short[prefix..].len() <= 1 || short[prefix + 1..] == long[prefix + 1..]
+    } else {
+        short[prefix..] == long[prefix + 1..]
+    }
+}
+
 /// The client index of a `+QMTRECV: <idx>,…` line that fits no shape, if its first field is one.
 fn damaged_client(line: &[u8]) -> Option<ClientIdx> {
-    let rest = line.strip_prefix(b"+QMTRECV:")?;
+    let rest = recv_rest(line)?;
     let digits: Vec<u8> = rest
         .iter()
         .copied()

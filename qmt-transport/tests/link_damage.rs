@@ -151,3 +151,56 @@ fn the_command_in_flight_still_completes_after_a_run_on() {
         "{evs:?}"
     );
 }
+
+#[test]
+fn a_message_whose_head_lost_gained_or_changed_a_byte_is_reported() {
+    // Found by the damage soak: `+QMTRCV: 0,1125,…` was an unknown line, and the message was
+    // missing without a report.
+    for head in [
+        &b"+QMTRCV:"[..],
+        b"+QMT\x15RECV:",
+        b"+QMTRXCV:",
+        b"QMTRECV:",
+        b"+QMTRECV",
+    ] {
+        let t = Instant::now();
+        let mut link = link(t);
+        let mut line = b"\r\n".to_vec();
+        line.extend_from_slice(head);
+        line.extend_from_slice(b" 1,7,\"t\",3,\"abc\"\r\n");
+        link.feed(&line, t);
+        let evs: Vec<LinkEvent> = std::iter::from_fn(|| link.poll_event()).collect();
+        assert!(
+            matches!(evs.as_slice(), [LinkEvent::Damaged(_)]),
+            "{}: {evs:?}",
+            head.escape_ascii()
+        );
+        assert_eq!(link.stats().damaged, 1);
+    }
+}
+
+#[test]
+fn other_unknown_lines_and_damaged_announcements_are_unknown_urcs() {
+    // An announcement carries no message (the garbled-line rescan finds the slot), and a line
+    // two bytes away from the head is not taken for one.
+    for text in [
+        &b"+QMTRCV: 1,0"[..],
+        b"+QMXTRXCV: 0,1,\"t\",1,\"a\"",
+        b"+QMTSTAT 0,1",
+        b"hello \"world\"",
+    ] {
+        let t = Instant::now();
+        let mut link = link(t);
+        let mut line = b"\r\n".to_vec();
+        line.extend_from_slice(text);
+        line.extend_from_slice(b"\r\n");
+        link.feed(&line, t);
+        let evs: Vec<LinkEvent> = std::iter::from_fn(|| link.poll_event()).collect();
+        assert!(
+            matches!(evs.as_slice(), [LinkEvent::Urc(_)]),
+            "{}: {evs:?}",
+            text.escape_ascii()
+        );
+        assert_eq!(link.stats().damaged, 0);
+    }
+}
