@@ -401,6 +401,9 @@ pub struct LinkStats {
     /// `+QMTRECV` lines dropped because their payload did not match their length
     /// ([`Output::Damaged`]).
     pub damaged: u64,
+    /// Result lines (`+QMTOPEN:`, `+QMTPUBEX:` …) whose head was one byte off and whose rest
+    /// parsed once the head was put right.
+    pub heads_repaired: u64,
     /// Data prompts that came damaged (a line starting with `>` while one was awaited) or not
     /// at all within [`Timeouts::prompt`]: the data was written all the same.
     pub prompts_damaged: u64,
@@ -1335,6 +1338,24 @@ impl Link {
                 self.stats.prompts_damaged += 1;
                 tracing::warn!(len = l.len(), "a damaged data prompt (line damage)");
             }
+            ModuleLine::Unknown(_) => match repair_head(bytes) {
+                // A result line whose head took one byte of damage (spec §10.7): its fields are
+                // whole, and losing it would leave its operation waiting (120 s for OPEN) or, for
+                // a QoS 2 publish cut off by a restart after it, sent again as a duplicate.
+                Some(fixed) => {
+                    self.stats.heads_repaired += 1;
+                    self.stats.parses += 1;
+                    tracing::warn!(
+                        line = %fixed.escape_ascii(),
+                        "a result line with a damaged head, repaired"
+                    );
+                    match ModuleLine::parse(&fixed) {
+                        ModuleLine::Urc(Urc::Rdy) => self.on_rdy(&fixed, now, emit),
+                        typed => self.on_other(typed, &fixed, emit),
+                    }
+                }
+                None => self.on_other(typed, bytes, emit),
+            },
             typed => self.on_other(typed, bytes, emit),
         }
     }
@@ -1638,6 +1659,51 @@ struct Damage<'a> {
     client_idx: Option<ClientIdx>,
     msgid: Option<MsgId>,
     topic: Option<&'a str>,
+}
+
+/// The heads of the two-phase results and `+QMTSTAT`: a line one byte away from one of them is
+/// repaired ([`repair_head`]).
+const RESULT_HEADS: [&[u8]; 9] = [
+    b"+QMTOPEN:",
+    b"+QMTCLOSE:",
+    b"+QMTCONN:",
+    b"+QMTDISC:",
+    b"+QMTSUB:",
+    b"+QMTUNS:",
+    b"+QMTPUBEX:",
+    b"+QMTSTAT:",
+    b"+QMTPING:",
+];
+
+/// A line that fits no shape, with its head put right when it is one byte away from exactly one
+/// of [`RESULT_HEADS`] and the result then parses as that line (`+QMTPU2BEX: 0,999,0`,
+/// `+QMTOPN: 1,4`). At a damage rate where one line rarely takes two hits, the fields after an
+/// intact comma are the module's own.
+fn repair_head(line: &[u8]) -> Option<Vec<u8>> {
+    let mut found: Option<Vec<u8>> = None;
+    for head in RESULT_HEADS {
+        for k in head.len() - 1..=head.len() + 1 {
+            let (Some(h), Some(rest)) = (line.get(..k), line.get(k..)) else {
+                continue;
+            };
+            if !one_edit(h, head) {
+                continue;
+            }
+            let mut fixed = head.to_vec();
+            fixed.extend_from_slice(rest);
+            if matches!(ModuleLine::parse(&fixed), ModuleLine::Unknown(_)) {
+                continue;
+            }
+            match &found {
+                // Two readings of one damage (`+QMTSTAT 0,1`: a colon changed, or dropped
+                // before the space) are one line if they type the same.
+                Some(f) if ModuleLine::parse(f) != ModuleLine::parse(&fixed) => return None,
+                Some(_) => {}
+                None => found = Some(fixed),
+            }
+        }
+    }
+    found
 }
 
 /// What follows the `+QMTRECV:` head of a line that fits no shape, if it is one: exact, or with one

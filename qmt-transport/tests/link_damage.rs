@@ -204,3 +204,34 @@ fn other_unknown_lines_and_damaged_announcements_are_unknown_urcs() {
         assert_eq!(link.stats().damaged, 0);
     }
 }
+
+#[test]
+fn a_result_line_whose_head_took_one_byte_of_damage_is_repaired() {
+    // Found by the damage soak: `+QMTPU2BEX: 0,999,0` left a completed QoS 2 publish in doubt
+    // (sent again after a restart: a duplicate), `+QMTOPN: 1,4` left an OPEN waiting 120 s.
+    for (damaged, whole) in [
+        ("+QMTPU2BEX: 0,999,0", "+QMTPUBEX: 0,999,0"),
+        ("+QMTOPN: 1,4", "+QMTOPEN: 1,4"),
+        ("+QMTSTAT 0,1", "+QMTSTAT: 0,1"),
+        ("+QMTSUBB: 0,3,0,1", "+QMTSUB: 0,3,0,1"),
+        ("*QMTCLOSE: 2,0", "+QMTCLOSE: 2,0"),
+    ] {
+        let t = Instant::now();
+        let mut link = link(t);
+        link.feed(format!("\r\n{damaged}\r\n").as_bytes(), t);
+        let evs: Vec<LinkEvent> = std::iter::from_fn(|| link.poll_event()).collect();
+        assert_eq!(evs, [urc(whole)], "{damaged}");
+        assert_eq!(link.stats().heads_repaired, 1, "{damaged}");
+        assert_eq!(link.stats().unknown, 0, "{damaged}");
+    }
+    // Two bytes off, or fields that do not parse: left unknown.
+    for garbled in ["+QMXTPU2BEX: 0,999,0", "+QMTOPN: x,4", "+QMTSTAT"] {
+        let t = Instant::now();
+        let mut link = link(t);
+        link.feed(format!("\r\n{garbled}\r\n").as_bytes(), t);
+        let evs: Vec<LinkEvent> = std::iter::from_fn(|| link.poll_event()).collect();
+        assert_eq!(evs, [urc(garbled)], "{garbled}");
+        assert_eq!(link.stats().heads_repaired, 0);
+        assert_eq!(link.stats().unknown, 1);
+    }
+}
