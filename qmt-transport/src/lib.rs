@@ -19,11 +19,11 @@
 //! The link core, with the module played by hand:
 //!
 //! ```
-//! use std::time::Instant;
 //! use qmt_proto::{Command, FinalCode, Info, ModuleLine};
 //! use qmt_transport::link::{Link, LinkConfig, LinkEvent};
+//! use qmt_transport::time::Instant;
 //!
-//! let now = Instant::now();
+//! let now = Instant::ZERO;
 //! let mut link = Link::new(LinkConfig::default(), now);
 //! let token = link.submit(Command::parse(b"AT+QMTOPEN?")?, None, now)?;
 //! assert_eq!(link.poll_transmit().as_deref(), Some(&b"AT+QMTOPEN?\r"[..]));
@@ -42,12 +42,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod link;
-pub mod lock;
-pub mod ports;
-pub mod reactor;
+#![no_std]
 
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+#[macro_use]
+extern crate std;
+
+pub mod link;
+#[cfg(feature = "std")]
+pub mod lock;
+#[cfg(feature = "std")]
+pub mod ports;
+#[cfg(feature = "std")]
+pub mod reactor;
+pub mod time;
+
+#[cfg(feature = "std")]
 pub use lock::Holder;
+#[cfg(feature = "std")]
 pub use ports::{
     PROBE_TIMEOUT, PortInfo, PortRole, ProbeResult, QUECTEL_VID, UsbPort, list_ports,
     list_ports_in, probe,

@@ -14,10 +14,11 @@
 //! typed once, in the link, and handled in wire order.
 //!
 //! ```
-//! use std::time::{Duration, Instant};
-//! use qmt_client::sansio::{CoreConfig, CoreEvent, ModemCore};
+//! use core::time::Duration;
+//! use qmt_client::sansio::{CoreConfig, CoreEvent, Instant, ModemCore};
 //!
-//! let t0 = Instant::now();
+//! // The driver's clock: microseconds since an origin it picks (ARCHITECTURE.md "no_std").
+//! let t0 = Instant::from_micros(0);
 //! let mut core = ModemCore::new(CoreConfig::default(), t0);
 //! let mut out = [0u8; 256];
 //! // The first deadline is "now": start-up probes the module with AT.
@@ -44,8 +45,12 @@ mod redelivery;
 mod session;
 mod startup;
 
-use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use qmt_proto::codes::GrantedQos;
 use qmt_proto::command::{Sub, Uns};
@@ -66,6 +71,8 @@ pub use network::{
     ModemStatus, MqttClientState, NetworkConfig, PdpContext, Registration, Rung, SimState, Stage,
     stat_words,
 };
+/// The core's time (see [`qmt_transport::time`]): every `now` and deadline of a [`ModemCore`].
+pub use qmt_transport::time::Instant;
 pub use startup::{Heard, Startup};
 
 use network::{For, Network, Query};
@@ -371,8 +378,8 @@ struct State {
     clients: [Option<Slot>; 6],
     startup: StartupState,
     network: Network,
-    purposes: HashMap<Token, Purpose>,
-    waiters: HashMap<OpToken, Waiter>,
+    purposes: BTreeMap<Token, Purpose>,
+    waiters: BTreeMap<OpToken, Waiter>,
     outbox: VecDeque<Outgoing>,
     events: VecDeque<CoreEvent>,
     next_op: u64,
@@ -384,7 +391,7 @@ struct State {
     /// Files this core uploaded and the module confirmed, by full name: (size, checksum). The
     /// module has no command that returns a stored file's checksum (spec §10.8), so only these
     /// can be recognised as identical and skipped (session.rs "Provisioning").
-    uploaded: HashMap<String, (u64, u16)>,
+    uploaded: BTreeMap<String, (u64, u16)>,
     /// How long a configure step waits for `+QNTP` after `AT+QNTP`'s `OK` (the link's QNTP
     /// deadline, spec §10.9: 125 s).
     ntp_wait: Duration,
@@ -427,8 +434,8 @@ pub struct ModemCore {
     st: State,
 }
 
-impl std::fmt::Debug for ModemCore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for ModemCore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ModemCore")
             .field("link", &self.link)
             .field("startup", &self.st.startup)
@@ -456,15 +463,15 @@ impl ModemCore {
                 overflow: Overflow::BackPressure,
                 correlator: Correlator::new(),
                 clients: Default::default(),
-                purposes: HashMap::new(),
-                waiters: HashMap::new(),
+                purposes: BTreeMap::new(),
+                waiters: BTreeMap::new(),
                 outbox: VecDeque::new(),
                 events: VecDeque::new(),
                 next_op: 0,
                 next_seq: 0,
                 restarts: 0,
                 recv_len: Vec::new(),
-                uploaded: HashMap::new(),
+                uploaded: BTreeMap::new(),
                 ntp_wait: config.link.timeouts.ntp,
                 stats: CoreStats::default(),
                 closed: false,
@@ -859,7 +866,7 @@ impl State {
 
     fn close(&mut self) {
         self.closed = true;
-        let waiters: Vec<Waiter> = self.waiters.drain().map(|(_, w)| w).collect();
+        let waiters: Vec<Waiter> = core::mem::take(&mut self.waiters).into_values().collect();
         for w in waiters {
             if let Waiter::User { op, .. } = w {
                 self.done(op, Err(ClientError::Closed));
@@ -1732,7 +1739,7 @@ impl State {
     /// delivery. Only a handshake the broker completed whose `PUBCOMP` was lost is delivered twice.
     pub(super) fn resend_in_doubt(&mut self, idx: ClientIdx, now: Instant) {
         let Some(slot) = self.slot(idx) else { return };
-        let pending = std::mem::take(&mut slot.in_doubt);
+        let pending = core::mem::take(&mut slot.in_doubt);
         for r in pending {
             if !r.restarted {
                 // The module stayed up: it keeps its half and finishes the handshake on the new
