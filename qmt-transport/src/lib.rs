@@ -15,6 +15,11 @@
 //!   ([`list_ports`], from sysfs and a table documented in docs/usb-ports.md), and an `AT`
 //!   [`probe`]. Every port is opened with an exclusive advisory lock ([`lock`]), so two qmt
 //!   processes never share one: the second gets [`reactor::OpenError::Busy`] naming the holder.
+//! - [`time`]: the cores' [`time::Instant`] (microseconds since an origin the driver picks) and,
+//!   with `std`, the [`time::Clock`] drivers convert their clock with.
+//!
+//! The link core and [`time`] are `#![no_std]` + `alloc` (`--no-default-features`); the default
+//! `std` feature adds the reactor, [`ports`] and [`lock`] (ARCHITECTURE.md "no_std").
 //!
 //! The link core, with the module played by hand:
 //!

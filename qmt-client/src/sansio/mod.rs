@@ -37,6 +37,65 @@
 //! core.handle_input(b"\r\nOK\r\n", t0 + Duration::from_millis(5));
 //! assert!(matches!(core.poll_event(), Some(CoreEvent::Ready(_))));
 //! ```
+//!
+//! # `no_std` and the heap
+//! The core (this module, with the options, errors, events and recovery it uses) and the link
+//! core under it build `#![no_std]` with `alloc` (`--no-default-features`; the `std` feature
+//! adds the std driver). Time is [`Instant`]: microseconds since an origin the driver picks
+//! (`qmt_transport::time::Clock` converts std's clock). Maps are `BTreeMap`s: no hasher is
+//! needed. Every heap use is bounded, by a constant, a configuration field, or what the caller
+//! itself has asked for and not yet seen end:
+//!
+//! Per modem, fixed:
+//! - the framer: one boxed decoder buffer of `LINE_LIMIT` (4096) bytes
+//!   (`qmt-transport/src/link/framer.rs`), and the reused line buffer (a line, or a split-form
+//!   `+QMTRECV` header with its data run: at most 2 × `LINE_LIMIT`);
+//! - the link's reused encode buffer and transmit buffer ([`qmt_transport::link`] `TxQueue`):
+//!   one command line and one data phase per exchange on the wire;
+//! - the six client slots are inline in [`ModemCore`]; each slot's packet-id bitmap is boxed:
+//!   8 KiB (`MsgIdAllocator`, 65,535 ids) per client added.
+//!
+//! Per modem, bounded by configuration and constants:
+//! - the link's command queue: at most [`LinkConfig::queue_capacity`] (32) commands with their
+//!   data (a publish's payload is at most `PayloadLen::MAX`, 1500 bytes; an upload's data is the
+//!   caller's, at most `FileSize::MAX`, 10 MiB); a full queue refuses the request
+//!   (`SubmitError::QueueFull`). The core's purpose map holds one entry per command in the link;
+//! - the information lines of the command on the wire: at most
+//!   [`MAX_INFO_LINES`](qmt_transport::link::MAX_INFO_LINES) (1024) lines of at most
+//!   `LINE_LIMIT` bytes (further lines are URCs); a `+QFLST` listing the same;
+//! - timed-out commands kept until their late answer (ghosts): at most `MAX_SILENT_GHOSTS` (64)
+//!   before the module has answered anything, afterwards the 13 marker queries and the commands
+//!   they resynchronise (with all 13 outstanding the link writes nothing);
+//! - bring-up: the last [`NetworkConfig::resets_per_hour`] reset times, one status run per
+//!   [`ModemCore::query_status`] in progress, start-up's stale-client lists (at most 6 each) and
+//!   its sample of unexpected bytes (16);
+//! - uploaded files remembered for provisioning: one entry (name, size, checksum) per distinct
+//!   file name this core uploaded.
+//!
+//! Per client ([`ModemCore::add_client`], at most 6), bounded by constants:
+//! - the [`ClientOptions`] (strings of bounded parameters, plus the TLS files' bytes the caller
+//!   gave);
+//! - the redelivery memory: `REMEMBERED` (32) digests, inline (`sansio/redelivery.rs`);
+//! - QoS 2 publishes of a persistent session cut off by a loss and kept to be sent again:
+//!   `MAX_IN_DOUBT` (64), each a topic (≤ 256 bytes) and a payload (≤ 1500 bytes), the oldest
+//!   given up beyond it;
+//! - buffered-mode slots announced and being read: at most 5 each (`RecvId` 0–4), and reads go
+//!   out only while the consumer has room ([`ModemCore::consumed`], the `capacity` given to
+//!   `add_client`);
+//! - the connect sequence's configure commands (one per `AT+QMTCFG`/`AT+QSSLCFG`/upload the
+//!   options need) and recovery's steps.
+//!
+//! Per request the caller has made and not yet seen end ([`CoreEvent::Done`]): a correlator entry
+//! and a waiter (small, fixed size; a QoS 2 publish of a persistent session also keeps its topic
+//! and payload until its result), a parked request during recovery, and a subscription's filters
+//! (at most `MAX_TOPICS`, 5, per request; recovery remembers each distinct granted filter until
+//! it is unsubscribed). Requests with a packet id are bounded by the 65,535 ids per client
+//! ([`ClientError::NoFreeMsgId`]); a caller bounds the rest by how many it keeps in flight.
+//!
+//! Transient, emptied by every call: the events of one call ([`ModemCore::poll_event`]; at most
+//! a few per line fed) and the commands decided in it. A received message is one allocation
+//! ([`Message`]), handed to the driver with its event: the driver's queue bounds messages, and
+//! back-pressure ([`ModemCore::wants_input`]) keeps the port from being read past it.
 
 mod files;
 mod network;
