@@ -15,11 +15,10 @@
 //!   payload was damaged.
 #![no_main]
 
-use std::time::Instant;
-
 use libfuzzer_sys::fuzz_target;
 use qmt_proto::{Command, ModuleLine, Urc};
 use qmt_transport::link::{Link, LinkConfig, LinkEvent};
+use qmt_transport::time::Instant;
 
 fuzz_target!(|data: &[u8]| {
     let mut it = data.iter().copied();
@@ -54,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
     stream.extend_from_slice(b"\r\n+QMTCONN: 0,3\r\n\r\nOK\r\n");
     let tail: Vec<u8> = it.collect();
 
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = Link::new(LinkConfig::default(), t);
     link.feed(b"\r\n+QMTRECV: 0,1,\"t\",2,\"ok\"\r\n", t);
     while link.poll_event().is_some() {}

@@ -21,11 +21,12 @@
 //!   transmitted bytes (chunking invariance).
 #![no_main]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
 use qmt_proto::Command;
 use qmt_transport::link::{Link, LinkConfig, LinkEvent, Token};
+use qmt_transport::time::Instant;
 
 /// Valid commands, with the data of their data phase (never equal to any command's bytes: no CR).
 const TABLE: &[(&[u8], Option<&[u8]>)] = &[
@@ -167,7 +168,7 @@ fn run(
     stream: &[u8],
     bytewise: bool,
 ) -> Outcome {
-    let start = Instant::now();
+    let start = Instant::ZERO;
     let config = LinkConfig {
         queue_capacity: if small_queue { 1 } else { 32 },
         ..LinkConfig::default()

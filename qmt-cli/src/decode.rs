@@ -12,13 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::time::Instant;
 
 use qmt_proto::checksum::qfupl_checksum;
 use qmt_proto::params::ClientIdx;
 use qmt_proto::recv::LenMode;
 use qmt_proto::{Command, DataPhase, Info, ModuleLine};
 use qmt_transport::link::{Link, LinkConfig, Output, Token};
+use qmt_transport::time::Instant;
 
 use crate::capture::{Direction, pieces};
 
@@ -98,7 +98,7 @@ struct Printer<'o, W: Write> {
 
 impl<'o, W: Write> Session<'o, W> {
     fn new(opts: Options, out: &'o mut W) -> Self {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut link = Link::new(LinkConfig::default(), now);
         for idx in ClientIdx::all() {
             link.set_recv_len(idx, opts.recv_len);

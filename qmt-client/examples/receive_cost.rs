@@ -12,9 +12,8 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
-use qmt_client::sansio::{CoreConfig, CoreEvent, ModemCore, Request};
+use qmt_client::sansio::{CoreConfig, CoreEvent, Instant, ModemCore, Request};
 use qmt_client::{ClientOptions, Event, RecoveryPolicy};
 use qmt_proto::params::ClientIdx;
 
@@ -63,7 +62,7 @@ fn answer(core: &mut ModemCore, out: &mut [u8], now: Instant) -> bool {
 }
 
 fn main() {
-    let now = Instant::now();
+    let now = Instant::ZERO;
     let mut core = ModemCore::new(CoreConfig::default(), now);
     let mut out = [0u8; 4096];
     core.handle_timeout(now);

@@ -10,6 +10,8 @@
 //! the one that anchors the server's chain). Nothing here panics on any input: every length is
 //! checked against what is left.
 
+use alloc::vec::Vec;
+
 use qmt_proto::ModuleTime;
 
 /// Why a certificate's `notBefore` could not be read.
@@ -207,6 +209,7 @@ fn parse_time(t: &[u8], generalized: bool) -> Result<ModuleTime, CertError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::string::String;
 
     fn rcgen_ca(year: i32, month: u8, day: u8) -> (Vec<u8>, Vec<u8>) {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();

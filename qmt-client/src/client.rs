@@ -2,11 +2,14 @@
 //! [`OpHandle`] (the token of one operation in flight), after rumqttc's sync `Client` +
 //! `Connection`.
 
+use std::borrow::ToOwned;
 use std::fmt;
 use std::marker::PhantomData;
+use std::string::String;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
+use std::vec::Vec;
 
 use qmt_proto::codes::GrantedQos;
 use qmt_proto::params::{ClientIdx, Qos, Topic};
@@ -159,7 +162,7 @@ impl Client {
         if inner.closed {
             return Err(ClientError::Closed);
         }
-        let op = inner.core.submit(self.idx, request, Instant::now())?;
+        let op = inner.core.submit(self.idx, request, shared.now())?;
         let what = inner.core.waits_for(op).unwrap_or(what);
         let rx = inner.wait_for(op);
         shared.after_request(&mut inner);

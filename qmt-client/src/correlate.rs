@@ -44,7 +44,11 @@
 //! server closed the connection") completes the disconnect. Every transition to `Open` increments
 //! the client's [`epoch`](Correlator::epoch), which the glue can use to tag per-connection state.
 
-use std::time::{Duration, Instant};
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use qmt_proto::ModuleLine;
 use qmt_proto::codes::{
@@ -52,6 +56,7 @@ use qmt_proto::codes::{
 };
 use qmt_proto::params::{ClientIdx, MsgId, PktTimeout, Qos, RetryTimes};
 use qmt_proto::urc::{ConnValue, Urc};
+use qmt_transport::time::Instant;
 
 use smallvec::{SmallVec, smallvec};
 
@@ -979,7 +984,7 @@ mod lost_link_tests {
 
     #[test]
     fn a_request_after_a_lost_link_says_why() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = Correlator::new();
         let c0 = ClientIdx::new(0).unwrap();
         cor.on_urc(&ModuleLine::parse(b"+QMTOPEN: 0,0"), now);
@@ -1036,7 +1041,7 @@ mod tests {
 
     #[test]
     fn sub_result_gives_granted_qos_per_filter() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let t = cor.register(OpKey::sub(c(0), m(1)), now).unwrap();
         // Another client's and another msgid's results do not resolve it.
@@ -1072,7 +1077,7 @@ mod tests {
 
     #[test]
     fn retransmission_notice_is_progress_and_extends_the_deadline() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let t = cor.register(OpKey::sub(c(0), m(1)), now).unwrap();
         let d0 = cor.poll_timeout().unwrap();
@@ -1110,7 +1115,7 @@ mod tests {
 
     #[test]
     fn uns_and_conn_results() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(2, now);
         let t = cor.register(OpKey::uns(c(2), m(7)), now).unwrap();
         assert_eq!(
@@ -1178,7 +1183,7 @@ mod tests {
 
     #[test]
     fn open_failures_and_close() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = Correlator::new();
         let t = cor.register(OpKey::open(c(0)), now).unwrap();
         assert_eq!(
@@ -1230,7 +1235,7 @@ mod tests {
 
     #[test]
     fn disc_result_done_and_failed() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(1, now);
         let d = cor.register(OpKey::disc(c(1)), now).unwrap();
         assert_eq!(
@@ -1272,7 +1277,7 @@ mod tests {
 
     #[test]
     fn failed_close_restores_the_open_state() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(3, now);
         let t = cor.register(OpKey::close(c(3)), now).unwrap();
         assert_eq!(cor.link_state(c(3)), LinkState::Closing { was_open: true });
@@ -1304,7 +1309,7 @@ mod tests {
 
     #[test]
     fn publish_results_qos0_fifo_and_pub_alias() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let a = cor
             .register_publish(c(0), m(0), Qos::AtMostOnce, now)
@@ -1354,7 +1359,7 @@ mod tests {
 
     #[test]
     fn a_refused_publish_command_is_a_publish_failure() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let p = cor
             .register_publish(c(0), m(4), Qos::AtLeastOnce, now)
@@ -1400,7 +1405,7 @@ mod tests {
 
     #[test]
     fn qmtstat_fails_every_pending_op_of_that_client_and_reports_publishes() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         cor.mark_open(c(1));
         let sub = cor.register(OpKey::sub(c(0), m(1)), now).unwrap();
@@ -1453,7 +1458,7 @@ mod tests {
 
     #[test]
     fn stale_qmtstat_after_close_does_not_fail_the_reopened_client() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let epoch = cor.epoch(c(0));
         let close = cor.register(OpKey::close(c(0)), now).unwrap();
@@ -1508,7 +1513,7 @@ mod tests {
 
     #[test]
     fn qmtstat_during_a_close_that_then_fails_leaves_the_client_closed() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let close = cor.register(OpKey::close(c(0)), now).unwrap();
         feed(&mut cor, "+QMTSTAT: 0,1", now);
@@ -1519,7 +1524,7 @@ mod tests {
 
     #[test]
     fn qmtstat_during_disconnect_completes_it() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let disc = cor.register(OpKey::disc(c(0)), now).unwrap();
         let r = feed(&mut cor, "+QMTSTAT: 0,5", now);
@@ -1549,7 +1554,7 @@ mod tests {
 
     #[test]
     fn ping_timeout_fails_the_clients_ops_then_stat_marks_it_lost() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         let p = cor
             .register_publish(c(0), m(5), Qos::ExactlyOnce, now)
@@ -1582,7 +1587,7 @@ mod tests {
 
     #[test]
     fn rdy_fails_everything_and_closes_every_client() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         cor.mark_open(c(5));
         let a = cor.register(OpKey::conn(c(0)), now).unwrap();
@@ -1616,7 +1621,7 @@ mod tests {
 
     #[test]
     fn timeouts_name_the_result_and_the_wait() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = Correlator::new();
         cor.mark_open(c(0));
         let pkt = PktTimeout::new(2).unwrap();
@@ -1671,7 +1676,7 @@ mod tests {
 
     #[test]
     fn ops_need_an_open_client_and_deadlines_restart_on_ok() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = Correlator::new();
         for key in [
             OpKey::conn(c(0)),
@@ -1719,7 +1724,7 @@ mod tests {
 
     #[test]
     fn odd_lines_never_panic_and_resolve_nothing() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = opened(0, now);
         cor.register(OpKey::sub(c(0), m(1)), now).unwrap();
         for line in [

@@ -24,21 +24,26 @@
 //! receive wakes the reactor, which reads again. With [`Overflow::DropOldest`] the port is always
 //! read and the consumer's queue drops its oldest message, counted.
 
+use std::borrow::ToOwned;
+use std::boxed::Box;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
+use std::string::String;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use std::vec::Vec;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Waker};
 use mio_serial::SerialStream;
 use qmt_proto::params::ClientIdx;
 use qmt_transport::reactor::{TraceDir, TraceHook};
+use qmt_transport::time::{Clock, Instant};
 
 use crate::correlate::Completion;
 use crate::error::ClientError;
@@ -69,6 +74,8 @@ struct Ctl {
     registry: Registry,
     next_id: AtomicUsize,
     stopped: AtomicBool,
+    /// The one origin of every modem core's time.
+    clock: Clock,
 }
 
 impl Ctl {
@@ -109,12 +116,14 @@ impl Reactor {
             registry,
             next_id: AtomicUsize::new(1),
             stopped: AtomicBool::new(false),
+            clock: Clock::new(),
         });
         let thread_ctl = Arc::clone(&ctl);
         let thread = thread::Builder::new()
             .name("qmt-reactor".into())
             .spawn(move || {
                 let mut r = Runner {
+                    clock: thread_ctl.clock,
                     poll,
                     rx,
                     modems: HashMap::new(),
@@ -125,7 +134,7 @@ impl Reactor {
                 thread_ctl.stopped.store(true, Ordering::SeqCst);
                 while let Ok(req) = r.rx.try_recv() {
                     if let Req::Add(m) = req {
-                        m.close_now(Instant::now());
+                        m.close_now(thread_ctl.clock.now());
                     }
                 }
             })?;
@@ -143,6 +152,11 @@ impl Reactor {
                 tracing::error!("the qmt reactor thread panicked");
             }
         }
+    }
+
+    /// The time on the reactor's clock, the one all its modems' cores run on.
+    pub(crate) fn now(&self) -> Instant {
+        self.ctl.clock.now()
     }
 
     fn stopped(&self) -> bool {
@@ -327,8 +341,13 @@ impl ModemShared {
 
     /// After a request on a user thread: writes, delivers, and wakes the reactor only if the core
     /// needs an earlier deadline or the device refused bytes.
+    /// The time on the reactor's clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.ctl.clock.now()
+    }
+
     pub(crate) fn after_request(&self, inner: &mut Inner) {
-        let now = Instant::now();
+        let now = self.now();
         if let Err(reason) = self.drive(inner, now) {
             self.close_locked(inner, &reason, now);
             return;
@@ -348,7 +367,7 @@ impl ModemShared {
             inner.kicked = true;
             if !self.ctl.send(Req::Kick(self.id)) {
                 inner.kicked = false;
-                self.close_locked(inner, "the reactor has stopped", Instant::now());
+                self.close_locked(inner, "the reactor has stopped", self.now());
             }
         }
     }
@@ -362,7 +381,7 @@ impl ModemShared {
     /// Closes the port from a handle (the last `Modem`/`Client` went away).
     pub(crate) fn request_close(&self) {
         if !self.ctl.send(Req::Close(self.id)) {
-            self.close_now(Instant::now());
+            self.close_now(self.now());
         }
     }
 
@@ -473,7 +492,7 @@ impl ModemShared {
                     None => {
                         if matches!(event, crate::Event::Message(_)) {
                             // Nobody listens: the message is consumed as it arrives.
-                            inner.core.consumed(client_idx, 1, Instant::now());
+                            inner.core.consumed(client_idx, 1, self.now());
                         }
                     }
                 }
@@ -555,6 +574,8 @@ struct Entry {
 }
 
 struct Runner {
+    /// The reactor's clock (a copy of `Ctl::clock`).
+    clock: Clock,
     poll: Poll,
     rx: mpsc::Receiver<Req>,
     modems: HashMap<usize, Entry>,
@@ -568,7 +589,7 @@ impl Runner {
         let mut events = Events::with_capacity(256);
         let mut ready: Vec<(usize, bool, bool)> = Vec::new();
         loop {
-            let now = Instant::now();
+            let now = self.clock.now();
             let timeout = if self.again.is_empty() {
                 self.modems
                     .values()
@@ -634,7 +655,7 @@ impl Runner {
                     Err(_) => break,
                 }
             }
-            let now = Instant::now();
+            let now = self.clock.now();
             let due: Vec<usize> = self
                 .modems
                 .iter()
@@ -656,7 +677,7 @@ impl Runner {
         let sh = Arc::clone(&entry.shared);
         let mut inner = sh.lock();
         inner.kicked = false;
-        let now = Instant::now();
+        let now = self.clock.now();
         while inner.paused {
             // Consumers took messages: credit them (drive) before asking the core again.
             if let Err(reason) = sh.drive(&mut inner, now) {
@@ -751,7 +772,7 @@ impl Runner {
             match stream.read(&mut self.buf) {
                 Ok(0) => break Some("the device went away (hang-up)".to_owned()),
                 Ok(n) => {
-                    let now = Instant::now();
+                    let now = self.clock.now();
                     if let Some(t) = &sh.trace {
                         (t.0)(TraceDir::Module, &self.buf[..n]);
                     }
@@ -767,7 +788,7 @@ impl Runner {
         };
         match end {
             Some(reason) => {
-                let now = Instant::now();
+                let now = self.clock.now();
                 {
                     let mut inner = sh.lock();
                     sh.close_locked(&mut inner, &reason, now);
@@ -785,7 +806,7 @@ impl Runner {
         let sh = entry.shared;
         let mut inner = sh.lock();
         let reason = if reason.is_empty() { "closed" } else { reason };
-        sh.close_locked(&mut inner, reason, Instant::now());
+        sh.close_locked(&mut inner, reason, self.clock.now());
         self.again.retain(|&a| a != id);
     }
 

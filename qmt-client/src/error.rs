@@ -7,8 +7,11 @@
 //! [`ParamError`] reports only lengths and positions for secrets), and command names carry no
 //! parameters.
 
-use std::fmt;
-use std::time::Duration;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use core::fmt;
+use core::time::Duration;
 
 use qmt_proto::FinalCode;
 use qmt_proto::codes::{

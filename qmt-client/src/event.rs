@@ -2,7 +2,11 @@
 //! [`Event`]s of link loss, keep-alive failure, module restart, recovery, failed publishes,
 //! retransmissions and lost events.
 
-use std::fmt;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
 
 use qmt_proto::Command;
 use qmt_proto::cfg::DataEncoding;
@@ -128,7 +132,7 @@ impl Message {
     /// The topic name.
     pub fn topic(&self) -> &str {
         // Built from a `&str`: always UTF-8.
-        std::str::from_utf8(&self.bytes[..self.topic_len]).unwrap_or_default()
+        core::str::from_utf8(&self.bytes[..self.topic_len]).unwrap_or_default()
     }
 
     /// The payload bytes (decoded from hex in hex receive mode).
@@ -138,7 +142,7 @@ impl Message {
 
     /// The payload as UTF-8 text, if it is.
     pub fn payload_str(&self) -> Option<&str> {
-        std::str::from_utf8(self.payload()).ok()
+        core::str::from_utf8(self.payload()).ok()
     }
 }
 
@@ -314,7 +318,7 @@ mod tests {
     use super::*;
     use crate::correlate::{Correlator, OpKey};
     use qmt_proto::{ModuleLine, Urc};
-    use std::time::Instant;
+    use qmt_transport::time::Instant;
 
     fn recv(line: &[u8]) -> Recv<'_> {
         match ModuleLine::parse(line) {
@@ -375,7 +379,7 @@ mod tests {
 
     #[test]
     fn resolutions_become_events() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut cor = Correlator::new();
         let c0 = ClientIdx::new(0).unwrap();
         cor.mark_open(c0);

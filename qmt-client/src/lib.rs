@@ -58,30 +58,49 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+#[macro_use]
+extern crate std;
+
 mod cert;
+#[cfg(feature = "std")]
 mod client;
 mod correlate;
+#[cfg(feature = "std")]
 mod driver;
 mod error;
 mod event;
+#[cfg(feature = "std")]
 mod modem;
 mod msgid;
 mod op;
 mod options;
+#[cfg(feature = "std")]
 mod queue;
 mod recovery;
 pub mod sansio;
 
 pub use cert::{CertError, not_before};
+#[cfg(feature = "std")]
 pub use client::{Client, Connection, OpHandle};
 pub use correlate::{Completion, Deadlines};
+#[cfg(feature = "std")]
 pub use driver::Reactor;
 pub use error::{ClientError, ModuleError, PublishFailure};
 pub use event::{Event, LagSource, Message, ReceivedQos};
+#[cfg(feature = "std")]
 pub use modem::{Modem, ModemConfig, Opening};
 pub use op::OpKind;
 pub use options::{ClientOptions, ClientOptionsBuilder, ProvisionStep, TlsFiles, UploadCheck};
 pub use qmt_proto::params::Qos;
+/// The std driver's bridge from `std::time::Instant` to the core's [`Instant`].
+#[cfg(feature = "std")]
+pub use qmt_transport::time::Clock;
+/// The client core's time: microseconds since an origin the driver picks.
+pub use qmt_transport::time::Instant;
 pub use recovery::{BackoffConfig, LossCause, RecoveryEvent, RecoveryPolicy};
 pub use sansio::{
     CoreStats, ModemStatus, NetworkConfig, Overflow, PdpContext, PortChange, Registration, Rung,

@@ -1,11 +1,14 @@
 //! [`Modem`]: one module on one serial port, its [`ModemCore`] driven by a [`Reactor`] thread
 //! (owned, or shared by many modems), with up to six [`Client`]s. No thread per modem.
 
+use std::borrow::ToOwned;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
+use std::string::{String, ToString};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use std::vec::Vec;
 
 use qmt_proto::params::ClientIdx;
 use qmt_transport::reactor::{PortConfig, TraceDir, open_serial};
@@ -195,7 +198,7 @@ impl Modem {
         let mut stream = open_serial(&name, &config.port).map_err(|e| ClientError::Port {
             reason: e.to_string(),
         })?;
-        let now = Instant::now();
+        let now = reactor.now();
         let mut core = ModemCore::new(
             CoreConfig {
                 link: config.port.link.clone(),
@@ -272,7 +275,7 @@ impl Modem {
             if inner.closed {
                 return Err(ClientError::Closed);
             }
-            let op = inner.core.query_status(Instant::now())?;
+            let op = inner.core.query_status(shared.now())?;
             let rx = inner.wait_for(op);
             shared.after_request(&mut inner);
             rx
@@ -296,7 +299,7 @@ impl Modem {
             if inner.closed {
                 return Err(ClientError::Closed);
             }
-            let op = inner.core.file_request(request, Instant::now())?;
+            let op = inner.core.file_request(request, shared.now())?;
             let rx = inner.wait_for(op);
             shared.after_request(&mut inner);
             rx
@@ -394,7 +397,7 @@ impl Modem {
         if alive[at].upgrade().is_some() {
             return Err(ClientError::ClientInUse { client_idx: idx });
         }
-        let now = Instant::now();
+        let now = shared.now();
         // The index's earlier client (its handles are gone) makes way.
         inner.core.remove_client(idx, now);
         inner

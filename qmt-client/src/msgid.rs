@@ -8,6 +8,8 @@
 //! Ids are handed out round-robin from 1 to 65535 and wrap to 1, skipping ids still in flight, so
 //! a late result of an abandoned operation is unlikely to meet a reused id.
 
+use alloc::boxed::Box;
+
 use qmt_proto::params::{MsgId, Qos};
 
 use crate::error::ClientError;
@@ -29,8 +31,8 @@ impl Default for MsgIdAllocator {
     }
 }
 
-impl std::fmt::Debug for MsgIdAllocator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for MsgIdAllocator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MsgIdAllocator")
             .field("next", &self.next)
             .field("in_flight", &self.count)

@@ -1,7 +1,7 @@
 //! [`OpKind`]: the two-phase operations, named by both the correlator and the errors (a module of
 //! its own so that neither imports the other).
 
-use std::fmt;
+use core::fmt;
 
 /// The two-phase operations (spec §4, §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

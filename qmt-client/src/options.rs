@@ -54,7 +54,11 @@
 //!   payload holds at most 750 bytes; [`ClientOptions::publish_command`] hex-encodes it.
 //! - `will` (text) and `willex` (bytes) are one setting: the last one given wins.
 
-use std::fmt;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
 
 use qmt_proto::Command;
 use qmt_proto::cfg::{Cfg, CfgValue, DataEncoding, MsgRecvMode, SslMode, ViewMode, Will, WillEx};
@@ -1185,6 +1189,7 @@ impl TlsFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
     use std::time::Duration;
 
     fn c0() -> ClientIdx {

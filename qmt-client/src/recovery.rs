@@ -31,12 +31,15 @@
 //! run the step, and report it with [`step_done`](Recovery::step_done). One step runs at a time;
 //! a result reported when no step is running is ignored.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use alloc::collections::VecDeque;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use qmt_proto::codes::{OpenResult, RecommendedAction, StatCode};
 use qmt_proto::command::MAX_TOPICS;
 use qmt_proto::params::{Qos, Topic};
+use qmt_transport::time::Instant;
 
 use crate::error::ClientError;
 
@@ -557,7 +560,7 @@ mod tests {
     #[test]
     fn jitter_stays_within_its_range_and_varies() {
         let mut b = Backoff::new(cfg(0.5), 42);
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = alloc::collections::BTreeSet::new();
         for attempt in 0..200u32 {
             let base = b.base(attempt);
             let d = b.next_delay();
@@ -587,7 +590,7 @@ mod tests {
 
     #[test]
     fn disabled_recovery_only_reports() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut r = Recovery::new(RecoveryPolicy::disabled());
         r.connected();
         let ev = r.on_lost(LossCause::LinkLost(StatCode::ClosedByPeer), now);
@@ -604,7 +607,7 @@ mod tests {
 
     #[test]
     fn full_sequence_reconfigures_reopens_reconnects_and_resubscribes() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut r = Recovery::new(policy());
         r.connected();
         let filters: Vec<_> = (0..7)
@@ -665,7 +668,7 @@ mod tests {
 
     #[test]
     fn occupied_client_is_closed_then_reopened_once() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut r = Recovery::new(policy());
         r.connected();
         r.on_lost(LossCause::LinkLost(StatCode::ConnackFailed), now);
@@ -716,7 +719,7 @@ mod tests {
 
     #[test]
     fn no_recovery_for_a_normal_end_or_an_unwanted_client() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut r = Recovery::new(policy());
         // Never connected: not wanted.
         assert_eq!(r.on_lost(LossCause::ModuleRestarted, now).len(), 1);
@@ -738,7 +741,7 @@ mod tests {
 
     #[test]
     fn ping_timeout_then_stat_2_is_one_episode() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         for enabled in [true, false] {
             let mut r = Recovery::new(RecoveryPolicy {
                 enabled,
@@ -783,7 +786,7 @@ mod tests {
 
     #[test]
     fn loss_during_an_attempt_restarts_it_and_stale_results_are_ignored() {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut r = Recovery::new(RecoveryPolicy {
             max_attempts: None,
             ..policy()

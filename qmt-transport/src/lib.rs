@@ -15,15 +15,20 @@
 //!   ([`list_ports`], from sysfs and a table documented in docs/usb-ports.md), and an `AT`
 //!   [`probe`]. Every port is opened with an exclusive advisory lock ([`lock`]), so two qmt
 //!   processes never share one: the second gets [`reactor::OpenError::Busy`] naming the holder.
+//! - [`time`]: the cores' [`time::Instant`] (microseconds since an origin the driver picks) and,
+//!   with `std`, the [`time::Clock`] drivers convert their clock with.
+//!
+//! The link core and [`time`] are `#![no_std]` + `alloc` (`--no-default-features`); the default
+//! `std` feature adds the reactor, [`ports`] and [`lock`] (ARCHITECTURE.md "no_std").
 //!
 //! The link core, with the module played by hand:
 //!
 //! ```
-//! use std::time::Instant;
 //! use qmt_proto::{Command, FinalCode, Info, ModuleLine};
 //! use qmt_transport::link::{Link, LinkConfig, LinkEvent};
+//! use qmt_transport::time::Instant;
 //!
-//! let now = Instant::now();
+//! let now = Instant::ZERO;
 //! let mut link = Link::new(LinkConfig::default(), now);
 //! let token = link.submit(Command::parse(b"AT+QMTOPEN?")?, None, now)?;
 //! assert_eq!(link.poll_transmit().as_deref(), Some(&b"AT+QMTOPEN?\r"[..]));
@@ -42,12 +47,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod link;
-pub mod lock;
-pub mod ports;
-pub mod reactor;
+#![no_std]
 
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+#[macro_use]
+extern crate std;
+
+pub mod link;
+#[cfg(feature = "std")]
+pub mod lock;
+#[cfg(feature = "std")]
+pub mod ports;
+#[cfg(feature = "std")]
+pub mod reactor;
+pub mod time;
+
+#[cfg(feature = "std")]
 pub use lock::Holder;
+#[cfg(feature = "std")]
 pub use ports::{
     PROBE_TIMEOUT, PortInfo, PortRole, ProbeResult, QUECTEL_VID, UsbPort, list_ports,
     list_ports_in, probe,

@@ -85,8 +85,14 @@
 //! could never recover); those markers went out at least `Timeouts::other` before the restart was
 //! seen.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use crate::time::Instant;
 
 use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::params::{ClientIdx, MsgId};
@@ -1744,6 +1750,6 @@ fn damaged_client(line: &[u8]) -> Option<ClientIdx> {
         .skip_while(|b| *b == b' ')
         .take_while(u8::is_ascii_digit)
         .collect();
-    let n: i64 = std::str::from_utf8(&digits).ok()?.parse().ok()?;
+    let n: i64 = core::str::from_utf8(&digits).ok()?.parse().ok()?;
     ClientIdx::new(n).ok()
 }

@@ -13,11 +13,14 @@
 //! see its descriptors (same user, or root), and [`modem_manager`] says whether ModemManager
 //! runs at all; docs/usb-ports.md has the remedies.
 
+use std::borrow::ToOwned;
 use std::fmt;
 use std::fs::{self, File};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::string::String;
+use std::vec::Vec;
 
 /// A process that has a port open.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -153,6 +156,7 @@ fn borrow(port: &impl AsRawFd) -> BorrowedFd<'_> {
 mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
+    use std::string::ToString;
 
     #[test]
     fn holders_are_found_through_proc_fd_links() {

@@ -28,11 +28,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+use std::borrow::ToOwned;
 use std::fmt;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::string::{String, ToString};
 use std::time::{Duration, Instant};
+use std::vec::Vec;
 
 use mio::{Events, Interest, Poll, Token};
 

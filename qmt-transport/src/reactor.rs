@@ -64,16 +64,20 @@
 //! the thread. Dropping the last clone of a [`Port`] closes that port
 //! ([`CloseReason::Closed`]).
 
+use std::borrow::ToOwned;
+use std::boxed::Box;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::string::{String, ToString};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use std::vec::Vec;
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Registry, Waker};
@@ -84,6 +88,7 @@ use crate::link::{
     self, CommandError, Line, Link, LinkConfig, LinkEvent, LinkStats, Response, Token,
 };
 use crate::lock::{self, Holder};
+use crate::time::{Clock, Instant};
 
 /// Which way bytes crossed a port, for a [`TraceHook`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -362,6 +367,8 @@ struct ReactorCtl {
     registry: Registry,
     next_id: AtomicUsize,
     stopped: AtomicBool,
+    /// The one origin of every port's link time.
+    clock: Clock,
 }
 
 impl ReactorCtl {
@@ -401,12 +408,14 @@ impl Reactor {
             registry,
             next_id: AtomicUsize::new(1),
             stopped: AtomicBool::new(false),
+            clock: Clock::new(),
         });
         let thread_ctl = Arc::clone(&ctl);
         let thread = thread::Builder::new()
             .name("qmt-reactor".into())
             .spawn(move || {
                 let mut r = Runner {
+                    clock: thread_ctl.clock,
                     poll,
                     rx,
                     ports: HashMap::new(),
@@ -440,7 +449,7 @@ impl Reactor {
             return Err(OpenError::ReactorStopped { path });
         }
         let mut stream = open_serial(&path, &config)?;
-        let now = Instant::now();
+        let now = self.ctl.clock.now();
         let mut link = Link::new(config.link, now);
         // What the module said before this host opened the port (a power-up `RDY` the kernel
         // kept) is history: read it now, with no command in flight, so it arrives as URCs and
@@ -728,7 +737,7 @@ impl PortShared {
             core.kicked = true;
             if !self.ctl.send(Request::Kick(self.id)) {
                 core.kicked = false;
-                self.close(core, CloseReason::Shutdown, Instant::now());
+                self.close(core, CloseReason::Shutdown, self.ctl.clock.now());
             }
         }
     }
@@ -805,7 +814,7 @@ impl Port {
                 capacity: sh.write_capacity,
             });
         }
-        let now = Instant::now();
+        let now = sh.ctl.clock.now();
         let token =
             core.link
                 .submit(command, data, now)
@@ -1021,7 +1030,7 @@ impl PortEvents {
     /// # Errors
     /// `Timeout`, or `Disconnected` after [`PortEvent::Closed`] was delivered.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<PortEvent, RecvTimeoutError> {
-        let deadline = Instant::now() + timeout;
+        let deadline = std::time::Instant::now() + timeout;
         let mut q = lock(&self.shared.urc);
         loop {
             if let Some(ev) = self.take(&mut q) {
@@ -1030,7 +1039,7 @@ impl PortEvents {
             if q.closed_delivered {
                 return Err(RecvTimeoutError::Disconnected);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
                 return Err(RecvTimeoutError::Timeout);
             }
@@ -1084,6 +1093,8 @@ struct Entry {
 }
 
 struct Runner {
+    /// The reactor's clock (a copy of `ReactorCtl::clock`).
+    clock: Clock,
     poll: Poll,
     rx: mpsc::Receiver<Request>,
     ports: HashMap<usize, Entry>,
@@ -1097,7 +1108,7 @@ impl Runner {
         let mut events = Events::with_capacity(256);
         let mut ready: Vec<(usize, bool, bool)> = Vec::new();
         loop {
-            let now = Instant::now();
+            let now = self.clock.now();
             let timeout = if self.again.is_empty() {
                 self.ports
                     .values()
@@ -1135,7 +1146,7 @@ impl Runner {
             }
             for &(id, readable, writable) in &ready {
                 if writable {
-                    self.service(id, Instant::now(), false);
+                    self.service(id, self.clock.now(), false);
                 }
                 if readable {
                     self.read(id);
@@ -1154,9 +1165,9 @@ impl Runner {
                         );
                         // Edge-triggered: bytes that arrived before this are read now.
                         self.read(id);
-                        self.service(id, Instant::now(), false);
+                        self.service(id, self.clock.now(), false);
                     }
-                    Ok(Request::Kick(id)) => self.service(id, Instant::now(), false),
+                    Ok(Request::Kick(id)) => self.service(id, self.clock.now(), false),
                     Ok(Request::Close(id)) => self.remove(id, CloseReason::Closed),
                     Ok(Request::Shutdown) => {
                         self.close_all(CloseReason::Shutdown);
@@ -1165,7 +1176,7 @@ impl Runner {
                     Err(_) => break,
                 }
             }
-            let now = Instant::now();
+            let now = self.clock.now();
             let due: Vec<usize> = self
                 .ports
                 .iter()
@@ -1246,7 +1257,7 @@ impl Runner {
             match stream.read(&mut self.buf) {
                 Ok(0) => break Some(CloseReason::Hangup),
                 Ok(n) => {
-                    let now = Instant::now();
+                    let now = self.clock.now();
                     core.bytes_read += n as u64;
                     if let Some(t) = &sh.trace {
                         (t.0)(TraceDir::Module, &self.buf[..n]);
@@ -1263,7 +1274,7 @@ impl Runner {
         };
         match end {
             Some(reason) => self.remove(id, reason),
-            None => self.service(id, Instant::now(), false),
+            None => self.service(id, self.clock.now(), false),
         }
     }
 
@@ -1273,7 +1284,7 @@ impl Runner {
         };
         let sh = entry.shared;
         let mut core = lock(&sh.core);
-        sh.close(&mut core, reason, Instant::now());
+        sh.close(&mut core, reason, self.clock.now());
         self.again.retain(|&a| a != id);
     }
 
@@ -1289,7 +1300,7 @@ impl Runner {
         while let Ok(req) = self.rx.try_recv() {
             if let Request::Add(sh) = req {
                 let mut core = lock(&sh.core);
-                sh.close(&mut core, CloseReason::Shutdown, Instant::now());
+                sh.close(&mut core, CloseReason::Shutdown, self.clock.now());
             }
         }
     }

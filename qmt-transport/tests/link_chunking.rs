@@ -6,11 +6,10 @@
 
 mod link_support;
 
-use std::time::Instant;
-
 use link_support::*;
 use proptest::prelude::*;
 use qmt_transport::link::{LinkEvent, LinkStats, Token};
+use qmt_transport::time::Instant;
 
 /// URCs that are information for none of the commands below.
 const URCS: &[&str] = &[
@@ -126,7 +125,7 @@ fn run(
     output: &[u8],
     cuts: &[usize],
 ) -> (Vec<LinkEvent>, LinkStats) {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(Default::default(), 64, t);
     for (text, data) in submits {
         link.submit(cmd(text), data.clone(), t).unwrap();
@@ -173,7 +172,7 @@ proptest! {
         mut cuts in proptest::collection::vec(0usize..700, 0..10),
     ) {
         cuts.sort_unstable();
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut link = link(t);
         link.submit(cmd("AT+QMTPUBEX=0,1,1,0,\"t\",3"), Some(b"abc".to_vec()), t).unwrap();
         link.submit(cmd("AT+QFUPL=\"UFS:f\",2"), Some(b"xy".to_vec()), t).unwrap();

@@ -11,12 +11,11 @@
 
 mod link_support;
 
-use std::time::Instant;
-
 use link_support::*;
 use proptest::prelude::*;
 use qmt_proto::{ModuleLine, Urc};
 use qmt_transport::link::LinkEvent;
+use qmt_transport::time::Instant;
 
 /// A message: (msgid, payload). Payloads may hold CR LF, quotes and `OK`.
 fn message() -> impl Strategy<Value = (u16, Vec<u8>)> {
@@ -82,7 +81,7 @@ proptest! {
         damages in proptest::collection::vec(damage(), 0..4),
         chunk in 1usize..64,
     ) {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut link = link(t);
         // A good quoted message first: the module quotes its payloads.
         link.feed(b"\r\n+QMTRECV: 0,600,\"t\",2,\"ok\"\r\n", t);
@@ -129,7 +128,7 @@ proptest! {
 
 #[test]
 fn the_command_in_flight_still_completes_after_a_run_on() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     link.feed(b"\r\n+QMTRECV: 0,1,\"t\",2,\"ok\"\r\n", t);
     while link.poll_event().is_some() {}

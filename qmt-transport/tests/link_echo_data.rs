@@ -4,11 +4,10 @@
 
 mod link_support;
 
-use std::time::Instant;
-
 use link_support::*;
 use qmt_proto::Command;
 use qmt_transport::link::{LinkEvent, LinkStats, SubmitError};
+use qmt_transport::time::Instant;
 
 /// One command of a scripted session: what to submit, and the module's answer without echo
 /// (`> ` marks where the data phase sits).
@@ -21,7 +20,7 @@ struct Step {
 /// Runs the steps one after the other like a module would answer them, with echo on or off
 /// (ATE1 also echoes the data right before the answer that follows it).
 fn run(steps: &[Step], echo_on: bool) -> (Vec<LinkEvent>, Vec<u8>, LinkStats) {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let mut wire = Vec::new();
     for step in steps {
@@ -122,7 +121,7 @@ fn echo_on_and_off_give_identical_completions_and_events() {
 
 #[test]
 fn only_the_first_line_equal_to_the_command_is_echo() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     // Lower-case echo (ASCII case-insensitive), then the same text again: not an echo any more.
@@ -140,7 +139,7 @@ fn only_the_first_line_equal_to_the_command_is_echo() {
 
 #[test]
 fn with_echo_off_a_data_ok_is_the_final_code() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let p = link
         .submit(cmd("AT+QMTPUBEX=0,0,0,0,\"t\",2"), Some(b"OK".to_vec()), t)
@@ -157,7 +156,7 @@ fn with_echo_off_a_data_ok_is_the_final_code() {
 
 #[test]
 fn pubex_data_goes_out_only_after_the_prompt() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link
         .submit(
@@ -186,7 +185,7 @@ fn pubex_data_goes_out_only_after_the_prompt() {
 
 #[test]
 fn qfupl_data_goes_out_only_after_connect() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link
         .submit(
@@ -213,7 +212,7 @@ fn qfupl_data_goes_out_only_after_connect() {
 
 #[test]
 fn a_refused_data_command_never_writes_its_data() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link
         .submit(cmd("AT+QMTPUBEX=0,1,1,0,\"t\",2"), Some(b"AT".to_vec()), t)
@@ -240,7 +239,7 @@ fn a_refused_data_command_never_writes_its_data() {
 
 #[test]
 fn data_must_match_the_data_phase() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let pubex = cmd("AT+QMTPUBEX=0,1,1,0,\"t\",5");
     for data in [None, Some(b"four".to_vec()), Some(b"sixsix".to_vec())] {

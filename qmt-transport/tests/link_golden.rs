@@ -5,10 +5,9 @@
 
 mod link_support;
 
-use std::time::Instant;
-
 use link_support::*;
 use qmt_transport::link::{LinkEvent, Token};
+use qmt_transport::time::Instant;
 
 /// (command, data, module lines) as in spec §8.1.
 const TRANSCRIPT: &[(&str, Option<&str>, &[&str])] = &[
@@ -120,7 +119,7 @@ fn host_bytes() -> String {
 #[test]
 fn golden_8_1_step_by_step() {
     for echo_on in [false, true] {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut link = link(t);
         let mut wire = String::new();
         for (c, d, lines) in TRANSCRIPT {
@@ -157,7 +156,7 @@ fn golden_8_1_step_by_step() {
 /// and still become URCs.
 #[test]
 fn golden_8_1_all_at_once() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     for (c, d, _) in TRANSCRIPT {
         link.submit(cmd(c), d.map(|d| d.as_bytes().to_vec()), t)

@@ -6,12 +6,13 @@
 
 mod link_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use link_support::*;
 use qmt_proto::ModuleLine;
 use qmt_proto::recv::LenMode;
 use qmt_transport::link::{CommandError, Link, LinkEvent, Output, Timeouts, Token};
+use qmt_transport::time::Instant;
 
 /// An [`Output`] owned, with its line as text, for assertions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,7 +84,7 @@ fn echoes_and_the_awaited_prompt_are_handed_over() {
     let mut answered = b"ab\r\ncd!".to_vec();
     answered.extend(framed(&["OK", "+QMTPUBEX: 0,1,0"]));
     for chunk in [1, 2, 5, 64] {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut link = new_link(t);
         let tok = link
             .submit(pubex.clone(), Some(b"ab\r\ncd!".to_vec()), t)
@@ -109,7 +110,7 @@ fn echoes_and_the_awaited_prompt_are_handed_over() {
     }
 
     // `feed` (owned events) still shows none of them.
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let tok = link
         .submit(pubex.clone(), Some(b"ab\r\ncd!".to_vec()), t)
@@ -123,7 +124,7 @@ fn echoes_and_the_awaited_prompt_are_handed_over() {
 /// `CONNECT` invites a file's data like `> `; an unawaited one stays a URC.
 #[test]
 fn connect_is_handed_over_as_the_prompt_it_is() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let tok = link
         .submit(cmd("AT+QFUPL=\"UFS:a\",3,5"), Some(b"xyz".to_vec()), t)
@@ -151,7 +152,7 @@ fn connect_is_handed_over_as_the_prompt_it_is() {
 /// An over-long line is handed over with its length, between the lines around it.
 #[test]
 fn an_overflow_is_handed_over_with_its_length() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let mut input = framed(&["+CPIN: READY"]);
     input.extend(framed(&[&"Z".repeat(5000)]));
@@ -187,7 +188,7 @@ fn an_overflow_is_handed_over_with_its_length() {
 /// as `Late` and `Resync`, in wire order; only the URC and the next command's answer are theirs.
 #[test]
 fn late_and_marker_answers_are_handed_over() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     let b = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
@@ -231,7 +232,7 @@ fn late_and_marker_answers_are_handed_over() {
 /// `+QMTCONN: 0,3` would be a connect result).
 #[test]
 fn a_late_information_line_is_typed_for_its_command() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     link.handle_timeout(ms(t, 5_000));
@@ -252,7 +253,7 @@ fn a_late_information_line_is_typed_for_its_command() {
 /// together they give what `feed_with` gives.
 #[test]
 fn stepwise_input_lets_the_caller_act_between_lines() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     // Raw ATE1 output: the command is known only from its echo.
     let input = b"AT+QMTCONN?\r\r\n+QMTCONN: 0,3\r\n\r\nOK\r\n";
 
@@ -296,7 +297,7 @@ fn stepwise_input_lets_the_caller_act_between_lines() {
 /// `push` takes no more than there is room for; stepping makes room again.
 #[test]
 fn push_takes_what_fits() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let input = framed(&[&"a".repeat(3000), &"b".repeat(3000)]);
     let n = link.push(&input);
@@ -313,7 +314,7 @@ fn push_takes_what_fits() {
 /// At the end of a capture, what the framer still holds is handed over.
 #[test]
 fn finish_hands_over_what_is_left() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let cases: [(&[u8], &[Out]); 5] = [
         (
             b"\r\nOK\r\n\r\nPOWERED DOWN",
@@ -353,7 +354,7 @@ fn finish_hands_over_what_is_left() {
 /// and the link never writes by itself.
 #[test]
 fn observed_commands_are_answered_like_submitted_ones() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let open = link.observe(cmd("AT+QMTOPEN?"), t);
     assert_eq!(link.in_flight(), Some(open));
@@ -397,7 +398,7 @@ fn observed_commands_are_answered_like_submitted_ones() {
 /// host wrote (here a placeholder of another length) is only told afterwards.
 #[test]
 fn observed_data_may_be_a_placeholder() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     assert!(!link.observe_data(b"too early"), "nothing observed yet");
     let up = link.observe(cmd("AT+QFUPL=\"UFS:a.pem\",1758,100"), t);
@@ -421,7 +422,7 @@ fn observed_data_may_be_a_placeholder() {
 /// echo of the data the host wrote is matched to the bytes told, whatever their length.
 #[test]
 fn echoed_observation_expects_the_data_echo() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let pubex = cmd("AT+QMTPUBEX=0,1,1,0,\"t\",5");
     let tok = link.observe_echoed(pubex, t);
@@ -451,7 +452,7 @@ fn echoed_observation_expects_the_data_echo() {
 /// answer is consumed, and a free marker the host wrote resynchronises as one.
 #[test]
 fn observing_past_an_unanswered_command_abandons_it() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let conn = link.observe(cmd("AT+QMTCONN?"), t);
     let marker = link.observe(cmd("AT+QMTOPEN=?"), ms(t, 5_000));
@@ -517,7 +518,7 @@ fn observing_past_an_unanswered_command_abandons_it() {
 /// are still the host's.
 #[test]
 fn a_restart_while_replaying_writes_nothing() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = new_link(t);
     let open = link.observe(cmd("AT+QMTOPEN=0,\"h\",1883"), t);
     let out = feed(&mut link, &framed(&["OK", "+QMTOPEN: 0,0"]), 64, t);
@@ -537,7 +538,7 @@ fn a_restart_while_replaying_writes_nothing() {
 /// input is cut: one output per piece.
 #[test]
 fn one_output_per_piece() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut input = framed(&[
         "RDY",
         "+CPIN: READY",

@@ -5,17 +5,17 @@
 
 mod link_support;
 
-use std::time::Instant;
-
 use link_support::*;
 use qmt_sim::module::Module;
 use qmt_transport::link::{Link, LinkEvent};
+use qmt_transport::time::Instant;
 
-fn pump(link: &mut Link, module: &mut Module, t: Instant) {
+/// `module_t` is the simulator's (std) time, `t` the link's.
+fn pump(link: &mut Link, module: &mut Module, module_t: std::time::Instant, t: Instant) {
     for _ in 0..16 {
         let mut moved = false;
         while let Some(b) = link.poll_transmit() {
-            module.feed(&b, t);
+            module.feed(&b, module_t);
             moved = true;
         }
         while let Some(b) = module.poll_output() {
@@ -43,11 +43,12 @@ const SESSION: &[(&str, Option<&[u8]>)] = &[
 /// Runs `SESSION` against a freshly powered-up simulated module. `read_rdy_first`: the host
 /// reads the power-up `RDY` before writing anything; otherwise the first command races it.
 fn session(echo_off_first: bool, read_rdy_first: bool) -> (Vec<LinkEvent>, Link) {
-    let t = Instant::now();
-    let mut module = Module::new(t);
+    let module_t = std::time::Instant::now();
+    let t = Instant::ZERO;
+    let mut module = Module::new(module_t);
     let mut link = link(t);
     if read_rdy_first {
-        pump(&mut link, &mut module, t);
+        pump(&mut link, &mut module, module_t, t);
     }
     if echo_off_first {
         link.submit(cmd("ATE0"), None, t).unwrap();
@@ -55,7 +56,7 @@ fn session(echo_off_first: bool, read_rdy_first: bool) -> (Vec<LinkEvent>, Link)
     for (c, d) in SESSION {
         link.submit(cmd(c), d.map(<[u8]>::to_vec), t).unwrap();
     }
-    pump(&mut link, &mut module, t);
+    pump(&mut link, &mut module, module_t, t);
     let mut evs = events(&mut link);
     if echo_off_first {
         let ate0 = evs.remove(1);

@@ -4,10 +4,11 @@
 
 mod link_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use link_support::*;
 use qmt_transport::link::{CommandError, LinkEvent, SubmitError, Timeouts};
+use qmt_transport::time::Instant;
 
 fn short() -> Timeouts {
     Timeouts {
@@ -38,7 +39,7 @@ fn timeout(token: qmt_transport::link::Token, command: &str, ms: u64) -> LinkEve
 
 #[test]
 fn deadlines_follow_the_command_kind() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let cases = [
         ("AT+QMTCFG=\"version\",0", 300),
         ("AT+QSSLCFG=\"seclevel\",2,2", 300),
@@ -81,7 +82,7 @@ fn deadlines_follow_the_command_kind() {
 
 #[test]
 fn timeout_names_the_command_without_its_parameters() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let token = link
         .submit(cmd("AT+QMTCONN=0,\"dev\",\"user\",\"s3cret\""), None, t)
@@ -104,7 +105,7 @@ fn timeout_names_the_command_without_its_parameters() {
 fn late_replies_never_complete_the_next_command() {
     for echo_on in [false, true] {
         for late_final in ["OK", "ERROR", "+CME ERROR: 100"] {
-            let t = Instant::now();
+            let t = Instant::ZERO;
             let mut link = link_with(short(), 4, t);
             let a = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
             let b = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
@@ -154,7 +155,7 @@ fn late_replies_never_complete_the_next_command() {
 /// retires the ghost, and no final code is wrongly taken as late.
 #[test]
 fn a_lost_command_is_retired_by_the_marker_answer() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT"), None, t).unwrap();
     let b = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
@@ -177,7 +178,7 @@ fn a_lost_command_is_retired_by_the_marker_answer() {
 /// cannot be taken for the marker's.
 #[test]
 fn markers_never_share_a_kind_with_an_abandoned_test_command() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT+QMTOPEN=?"), None, t).unwrap();
     let b = link.submit(cmd("AT"), None, t).unwrap();
@@ -203,7 +204,7 @@ fn markers_never_share_a_kind_with_an_abandoned_test_command() {
 /// marker's final code ends the resynchronisation.
 #[test]
 fn a_timed_out_marker_is_followed_by_a_distinct_one() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT+QMTSUB=0,1,\"t\",1"), None, t).unwrap();
     let b = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
@@ -243,7 +244,7 @@ fn a_timed_out_marker_is_followed_by_a_distinct_one() {
 /// A newer marker's answer retires every older ghost, even if their answers never came.
 #[test]
 fn a_newer_marker_answer_retires_older_ghosts() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT"), None, t).unwrap();
     let b = link.submit(cmd("AT"), None, t).unwrap();
@@ -274,7 +275,7 @@ fn a_newer_marker_answer_retires_older_ghosts() {
 /// answer or `RDY` arrives.
 #[test]
 fn exhausted_markers_wait_for_an_answer_or_a_restart() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT"), None, t).unwrap();
     let b = link.submit(cmd("AT"), None, t).unwrap();
@@ -303,7 +304,7 @@ fn exhausted_markers_wait_for_an_answer_or_a_restart() {
 
 #[test]
 fn a_late_prompt_of_an_abandoned_publish_writes_nothing() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link
         .submit(cmd("AT+QMTPUBEX=0,0,0,0,\"t\",2"), Some(b"hi".to_vec()), t)
@@ -327,7 +328,7 @@ fn a_late_prompt_of_an_abandoned_publish_writes_nothing() {
 
 #[test]
 fn rdy_mid_command_completes_it_and_the_queue_goes_on() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let a = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
     let b = link.submit(cmd("ATE0"), None, t).unwrap();
@@ -362,7 +363,7 @@ fn rdy_mid_command_completes_it_and_the_queue_goes_on() {
 /// answers it after `RDY`; that answer must not complete the next command.
 #[test]
 fn rdy_then_a_late_answer_of_the_restarted_command() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let a = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     let b = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
@@ -393,7 +394,7 @@ fn rdy_then_a_late_answer_of_the_restarted_command() {
 
 #[test]
 fn queue_full_is_back_pressure() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 2, t);
     let a = link.submit(cmd("AT"), None, t).unwrap();
     let b = link.submit(cmd("AT"), None, t).unwrap();
@@ -417,7 +418,7 @@ fn queue_full_is_back_pressure() {
 
 #[test]
 fn close_completes_everything_with_closed() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let a = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
     let b = link
@@ -443,7 +444,7 @@ fn close_completes_everything_with_closed() {
 
 #[test]
 fn link_debug_shows_no_secret() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let conn = "AT+QMTCONN=0,\"dev\",\"user\",\"s3cret\"";
     link.submit(cmd(conn), None, t).unwrap();
@@ -467,7 +468,7 @@ fn link_debug_shows_no_secret() {
 
 #[test]
 fn information_lines_are_bounded() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTCFG=?"), None, t).unwrap();
     let flood = qmt_transport::link::MAX_INFO_LINES + 3;
@@ -492,7 +493,7 @@ fn information_lines_are_bounded() {
 /// apart by their context; one's answer retires every older ghost.
 #[test]
 fn ssl_markers_after_the_test_markers() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link_with(short(), 4, t);
     let a = link.submit(cmd("AT"), None, t).unwrap();
     let b = link.submit(cmd("AT"), None, t).unwrap();
@@ -527,7 +528,7 @@ fn ssl_markers_after_the_test_markers() {
 fn silent_module_is_probed_without_markers_until_it_answers() {
     // Issue 13: a port where nothing answers must see `AT` probes only; markers are for a module
     // that has answered before and may still send a late reply.
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = qmt_transport::link::Link::new(qmt_transport::link::LinkConfig::default(), t);
     let mut now = t;
     for n in 0..5 {

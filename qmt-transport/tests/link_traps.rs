@@ -4,15 +4,14 @@
 
 mod link_support;
 
-use std::time::Instant;
-
 use link_support::*;
 use qmt_proto::{Info, ModuleLine, Urc};
 use qmt_transport::link::LinkEvent;
+use qmt_transport::time::Instant;
 
 #[test]
 fn trap1_stat_between_conn_read_answer_and_ok_is_a_urc() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     assert_eq!(written(&mut link), "AT+QMTCONN?\r");
@@ -38,7 +37,7 @@ fn trap1_stat_between_conn_read_answer_and_ok_is_a_urc() {
 
 #[test]
 fn trap1_conn_result_during_conn_read_is_a_urc() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     // `+QMTCONN: 0,0,0` (result with ret_code) has the wrong shape for the read answer.
@@ -54,7 +53,7 @@ fn trap1_conn_result_during_conn_read_is_a_urc() {
 
 #[test]
 fn trap2_open_read_answer_is_info_and_late_open_result_is_a_urc() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
     link.feed(
@@ -72,7 +71,7 @@ fn trap2_open_read_answer_is_info_and_late_open_result_is_a_urc() {
 
 #[test]
 fn trap3_payload_with_crlf_is_one_urc_and_the_final_code_follows() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     // Outside a command.
     link.feed(&framed(&["+QMTRECV: 0,0,\"t\",7,\"a\r\nb\r\nc\""]), t);
@@ -103,7 +102,7 @@ fn trap3_payload_with_crlf_is_one_urc_and_the_final_code_follows() {
 
 #[test]
 fn trap3_split_form_payload_is_joined_into_one_urc() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     link.set_recv_len(
         qmt_proto::params::ClientIdx::new(0).unwrap(),
@@ -133,7 +132,7 @@ fn trap3_split_form_payload_is_joined_into_one_urc() {
 
 #[test]
 fn trap4_ok_and_prompt_in_one_read() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let at = link.submit(cmd("AT"), None, t).unwrap();
     let publish = cmd("AT+QMTPUBEX=0,0,0,0,\"t\",3");
@@ -159,7 +158,7 @@ fn trap4_ok_and_prompt_in_one_read() {
 
 #[test]
 fn trap4_stray_prompt_and_connect_are_urcs() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     link.feed(b"\r\n> \r\nCONNECT\r\n", t);
     let token = link.submit(cmd("AT"), None, t).unwrap();
@@ -180,7 +179,7 @@ fn trap4_stray_prompt_and_connect_are_urcs() {
 
 #[test]
 fn trap5_first_line_without_leading_crlf_is_not_eaten() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     link.feed(b"+QMTSTAT: 0,1\r\n", t);
     let token = link.submit(cmd("AT+QMTOPEN?"), None, t).unwrap();
@@ -197,7 +196,7 @@ fn trap5_first_line_without_leading_crlf_is_not_eaten() {
 
 #[test]
 fn trap6_overflow_loses_only_the_long_line() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTCONN?"), None, t).unwrap();
     let mut input = framed(&["+QMTSTAT: 0,1"]);
@@ -224,7 +223,7 @@ fn trap6_overflow_loses_only_the_long_line() {
 
 #[test]
 fn unknown_lines_are_urcs_counted_and_block_nothing() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT"), None, t).unwrap();
     link.feed(b"\r\n\xff\xfe garbage \x00\r\n+QMTSTAT: 9,1\r\nOK\r\n", t);
@@ -244,7 +243,7 @@ fn unknown_lines_are_urcs_counted_and_block_nothing() {
 /// to client 1).
 #[test]
 fn inline_message_of_another_client_during_a_slot_read_is_a_urc() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     let token = link.submit(cmd("AT+QMTRECV=1,2"), None, t).unwrap();
     assert_eq!(written(&mut link), "AT+QMTRECV=1,2\r");
@@ -272,7 +271,7 @@ fn inline_message_of_another_client_during_a_slot_read_is_a_urc() {
 /// payload ran into are framed again: the command in flight still gets its answer.
 #[test]
 fn a_payload_that_misses_its_length_is_reported_damaged_and_the_next_lines_survive() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     link.feed(&framed(&["+QMTRECV: 0,0,\"t\",2,\"ok\""]), t);
     assert_eq!(events(&mut link), [urc("+QMTRECV: 0,0,\"t\",2,\"ok\"")]);
@@ -319,7 +318,7 @@ fn a_payload_that_misses_its_length_is_reported_damaged_and_the_next_lines_survi
 
 #[test]
 fn without_lengths_nothing_can_be_checked() {
-    let t = Instant::now();
+    let t = Instant::ZERO;
     let mut link = link(t);
     link.set_recv_len(
         qmt_proto::params::ClientIdx::new(0).unwrap(),

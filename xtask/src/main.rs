@@ -204,7 +204,8 @@ fn output(dir: &Path, program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The bare-metal target whose build proves the protocol crates are `no_std`.
+/// The bare-metal target whose build proves the protocol crates and the sans-IO cores (link,
+/// client) are `no_std`.
 const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
 
 /// The soak seed `ci` runs by default (it passed the 2-minute CI soak on a fresh clone).
@@ -235,39 +236,31 @@ fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
     step("cargo test --workspace (the README's test command, doc tests included)");
     run(root, "cargo", &["test", "--workspace"])?;
 
-    step("no_std: at-codec and qmt-proto without default features");
-    run(
-        root,
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "at-codec",
-            "-p",
-            "qmt-proto",
-            "--no-default-features",
-        ],
-    )?;
+    step(
+        "no_std: at-codec, qmt-proto, qmt-transport (link core) and qmt-client (client core) without default features",
+    );
+    let no_std_crates = [
+        "-p",
+        "at-codec",
+        "-p",
+        "qmt-proto",
+        "-p",
+        "qmt-transport",
+        "-p",
+        "qmt-client",
+    ];
+    let mut args = vec!["build"];
+    args.extend(no_std_crates);
+    args.push("--no-default-features");
+    run(root, "cargo", &args)?;
     // The host build still has std in its sysroot; a bare-metal target has none, so building for
     // one is the real proof.
     let installed = output(root, "rustup", &["target", "list", "--installed"]).unwrap_or_default();
     if !installed.lines().any(|l| l.trim() == NO_STD_TARGET) {
         run(root, "rustup", &["target", "add", NO_STD_TARGET])?;
     }
-    run(
-        root,
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "at-codec",
-            "-p",
-            "qmt-proto",
-            "--no-default-features",
-            "--target",
-            NO_STD_TARGET,
-        ],
-    )?;
+    args.extend(["--target", NO_STD_TARGET]);
+    run(root, "cargo", &args)?;
 
     step("quick start: qmt decode on every bundled capture");
     let mut captures: Vec<PathBuf> = std::fs::read_dir(root.join("examples/captures"))

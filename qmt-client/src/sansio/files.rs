@@ -3,6 +3,11 @@
 //! confirmed by `AT+QFLST="<name>"` as in provisioning, session.rs). Each request is one state
 //! of the core that ends with a [`CoreEvent::Done`](super::CoreEvent::Done).
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use qmt_proto::Command;
 use qmt_proto::checksum::qfupl_checksum;
 use qmt_proto::command::FileUpload;
@@ -29,8 +34,8 @@ pub enum FileRequest {
     },
 }
 
-impl std::fmt::Debug for FileRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for FileRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             FileRequest::List => f.write_str("List"),
             FileRequest::Delete(n) => f.debug_tuple("Delete").field(n).finish(),

@@ -14,10 +14,11 @@
 //! typed once, in the link, and handled in wire order.
 //!
 //! ```
-//! use std::time::{Duration, Instant};
-//! use qmt_client::sansio::{CoreConfig, CoreEvent, ModemCore};
+//! use core::time::Duration;
+//! use qmt_client::sansio::{CoreConfig, CoreEvent, Instant, ModemCore};
 //!
-//! let t0 = Instant::now();
+//! // The driver's clock: microseconds since an origin it picks (ARCHITECTURE.md "no_std").
+//! let t0 = Instant::from_micros(0);
 //! let mut core = ModemCore::new(CoreConfig::default(), t0);
 //! let mut out = [0u8; 256];
 //! // The first deadline is "now": start-up probes the module with AT.
@@ -36,6 +37,65 @@
 //! core.handle_input(b"\r\nOK\r\n", t0 + Duration::from_millis(5));
 //! assert!(matches!(core.poll_event(), Some(CoreEvent::Ready(_))));
 //! ```
+//!
+//! # `no_std` and the heap
+//! The core (this module, with the options, errors, events and recovery it uses) and the link
+//! core under it build `#![no_std]` with `alloc` (`--no-default-features`; the `std` feature
+//! adds the std driver). Time is [`Instant`]: microseconds since an origin the driver picks
+//! (`qmt_transport::time::Clock` converts std's clock). Maps are `BTreeMap`s: no hasher is
+//! needed. Every heap use is bounded, by a constant, a configuration field, or what the caller
+//! itself has asked for and not yet seen end:
+//!
+//! Per modem, fixed:
+//! - the framer: one boxed decoder buffer of `LINE_LIMIT` (4096) bytes
+//!   (`qmt-transport/src/link/framer.rs`), and the reused line buffer (a line, or a split-form
+//!   `+QMTRECV` header with its data run: at most 2 × `LINE_LIMIT`);
+//! - the link's reused encode buffer and transmit buffer ([`qmt_transport::link`] `TxQueue`):
+//!   one command line and one data phase per exchange on the wire;
+//! - the six client slots are inline in [`ModemCore`]; each slot's packet-id bitmap is boxed:
+//!   8 KiB (`MsgIdAllocator`, 65,535 ids) per client added.
+//!
+//! Per modem, bounded by configuration and constants:
+//! - the link's command queue: at most [`LinkConfig::queue_capacity`] (32) commands with their
+//!   data (a publish's payload is at most `PayloadLen::MAX`, 1500 bytes; an upload's data is the
+//!   caller's, at most `FileSize::MAX`, 10 MiB); a full queue refuses the request
+//!   (`SubmitError::QueueFull`). The core's purpose map holds one entry per command in the link;
+//! - the information lines of the command on the wire: at most
+//!   [`MAX_INFO_LINES`](qmt_transport::link::MAX_INFO_LINES) (1024) lines of at most
+//!   `LINE_LIMIT` bytes (further lines are URCs); a `+QFLST` listing the same;
+//! - timed-out commands kept until their late answer (ghosts): at most `MAX_SILENT_GHOSTS` (64)
+//!   before the module has answered anything, afterwards the 13 marker queries and the commands
+//!   they resynchronise (with all 13 outstanding the link writes nothing);
+//! - bring-up: the last [`NetworkConfig::resets_per_hour`] reset times, one status run per
+//!   [`ModemCore::query_status`] in progress, start-up's stale-client lists (at most 6 each) and
+//!   its sample of unexpected bytes (16);
+//! - uploaded files remembered for provisioning: one entry (name, size, checksum) per distinct
+//!   file name this core uploaded.
+//!
+//! Per client ([`ModemCore::add_client`], at most 6), bounded by constants:
+//! - the [`ClientOptions`] (strings of bounded parameters, plus the TLS files' bytes the caller
+//!   gave);
+//! - the redelivery memory: `REMEMBERED` (32) digests, inline (`sansio/redelivery.rs`);
+//! - QoS 2 publishes of a persistent session cut off by a loss and kept to be sent again:
+//!   `MAX_IN_DOUBT` (64), each a topic (≤ 256 bytes) and a payload (≤ 1500 bytes), the oldest
+//!   given up beyond it;
+//! - buffered-mode slots announced and being read: at most 5 each (`RecvId` 0–4), and reads go
+//!   out only while the consumer has room ([`ModemCore::consumed`], the `capacity` given to
+//!   `add_client`);
+//! - the connect sequence's configure commands (one per `AT+QMTCFG`/`AT+QSSLCFG`/upload the
+//!   options need) and recovery's steps.
+//!
+//! Per request the caller has made and not yet seen end ([`CoreEvent::Done`]): a correlator entry
+//! and a waiter (small, fixed size; a QoS 2 publish of a persistent session also keeps its topic
+//! and payload until its result), a parked request during recovery, and a subscription's filters
+//! (at most `MAX_TOPICS`, 5, per request; recovery remembers each distinct granted filter until
+//! it is unsubscribed). Requests with a packet id are bounded by the 65,535 ids per client
+//! ([`ClientError::NoFreeMsgId`]); a caller bounds the rest by how many it keeps in flight.
+//!
+//! Transient, emptied by every call: the events of one call ([`ModemCore::poll_event`]; at most
+//! a few per line fed) and the commands decided in it. A received message is one allocation
+//! ([`Message`]), handed to the driver with its event: the driver's queue bounds messages, and
+//! back-pressure ([`ModemCore::wants_input`]) keeps the port from being read past it.
 
 mod files;
 mod network;
@@ -44,8 +104,12 @@ mod redelivery;
 mod session;
 mod startup;
 
-use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use qmt_proto::codes::GrantedQos;
 use qmt_proto::command::{Sub, Uns};
@@ -66,6 +130,8 @@ pub use network::{
     ModemStatus, MqttClientState, NetworkConfig, PdpContext, Registration, Rung, SimState, Stage,
     stat_words,
 };
+/// The core's time (see [`qmt_transport::time`]): every `now` and deadline of a [`ModemCore`].
+pub use qmt_transport::time::Instant;
 pub use startup::{Heard, Startup};
 
 use network::{For, Network, Query};
@@ -374,8 +440,8 @@ struct State {
     clients: [Option<Slot>; 6],
     startup: StartupState,
     network: Network,
-    purposes: HashMap<Token, Purpose>,
-    waiters: HashMap<OpToken, Waiter>,
+    purposes: BTreeMap<Token, Purpose>,
+    waiters: BTreeMap<OpToken, Waiter>,
     outbox: VecDeque<Outgoing>,
     events: VecDeque<CoreEvent>,
     next_op: u64,
@@ -387,7 +453,7 @@ struct State {
     /// Files this core uploaded and the module confirmed, by full name: (size, checksum). The
     /// module has no command that returns a stored file's checksum (spec §10.8), so only these
     /// can be recognised as identical and skipped (session.rs "Provisioning").
-    uploaded: HashMap<String, (u64, u16)>,
+    uploaded: BTreeMap<String, (u64, u16)>,
     /// How long a configure step waits for `+QNTP` after `AT+QNTP`'s `OK` (the link's QNTP
     /// deadline, spec §10.9: 125 s).
     ntp_wait: Duration,
@@ -438,8 +504,8 @@ pub struct ModemCore {
     st: State,
 }
 
-impl std::fmt::Debug for ModemCore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for ModemCore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ModemCore")
             .field("link", &self.link)
             .field("startup", &self.st.startup)
@@ -467,15 +533,15 @@ impl ModemCore {
                 overflow: Overflow::BackPressure,
                 correlator: Correlator::new(),
                 clients: Default::default(),
-                purposes: HashMap::new(),
-                waiters: HashMap::new(),
+                purposes: BTreeMap::new(),
+                waiters: BTreeMap::new(),
                 outbox: VecDeque::new(),
                 events: VecDeque::new(),
                 next_op: 0,
                 next_seq: 0,
                 restarts: 0,
                 recv_len: Vec::new(),
-                uploaded: HashMap::new(),
+                uploaded: BTreeMap::new(),
                 ntp_wait: config.link.timeouts.ntp,
                 stats: CoreStats::default(),
                 closed: false,
@@ -872,7 +938,7 @@ impl State {
 
     fn close(&mut self) {
         self.closed = true;
-        let waiters: Vec<Waiter> = self.waiters.drain().map(|(_, w)| w).collect();
+        let waiters: Vec<Waiter> = core::mem::take(&mut self.waiters).into_values().collect();
         for w in waiters {
             if let Waiter::User { op, .. } = w {
                 self.done(op, Err(ClientError::Closed));
@@ -1824,7 +1890,7 @@ impl State {
     /// delivery. Only a handshake the broker completed whose `PUBCOMP` was lost is delivered twice.
     pub(super) fn resend_in_doubt(&mut self, idx: ClientIdx, now: Instant) {
         let Some(slot) = self.slot(idx) else { return };
-        let pending = std::mem::take(&mut slot.in_doubt);
+        let pending = core::mem::take(&mut slot.in_doubt);
         for r in pending {
             if !r.restarted {
                 // The module stayed up: it keeps its half and finishes the handshake on the new

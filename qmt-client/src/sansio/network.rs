@@ -6,9 +6,14 @@
 //! was learnt. Nothing blocks and nothing is guessed from timing: a registration URC moves the
 //! wait on at once, polling only covers networks that send none.
 
-use std::collections::VecDeque;
-use std::fmt;
-use std::time::{Duration, Instant};
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::time::Duration;
 
 use qmt_proto::codes::ConnState;
 use qmt_proto::params::{Apn, ApnPassword, ApnUser, ContextId, Pin};
@@ -17,6 +22,7 @@ use qmt_proto::{
     RegDomain, RegStat, RegUrcMode, Signal, Urc,
 };
 use qmt_transport::link::CommandError;
+use qmt_transport::time::Instant;
 
 use super::{CoreEvent, Purpose, State};
 use crate::correlate::Completion;
@@ -787,7 +793,7 @@ impl State {
             }
         }
         if self.network.pending == 0 {
-            let refused = std::mem::take(&mut self.network.refused);
+            let refused = core::mem::take(&mut self.network.refused);
             self.net_step(refused, now);
         }
     }

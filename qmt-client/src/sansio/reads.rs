@@ -3,6 +3,8 @@
 //! client's consumer has room (back-pressure end to end: the module keeps the message in its slot,
 //! and with all five slots full it stops acknowledging the broker).
 
+use alloc::vec::Vec;
+
 use qmt_proto::params::{ClientIdx, RecvId};
 use qmt_transport::link::CommandError;
 

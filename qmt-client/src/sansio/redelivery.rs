@@ -21,9 +21,10 @@
 //! broker sends a new message with the same packet id, topic and payload as one it had already
 //! sent. Brokers that count packet ids up (mosquitto, EMQX) reuse an id only after 65,535 others.
 
-use std::time::{Duration, Instant};
+use core::time::Duration;
 
 use crate::event::Message;
+use qmt_transport::time::Instant;
 
 /// How many delivered messages a client remembers: more than a broker's usual in-flight window
 /// (mosquitto's `max_inflight_messages` is 20).
@@ -166,7 +167,7 @@ mod tests {
 
     #[test]
     fn a_resend_after_a_persistent_reconnect_is_dropped_once() {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut r = Redelivery::new();
         assert!(r.delivered(&msg(7, "a", b"x"), t));
         assert!(r.delivered(&msg(8, "a", b"y"), t));
@@ -182,7 +183,7 @@ mod tests {
 
     #[test]
     fn only_the_same_id_topic_and_payload_is_a_resend() {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut r = Redelivery::new();
         assert!(r.delivered(&msg(7, "a", b"x"), t));
         r.connecting(false);
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn a_clean_session_or_an_expired_window_drops_nothing() {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut r = Redelivery::new();
         assert!(r.delivered(&msg(1, "a", b"x"), t));
         r.connecting(true);
@@ -220,7 +221,7 @@ mod tests {
 
     #[test]
     fn the_memory_is_bounded_and_keeps_the_latest() {
-        let t = Instant::now();
+        let t = Instant::ZERO;
         let mut r = Redelivery::new();
         for id in 1..=(REMEMBERED as u16 + 5) {
             assert!(r.delivered(&msg(id, "a", b"x"), t));

@@ -34,14 +34,18 @@
 //! the `OK`, within the link's QNTP deadline); `+QNTP: <err>` is [`ClientError::NtpFailed`].
 //! Without one the connect fails with [`ClientError::ClockNotSet`] before anything is opened.
 
-use std::collections::VecDeque;
-use std::time::Instant;
+use alloc::borrow::ToOwned;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use qmt_proto::codes::{GrantedQos, OpenResult};
 use qmt_proto::command::{Sub, Uns};
 use qmt_proto::params::{ClientIdx, Qos, Topic};
 use qmt_proto::ssl::{SslCfg, SslName, SslOp};
 use qmt_proto::{Command, ModuleTime, NtpResult, NtpSync};
+use qmt_transport::time::Instant;
 
 use super::{After, OpId, Parked, Purpose, State, Waiter, is_loss};
 use crate::correlate::{Completion, OpKey};
@@ -419,7 +423,7 @@ impl State {
             return;
         };
         let options = &slot.options;
-        let checked = match (result, std::mem::take(current)) {
+        let checked = match (result, core::mem::take(current)) {
             (Err(ClientError::Module { command, cme }), Role::IgnoreQuery) => {
                 // A firmware that cannot answer the query: the setting is unknown, so the clock
                 // is checked.
@@ -467,7 +471,7 @@ impl State {
                     }
                 }
             },
-            (Ok(_), Role::Ntp) => match std::mem::take(ntp) {
+            (Ok(_), Role::Ntp) => match core::mem::take(ntp) {
                 NtpWait::Early(result) => ntp_outcome(result),
                 _ => {
                     // The `+QNTP` URC follows the `OK` (spec §10.9): the step waits for it.
@@ -661,7 +665,7 @@ impl State {
                 }
             }
             Origin::User(op) => {
-                let stage = std::mem::replace(&mut seq.stage, Stage::Open);
+                let stage = core::mem::replace(&mut seq.stage, Stage::Open);
                 match (stage, result) {
                     (Stage::Configure { .. }, Ok(())) => self.run_step(idx, Step::Open, now),
                     (Stage::Open, Ok(())) => self.run_step(idx, Step::Connect, now),
@@ -775,12 +779,12 @@ impl State {
             }
         }
         let parked = if finished.is_some() {
-            std::mem::take(&mut slot.parked)
+            core::mem::take(&mut slot.parked)
         } else {
             Vec::new()
         };
         let regranted = if finished.is_some() {
-            std::mem::take(&mut slot.regranted)
+            core::mem::take(&mut slot.regranted)
         } else {
             Vec::new()
         };
@@ -949,7 +953,7 @@ fn loss_cause(e: &ClientError) -> LossCause {
 fn plan_uploads(
     cmds: &mut VecDeque<ConfigCmd>,
     listed: &[(String, u64)],
-    uploaded: &std::collections::HashMap<String, (u64, u16)>,
+    uploaded: &alloc::collections::BTreeMap<String, (u64, u16)>,
 ) -> Result<(), ClientError> {
     let mut planned = VecDeque::with_capacity(cmds.len());
     for cmd in cmds.drain(..) {

@@ -1,8 +1,13 @@
 //! Start-up as states of the core: probe with `AT` until the module answers (spec §10.1), `ATE0`,
 //! `AT+CMEE=2`, then close the clients an earlier host process left open.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use alloc::borrow::ToOwned;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use qmt_proto::Command;
 use qmt_proto::Info;
@@ -13,6 +18,7 @@ use qmt_proto::command::CmeeMode;
 use qmt_proto::params::ClientIdx;
 use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_transport::link::CommandError;
+use qmt_transport::time::Instant;
 
 use super::{CoreEvent, OpKey, PortChange, Purpose, Qos, State, Waiter};
 use crate::correlate::Completion;
@@ -243,7 +249,7 @@ impl State {
         result: Result<Result<(), ModuleError>, CommandError>,
         now: Instant,
     ) {
-        let phase = std::mem::replace(&mut self.startup.phase, Phase::Failed);
+        let phase = core::mem::replace(&mut self.startup.phase, Phase::Failed);
         match phase {
             Phase::Probing { next, .. } => match result {
                 Ok(Ok(())) => {
@@ -462,7 +468,7 @@ impl State {
     }
 
     fn startup_ready(&mut self, now: Instant) {
-        self.startup.report.closed_stale = std::mem::take(&mut self.startup.found);
+        self.startup.report.closed_stale = core::mem::take(&mut self.startup.found);
         self.startup.phase = Phase::BringUp;
         self.bring_up(now);
     }

@@ -2,10 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::time::{Duration, Instant};
+use core::time::Duration;
 
 use qmt_proto::codes::{GrantedQos, StatCode};
 use qmt_proto::params::{ClientIdx, Qos, Topic};
+use qmt_transport::time::Instant;
 
 use super::*;
 use crate::error::PublishFailure;
@@ -26,7 +27,7 @@ struct H {
 
 impl H {
     fn new(config: CoreConfig) -> H {
-        let now = Instant::now();
+        let now = Instant::ZERO;
         let mut h = H {
             core: ModemCore::new(config, now),
             now,
@@ -99,7 +100,7 @@ impl H {
     /// Takes what the host wrote.
     fn written(&mut self) -> String {
         self.drain();
-        String::from_utf8_lossy(&std::mem::take(&mut self.host)).into_owned()
+        String::from_utf8_lossy(&core::mem::take(&mut self.host)).into_owned()
     }
 
     /// Asserts the host wrote exactly `cmd` CR.
@@ -1441,9 +1442,9 @@ fn start_up_sets_flow_control_and_rate_and_holds_bytes_until_the_port_follows() 
             },
             ..CoreConfig::default()
         },
-        Instant::now(),
+        Instant::ZERO,
     );
-    let now = Instant::now();
+    let now = Instant::ZERO;
     let mut buf = [0u8; 64];
     let mut step = |core: &mut ModemCore, answer: &[u8]| -> String {
         core.handle_input(answer, now);

@@ -1,7 +1,9 @@
 //! Module output → owned pieces: at-codec frames, with a split-form `+QMTRECV` header joined to
 //! its data run (spec §6 variation 2).
 
-use std::collections::VecDeque;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use at_codec::{Decoder, Frame};
 use qmt_proto::RecvHook;

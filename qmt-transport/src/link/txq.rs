@@ -6,7 +6,8 @@
 //! bytes is tagged with its exchange, because a data phase that is still unwritten when the module
 //! ends its command must be withdrawn: the module would read it as commands.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use qmt_proto::Command;
 

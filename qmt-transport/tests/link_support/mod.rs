@@ -1,12 +1,13 @@
 //! Shared helpers of the `link_*` integration tests: scripted module output, fake time.
 #![allow(clippy::unwrap_used, dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use qmt_proto::Command;
 use qmt_transport::link::{
     CommandError, Line, Link, LinkConfig, LinkEvent, Response, Timeouts, Token,
 };
+use qmt_transport::time::Instant;
 
 /// A command from its text (the parser is the one the simulator uses).
 pub fn cmd(text: &str) -> Command {
