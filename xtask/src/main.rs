@@ -237,7 +237,7 @@ fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
     run(root, "cargo", &["test", "--workspace"])?;
 
     step(
-        "no_std: at-codec, qmt-proto, qmt-transport (link core) and qmt-client (client core) without default features",
+        "no_std: at-codec, qmt-proto, qmt-transport (link core), qmt-client (client core) and qmt-async (async driver) without default features",
     );
     let no_std_crates = [
         "-p",
@@ -248,6 +248,8 @@ fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
         "qmt-transport",
         "-p",
         "qmt-client",
+        "-p",
+        "qmt-async",
     ];
     let mut args = vec!["build"];
     args.extend(no_std_crates);
