@@ -181,7 +181,9 @@ impl<M: RawMutex, T: Timer> Drop for ClientInner<M, T> {
 }
 
 /// One MQTT client of the module (after rumqttc's `AsyncClient` and its event loop's events).
-/// Cheap to clone; the client is removed from the core when the last clone is dropped.
+/// Cheap to clone; the client is removed from the core when the last clone is dropped. The
+/// module-side client is left as it is (open, connected); a later client's connect on that index
+/// closes it first (`+QMTOPEN: <idx>,2`, then `AT+QMTCLOSE`) and goes on.
 pub struct Client<M: RawMutex, T: Timer> {
     inner: Arc<ClientInner<M, T>>,
 }

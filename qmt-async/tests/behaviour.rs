@@ -1,6 +1,7 @@
 //! Under tokio against qmt-sim on a real pty with its embedded broker: a dropped publish future
 //! leaves the core consistent and its outcome consumed; six clients at once; recovery after the
-//! broker drops the connection.
+//! broker drops the connection; a new client on the index of a dropped one the module still has
+//! open (and receiving messages for) connects.
 
 mod support;
 
@@ -157,4 +158,64 @@ async fn broker_close_is_recovered_and_resubscribed() {
     .unwrap();
     let m = expect_message(&client, "message after recovery").await;
     assert_eq!(m.payload_str(), Some("after recovery"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_client_connects_on_an_index_whose_dropped_client_the_module_still_has_open() {
+    let sim = Sim::start(SimConfig::default()).unwrap();
+    let (modem, _runner) = modem(&sim, Config::default()).await;
+    let first = modem
+        .client(4, opts("qmt-async-first").build().unwrap())
+        .unwrap();
+    timeout(T, first.connect()).await.unwrap().unwrap();
+    timeout(
+        T,
+        first.subscribe(&[("qmt/async/orphan", Qos::AtLeastOnce)]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    // The last handle dropped while connected: the module-side client stays open, connected and
+    // subscribed.
+    drop(first);
+    // Messages for the dropped client arrive from the module (another client publishes them).
+    let other = modem
+        .client(5, opts("qmt-async-other").build().unwrap())
+        .unwrap();
+    timeout(T, other.connect()).await.unwrap().unwrap();
+    for i in 0..3 {
+        timeout(
+            T,
+            other.publish(
+                "qmt/async/orphan",
+                &format!("orphan {i}"),
+                Qos::AtLeastOnce,
+                false,
+            ),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    }
+    let second = modem
+        .client(4, opts("qmt-async-second").build().unwrap())
+        .unwrap();
+    timeout(T, second.connect()).await.unwrap().unwrap();
+    assert!(second.is_open());
+    timeout(
+        T,
+        second.subscribe(&[("qmt/async/again", Qos::AtLeastOnce)]),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    timeout(
+        T,
+        second.publish("qmt/async/again", "second", Qos::AtLeastOnce, false),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let m = expect_message(&second, "the second client's message").await;
+    assert_eq!(m.payload_str(), Some("second"));
 }

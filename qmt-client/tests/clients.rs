@@ -89,3 +89,30 @@ fn a_client_left_open_by_an_earlier_modem_is_closed_at_start_up() {
         .unwrap();
     assert_eq!(expect_message(&conn, "message").payload(), b"again");
 }
+
+#[test]
+fn a_new_client_connects_on_an_index_whose_dropped_client_the_module_still_has_open() {
+    let sim = sim();
+    let modem = modem(&sim);
+    let (first, first_conn) = modem
+        .client(4, opts("qmt-reuse-first").build().unwrap())
+        .unwrap();
+    first.connect().unwrap();
+    first.subscribe(&[("qmt/reuse", Qos::AtLeastOnce)]).unwrap();
+    // Its handles dropped while connected: the module-side client stays open and connected.
+    drop((first, first_conn));
+    let (second, conn) = modem
+        .client(4, opts("qmt-reuse-second").build().unwrap())
+        .unwrap();
+    second.connect().unwrap();
+    second
+        .subscribe(&[("qmt/reuse", Qos::AtLeastOnce)])
+        .unwrap();
+    second
+        .publish("qmt/reuse", "second", Qos::AtLeastOnce, false)
+        .unwrap();
+    assert_eq!(
+        expect_message(&conn, "the second client's message").payload_str(),
+        Some("second")
+    );
+}

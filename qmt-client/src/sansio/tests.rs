@@ -344,6 +344,27 @@ fn stale_clients_are_disconnected_and_closed() {
 }
 
 #[test]
+fn a_connect_on_an_index_the_module_still_has_open_closes_it_first_and_goes_on() {
+    // Client 0 connected, then removed (its handles dropped): the module-side client is left
+    // open and connected, as `remove_client` says.
+    let (mut h, o) = H::connected(false);
+    h.core.remove_client(c0(), h.now);
+    h.drain();
+    assert_eq!(h.written(), "");
+    // A new client on index 0 connects: the open finds the index occupied (`+QMTOPEN: 0,2`),
+    // closes it, opens again and connects.
+    h.add(o.clone(), false);
+    let op = h.submit(Request::Connect);
+    h.configure(&o);
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,2");
+    h.answer("AT+QMTCLOSE=0", "OK|+QMTCLOSE: 0,0");
+    h.answer("AT+QMTOPEN=0,\"broker\",1883", "OK|+QMTOPEN: 0,0");
+    h.answer("AT+QMTCONN=0,\"dev\"", "OK|+QMTCONN: 0,0,0");
+    assert_eq!(h.done(op), Ok(Completion::Connected));
+    assert!(h.core.is_open(c0()));
+}
+
+#[test]
 fn the_split_recv_form_delivers_the_payload() {
     // Issue 13 defect 1: msg_len_enable=1 and a header ending in the length.
     let (mut h, _) = H::connected(false);
