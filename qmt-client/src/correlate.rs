@@ -546,6 +546,14 @@ impl Correlator {
         true
     }
 
+    /// The operations of `kind` that were accepted and whose result is awaited.
+    pub fn awaiting_keys(&self, kind: OpKind) -> impl Iterator<Item = OpKey> + '_ {
+        self.entries
+            .iter()
+            .filter(move |e| e.accepted && e.key.kind == kind)
+            .map(|e| e.key)
+    }
+
     /// The clients whose `kind` (OPEN, CLOSE …) was accepted and whose result is awaited.
     pub fn awaiting(&self, kind: OpKind) -> impl Iterator<Item = ClientIdx> + '_ {
         self.entries

@@ -471,6 +471,11 @@ struct State {
     /// line damage (its `+QMTRECV:` head was hit), and reading freed the slot (spec §6).
     exchange_garbled: bool,
     exchange_damage_reported: bool,
+    /// QoS 2 publishes (client, packet id) whose result was awaited when a garbled line came:
+    /// that line may have been their `+QMTPUBEX` (the handshake finished), so a restart that
+    /// cuts them off does not make them in doubt enough to send again (a duplicate, found by the
+    /// damage soak: `+QMTPUBEX: 0,2005\x0e3,0`). Pending publishes only.
+    garbled_pubs: Vec<(ClientIdx, u16)>,
 }
 
 /// How often buffered clients look at their slots while the line is damaging lines.
@@ -550,6 +555,7 @@ impl ModemCore {
                 garble_seen: None,
                 exchange_garbled: false,
                 exchange_damage_reported: false,
+                garbled_pubs: Vec::new(),
             },
         }
     }
@@ -1184,6 +1190,12 @@ impl State {
     /// read then. Buffered clients look at their slots again (`AT+QMTRECV?`), at most once a
     /// second.
     fn garbled(&mut self, now: Instant) {
+        for key in self.correlator.awaiting_keys(OpKind::Pub) {
+            let k = (key.client_idx, key.msgid);
+            if key.msgid != 0 && !self.garbled_pubs.contains(&k) {
+                self.garbled_pubs.push(k);
+            }
+        }
         self.garble_seen = Some(now);
         self.garble_rescan_now(now);
         self.check_results();
@@ -1801,7 +1813,22 @@ impl State {
             }
             Waiter::Resend { msgid, after } => (Some(*msgid), after.clone()),
         };
+        let garbled = msgid.is_some_and(|m| {
+            let k = (key.client_idx, m.get());
+            let seen = self.garbled_pubs.contains(&k);
+            self.garbled_pubs.retain(|g| *g != k);
+            seen
+        });
         let in_doubt = match (&result, &after) {
+            (Err(ClientError::PublishFailed { cause, .. }), After::Resend(_))
+                if garbled && cause.in_doubt() =>
+            {
+                tracing::warn!(
+                    client = key.client_idx.get(),
+                    "a QoS 2 publish in doubt after a garbled line (its result?): not sent again"
+                );
+                None
+            }
             (Err(ClientError::PublishFailed { cause, .. }), After::Resend(r))
                 if cause.in_doubt() =>
             {

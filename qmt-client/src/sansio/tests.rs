@@ -2179,6 +2179,53 @@ fn a_qos2_publish_cut_off_by_a_restart_is_sent_again_with_its_id_after_the_recon
 }
 
 #[test]
+fn a_qos2_publish_whose_result_may_have_been_a_garbled_line_is_not_sent_again() {
+    // The damage soak: `+QMTPUBEX: 0,2005\x0e3,0` (the handshake had finished), then a restart:
+    // sending it again duplicated it at the subscriber.
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .clean_session(false)
+        .build()
+        .unwrap();
+    let mut h = H::connected_with(&o, true);
+    let op = h.submit(Request::Publish {
+        topic: "t".into(),
+        payload: b"q2".to_vec(),
+        qos: Qos::ExactlyOnce,
+        retain: false,
+    });
+    h.expect("AT+QMTPUBEX=0,1,2,0,\"t\",2");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "q2");
+    h.feed(b"\r\nOK\r\n\r\n+QMTPUBEX: 0,1\x0e,0\r\n\r\nRDY\r\n");
+    assert!(matches!(
+        h.done(op),
+        Err(ClientError::PublishFailed {
+            cause: PublishFailure::ModuleRestarted,
+            ..
+        })
+    ));
+    h.answer("ATE0", "OK");
+    h.answer("AT+CMEE=2", "OK");
+    recover(&mut h, &o);
+    assert_eq!(h.written(), "", "nothing sent again");
+    assert_eq!(h.core.stats().resent, 0);
+    // Publishing goes on.
+    let op = h.submit(Request::Publish {
+        topic: "t".into(),
+        payload: b"x".to_vec(),
+        qos: Qos::ExactlyOnce,
+        retain: false,
+    });
+    h.expect("AT+QMTPUBEX=0,2,2,0,\"t\",1");
+    h.feed(b"\r\n> ");
+    assert_eq!(h.written(), "x");
+    h.feed(b"\r\nOK\r\n\r\n+QMTPUBEX: 0,2,0\r\n");
+    assert_eq!(h.done(op), Ok(Completion::Published));
+}
+
+#[test]
 fn a_qos2_publish_cut_off_by_a_link_loss_alone_is_not_sent_again() {
     // The module stayed up and finishes its half itself; a clean session keeps nothing.
     for clean in [true, false] {
