@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use qmt_client::{ClientError, Modem, ModemConfig};
 use qmt_sim::{NetworkSim, SimConfig, SimHandle};
 
-use crate::pubsub::{Failure, exit};
+use crate::failure::{Failure, exit};
 
 /// `qmt files` flags.
 #[derive(Args, Debug)]

@@ -62,7 +62,7 @@ enum Cmd {
     ///
     /// Opens the modem, configures, opens and connects the client, publishes (waiting for
     /// +QMTPUBEX: sent at QoS 0, PUBACK/PUBCOMP at QoS 1/2), disconnects and closes.
-    #[command(disable_help_flag = true, after_help = pubsub::EXIT_CODES)]
+    #[command(disable_help_flag = true, after_help = failure::EXIT_CODES)]
     Pub(pubsub::PubArgs),
     /// Subscribe and print messages, like mosquitto_sub, through the module on --port or the
     /// simulated module (--sim).
@@ -70,7 +70,7 @@ enum Cmd {
     /// Each payload goes to stdout as its bytes (with -v: `topic payload`), a newline after each
     /// (unless -N), flushed per message. A lost link is recovered (reconnect, re-subscribe)
     /// unless --no-reconnect.
-    #[command(disable_help_flag = true, after_help = pubsub::EXIT_CODES)]
+    #[command(disable_help_flag = true, after_help = failure::EXIT_CODES)]
     Sub(pubsub::SubArgs),
     /// The module at a glance, like `mmcli -m 0`: model, firmware, IMEI, ICCID, SIM, operator,
     /// registration, signal, PDP contexts and MQTT clients. Changes nothing; works on a module
@@ -175,6 +175,7 @@ fn read_stdin() -> Result<(String, Vec<u8>), String> {
 }
 
 mod demo;
+mod failure;
 mod files;
 mod open;
 mod ports;

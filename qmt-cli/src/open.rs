@@ -9,7 +9,7 @@ use qmt_client::{ClientError, Modem, ModemConfig};
 use qmt_sim::{Sim, SimConfig, SimHandle};
 use qmt_transport::reactor::{TraceDir as PortTraceDir, TraceHook};
 
-use crate::pubsub::{Failure, exit};
+use crate::failure::{Failure, exit};
 
 /// Where the module is, for the commands that only talk to it (`status`, `files`): a serial
 /// port with its line settings, or the simulated module in this process.

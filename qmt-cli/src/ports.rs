@@ -9,7 +9,7 @@ use clap::Args;
 use qmt_transport::lock::{self, modem_manager_remedy};
 use qmt_transport::{PROBE_TIMEOUT, PortInfo, PortRole, ProbeResult, list_ports, probe};
 
-use crate::pubsub::{Failure, exit};
+use crate::failure::{Failure, exit};
 
 /// `qmt ports` flags.
 #[derive(Args, Debug)]

@@ -10,7 +10,7 @@ use qmt_client::ModemConfig;
 use qmt_client::sansio::{ModemStatus, Registration, stat_words};
 use qmt_sim::SimConfig;
 
-use crate::pubsub::{Failure, exit};
+use crate::failure::{Failure, exit};
 
 /// `qmt status` flags.
 #[derive(Args, Debug)]

@@ -27,7 +27,7 @@ const CAP: Duration = Duration::from_secs(60);
 const SILENT_CAP: Duration = Duration::from_secs(60);
 
 /// `qmt pub`/`qmt sub`'s exit code for "something did not answer in time" (qmt-cli's
-/// `pubsub::exit::TIMEOUT`).
+/// `failure::exit::TIMEOUT`).
 const EXIT_TIMEOUT: i32 = 5;
 
 /// The payload of the field capture, 54 bytes.

@@ -11,7 +11,7 @@ use std::process::Output;
 
 use support::{SimProcess, qmt, text};
 
-/// `qmt pub`/`qmt sub`'s exit code for "no network or SIM" (qmt-cli's `pubsub::exit::NETWORK`).
+/// `qmt pub`/`qmt sub`'s exit code for "no network or SIM" (qmt-cli's `failure::exit::NETWORK`).
 const EXIT_NETWORK: i32 = 6;
 
 fn json(out: &Output) -> serde_json::Value {
@@ -191,7 +191,7 @@ fn no_bring_up_on_a_module_without_a_context_names_the_missing_bearer() {
     assert!(err.contains("PDP context 1 is not active"), "{err}");
 }
 
-/// `qmt pub`/`qmt sub`'s exit code for "TLS needs the module's clock" (`pubsub::exit::CLOCK`).
+/// `qmt pub`/`qmt sub`'s exit code for "TLS needs the module's clock" (`failure::exit::CLOCK`).
 const EXIT_CLOCK: i32 = 7;
 
 /// Spec §10.9: TLS on a module whose clock was never set (`qmt sim --clock-unset 2000`, its SSL
