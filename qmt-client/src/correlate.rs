@@ -242,7 +242,7 @@ pub enum Completion {
     /// `+QMTPUBEX: <idx>,<msgid>,0`: sent (QoS 0) or acknowledged (QoS 1/2).
     Published,
     /// A status request's snapshot ([`crate::Modem::status`]).
-    Status(Box<crate::sansio::ModemStatus>),
+    Status(Box<crate::status::ModemStatus>),
     /// The module's files, `(name, size)` as `+QFLST` lists them ([`crate::Modem::files`]).
     Files(Vec<(String, u64)>),
     /// `AT+QFDEL` answered `OK` ([`crate::Modem::delete_file`]).

@@ -503,7 +503,7 @@ impl PublishFailure {
 
 /// A registration state in words, for [`ClientError::NotRegistered`].
 fn reg_words(stat: &qmt_proto::RegStat) -> &'static str {
-    crate::sansio::stat_words(*stat)
+    crate::status::stat_words(*stat)
 }
 
 impl ClientError {

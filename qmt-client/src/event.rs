@@ -177,9 +177,9 @@ pub enum Event {
     /// `RDY`: the module restarted; every client must be configured, opened and connected again.
     ModuleRestarted,
     /// The recovery ladder (spec §10, with bring-up on): a rung being tried for a lost bearer or
-    /// registration, then [`Stage::Up`](crate::sansio::Stage::Up) when it is repaired. Each
+    /// registration, then [`Stage::Up`](crate::status::Stage::Up) when it is repaired. Each
     /// client hears every rung, in order.
-    Network(crate::sansio::Stage),
+    Network(crate::status::Stage),
     /// The ladder could not repair the network; recovery keeps waiting for it.
     NetworkFailed(ClientError),
     /// What automatic recovery did.

@@ -82,6 +82,7 @@ mod options;
 mod queue;
 mod recovery;
 pub mod sansio;
+mod status;
 
 pub use cert::{CertError, not_before};
 #[cfg(feature = "std")]

@@ -125,11 +125,11 @@ use crate::msgid::MsgIdAllocator;
 use crate::options::ClientOptions;
 use crate::recovery::{Recovery, RecoveryPolicy};
 
-pub use files::FileRequest;
-pub use network::{
-    ModemStatus, MqttClientState, NetworkConfig, PdpContext, Registration, Rung, SimState, Stage,
-    stat_words,
+pub use crate::status::{
+    ModemStatus, MqttClientState, PdpContext, Registration, Rung, SimState, Stage, stat_words,
 };
+pub use files::FileRequest;
+pub use network::NetworkConfig;
 /// The core's time (see [`qmt_transport::time`]): every `now` and deadline of a [`ModemCore`].
 pub use qmt_transport::time::Instant;
 pub use startup::{Heard, Startup};

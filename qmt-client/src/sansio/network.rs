@@ -27,6 +27,7 @@ use qmt_transport::time::Instant;
 use super::{CoreEvent, Purpose, State};
 use crate::correlate::Completion;
 use crate::error::{ClientError, ModuleError};
+use crate::status::*;
 
 /// Bring-up settings: opt-in per modem ([`crate::ModemConfig::network`]). Every value is checked
 /// when it is set, so a bad APN or PIN is refused before any byte is written. `Debug` never shows
@@ -132,365 +133,6 @@ impl fmt::Debug for NetworkConfig {
             .field("cid", &self.cid)
             .field("registration_wait", &self.registration_wait)
             .finish_non_exhaustive()
-    }
-}
-
-/// A stage of bring-up, reported as it is entered ([`CoreEvent::Stage`]) so a user sees what is
-/// being waited for.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// Reading model, firmware, IMEI and ICCID.
-    Identify,
-    /// Waiting for the SIM (entering the PIN if one is configured).
-    Sim,
-    /// Waiting for registration: the best state seen and how long it has been.
-    Registration {
-        /// The `<stat>` of the packet domain (`+CEREG`, else `+CGREG`).
-        stat: RegStat,
-        /// Since the wait began.
-        waited: Duration,
-    },
-    /// Setting the APN of the context (`AT+QICSGP`), only when it differs.
-    Apn,
-    /// Activating the PDP context (`AT+QIACT`), or reusing an active one.
-    Pdp,
-    /// The bearer is up: MQTT can open.
-    Up {
-        /// The context's IP address, if the module said it.
-        ip: Option<String>,
-    },
-    /// A rung of the recovery ladder (a lost bearer or registration being repaired).
-    Repair(Rung),
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Stage::Identify => f.write_str("identifying the module"),
-            Stage::Sim => f.write_str("waiting for the SIM"),
-            Stage::Registration { stat, waited } => write!(
-                f,
-                "waiting for registration: {}, {} s",
-                stat_words(*stat),
-                waited.as_secs()
-            ),
-            Stage::Apn => f.write_str("setting the APN"),
-            Stage::Pdp => f.write_str("activating the data context"),
-            Stage::Up { ip: Some(ip) } => write!(f, "network up, IP {ip}"),
-            Stage::Up { ip: None } => f.write_str("network up"),
-            Stage::Repair(r) => write!(f, "repairing: {r}"),
-        }
-    }
-}
-
-/// A rung of the recovery ladder (spec §10.1, §10.6): each is reported before it is tried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rung {
-    /// The bearer was lost (`+QIURC: "pdpdeact"`, or `+QMTSTAT: <idx>,2`): `AT+QIDEACT` then
-    /// `AT+QIACT`.
-    PdpReset,
-    /// Registration was lost: waiting for it to come back.
-    WaitRegistration,
-    /// The SIM went away (`+CPIN: NOT READY`): waiting for it (`+CPIN: READY`), then bring-up
-    /// from the SIM on.
-    WaitSim,
-    /// The PDP reset failed repeatedly: the radio is cycled (`AT+CFUN=0`, `AT+CFUN=1`).
-    RadioCycle,
-    /// The radio cycle did not help: the module is reset (`AT+CFUN=1,1`), rate-limited.
-    ModuleReset,
-}
-
-impl fmt::Display for Rung {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Rung::PdpReset => "resetting the data context (AT+QIDEACT, AT+QIACT)",
-            Rung::WaitRegistration => "waiting for the network to come back",
-            Rung::WaitSim => "the SIM is out: waiting for it",
-            Rung::RadioCycle => "cycling the radio (AT+CFUN=0, AT+CFUN=1)",
-            Rung::ModuleReset => "resetting the module (AT+CFUN=1,1)",
-        })
-    }
-}
-
-/// A registration state in words (spec §10.5).
-pub fn stat_words(stat: RegStat) -> &'static str {
-    match stat {
-        RegStat::NotSearching => "not registered, not searching",
-        RegStat::Home => "registered (home)",
-        RegStat::Searching => "searching",
-        RegStat::Denied => "denied",
-        RegStat::Unknown => "unknown",
-        RegStat::Roaming => "registered (roaming)",
-        _ => "unknown state",
-    }
-}
-
-/// The SIM as the module reports it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum SimState {
-    /// Not asked yet, or the module did not say.
-    #[default]
-    Unknown,
-    /// `+CPIN: READY`.
-    Ready,
-    /// `+CPIN: SIM PIN`: the PIN is needed.
-    PinRequired,
-    /// `+CPIN: SIM PUK`: three wrong PINs; the PUK is needed.
-    PukRequired,
-    /// `+CME ERROR: 10`.
-    NotInserted,
-    /// Anything else the module said (`SIM busy`, `NOT READY`, `PH-NET PIN` …).
-    Other(String),
-}
-
-impl fmt::Display for SimState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SimState::Unknown => f.write_str("unknown"),
-            SimState::Ready => f.write_str("ready"),
-            SimState::PinRequired => f.write_str("PIN required"),
-            SimState::PukRequired => f.write_str("PUK required"),
-            SimState::NotInserted => f.write_str("not inserted"),
-            SimState::Other(s) => f.write_str(s),
-        }
-    }
-}
-
-/// One registration answer (`+CREG?`, `+CGREG?` or `+CEREG?`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Registration {
-    /// The `<stat>`.
-    pub stat: RegStat,
-    /// Location area or tracking area code, hex, when the module gave it (`<n>` 2).
-    pub area: Option<String>,
-    /// Cell id, hex.
-    pub cell: Option<String>,
-    /// Access technology (`<AcT>`: 0 GSM, 2 UTRAN, 7 E-UTRAN, 8 CAT-M, 9 NB-IoT).
-    pub act: Option<u8>,
-}
-
-/// One PDP context (`+QIACT:` and `+QICSGP:`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PdpContext {
-    /// The context id.
-    pub cid: u8,
-    /// Whether it is active.
-    pub active: bool,
-    /// Its IP address, when active.
-    pub ip: Option<String>,
-    /// Its APN, when it was read.
-    pub apn: Option<String>,
-}
-
-/// One MQTT client of the module (`AT+QMTOPEN?`, `AT+QMTCONN?`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MqttClientState {
-    /// The client index, 0–5.
-    pub client_idx: u8,
-    /// The server it is open to, if open.
-    pub server: Option<(String, u16)>,
-    /// Its MQTT state, if the module said.
-    pub state: Option<String>,
-}
-
-/// The module at a glance, as `mmcli -m 0` shows a modem: identity, SIM, network, bearer and
-/// MQTT. Fields the module did not answer are `None` (a module without SIM or network still
-/// gives a snapshot). Holds no secret.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ModemStatus {
-    /// `AT+CGMI`.
-    pub manufacturer: Option<String>,
-    /// `AT+CGMM`.
-    pub model: Option<String>,
-    /// `AT+CGMR`.
-    pub firmware: Option<String>,
-    /// `AT+GSN`.
-    pub imei: Option<String>,
-    /// `AT+QCCID`.
-    pub iccid: Option<String>,
-    /// `AT+CPIN?`.
-    pub sim: SimState,
-    /// `AT+COPS?` (the operator's name or number).
-    pub operator: Option<String>,
-    /// `AT+QNWINFO`: access technology (`FDD LTE`), or `No Service`.
-    pub access: Option<String>,
-    /// `AT+QNWINFO`: band.
-    pub band: Option<String>,
-    /// `AT+CREG?` (circuit-switched).
-    pub creg: Option<Registration>,
-    /// `AT+CGREG?` (packet, 2G/3G).
-    pub cgreg: Option<Registration>,
-    /// `AT+CEREG?` (packet, LTE).
-    pub cereg: Option<Registration>,
-    /// `AT+CSQ`.
-    pub signal: Option<Signal>,
-    /// `AT+QCSQ`: the system mode and its values (LTE: RSSI, RSRP, SINR, RSRQ).
-    pub qcsq: Option<(String, Vec<i64>)>,
-    /// `AT+QIACT?` (and the APN from `AT+QICSGP`).
-    pub pdp: Vec<PdpContext>,
-    /// `AT+QMTOPEN?` and `AT+QMTCONN?`.
-    pub mqtt_clients: Vec<MqttClientState>,
-}
-
-impl ModemStatus {
-    /// The packet-domain registration that decides whether data works: `+CEREG`, else `+CGREG`
-    /// (spec §10.5: some networks report it in `+CGREG` only; either registered is enough).
-    pub fn packet_stat(&self) -> Option<RegStat> {
-        let e = self.cereg.as_ref().map(|r| r.stat);
-        let g = self.cgreg.as_ref().map(|r| r.stat);
-        match (e, g) {
-            (Some(s), _) if s.is_registered() => Some(s),
-            (_, Some(s)) if s.is_registered() => Some(s),
-            (Some(s), _) => Some(s),
-            (None, g) => g,
-        }
-    }
-
-    /// Whether the module is registered for data.
-    pub fn registered(&self) -> bool {
-        self.packet_stat().is_some_and(RegStat::is_registered)
-    }
-
-    /// `AT+CSQ` in dBm (spec §10.4), `None` when unknown.
-    pub fn signal_dbm(&self) -> Option<i16> {
-        self.signal.and_then(Signal::dbm)
-    }
-
-    fn context_mut(&mut self, cid: u8) -> &mut PdpContext {
-        if let Some(i) = self.pdp.iter().position(|c| c.cid == cid) {
-            return &mut self.pdp[i];
-        }
-        self.pdp.push(PdpContext {
-            cid,
-            active: false,
-            ip: None,
-            apn: None,
-        });
-        self.pdp.sort_by_key(|c| c.cid);
-        let i = self.pdp.iter().position(|c| c.cid == cid).unwrap_or(0);
-        &mut self.pdp[i]
-    }
-
-    fn client_mut(&mut self, idx: u8) -> &mut MqttClientState {
-        if let Some(i) = self.mqtt_clients.iter().position(|c| c.client_idx == idx) {
-            return &mut self.mqtt_clients[i];
-        }
-        self.mqtt_clients.push(MqttClientState {
-            client_idx: idx,
-            server: None,
-            state: None,
-        });
-        self.mqtt_clients.sort_by_key(|c| c.client_idx);
-        let i = self
-            .mqtt_clients
-            .iter()
-            .position(|c| c.client_idx == idx)
-            .unwrap_or(0);
-        &mut self.mqtt_clients[i]
-    }
-
-    /// Takes in one information line answering `query`.
-    fn record(&mut self, query: Query, info: &Info<'_>) {
-        let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
-        match (query, info) {
-            (Query::Identify(IdentityQuery::Manufacturer), Info::Bare(b)) => {
-                self.manufacturer = Some(text(b));
-            }
-            (Query::Identify(IdentityQuery::Model), Info::Bare(b)) => self.model = Some(text(b)),
-            (Query::Identify(IdentityQuery::Revision), Info::Bare(b)) => {
-                let t = text(b);
-                let t = t
-                    .strip_prefix("Revision:")
-                    .map_or(t.clone(), |r| r.trim().to_owned());
-                self.firmware = Some(t);
-            }
-            (Query::Identify(IdentityQuery::Imei), Info::Bare(b)) => self.imei = Some(text(b)),
-            (Query::Identify(IdentityQuery::Iccid), Info::Iccid(s)) => {
-                self.iccid = Some((*s).to_owned());
-            }
-            (Query::Pin, Info::Pin(p)) => self.sim = sim_state(p),
-            (Query::Cops, Info::Cops { oper, .. }) => {
-                self.operator = oper.map(str::to_owned);
-            }
-            (Query::NwInfo, Info::NwInfo { act, band, .. }) => {
-                self.access = Some((*act).to_owned());
-                self.band = Some((*band).to_owned());
-            }
-            (Query::NwInfo, Info::NwInfoNoService) => {
-                self.access = Some("No Service".to_owned());
-                self.band = None;
-            }
-            (
-                Query::RegRead(_),
-                Info::Reg {
-                    domain,
-                    stat,
-                    location,
-                    ..
-                },
-            ) => self.set_reg(*domain, *stat, location.as_ref()),
-            (Query::Csq, Info::Signal(s)) => self.signal = Some(*s),
-            (Query::Qcsq, Info::Qcsq { sysmode, values }) => {
-                self.qcsq = Some(((*sysmode).to_owned(), values.iter().collect()));
-            }
-            (
-                Query::ActRead,
-                Info::Act {
-                    cid, active, ip, ..
-                },
-            ) => {
-                let c = self.context_mut(cid.get());
-                c.active = *active;
-                c.ip = ip.map(str::to_owned);
-            }
-            (Query::ContextRead(cid), Info::Context { apn, .. }) => {
-                self.context_mut(cid.get()).apn = Some((*apn).to_owned());
-            }
-            (
-                Query::OpenRead,
-                Info::OpenRead {
-                    client_idx,
-                    host,
-                    port,
-                },
-            ) => {
-                let port = port.get();
-                self.client_mut(client_idx.get()).server = Some(((*host).to_owned(), port));
-            }
-            (Query::ConnRead, Info::ConnRead { client_idx, state }) => {
-                self.client_mut(client_idx.get()).state = Some(conn_words(*state).to_owned());
-            }
-            _ => {}
-        }
-    }
-
-    fn set_reg(
-        &mut self,
-        domain: RegDomain,
-        stat: RegStat,
-        location: Option<&qmt_proto::RegLocation<'_>>,
-    ) {
-        let reg = Registration {
-            stat,
-            area: location.map(|l| l.area.to_owned()),
-            cell: location.map(|l| l.cell.to_owned()),
-            act: location.and_then(|l| l.act),
-        };
-        match domain {
-            RegDomain::Cs => self.creg = Some(reg),
-            RegDomain::Ps => self.cgreg = Some(reg),
-            RegDomain::Eps => self.cereg = Some(reg),
-        }
-    }
-}
-
-fn conn_words(state: ConnState) -> &'static str {
-    match state {
-        ConnState::Initializing => "initializing",
-        ConnState::Connecting => "connecting",
-        ConnState::Connected => "connected",
-        ConnState::Disconnecting => "disconnecting",
-        _ => "unknown",
     }
 }
 
@@ -1441,5 +1083,167 @@ fn query_name(q: Query) -> &'static str {
         Query::OpenRead => "AT+QMTOPEN?",
         Query::ConnRead => "AT+QMTCONN?",
         Query::Cfun(_) | Query::Reset => "AT+CFUN",
+    }
+}
+
+impl ModemStatus {
+    /// The packet-domain registration that decides whether data works: `+CEREG`, else `+CGREG`
+    /// (spec §10.5: some networks report it in `+CGREG` only; either registered is enough).
+    pub fn packet_stat(&self) -> Option<RegStat> {
+        let e = self.cereg.as_ref().map(|r| r.stat);
+        let g = self.cgreg.as_ref().map(|r| r.stat);
+        match (e, g) {
+            (Some(s), _) if s.is_registered() => Some(s),
+            (_, Some(s)) if s.is_registered() => Some(s),
+            (Some(s), _) => Some(s),
+            (None, g) => g,
+        }
+    }
+
+    /// Whether the module is registered for data.
+    pub fn registered(&self) -> bool {
+        self.packet_stat().is_some_and(RegStat::is_registered)
+    }
+
+    /// `AT+CSQ` in dBm (spec §10.4), `None` when unknown.
+    pub fn signal_dbm(&self) -> Option<i16> {
+        self.signal.and_then(Signal::dbm)
+    }
+
+    fn context_mut(&mut self, cid: u8) -> &mut PdpContext {
+        if let Some(i) = self.pdp.iter().position(|c| c.cid == cid) {
+            return &mut self.pdp[i];
+        }
+        self.pdp.push(PdpContext {
+            cid,
+            active: false,
+            ip: None,
+            apn: None,
+        });
+        self.pdp.sort_by_key(|c| c.cid);
+        let i = self.pdp.iter().position(|c| c.cid == cid).unwrap_or(0);
+        &mut self.pdp[i]
+    }
+
+    fn client_mut(&mut self, idx: u8) -> &mut MqttClientState {
+        if let Some(i) = self.mqtt_clients.iter().position(|c| c.client_idx == idx) {
+            return &mut self.mqtt_clients[i];
+        }
+        self.mqtt_clients.push(MqttClientState {
+            client_idx: idx,
+            server: None,
+            state: None,
+        });
+        self.mqtt_clients.sort_by_key(|c| c.client_idx);
+        let i = self
+            .mqtt_clients
+            .iter()
+            .position(|c| c.client_idx == idx)
+            .unwrap_or(0);
+        &mut self.mqtt_clients[i]
+    }
+
+    /// Takes in one information line answering `query`.
+    fn record(&mut self, query: Query, info: &Info<'_>) {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_owned();
+        match (query, info) {
+            (Query::Identify(IdentityQuery::Manufacturer), Info::Bare(b)) => {
+                self.manufacturer = Some(text(b));
+            }
+            (Query::Identify(IdentityQuery::Model), Info::Bare(b)) => self.model = Some(text(b)),
+            (Query::Identify(IdentityQuery::Revision), Info::Bare(b)) => {
+                let t = text(b);
+                let t = t
+                    .strip_prefix("Revision:")
+                    .map_or(t.clone(), |r| r.trim().to_owned());
+                self.firmware = Some(t);
+            }
+            (Query::Identify(IdentityQuery::Imei), Info::Bare(b)) => self.imei = Some(text(b)),
+            (Query::Identify(IdentityQuery::Iccid), Info::Iccid(s)) => {
+                self.iccid = Some((*s).to_owned());
+            }
+            (Query::Pin, Info::Pin(p)) => self.sim = sim_state(p),
+            (Query::Cops, Info::Cops { oper, .. }) => {
+                self.operator = oper.map(str::to_owned);
+            }
+            (Query::NwInfo, Info::NwInfo { act, band, .. }) => {
+                self.access = Some((*act).to_owned());
+                self.band = Some((*band).to_owned());
+            }
+            (Query::NwInfo, Info::NwInfoNoService) => {
+                self.access = Some("No Service".to_owned());
+                self.band = None;
+            }
+            (
+                Query::RegRead(_),
+                Info::Reg {
+                    domain,
+                    stat,
+                    location,
+                    ..
+                },
+            ) => self.set_reg(*domain, *stat, location.as_ref()),
+            (Query::Csq, Info::Signal(s)) => self.signal = Some(*s),
+            (Query::Qcsq, Info::Qcsq { sysmode, values }) => {
+                self.qcsq = Some(((*sysmode).to_owned(), values.iter().collect()));
+            }
+            (
+                Query::ActRead,
+                Info::Act {
+                    cid, active, ip, ..
+                },
+            ) => {
+                let c = self.context_mut(cid.get());
+                c.active = *active;
+                c.ip = ip.map(str::to_owned);
+            }
+            (Query::ContextRead(cid), Info::Context { apn, .. }) => {
+                self.context_mut(cid.get()).apn = Some((*apn).to_owned());
+            }
+            (
+                Query::OpenRead,
+                Info::OpenRead {
+                    client_idx,
+                    host,
+                    port,
+                },
+            ) => {
+                let port = port.get();
+                self.client_mut(client_idx.get()).server = Some(((*host).to_owned(), port));
+            }
+            (Query::ConnRead, Info::ConnRead { client_idx, state }) => {
+                self.client_mut(client_idx.get()).state = Some(conn_words(*state).to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    fn set_reg(
+        &mut self,
+        domain: RegDomain,
+        stat: RegStat,
+        location: Option<&qmt_proto::RegLocation<'_>>,
+    ) {
+        let reg = Registration {
+            stat,
+            area: location.map(|l| l.area.to_owned()),
+            cell: location.map(|l| l.cell.to_owned()),
+            act: location.and_then(|l| l.act),
+        };
+        match domain {
+            RegDomain::Cs => self.creg = Some(reg),
+            RegDomain::Ps => self.cgreg = Some(reg),
+            RegDomain::Eps => self.cereg = Some(reg),
+        }
+    }
+}
+
+fn conn_words(state: ConnState) -> &'static str {
+    match state {
+        ConnState::Initializing => "initializing",
+        ConnState::Connecting => "connecting",
+        ConnState::Connected => "connected",
+        ConnState::Disconnecting => "disconnecting",
+        _ => "unknown",
     }
 }
