@@ -12,8 +12,9 @@
 //!
 //! [`Redelivery`] remembers the last [`REMEMBERED`] such messages of a client. It is armed when a
 //! persistent session connects again, and while armed, a message equal to a remembered one is
-//! dropped, after every reconnect that brings it again. It disarms at the first message that is not a resend (a broker sends its
-//! unacknowledged messages first, before anything new) or [`WINDOW`] after the connect, whichever
+//! dropped, after every reconnect that brings it again. It disarms at the first message whose
+//! packet id comes after the newest remembered one (a broker sends its unacknowledged messages
+//! first, before anything new, and counts ids up) or [`WINDOW`] after the connect, whichever
 //! comes first. A clean session is never armed: the broker sends nothing again and reuses packet ids
 //! from 1, so an equal message is a new one.
 //!
@@ -81,6 +82,9 @@ pub(crate) struct Redelivery {
     /// How many entries are valid.
     len: usize,
     armed: bool,
+    /// The packet id of the last message remembered: brokers count ids up, so a resend has an
+    /// id at or before it and a new message one after it.
+    newest: u16,
     /// When looking for resends stops; `None` while the connect is still running.
     until: Option<Instant>,
     /// Resends dropped, over the client's life.
@@ -94,6 +98,7 @@ impl Redelivery {
             next: 0,
             len: 0,
             armed: false,
+            newest: 0,
             until: None,
             dropped: 0,
         }
@@ -133,9 +138,15 @@ impl Redelivery {
                 self.dropped += 1;
                 return false;
             }
-            // Something new: the broker has finished sending again.
-            self.armed = false;
+            // A message after the newest remembered one: the broker has finished sending again.
+            // One at or before it is a resend whose first delivery was lost (to line damage, a
+            // restart): delivered, and the looking goes on (the 30-minute damage soak: such a
+            // message first disarmed the filter and let six resends after it through).
+            if is_after(seen.msgid, self.newest) {
+                self.armed = false;
+            }
         }
+        self.newest = seen.msgid;
         self.ring[self.next] = seen;
         self.next = (self.next + 1) % REMEMBERED;
         self.len = (self.len + 1).min(REMEMBERED);
@@ -148,6 +159,13 @@ impl Redelivery {
             .take(self.len)
             .position(|s| s.msgid != 0 && *s == seen)
     }
+}
+
+/// Whether packet id `id` comes after `newest` in a count that wraps (ids 1–65,535): within the
+/// half of the id space ahead of it.
+fn is_after(id: u16, newest: u16) -> bool {
+    let ahead = id.wrapping_sub(newest);
+    ahead != 0 && ahead < 0x8000
 }
 
 #[cfg(test)]
@@ -195,6 +213,31 @@ mod tests {
             assert!(!r.delivered(&msg(7, "a", b"x"), t));
         }
         assert_eq!(r.dropped, 3);
+    }
+
+    #[test]
+    fn a_resend_whose_first_delivery_was_lost_does_not_end_the_looking() {
+        // The 30-minute damage soak: the first resend after a reconnect was a message lost to
+        // line damage before; taken as new, it let the six resends after it through.
+        let t = Instant::ZERO;
+        let mut r = Redelivery::new();
+        assert!(r.delivered(&msg(5, "a", b"x"), t));
+        assert!(r.delivered(&msg(6, "a", b"y"), t));
+        r.connecting(false);
+        r.connected(t);
+        assert!(
+            r.delivered(&msg(4, "a", b"lost"), t),
+            "never delivered: delivered now"
+        );
+        assert!(!r.delivered(&msg(5, "a", b"x"), t));
+        assert!(!r.delivered(&msg(6, "a", b"y"), t));
+        assert!(r.delivered(&msg(7, "a", b"z"), t), "after the newest: new");
+        assert!(r.delivered(&msg(5, "a", b"x"), t), "looking ended");
+        assert_eq!(r.dropped, 2);
+        // Packet ids wrap.
+        assert!(is_after(1, 65535));
+        assert!(!is_after(65535, 1));
+        assert!(!is_after(9, 9));
     }
 
     #[test]
