@@ -63,11 +63,11 @@ pub mod timer;
 use alloc::sync::Arc;
 
 use embassy_sync::blocking_mutex::raw::RawMutex;
-use qmt_client::RecoveryPolicy;
-use qmt_client::sansio::{CoreConfig, ModemCore};
+use qmt_client::sansio::ModemCore;
 
 pub use handle::{Client, Modem};
-pub use qmt_client::{ClientError, ClientOptions, Event, Message, Qos};
+pub use qmt_client::sansio::{CoreConfig, NetworkConfig, Stage, Startup};
+pub use qmt_client::{ClientError, ClientOptions, Event, Message, Qos, RecoveryPolicy};
 pub use runner::{RunError, Runner};
 pub use timer::Timer;
 

@@ -177,8 +177,8 @@ pub enum ClientError {
     /// §10.1) and never answered. The first mistake of every new user: the wrong port, the module
     /// off, or the wrong baud rate; `heard` says which is likelier.
     #[error(
-        "{port}: no answer to AT ({attempts} tries over {secs:.0} s); {heard}; check that the module is powered, that {port} is its AT port (not the modem/NMEA/diag one), and the baud rate",
-        secs = .waited.as_secs_f64()
+        "{port}: no answer to AT ({attempts} tries over {secs} s); {heard}; check that the module is powered, that {port} is its AT port (not the modem/NMEA/diag one), and the baud rate",
+        secs = .waited.as_secs()
     )]
     NoAnswer {
         /// The port.
@@ -221,7 +221,7 @@ pub enum ClientError {
     RegistrationDenied,
 
     /// Bring-up (spec §10.5): not registered within the wait.
-    #[error("not registered after {secs:.0} s ({state}): check the antenna, the coverage and the SIM's plan", secs = .waited.as_secs_f64(), state = reg_words(.stat))]
+    #[error("not registered after {secs} s ({state}): check the antenna, the coverage and the SIM's plan", secs = .waited.as_secs(), state = reg_words(.stat))]
     NotRegistered {
         /// The last packet-domain `<stat>` seen.
         stat: qmt_proto::RegStat,
@@ -230,7 +230,7 @@ pub enum ClientError {
     },
 
     /// Bring-up (spec §10.4): not registered, and `AT+CSQ` says no signal (99).
-    #[error("no signal after {secs:.0} s (AT+CSQ 99): connect the antenna, or move to coverage", secs = .waited.as_secs_f64())]
+    #[error("no signal after {secs} s (AT+CSQ 99): connect the antenna, or move to coverage", secs = .waited.as_secs())]
     NoSignal {
         /// How long it waited.
         waited: Duration,
@@ -256,7 +256,7 @@ pub enum ClientError {
     },
 
     /// Bring-up: a stage did not finish in its time.
-    #[error("network bring-up timed out at the {stage} stage after {secs:.0} s", secs = .waited.as_secs_f64())]
+    #[error("network bring-up timed out at the {stage} stage after {secs} s", secs = .waited.as_secs())]
     StageTimeout {
         /// The stage (`SIM`, `registration` …).
         stage: &'static str,

@@ -8,7 +8,7 @@
 //! Ids are handed out round-robin from 1 to 65535 and wrap to 1, skipping ids still in flight, so
 //! a late result of an abandoned operation is unlikely to meet a reused id.
 
-use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use qmt_proto::params::{MsgId, Qos};
 
@@ -19,10 +19,10 @@ use crate::error::ClientError;
 pub struct MsgIdAllocator {
     /// The id tried next (1..=65535).
     next: u16,
-    /// One bit per id (bit 0 unused): set while in flight.
-    in_flight: Box<[u64; 1024]>,
-    /// How many bits are set.
-    count: u32,
+    /// The ids in flight, sorted: 2 bytes per id in flight (ids are bounded by the requests in
+    /// progress, not by the id space: a bitmap of all 65,535 would cost 8 KiB per client, half
+    /// the RAM of the smallest MCU the firmware example aims at).
+    in_flight: Vec<u16>,
 }
 
 impl Default for MsgIdAllocator {
@@ -35,7 +35,7 @@ impl core::fmt::Debug for MsgIdAllocator {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MsgIdAllocator")
             .field("next", &self.next)
-            .field("in_flight", &self.count)
+            .field("in_flight", &self.in_flight.len())
             .finish()
     }
 }
@@ -51,39 +51,37 @@ impl MsgIdAllocator {
     pub fn starting_at(first: u16) -> MsgIdAllocator {
         MsgIdAllocator {
             next: first.max(1),
-            in_flight: Box::new([0; 1024]),
-            count: 0,
+            in_flight: Vec::new(),
         }
     }
 
-    fn bit(id: u16) -> (usize, u64) {
-        (usize::from(id / 64), 1u64 << (id % 64))
-    }
-
+    #[cfg(test)]
     /// Whether `id` is reserved.
     pub fn is_in_flight(&self, id: u16) -> bool {
-        let (w, b) = Self::bit(id);
-        self.in_flight[w] & b != 0
+        self.in_flight.binary_search(&id).is_ok()
     }
 
     #[cfg(test)]
     /// How many ids are reserved.
     pub fn in_flight(&self) -> usize {
-        self.count as usize
+        self.in_flight.len()
     }
 
     /// Reserves the next free id in 1..=65535 (for SUB, UNS and QoS 1/2 PUBEX).
     pub fn allocate(&mut self) -> Result<MsgId, ClientError> {
-        if self.count >= 65535 {
+        if self.in_flight.len() >= 65535 {
             return Err(ClientError::NoFreeMsgId);
         }
         let mut id = self.next;
-        while self.is_in_flight(id) {
-            id = if id == u16::MAX { 1 } else { id + 1 };
+        loop {
+            match self.in_flight.binary_search(&id) {
+                Ok(_) => id = if id == u16::MAX { 1 } else { id + 1 },
+                Err(at) => {
+                    self.in_flight.insert(at, id);
+                    break;
+                }
+            }
         }
-        let (w, b) = Self::bit(id);
-        self.in_flight[w] |= b;
-        self.count += 1;
         self.next = if id == u16::MAX { 1 } else { id + 1 };
         MsgId::new(i64::from(id)).map_err(ClientError::from)
     }
@@ -99,31 +97,30 @@ impl MsgIdAllocator {
     /// Releases `id` once its result came (or the operation failed). Releasing 0 or a free id does
     /// nothing; returns whether it was reserved.
     pub fn release(&mut self, id: MsgId) -> bool {
-        let id = id.get();
-        if id == 0 || !self.is_in_flight(id) {
-            return false;
+        match self.in_flight.binary_search(&id.get()) {
+            Ok(at) if id.get() != 0 => {
+                self.in_flight.remove(at);
+                true
+            }
+            _ => false,
         }
-        let (w, b) = Self::bit(id);
-        self.in_flight[w] &= !b;
-        self.count -= 1;
-        true
     }
 
     /// Releases every id (the client was closed or the module restarted: no result will come).
     pub fn release_all(&mut self) {
-        self.in_flight.fill(0);
-        self.count = 0;
+        self.in_flight.clear();
+        self.in_flight.shrink_to_fit();
     }
 
     /// Marks `id` in flight again (a QoS 2 id kept for a resend, after [`release_all`](Self::release_all)).
     pub fn reserve(&mut self, id: MsgId) {
         let id = id.get();
-        if id == 0 || self.is_in_flight(id) {
+        if id == 0 {
             return;
         }
-        let (w, b) = Self::bit(id);
-        self.in_flight[w] |= b;
-        self.count += 1;
+        if let Err(at) = self.in_flight.binary_search(&id) {
+            self.in_flight.insert(at, id);
+        }
     }
 }
 
@@ -187,5 +184,47 @@ mod tests {
         a.release_all();
         assert_eq!(a.in_flight(), 0);
         assert!(!a.is_in_flight(4242));
+    }
+
+    proptest::proptest! {
+        /// Against a model (a set of ids and a cursor): every operation sequence gives the same
+        /// ids, reservations and releases.
+        #[test]
+        fn behaves_as_the_model(
+            first in 0u16..=u16::MAX,
+            ops in proptest::collection::vec((0u8..4, 0u16..=u16::MAX), 0..300),
+        ) {
+            let mut a = MsgIdAllocator::starting_at(first);
+            let mut set = alloc::collections::BTreeSet::new();
+            let mut next = first.max(1);
+            for (op, n) in ops {
+                match op {
+                    0 | 1 => {
+                        let mut want = next;
+                        while set.contains(&want) {
+                            want = if want == u16::MAX { 1 } else { want + 1 };
+                        }
+                        set.insert(want);
+                        next = if want == u16::MAX { 1 } else { want + 1 };
+                        proptest::prop_assert_eq!(a.allocate().unwrap(), id(want));
+                    }
+                    2 => {
+                        // Release an id in flight (the n-th) or a free one.
+                        let pick = set.iter().nth(usize::from(n) % (set.len() + 1)).copied();
+                        let target = pick.unwrap_or(n);
+                        let was = target != 0 && set.remove(&target);
+                        proptest::prop_assert_eq!(a.release(id(target)), was);
+                    }
+                    _ => {
+                        if n != 0 {
+                            set.insert(n);
+                        }
+                        a.reserve(id(n));
+                    }
+                }
+                proptest::prop_assert_eq!(a.in_flight(), set.len());
+                proptest::prop_assert_eq!(a.is_in_flight(n), set.contains(&n));
+            }
+        }
     }
 }

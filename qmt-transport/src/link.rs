@@ -95,10 +95,11 @@ use core::time::Duration;
 use crate::time::Instant;
 
 use qmt_proto::kind::{CommandKind, Form};
-use qmt_proto::params::{ClientIdx, MsgId};
+use qmt_proto::params::{ClientIdx, MsgId, SslCtxIdx};
 use qmt_proto::recv::{LenMode, PayloadForm};
 use qmt_proto::{
-    Command, CommandName, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslInfo, SslValue, Urc,
+    Command, CommandName, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslCfg, SslInfo,
+    SslName, SslOp, SslValue, Urc,
 };
 
 mod framer;
@@ -530,9 +531,11 @@ impl Marker {
             Marker::Test(K::QmtUns) => Command::UnsTest,
             Marker::Test(K::QmtPubEx) => Command::PubExTest,
             Marker::Test(_) => return None,
-            Marker::SslVersion(ctx) => {
-                Command::parse(format!("AT+QSSLCFG=\"sslversion\",{ctx}").as_bytes()).ok()?
-            }
+            // Built, not parsed from text: a firmware links no command parser (issue 16's size).
+            Marker::SslVersion(ctx) => Command::SslCfg(SslCfg {
+                ctx: SslCtxIdx::new(i64::from(ctx)).ok()?,
+                op: SslOp::Query(SslName::SslVersion),
+            }),
         })
     }
 

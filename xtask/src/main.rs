@@ -16,6 +16,10 @@
 //!   `scale` example: one reactor thread, M simulated modules × 6 clients publishing and
 //!   receiving) and prints its table. Fails only when a run cannot be set up or loses a message,
 //!   never because of a figure. Not part of `ci`.
+//! - `cargo xtask firmware-size`: builds the firmware example (`examples/firmware`, Cortex-M4F)
+//!   in release and prints its sections, what dominates flash and RAM, the heap a session needs
+//!   (measured on the host) and two lines `flash: <n> KiB` / `ram: <n> KiB` (see `firmware.rs`).
+//!   `ci` runs it; the build is the check, the figures are printed.
 //! - `cargo xtask burst [--count N] [--topic T]`: a 20,000-message QoS 0 burst through mosquitto
 //!   to `qmt sub --port <qmt sim's pty>` and to `mosquitto_sub` side by side; prints what each
 //!   received, their CPU per message and qmt sub's thread count (see `burst.rs`). Asserts nothing
@@ -28,6 +32,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod burst;
+mod firmware;
 
 #[derive(Parser)]
 #[command(
@@ -97,6 +102,9 @@ enum Task {
         #[arg(long, default_value_t = 1)]
         latency: u64,
     },
+    /// Build the firmware example (examples/firmware) in release and print its flash and static
+    /// RAM, read from the ELF, with what dominates them.
+    FirmwareSize,
     /// Burst COUNT QoS 0 messages through mosquitto to `qmt sub` (via `qmt sim`) and
     /// `mosquitto_sub`: messages received, CPU per message, qmt sub's threads.
     Burst {
@@ -142,6 +150,7 @@ fn main() -> ExitCode {
             baud,
         } => scale(&root, seconds, &modules, baud),
         Task::WireBound { seconds, latency } => wire_bound(&root, seconds, latency),
+        Task::FirmwareSize => firmware::firmware_size(&root),
         Task::Burst {
             count,
             topic,
@@ -208,6 +217,15 @@ fn output(dir: &Path, program: &str, args: &[&str]) -> Option<String> {
 /// client) are `no_std`.
 const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
 
+/// Installs a rustup target unless it is there already.
+fn ensure_target(root: &Path, target: &str) -> Step {
+    let installed = output(root, "rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|l| l.trim() == target) {
+        return Ok(());
+    }
+    run(root, "rustup", &["target", "add", target])
+}
+
 /// The soak seed `ci` runs by default (it passed the 2-minute CI soak on a fresh clone).
 const CI_SOAK_SEED: u64 = 14_907_040_850_859_223_189;
 
@@ -257,12 +275,26 @@ fn ci(root: &Path, fuzz_seconds: u64, soak_minutes: f64) -> Step {
     run(root, "cargo", &args)?;
     // The host build still has std in its sysroot; a bare-metal target has none, so building for
     // one is the real proof.
-    let installed = output(root, "rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == NO_STD_TARGET) {
-        run(root, "rustup", &["target", "add", NO_STD_TARGET])?;
-    }
+    ensure_target(root, NO_STD_TARGET)?;
     args.extend(["--target", NO_STD_TARGET]);
     run(root, "cargo", &args)?;
+    // The firmware's logging: the async driver with defmt and embassy-time, as firmware uses it.
+    run(
+        root,
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "qmt-async",
+            "--no-default-features",
+            "--features",
+            "defmt,embassy-time",
+            "--target",
+            NO_STD_TARGET,
+        ],
+    )?;
+
+    firmware::firmware_size(root)?;
 
     step("quick start: qmt decode on every bundled capture");
     let mut captures: Vec<PathBuf> = std::fs::read_dir(root.join("examples/captures"))

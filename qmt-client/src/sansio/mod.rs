@@ -52,8 +52,7 @@
 //!   `+QMTRECV` header with its data run: at most 2 × `LINE_LIMIT`);
 //! - the link's reused encode buffer and transmit buffer ([`qmt_transport::link`] `TxQueue`):
 //!   one command line and one data phase per exchange on the wire;
-//! - the six client slots are inline in [`ModemCore`]; each slot's packet-id bitmap is boxed:
-//!   8 KiB (`MsgIdAllocator`, 65,535 ids) per client added.
+//! - [`ModemCore`] itself, about 3 KB without its clients;
 //!
 //! Per modem, bounded by configuration and constants:
 //! - the link's command queue: at most [`LinkConfig::queue_capacity`] (32) commands with their
@@ -73,6 +72,9 @@
 //!   file name this core uploaded.
 //!
 //! Per client ([`ModemCore::add_client`], at most 6), bounded by constants:
+//! - its slot, boxed, about 1.8 KB (options, recovery, redelivery memory inline);
+//! - the packet ids in flight (`MsgIdAllocator`), 2 bytes each: one per SUB, UNS or QoS 1/2
+//!   publish not yet ended (bounded by the command queue) or kept for a resend (below);
 //! - the [`ClientOptions`] (strings of bounded parameters, plus the TLS files' bytes the caller
 //!   gave);
 //! - the redelivery memory: `REMEMBERED` (32) digests, inline (`sansio/redelivery.rs`);
@@ -437,7 +439,9 @@ struct Slot {
 struct State {
     overflow: Overflow,
     correlator: Correlator,
-    clients: [Option<Slot>; 6],
+    /// Boxed: a slot is about 1.8 KB, and a firmware with one client should not carry six
+    /// (`examples/firmware`; the heap bound in this module's docs).
+    clients: [Option<Box<Slot>>; 6],
     startup: StartupState,
     network: Network,
     purposes: BTreeMap<Token, Purpose>,
@@ -591,7 +595,7 @@ impl ModemCore {
         self.st
             .correlator
             .set_deadlines(client_idx, options.deadlines());
-        self.st.clients[at] = Some(Slot {
+        self.st.clients[at] = Some(Box::new(Slot {
             options,
             msgids: MsgIdAllocator::new(),
             recovery: Recovery::new(policy),
@@ -605,7 +609,7 @@ impl ModemCore {
             capacity: capacity.max(1),
             redelivery: Redelivery::new(),
             in_doubt: Vec::new(),
-        });
+        }));
         Ok(())
     }
 
@@ -920,7 +924,7 @@ fn command_error(command: &str, e: CommandError) -> ClientError {
 
 impl State {
     fn slot(&mut self, idx: ClientIdx) -> Option<&mut Slot> {
-        self.clients[slot_index(idx)].as_mut()
+        self.clients[slot_index(idx)].as_deref_mut()
     }
 
     fn done(&mut self, op: OpId, result: Result<Completion, ClientError>) {
