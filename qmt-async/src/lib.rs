@@ -14,23 +14,21 @@
 //!   logged (nothing that holds them is).
 //! - The read buffer (`RX`) and write buffer (`TX`) of the runner are const generics.
 //!
-//! On Linux under tokio, with a serial port or pty split into halves and adapted with
-//! `embedded-io-adapters` (`FromTokio`):
+//! On Linux under tokio (feature `tokio`: `serial::open` opens a serial port or pty as the
+//! two halves; `qmt-async/examples/tokio_pubsub.rs` is this, runnable):
 //!
 //! ```no_run
 //! # #[cfg(feature = "tokio")]
-//! # async fn example<S>(port: S) -> Result<(), qmt_client::ClientError>
-//! # where S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-//! use embedded_io_adapters::tokio_1::FromTokio;
-//! use qmt_async::{Config, Event, Qos, timer::TokioTimer};
-//! use qmt_client::ClientOptions;
+//! use qmt_async::{ClientOptions, Config, Event, Qos, serial, timer::TokioTimer};
+//! use qmt_transport::reactor::PortConfig;
 //!
-//! // `port`: the serial port (or a pty) as a tokio stream.
-//! let (r, w) = tokio::io::split(port);
+//! // The port, locked and in raw mode, as two embedded-io-async halves on tokio.
+//! let (reader, writer) = serial::open("/dev/ttyUSB2", &PortConfig::default())?;
 //! let (modem, runner) = qmt_async::new::<CriticalSectionRawMutex, _, _, _, 512, 512>(
-//!     FromTokio::new(r),
-//!     FromTokio::new(w),
+//!     reader,
+//!     writer,
 //!     TokioTimer::new(),
 //!     Config::default(),
 //! );
@@ -53,10 +51,14 @@
 #![no_std]
 
 extern crate alloc;
+#[cfg(feature = "tokio")]
+extern crate std;
 
 mod handle;
 mod log;
 mod runner;
+#[cfg(feature = "tokio")]
+pub mod serial;
 mod shared;
 pub mod timer;
 

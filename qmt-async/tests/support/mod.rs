@@ -1,23 +1,16 @@
 //! Helpers for the async driver's end-to-end tests: qmt-sim on a real pty with its embedded
 //! broker, the pty opened the way the std driver opens it (raw mode, exclusive) and served to
-//! tokio through `AsyncFd`, split into halves and adapted with embedded-io-adapters.
+//! tokio through `qmt_async::serial` (`AsyncFd`, split into halves, embedded-io-adapters).
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
-use std::io::{self, Read, Write};
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
-use embedded_io_adapters::tokio_1::FromTokio;
-use mio_serial::SerialStream;
 use qmt_async::timer::TokioTimer;
 use qmt_async::{Client, Config, Event, Message, Modem};
 use qmt_client::{BackoffConfig, ClientOptions, ClientOptionsBuilder, RecoveryPolicy};
 use qmt_sim::SimHandle;
-use qmt_transport::reactor::{PortConfig, open_serial};
-use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf, ReadHalf, WriteHalf};
+use qmt_transport::reactor::PortConfig;
 
 /// The wait for one expected event. Generous: two cores shared with other builds.
 pub const T: Duration = Duration::from_secs(30);
@@ -26,79 +19,11 @@ pub type Mx = CriticalSectionRawMutex;
 pub type TModem = Modem<Mx, TokioTimer>;
 pub type TClient = Client<Mx, TokioTimer>;
 
-/// A serial port (here the sim's pty) as a tokio byte stream.
-pub struct Port(AsyncFd<SerialStream>);
+pub use qmt_async::serial::{Reader, Writer};
 
-impl Port {
-    pub fn open(path: &std::path::Path) -> Port {
-        let stream = open_serial(path.to_str().unwrap(), &PortConfig::default()).unwrap();
-        // `new` is deprecated for fds the AsyncFd does not own; here it owns the SerialStream,
-        // which owns its fd until the AsyncFd drops it (after deregistering): sound, and
-        // `register` would need `unsafe`, which the workspace denies.
-        #[allow(deprecated)]
-        let fd = AsyncFd::new(stream).unwrap();
-        Port(fd)
-    }
-}
-
-impl AsyncRead for Port {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            let mut guard = ready!(self.0.poll_read_ready(cx))?;
-            let unfilled = buf.initialize_unfilled();
-            match guard.try_io(|s| {
-                let mut s: &SerialStream = s.get_ref();
-                s.read(unfilled)
-            }) {
-                Ok(Ok(n)) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Ok(Err(e)) => return Poll::Ready(Err(e)),
-                Err(_would_block) => {}
-            }
-        }
-    }
-}
-
-impl AsyncWrite for Port {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        loop {
-            let mut guard = ready!(self.0.poll_write_ready(cx))?;
-            match guard.try_io(|s| {
-                let mut s: &SerialStream = s.get_ref();
-                s.write(bytes)
-            }) {
-                Ok(r) => return Poll::Ready(r),
-                Err(_would_block) => {}
-            }
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-pub type Reader = FromTokio<ReadHalf<Port>>;
-pub type Writer = FromTokio<WriteHalf<Port>>;
-
-/// The sim's pty, split into embedded-io-async halves.
+/// The sim's pty, opened as users open a port (`qmt_async::serial::open`), in two halves.
 pub fn halves(sim: &SimHandle) -> (Reader, Writer) {
-    let (r, w) = tokio::io::split(Port::open(sim.pty_path()));
-    (FromTokio::new(r), FromTokio::new(w))
+    qmt_async::serial::open(sim.pty_path().to_str().unwrap(), &PortConfig::default()).unwrap()
 }
 
 /// A modem on the sim, its runner spawned on tokio, start-up awaited.
