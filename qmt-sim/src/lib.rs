@@ -12,6 +12,9 @@
 //!   [`module::network`].
 //! - [`mqtt::Session`]: one client's MQTT session, sans-IO, with packets encoded and decoded by the
 //!   `mqtt-protocol` crate (MQTT 3.1 and 3.1.1), retransmissions, keep-alive and QoS 2 flows.
+//! - [`replay::Replay`]: the module side of a field log played back (`qmt sim --replay LOG`), sans-IO,
+//!   built from a [`replay::Script`] that a log reader fills; [`SimConfig::replay`] runs it on the
+//!   pty instead of the simulated module.
 //! - [`Sim`]: the IO shell: one thread, a mio loop over the pty master, the sockets (rustls for TLS)
 //!   and a control channel for [`Fault`]s. By default it starts an [`EmbeddedBroker`] (rumqttd) and
 //!   resolves every host name to it, so the spec's golden transcripts run unchanged.
@@ -63,6 +66,7 @@ pub mod fault;
 pub mod module;
 pub mod mqtt;
 pub mod net;
+pub mod replay;
 pub mod shell;
 pub mod tls;
 pub mod uart;
@@ -74,5 +78,6 @@ pub use module::clock::ClockSim;
 pub use module::network::{
     BootUrcs, Identity, NetworkSim, Operator, RegOutcome, SignalLevel, SimCard, SimPin,
 };
+pub use replay::{Replay, ReplayConfig, ReplayStats, Script};
 pub use shell::{BrokerChoice, Core, ResolveAll, Sim, SimConfig, SimHandle, TraceDir, TraceFn};
 pub use uart::LineConfig;

@@ -70,7 +70,7 @@ mod config;
 mod errors;
 mod files;
 mod files_cmds;
-mod host_input;
+pub(crate) mod host_input;
 mod net_cmds;
 pub mod network;
 

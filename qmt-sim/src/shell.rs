@@ -20,14 +20,19 @@
 //! while no slave descriptor is open, and the host may open, close and reopen the slave path at
 //! will. Module output written while no host has the port open stays in the pty (and, beyond the
 //! kernel's buffer, in the shell's bounded queue) and is read by the next host to open it.
+//!
+//! With [`SimConfig::replay`] the core is a [`Replay`] of a log instead of a [`Module`]: no broker
+//! is started and no connection is ever made. The line faults the shell applies itself
+//! ([`Fault::SplitWrites`], [`Fault::LineDamage`]) still work; every other fault is ignored (a
+//! log cannot say what its module would have done).
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -44,6 +49,7 @@ use crate::fault::Fault;
 use crate::module::network::NetworkSim;
 use crate::module::{Module, SerialSettings};
 use crate::net::{ConnectError, NetAction, NetEvent};
+use crate::replay::{Replay, ReplayConfig, ReplayStats};
 use crate::uart::{Damage, LineConfig, Pacer};
 
 /// The module core as the shell drives it: exactly the methods of [`Module`] (construction aside,
@@ -94,6 +100,75 @@ impl Core for Module {
     }
     fn serial(&self) -> SerialSettings {
         Module::serial(self)
+    }
+}
+
+impl Core for Replay {
+    fn feed(&mut self, bytes: &[u8], now: Instant) {
+        Replay::feed(self, bytes, now);
+    }
+    fn handle_net(&mut self, event: NetEvent, _now: Instant) {
+        // A replay never asks for a connection.
+        tracing::debug!(?event, "replay: network event ignored");
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Replay::handle_timeout(self, now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Replay::poll_timeout(self)
+    }
+    fn poll_output(&mut self) -> Option<Vec<u8>> {
+        Replay::poll_output(self)
+    }
+    fn poll_net(&mut self) -> Option<NetAction> {
+        None
+    }
+    fn inject(&mut self, fault: Fault, _now: Instant) {
+        tracing::info!(
+            ?fault,
+            "replay: fault ignored (a log has no network to break)"
+        );
+    }
+    fn serial(&self) -> SerialSettings {
+        Replay::serial(self)
+    }
+}
+
+/// A [`Replay`] that publishes its [`ReplayStats`] to the [`SimHandle`] after each host write.
+struct SharedReplay {
+    replay: Replay,
+    stats: Arc<Mutex<ReplayStats>>,
+}
+
+impl Core for SharedReplay {
+    fn feed(&mut self, bytes: &[u8], now: Instant) {
+        self.replay.feed(bytes, now);
+        let stats = self.replay.stats().clone();
+        match self.stats.lock() {
+            Ok(mut s) => *s = stats,
+            Err(poisoned) => *poisoned.into_inner() = stats,
+        }
+    }
+    fn handle_net(&mut self, event: NetEvent, now: Instant) {
+        Core::handle_net(&mut self.replay, event, now);
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        self.replay.handle_timeout(now);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.replay.poll_timeout()
+    }
+    fn poll_output(&mut self) -> Option<Vec<u8>> {
+        self.replay.poll_output()
+    }
+    fn poll_net(&mut self) -> Option<NetAction> {
+        None
+    }
+    fn inject(&mut self, fault: Fault, now: Instant) {
+        Core::inject(&mut self.replay, fault, now);
+    }
+    fn serial(&self) -> SerialSettings {
+        self.replay.serial()
     }
 }
 
@@ -156,6 +231,11 @@ pub struct SimConfig {
     /// The serial line's timing: by default not paced (a pty's speed); with a baud rate, a UART's
     /// (spec §10.7; `qmt sim --baud --latency`).
     pub line: LineConfig,
+    /// With a script: [`Sim::start`] plays the log's module ([`Replay`]) instead of simulating
+    /// one. No broker is started (`broker`, `resolve`, `resolve_all_to`, `connect_timeout` and
+    /// `network` are not used), and faults other than the shell's line faults are ignored (see
+    /// the [module docs](self)).
+    pub replay: Option<ReplayConfig>,
 }
 
 impl SimConfig {
@@ -180,6 +260,7 @@ impl Default for SimConfig {
             trace: None,
             network: NetworkSim::default(),
             line: LineConfig::default(),
+            replay: None,
         }
     }
 }
@@ -195,6 +276,7 @@ impl fmt::Debug for SimConfig {
             .field("trace", &self.trace.is_some())
             .field("network", &self.network)
             .field("line", &self.line)
+            .field("replay", &self.replay)
             .finish()
     }
 }
@@ -205,13 +287,34 @@ pub struct Sim;
 
 impl Sim {
     /// Starts the broker (if embedded), a pty and the sim thread running a [`Module`] with the
-    /// configuration's [`SimConfig::network`].
+    /// configuration's [`SimConfig::network`]; or, with [`SimConfig::replay`], a pty and the sim
+    /// thread running a [`Replay`] of the script (no broker: [`SimHandle::broker_addr`] is then
+    /// the external broker's address if one was given, else `0.0.0.0:0`).
     ///
     /// # Errors
     /// When the broker does not start, no pty can be created, or the thread cannot be spawned.
     pub fn start(mut config: SimConfig) -> io::Result<SimHandle> {
-        let network = std::mem::take(&mut config.network);
         let baud = config.line.baud;
+        if let Some(replay) = config.replay.take() {
+            let broker_addr = match config.broker {
+                BrokerChoice::External(addr) => addr,
+                BrokerChoice::Embedded => SocketAddr::from(([0, 0, 0, 0], 0)),
+            };
+            let stats = Arc::new(Mutex::new(ReplayStats::default()));
+            let shared = Arc::clone(&stats);
+            return spawn(config, None, broker_addr, Some(stats), move |now| {
+                let r = Replay::new(replay, now);
+                let replay = match baud {
+                    Some(b) => r.with_baud(b),
+                    None => r,
+                };
+                SharedReplay {
+                    replay,
+                    stats: shared,
+                }
+            });
+        }
+        let network = std::mem::take(&mut config.network);
         Sim::start_with(config, move |now| {
             let m = Module::with_network(now, network);
             match baud {
@@ -222,11 +325,12 @@ impl Sim {
     }
 
     /// Like [`Sim::start`], with any [`Core`]; `make` builds it on the sim thread (so the core
-    /// need not be `Send`) from the start instant.
+    /// need not be `Send`) from the start instant. [`SimConfig::replay`] is not used: the core
+    /// is `make`'s (a [`Replay`] is a [`Core`] too).
     ///
     /// # Errors
     /// As [`Sim::start`].
-    pub fn start_with<C, F>(mut config: SimConfig, make: F) -> io::Result<SimHandle>
+    pub fn start_with<C, F>(config: SimConfig, make: F) -> io::Result<SimHandle>
     where
         C: Core + 'static,
         F: FnOnce(Instant) -> C + Send + 'static,
@@ -239,74 +343,90 @@ impl Sim {
             }
             BrokerChoice::External(addr) => (None, addr),
         };
-        let (mut master, slave) = SerialStream::pair().map_err(io::Error::from)?;
-        let pty_path = slave
-            .name()
-            .map(PathBuf::from)
-            .ok_or_else(|| io::Error::other("the pty slave has no path"))?;
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        poll.registry()
-            .register(&mut master, PTY, Interest::READABLE | Interest::WRITABLE)?;
-        let (tx, rx) = mpsc::channel();
-        let net = NetConfig {
-            resolve: std::mem::take(&mut config.resolve),
-            resolve_all_to: config.resolve_all_to,
-            broker_addr,
-            connect_timeout: config.connect_timeout,
-        };
-        let initial = std::mem::take(&mut config.initial_faults);
-        let trace = config.trace.take();
-        let line = config.line;
-        let name = format!(
-            "qmt-sim {}",
-            pty_path.file_name().unwrap_or_default().to_string_lossy()
-        );
-        let thread = thread::Builder::new().name(name).spawn(move || {
-            let now = Instant::now();
-            let core = make(now);
-            let baud = core.serial().baud;
-            let mut shell = Shell {
-                poll,
-                pacer: Pacer::new(line, now),
-                baud,
-                overrun: 0,
-                rx_blocked: false,
-                damage: None,
-                core,
-                master,
-                _slave: slave,
-                rx,
-                net,
-                trace,
-                out: VecDeque::new(),
-                out_dropped: 0,
-                split: None,
-                next_write: None,
-                conns: Default::default(),
-                next_serial: 0,
-                stalled: [false; 6],
-                dns_fail: DnsFail::None,
-                events: VecDeque::new(),
-                stop: false,
-            };
-            for fault in initial {
-                shell.apply(fault, now);
-            }
-            if let Err(e) = shell.run() {
-                tracing::error!(error = %e, "qmt-sim event loop failed");
-            }
-        })?;
-        tracing::info!(pty = %pty_path.display(), broker = %broker_addr, "qmt-sim started");
-        Ok(SimHandle {
-            pty_path,
-            broker_addr,
-            _embedded: embedded,
-            tx,
-            waker,
-            thread: Some(thread),
-        })
+        spawn(config, embedded, broker_addr, None, make)
     }
+}
+
+/// Creates the pty and runs the shell around the core `make` builds, on its own thread.
+fn spawn<C, F>(
+    mut config: SimConfig,
+    embedded: Option<EmbeddedBroker>,
+    broker_addr: SocketAddr,
+    replay: Option<Arc<Mutex<ReplayStats>>>,
+    make: F,
+) -> io::Result<SimHandle>
+where
+    C: Core + 'static,
+    F: FnOnce(Instant) -> C + Send + 'static,
+{
+    let (mut master, slave) = SerialStream::pair().map_err(io::Error::from)?;
+    let pty_path = slave
+        .name()
+        .map(PathBuf::from)
+        .ok_or_else(|| io::Error::other("the pty slave has no path"))?;
+    let poll = Poll::new()?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+    poll.registry()
+        .register(&mut master, PTY, Interest::READABLE | Interest::WRITABLE)?;
+    let (tx, rx) = mpsc::channel();
+    let net = NetConfig {
+        resolve: std::mem::take(&mut config.resolve),
+        resolve_all_to: config.resolve_all_to,
+        broker_addr,
+        connect_timeout: config.connect_timeout,
+    };
+    let initial = std::mem::take(&mut config.initial_faults);
+    let trace = config.trace.take();
+    let line = config.line;
+    let name = format!(
+        "qmt-sim {}",
+        pty_path.file_name().unwrap_or_default().to_string_lossy()
+    );
+    let thread = thread::Builder::new().name(name).spawn(move || {
+        let now = Instant::now();
+        let core = make(now);
+        let baud = core.serial().baud;
+        let mut shell = Shell {
+            poll,
+            pacer: Pacer::new(line, now),
+            baud,
+            overrun: 0,
+            rx_blocked: false,
+            damage: None,
+            core,
+            master,
+            _slave: slave,
+            rx,
+            net,
+            trace,
+            out: VecDeque::new(),
+            out_dropped: 0,
+            split: None,
+            next_write: None,
+            conns: Default::default(),
+            next_serial: 0,
+            stalled: [false; 6],
+            dns_fail: DnsFail::None,
+            events: VecDeque::new(),
+            stop: false,
+        };
+        for fault in initial {
+            shell.apply(fault, now);
+        }
+        if let Err(e) = shell.run() {
+            tracing::error!(error = %e, "qmt-sim event loop failed");
+        }
+    })?;
+    tracing::info!(pty = %pty_path.display(), broker = %broker_addr, "qmt-sim started");
+    Ok(SimHandle {
+        pty_path,
+        broker_addr,
+        _embedded: embedded,
+        replay,
+        tx,
+        waker,
+        thread: Some(thread),
+    })
 }
 
 /// A running simulated module. Dropping it shuts the sim down (the embedded broker, which rumqttd
@@ -316,6 +436,8 @@ pub struct SimHandle {
     pty_path: PathBuf,
     broker_addr: SocketAddr,
     _embedded: Option<EmbeddedBroker>,
+    /// With a replay: its stats, as of the host's last write.
+    replay: Option<Arc<Mutex<ReplayStats>>>,
     tx: mpsc::Sender<Command>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
@@ -335,6 +457,16 @@ impl SimHandle {
     /// Whether the broker is the embedded one.
     pub fn broker_is_embedded(&self) -> bool {
         self._embedded.is_some()
+    }
+
+    /// With [`SimConfig::replay`]: how the host's commands were answered so far (the commands the
+    /// log did not cover among them). `None` for a simulated module.
+    pub fn replay_stats(&self) -> Option<ReplayStats> {
+        let shared = self.replay.as_ref()?;
+        Some(match shared.lock() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        })
     }
 
     /// Injects a fault (see [`Fault`]): network-level ones are applied by the shell, the rest by

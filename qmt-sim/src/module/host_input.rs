@@ -6,22 +6,22 @@
 //! `CONNECT`) are not seen here: the module core takes those bytes itself.
 
 /// The longest command line kept, in bytes (without its terminator).
-pub(super) const MAX_LINE: usize = 4096;
+pub(crate) const MAX_LINE: usize = 4096;
 
 /// A finished command line.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Line {
+pub(crate) struct Line {
     /// The bytes before the terminator (at most [`MAX_LINE`]).
-    pub(super) bytes: Vec<u8>,
+    pub(crate) bytes: Vec<u8>,
     /// The terminator that ended it: CR or LF.
-    pub(super) terminator: u8,
+    pub(crate) terminator: u8,
     /// Whether bytes past [`MAX_LINE`] were dropped.
-    pub(super) overflowed: bool,
+    pub(crate) overflowed: bool,
 }
 
 /// Assembles command lines byte by byte.
 #[derive(Debug, Default)]
-pub(super) struct LineAssembler {
+pub(crate) struct LineAssembler {
     buf: Vec<u8>,
     overflowed: bool,
     after_cr: bool,
@@ -29,7 +29,7 @@ pub(super) struct LineAssembler {
 
 impl LineAssembler {
     /// One byte from the host; a finished line when it ended one.
-    pub(super) fn push(&mut self, b: u8) -> Option<Line> {
+    pub(crate) fn push(&mut self, b: u8) -> Option<Line> {
         let after_cr = std::mem::replace(&mut self.after_cr, b == b'\r');
         match b {
             b'\n' if after_cr => None,
@@ -50,7 +50,7 @@ impl LineAssembler {
     }
 
     /// A data phase starts: the next byte is data, even an LF right after the command's CR.
-    pub(super) fn forget_cr(&mut self) {
+    pub(crate) fn forget_cr(&mut self) {
         self.after_cr = false;
     }
 }
