@@ -279,7 +279,8 @@ impl<W: Write> Printer<'_, W> {
     }
 
     fn host_data(&mut self, phase: DataPhase, bytes: &[u8]) -> io::Result<()> {
-        let want = phase.data_len();
+        // The payload of an `AT+QMTPUB` ended by Ctrl-Z (sibling modules) announces no length.
+        let want = phase.data_len().unwrap_or(bytes.len());
         let placeholder = bytes.len() != want;
         let text = match phase {
             // File contents may be private keys: only their size and checksum are shown.
@@ -296,7 +297,7 @@ impl<W: Write> Printer<'_, W> {
                     format!("{want} bytes of file data, checksum {sum:04x}")
                 }
             }
-            DataPhase::Prompt { .. } => {
+            DataPhase::Prompt { .. } | DataPhase::PromptCtrlZ => {
                 if placeholder {
                     format!(
                         "{want} bytes expected, capture holds {}: {}",

@@ -1333,7 +1333,7 @@ mod tests {
             b"AT+QMTCFG=\"willex\",0,1,2,0,\"dev/will\",8\r"
         );
         assert_eq!(data.as_deref(), Some(&msg[..]));
-        assert_eq!(cmd.data_phase().unwrap().data_len(), msg.len());
+        assert_eq!(cmd.data_phase().unwrap().data_len(), Some(msg.len()));
         // Only willex has data.
         assert!(cmds[..cmds.len() - 1].iter().all(|(_, d)| d.is_none()));
     }

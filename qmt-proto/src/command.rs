@@ -47,6 +47,7 @@ use crate::params::{
     Apn, ApnPassword, ApnUser, ClientId, ClientIdx, ContextId, FileName, HostName, MsgId, Password,
     PayloadLen, Pin, Port, Qos, RecvId, Topic, UserName,
 };
+use crate::sibling::{Bc26Pub, Ec2xPub, QmtPub};
 use crate::ssl::SslCfg;
 use crate::syntax::Out;
 use crate::uart::{BaudRate, FlowControl};
@@ -255,22 +256,7 @@ impl PubEx {
         topic: Topic,
         length: PayloadLen,
     ) -> Result<PubEx, ParamError> {
-        match (qos, msgid.get()) {
-            (Qos::AtMostOnce, 0) => {}
-            (Qos::AtMostOnce, _) => {
-                return Err(ParamError::Invalid {
-                    param: "msgid",
-                    reason: "must be 0 when qos is 0",
-                });
-            }
-            (_, 0) => {
-                return Err(ParamError::Invalid {
-                    param: "msgid",
-                    reason: "must be 1-65535 when qos is 1 or 2",
-                });
-            }
-            _ => {}
-        }
+        crate::params::check_pub_msgid(qos, msgid)?;
         Ok(PubEx {
             client_idx,
             msgid,
@@ -426,15 +412,23 @@ impl FileUpload {
 // Command.
 
 /// A raw data phase that follows a command (spec §1): the module invites the data, then the host
-/// writes exactly `len` bytes with no terminator.
+/// writes exactly `len` bytes with no terminator, or (the EC2x/EG9x/BG9x `AT+QMTPUB` without a
+/// length) the payload and Ctrl-Z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DataPhase {
-    /// The module answers the two bytes `> ` (no line end): `AT+QMTPUBEX`, and
-    /// `AT+QMTCFG="willex"` with `will_fg` 1.
+    /// The module answers the two bytes `> ` (no line end): `AT+QMTPUBEX`,
+    /// `AT+QMTCFG="willex"` with `will_fg` 1, and the counted `AT+QMTPUB` of EC2x/EG9x/BG9x
+    /// ([`Ec2xPub`] with `msglen`).
     Prompt {
         /// How many bytes the host writes after the prompt.
         len: usize,
     },
+    /// The module answers `> ` and reads until Ctrl-Z ([`CTRL_Z`](crate::sibling::CTRL_Z), 0x1A);
+    /// ESC ([`ESC`](crate::sibling::ESC), 0x1B) cancels: the `AT+QMTPUB` of EC2x/EG9x/BG9x
+    /// without `msglen` ([`Ec2xPub::until_ctrl_z`]). The host chooses the length (at most
+    /// [`CTRL_Z_MAX_LEN`](crate::sibling::CTRL_Z_MAX_LEN)) and writes the payload, then the
+    /// Ctrl-Z; the payload holds neither byte ([`DataPhase::check_data`]).
+    PromptCtrlZ,
     /// The module answers the line `CONNECT`: `AT+QFUPL` with a size.
     Connect {
         /// How many bytes the host writes after `CONNECT`.
@@ -443,10 +437,42 @@ pub enum DataPhase {
 }
 
 impl DataPhase {
-    /// How many raw bytes the host writes.
-    pub fn data_len(&self) -> usize {
+    /// How many raw bytes the host writes; `None` for [`DataPhase::PromptCtrlZ`], whose length
+    /// the host chooses (the Ctrl-Z after them is not counted).
+    pub fn data_len(&self) -> Option<usize> {
         match *self {
-            DataPhase::Prompt { len } | DataPhase::Connect { len } => len,
+            DataPhase::Prompt { len } | DataPhase::Connect { len } => Some(len),
+            DataPhase::PromptCtrlZ => None,
+        }
+    }
+
+    /// Whether the module invites the data with `> ` (and not with `CONNECT`).
+    pub fn prompted(&self) -> bool {
+        matches!(self, DataPhase::Prompt { .. } | DataPhase::PromptCtrlZ)
+    }
+
+    /// The byte the host writes after the data, if any: Ctrl-Z for [`DataPhase::PromptCtrlZ`].
+    pub fn terminator(&self) -> Option<u8> {
+        match self {
+            DataPhase::PromptCtrlZ => Some(crate::sibling::CTRL_Z),
+            DataPhase::Prompt { .. } | DataPhase::Connect { .. } => None,
+        }
+    }
+
+    /// Checks the data the host is about to write, before any byte is: exactly
+    /// [`data_len`](Self::data_len) bytes (the parameter `data length`), or for
+    /// [`DataPhase::PromptCtrlZ`] a payload without Ctrl-Z or ESC and of at most
+    /// [`CTRL_Z_MAX_LEN`](crate::sibling::CTRL_Z_MAX_LEN) bytes
+    /// ([`check_ctrl_z_payload`](crate::sibling::check_ctrl_z_payload)).
+    pub fn check_data(&self, data: &[u8]) -> Result<(), ParamError> {
+        match self.data_len() {
+            None => crate::sibling::check_ctrl_z_payload(data),
+            Some(len) if data.len() == len => Ok(()),
+            Some(_) => Err(ParamError::OutOfRange {
+                param: "data length",
+                value: i64::try_from(data.len()).unwrap_or(i64::MAX),
+                allowed: "the length the command announces",
+            }),
         }
     }
 }
@@ -595,6 +621,14 @@ pub enum Command {
     /// `AT+QLTS` (`None`) or `AT+QLTS=<mode>`: the time the network sent, `+QLTS: "<time>"`
     /// (spec §10.9).
     NetworkTime(Option<LtsMode>),
+    /// `AT+QMTPUB=?` of sibling modules ([`crate::sibling`]); EC200x/EC600x/EG912Y answer `ERROR`.
+    PubTest,
+    /// `AT+QMTPUB=<client_idx>,<msgid>,<qos>,<retain>,"<topic>"[,<msglen>]`, then the payload
+    /// (with Ctrl-Z when there is no `msglen`): the publish of EC2x/EG9x/BG9x modules.
+    Ec2xPub(Ec2xPub),
+    /// `AT+QMTPUB=<connectID>,<msgID>,<qos>,<retain>,"<topic>","<msg>"`: the publish of BC26/BC20
+    /// (NB-IoT) modules, the message inline.
+    Bc26Pub(Bc26Pub),
 }
 
 impl Command {
@@ -838,6 +872,11 @@ impl Command {
                     o.raw(b"=").num(m);
                 }
             }
+            Command::PubTest => {
+                o.raw(b"AT+QMTPUB=?");
+            }
+            Command::Ec2xPub(p) => p.write(o),
+            Command::Bc26Pub(p) => p.write(o),
         }
     }
 
@@ -960,16 +999,25 @@ impl Command {
             Command::Ntp(_) => (K::Qntp, Write),
             Command::NetworkTime(None) => (K::Qlts, Execute),
             Command::NetworkTime(Some(_)) => (K::Qlts, Write),
+            Command::PubTest => (K::QmtPub, Test),
+            Command::Ec2xPub(_) | Command::Bc26Pub(_) => (K::QmtPub, Write),
         }
     }
 
     /// The raw data phase that follows this command, if any (spec §1): the `> ` prompt after
     /// `AT+QMTPUBEX` and after `AT+QMTCFG="willex"` with `will_fg` 1, the `CONNECT` line after
-    /// `AT+QFUPL` with a size.
+    /// `AT+QFUPL` with a size; and the `> ` after the EC2x/EG9x/BG9x `AT+QMTPUB`, counted with
+    /// `msglen`, ended by Ctrl-Z without ([`crate::sibling`]).
     pub fn data_phase(&self) -> Option<DataPhase> {
         match self {
             Command::PubEx(p) => Some(DataPhase::Prompt {
                 len: usize::from(p.length.get()),
+            }),
+            Command::Ec2xPub(p) => Some(match p.msglen() {
+                Some(n) => DataPhase::Prompt {
+                    len: usize::from(n.get()),
+                },
+                None => DataPhase::PromptCtrlZ,
             }),
             Command::Cfg(cfg) => cfg.will_len().map(|len| DataPhase::Prompt { len }),
             Command::FileUpload(f) => f
@@ -1058,6 +1106,7 @@ const NAMES: &[(&str, CommandKind)] = &[
     ("QMTSUB", CommandKind::QmtSub),
     ("QMTUNS", CommandKind::QmtUns),
     ("QMTPUBEX", CommandKind::QmtPubEx),
+    ("QMTPUB", CommandKind::QmtPub),
     ("QMTRECV", CommandKind::QmtRecv),
     ("QFUPL", CommandKind::QfUpl),
     ("CGMI", CommandKind::Cgmi),
@@ -1219,6 +1268,11 @@ fn command(i: &mut &[u8]) -> R<Command> {
             let length = num(i, PayloadLen::new)?;
             Command::PubEx(PubEx::new(client_idx, msgid, qos, retain, topic, length)?)
         }
+        (K::QmtPub, Test) => Command::PubTest,
+        (K::QmtPub, Write) => match crate::sibling::parse_write(i)? {
+            QmtPub::Ec2x(p) => Command::Ec2xPub(p),
+            QmtPub::Bc26(p) => Command::Bc26Pub(p),
+        },
         (K::QmtRecv, Test) => Command::RecvTest,
         (K::QmtRecv, Read) => Command::RecvRead,
         (K::QmtRecv, Write) => {
@@ -1393,6 +1447,10 @@ mod tests {
         (r#"AT+QMTUNS=0,2,"a/b""#, "AT+QMTUNS"),
         ("AT+QMTPUBEX=?", "AT+QMTPUBEX=?"),
         (r#"AT+QMTPUBEX=0,1,1,0,"a/b",5"#, "AT+QMTPUBEX"),
+        ("AT+QMTPUB=?", "AT+QMTPUB=?"),
+        (r#"AT+QMTPUB=0,1,1,0,"a/b""#, "AT+QMTPUB"),
+        (r#"AT+QMTPUB=0,1,1,0,"a/b",5"#, "AT+QMTPUB"),
+        (r#"AT+QMTPUB=0,0,0,0,"a/b","msg""#, "AT+QMTPUB"),
         ("AT+QMTRECV=?", "AT+QMTRECV=?"),
         ("AT+QMTRECV?", "AT+QMTRECV?"),
         ("AT+QMTRECV=0,1", "AT+QMTRECV"),

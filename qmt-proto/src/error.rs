@@ -37,6 +37,17 @@ pub enum ParamError {
         /// Its position in the value.
         at: usize,
     },
+    /// A byte the data of a data phase cannot carry: Ctrl-Z (0x1A) ends the data of an
+    /// `AT+QMTPUB` without `<msglen>` and ESC (0x1B) cancels it, so a payload holding either would
+    /// be cut or dropped by the module (EC2x/EG9x/BG9x, [`crate::sibling`]).
+    ControlByte {
+        /// The parameter's name (`payload`).
+        param: &'static str,
+        /// The byte.
+        byte: u8,
+        /// Its position in the value.
+        at: usize,
+    },
     /// A combination of parameters the spec forbids (for example `msgid` ≠ 0 with `qos` 0).
     Invalid {
         /// The parameter's name in the spec.
@@ -66,6 +77,10 @@ impl fmt::Display for ParamError {
             ParamError::ForbiddenByte { param, byte, at } => write!(
                 f,
                 "{param} holds byte 0x{byte:02x} at {at}, which a quoted AT string cannot carry (\", CR, LF are forbidden)"
+            ),
+            ParamError::ControlByte { param, byte, at } => write!(
+                f,
+                "{param} holds byte 0x{byte:02x} at {at}, which ends (Ctrl-Z, 0x1a) or cancels (ESC, 0x1b) the data of AT+QMTPUB without a length"
             ),
             ParamError::Invalid { param, reason } => write!(f, "{param}: {reason}"),
         }

@@ -92,12 +92,15 @@ pub enum CommandKind {
     Qntp,
     /// `AT+QLTS`: the time the network sent (spec §10.9).
     Qlts,
+    /// `AT+QMTPUB`: the publish of sibling modules (EC2x/EG9x/BG9x, BC26; [`crate::sibling`]).
+    /// EC200x/EC600x/EG912Y answer it `ERROR`: they publish with `AT+QMTPUBEX`.
+    QmtPub,
 }
 
 impl CommandKind {
     /// Every command kind, in declaration order: for tables, fuzz targets and tests that must
     /// cover them all (a new kind that is missing here fails `kind::tests`).
-    pub const ALL: [CommandKind; 44] = [
+    pub const ALL: [CommandKind; 45] = [
         CommandKind::At,
         CommandKind::Echo,
         CommandKind::Cmee,
@@ -142,6 +145,7 @@ impl CommandKind {
         CommandKind::Cclk,
         CommandKind::Qntp,
         CommandKind::Qlts,
+        CommandKind::QmtPub,
     ];
 
     /// The kind's place in [`ALL`](Self::ALL). The match is exhaustive, so a new kind must get a
@@ -193,6 +197,7 @@ impl CommandKind {
             CommandKind::Cclk => 41,
             CommandKind::Qntp => 42,
             CommandKind::Qlts => 43,
+            CommandKind::QmtPub => 44,
         }
     }
 
@@ -244,6 +249,7 @@ impl CommandKind {
             CommandKind::Cclk => "AT+CCLK",
             CommandKind::Qntp => "AT+QNTP",
             CommandKind::Qlts => "AT+QLTS",
+            CommandKind::QmtPub => "AT+QMTPUB",
         }
     }
 }

@@ -15,6 +15,8 @@
 //! - [`net`]: the commands and lines around MQTT (spec §10): power, identity, SIM, signal,
 //!   registration (a URC and a query answer share each prefix; the shape decides) and the PDP
 //!   context.
+//! - [`sibling`]: the forms of sibling modules that real logs show: the `AT+QMTPUB` publish of
+//!   EC2x/EG9x/BG9x (ended by Ctrl-Z, or counted) and of BC26 (the message inline).
 //! - [`file`] and [`clock`]: the module's file system (`AT+QFLST`, `AT+QFDEL`, file error codes;
 //!   spec §10.8) and its clock (`AT+CCLK?`, `AT+QNTP`, `AT+QLTS`; spec §10.9), which TLS needs.
 //!
@@ -62,6 +64,7 @@ pub mod line;
 pub mod net;
 pub mod params;
 pub mod recv;
+pub mod sibling;
 pub mod ssl;
 pub(crate) mod syntax;
 pub mod uart;

@@ -88,7 +88,7 @@ impl FinalCode<'_> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TestLine<'a> {
     /// The command: one of `QmtOpen`, `QmtClose`, `QmtConn`, `QmtDisc`, `QmtSub`, `QmtUns`,
-    /// `QmtPubEx` (`AT+QMTCFG=?` answers are [`Info::Cfg`]; `AT+QMTRECV=?` answers only `OK`).
+    /// `QmtPubEx`, `QmtPub` (sibling modules) (`AT+QMTCFG=?` answers are [`Info::Cfg`]; `AT+QMTRECV=?` answers only `OK`).
     /// Another kind has no test line of its own and encodes with the placeholder prefix `+?:`.
     pub command: CommandKind,
     /// The text after `+<CMD>: `, starting with `(`.
@@ -105,6 +105,7 @@ pub const fn test_prefix(kind: CommandKind) -> Option<&'static str> {
         CommandKind::QmtSub => "+QMTSUB:",
         CommandKind::QmtUns => "+QMTUNS:",
         CommandKind::QmtPubEx => "+QMTPUBEX:",
+        CommandKind::QmtPub => "+QMTPUB:",
         _ => return None,
     })
 }
@@ -488,10 +489,12 @@ fn parse_plus(line: &[u8]) -> Option<ModuleLine<'_>> {
         } else {
             PubPrefix::Pub
         };
-        if prefix == PubPrefix::PubEx {
-            if let Some(t) = test_line(CommandKind::QmtPubEx, rest) {
-                return info(t);
-            }
+        let kind = match prefix {
+            PubPrefix::PubEx => CommandKind::QmtPubEx,
+            PubPrefix::Pub => CommandKind::QmtPub,
+        };
+        if let Some(t) = test_line(kind, rest) {
+            return info(t);
         }
         let (idx, m, r, v) = complete((int, cint, cint, opt(cint)), rest).ok()?;
         return urc(Urc::PubEx {

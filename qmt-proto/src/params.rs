@@ -122,6 +122,14 @@ bounded_int!(
 );
 
 bounded_int!(
+    /// `<msglen>` of the counted `AT+QMTPUB` of EC2x/EG9x/BG9x modules
+    /// ([`Ec2xPub`](crate::sibling::Ec2xPub)): the host writes exactly this many bytes after `> `.
+    /// 1–4096, the range those modules' `AT+QMTPUB=?` gives (`(1-4096)` in real logs); the sources
+    /// disagree, see [`crate::sibling`] (a firmware with a smaller limit answers `ERROR`).
+    MsgLen(u16), "msglen", 1, 4096, "1-4096"
+);
+
+bounded_int!(
     /// `cid`: a PDP context of `AT+QICSGP`, `AT+QIACT`, `AT+QIDEACT`, `AT+CGPADDR` and the
     /// `+QIURC: "pdpdeact"` URC (spec §10.6), 1–15. The same contexts as [`PdpCid`] of
     /// `AT+QMTCFG="pdpcid"`.
@@ -189,6 +197,23 @@ impl Qos {
 impl fmt::Display for Qos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.get(), f)
+    }
+}
+
+/// The `msgid` rule of a publish (spec §2, `AT+QMTPUBEX`; the same in the `AT+QMTPUB` notes of
+/// EC2x/BG9x/BC26): 0 exactly when `qos` is 0, since a QoS 0 PUBLISH has no packet identifier.
+pub(crate) fn check_pub_msgid(qos: Qos, msgid: MsgId) -> Result<(), ParamError> {
+    match (qos, msgid.get()) {
+        (Qos::AtMostOnce, 0) => Ok(()),
+        (Qos::AtMostOnce, _) => Err(ParamError::Invalid {
+            param: "msgid",
+            reason: "must be 0 when qos is 0",
+        }),
+        (_, 0) => Err(ParamError::Invalid {
+            param: "msgid",
+            reason: "must be 1-65535 when qos is 1 or 2",
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -374,6 +399,13 @@ quoted_string!(
 quoted_string!(
     /// A file name of the module's file system (`"UFS:cacert.pem"`), 1–80 bytes (spec §7).
     FileName, "filename", 1, 80, "1-80 bytes", public
+);
+
+quoted_string!(
+    /// `<msg>` of the BC26 (NB-IoT) `AT+QMTPUB` that carries its message inline
+    /// ([`Bc26Pub`](crate::sibling::Bc26Pub)), 0–700 bytes (the BC26/BC20 notes' limit outside
+    /// data mode). A quoted AT string: no `"`, CR or LF (spec §1 defines no escape).
+    InlineMessage, "msg", 0, 700, "0-700 bytes", public
 );
 
 quoted_string!(

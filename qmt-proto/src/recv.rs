@@ -59,7 +59,10 @@ pub enum PayloadForm {
 pub struct Recv<'a> {
     /// The client that received the message.
     pub client_idx: ClientIdx,
-    /// The MQTT packet identifier of the incoming PUBLISH (0 for QoS 0).
+    /// The MQTT packet identifier of the incoming PUBLISH: 0 for QoS 0 on EC200x/EC600x/EG912Y
+    /// (spec §6). Kept as written, whatever it is: some BG9x firmware numbers every message, QoS 0
+    /// included, so a nonzero `msgid` does not prove QoS 1 or 2 (qmt-client's `ReceivedQos` says
+    /// how it decides).
     pub msgid: MsgId,
     /// The topic name, as the module quoted it (UTF-8, no `"`).
     pub topic: &'a str,

@@ -87,7 +87,8 @@ pub enum Urc<'a> {
         values: Values<'a>,
     },
     /// `+QMTPUBEX: <client_idx>,<msgid>,<result>[,<value>]`: outcome of `AT+QMTPUBEX=…` (spec §5),
-    /// or the same with the `+QMTPUB:` prefix some sibling modules use (spec §6 variation 4).
+    /// or the same with the `+QMTPUB:` prefix some sibling modules use (spec §6 variation 4), which
+    /// is also the outcome of their `AT+QMTPUB` ([`crate::sibling`]).
     PubEx {
         /// Which prefix the line had, so encoding reproduces it.
         prefix: PubPrefix,
@@ -218,6 +219,8 @@ pub enum PubPrefix {
     /// `+QMTPUBEX:`, what EC200x/EC600x/EG912Y send.
     PubEx,
     /// `+QMTPUB:`, seen on sibling modules (BG95); accept it as the result of a waiting publish.
+    /// It is the result of the sibling modules' own `AT+QMTPUB` too (EC2x/EG9x/BG9x, BC26:
+    /// [`crate::sibling`]).
     Pub,
 }
 

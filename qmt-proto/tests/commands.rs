@@ -20,6 +20,7 @@ use qmt_proto::net::{
     RegUrcMode,
 };
 use qmt_proto::params::*;
+use qmt_proto::sibling::{Bc26Pub, Ec2xPub};
 use qmt_proto::ssl::{CipherSuite, SecLevel, SslVersion};
 use qmt_proto::uart::{BaudRate, FlowControl};
 use qmt_proto::{
@@ -318,6 +319,29 @@ fn pubex() -> BoxedStrategy<PubEx> {
     prop_oneof![qos0, qos12].boxed()
 }
 
+/// The `AT+QMTPUB` forms of sibling modules: EC2x/EG9x/BG9x ended by Ctrl-Z or counted, BC26
+/// with the message inline.
+fn qmtpub() -> BoxedStrategy<Command> {
+    let head = prop_oneof![
+        (idx(), Just(MsgId::new(0).unwrap()), Just(Qos::AtMostOnce)),
+        (idx(), nonzero_msgid(), ranged(1, 2, Qos::new)),
+    ];
+    (
+        head,
+        any::<bool>(),
+        topic(),
+        0..3u8,
+        ranged(1, 4096, MsgLen::new),
+        quoted(0, 700, InlineMessage::new),
+    )
+        .prop_map(|((i, m, q), r, t, form, len, msg)| match form {
+            0 => Command::Ec2xPub(Ec2xPub::until_ctrl_z(i, m, q, r, t).unwrap()),
+            1 => Command::Ec2xPub(Ec2xPub::counted(i, m, q, r, t, len).unwrap()),
+            _ => Command::Bc26Pub(Bc26Pub::new(i, m, q, r, t, msg).unwrap()),
+        })
+        .boxed()
+}
+
 fn file_upload() -> BoxedStrategy<FileUpload> {
     let size = ranged(1, i64::from(FileSize::MAX), FileSize::new);
     let timeout = ranged(1, 3600, UploadTimeout::new);
@@ -496,6 +520,8 @@ fn command() -> BoxedStrategy<Command> {
             .boxed(),
         Just(Command::PubExTest).boxed(),
         pubex().prop_map(Command::PubEx).boxed(),
+        Just(Command::PubTest).boxed(),
+        qmtpub(),
         Just(Command::RecvTest).boxed(),
         Just(Command::RecvRead).boxed(),
         (idx(), proptest::option::of(ranged(0, 4, RecvId::new)))
@@ -993,7 +1019,7 @@ fn data_phases() {
     );
     assert_eq!(p("AT+QFUPL=\"UFS:a\""), None);
     assert_eq!(p("AT+QMTSUB=0,1,\"t\",0"), None);
-    assert_eq!(DataPhase::Connect { len: 9 }.data_len(), 9);
+    assert_eq!(DataPhase::Connect { len: 9 }.data_len(), Some(9));
     // The willex constructor derives the length from the message.
     let w = WillEx::for_message(
         Qos::AtMostOnce,
@@ -1015,6 +1041,7 @@ fn param(e: &ParamError) -> &'static str {
         ParamError::OutOfRange { param, .. }
         | ParamError::Length { param, .. }
         | ParamError::ForbiddenByte { param, .. }
+        | ParamError::ControlByte { param, .. }
         | ParamError::Invalid { param, .. } => param,
     }
 }
@@ -1067,6 +1094,17 @@ fn invalid_parameters_are_named_by_parse() {
         ("AT+QMTPUBEX=0,0,0,2,\"t\",1".into(), "retain"),
         ("AT+QMTPUBEX=0,0,3,0,\"t\",1".into(), "qos"),
         ("AT+QMTPUBEX=0,0,0,0,\"t\r\n\",1".into(), "topic"),
+        // `AT+QMTPUB` of sibling modules: the same rules as `AT+QMTPUBEX` in each form.
+        ("AT+QMTPUB=0,5,0,0,\"t\"".into(), "msgid"),
+        ("AT+QMTPUB=0,0,1,0,\"t\",1".into(), "msgid"),
+        ("AT+QMTPUB=0,0,2,0,\"t\",\"m\"".into(), "msgid"),
+        ("AT+QMTPUB=6,0,0,0,\"t\"".into(), "client_idx"),
+        ("AT+QMTPUB=0,0,3,0,\"t\"".into(), "qos"),
+        ("AT+QMTPUB=0,0,0,2,\"t\"".into(), "retain"),
+        ("AT+QMTPUB=0,0,0,0,\"\"".into(), "topic"),
+        ("AT+QMTPUB=0,0,0,0,\"t\",0".into(), "msglen"),
+        ("AT+QMTPUB=0,0,0,0,\"t\",4097".into(), "msglen"),
+        (format!("AT+QMTPUB=0,0,0,0,\"t\",\"{}\"", long(701)), "msg"),
         ("AT+QMTRECV=0,5".into(), "recv_id"),
         ("AT+QMTRECV=6".into(), "client_idx"),
         // §3
@@ -1522,6 +1560,48 @@ fn all_forms() -> Vec<Command> {
         Command::PubEx(
             PubEx::for_payload(i, m(7), Qos::ExactlyOnce, true, t("t/中"), b"hello").unwrap(),
         ),
+        // Sibling modules (qmt_proto::sibling): EC2x/EG9x/BG9x and BC26.
+        Command::PubTest,
+        Command::Ec2xPub(Ec2xPub::until_ctrl_z(i, m(0), Qos::AtMostOnce, false, t("t")).unwrap()),
+        Command::Ec2xPub(
+            Ec2xPub::until_ctrl_z(i5, m(65535), Qos::ExactlyOnce, true, t("a/b")).unwrap(),
+        ),
+        Command::Ec2xPub(
+            Ec2xPub::for_payload(i, m(3), Qos::AtLeastOnce, false, t("t"), b"hello").unwrap(),
+        ),
+        Command::Ec2xPub(
+            Ec2xPub::counted(
+                i,
+                m(0),
+                Qos::AtMostOnce,
+                true,
+                t("t/中"),
+                MsgLen::new(4096).unwrap(),
+            )
+            .unwrap(),
+        ),
+        Command::Bc26Pub(
+            Bc26Pub::new(
+                i,
+                m(0),
+                Qos::AtMostOnce,
+                false,
+                t("t"),
+                InlineMessage::new("").unwrap(),
+            )
+            .unwrap(),
+        ),
+        Command::Bc26Pub(
+            Bc26Pub::new(
+                i5,
+                m(9),
+                Qos::AtLeastOnce,
+                true,
+                t("dev/up"),
+                InlineMessage::new("{temp:21, ok}").unwrap(),
+            )
+            .unwrap(),
+        ),
         Command::RecvTest,
         Command::RecvRead,
         Command::Recv(Recv {
@@ -1658,7 +1738,7 @@ fn every_form_snapshot() {
     let forms = all_forms();
     // The list covers every (kind, form) pair of the spec and every variant round-trips.
     let pairs: HashSet<_> = forms.iter().map(Command::kind).collect();
-    assert_eq!(pairs.len(), 26 + 29 + 4 + 7, "{pairs:?}");
+    assert_eq!(pairs.len(), 26 + 29 + 4 + 7 + 2, "{pairs:?}");
     let mut lines = String::new();
     for cmd in &forms {
         assert_eq!(Command::parse(&cmd.to_bytes()).as_ref(), Ok(cmd));

@@ -372,7 +372,7 @@ const NET_KINDS: [K; 28] = [
     K::Qlts,
 ];
 
-const TEST_KINDS: [K; 7] = [
+const TEST_KINDS: [K; 8] = [
     K::QmtOpen,
     K::QmtClose,
     K::QmtConn,
@@ -380,6 +380,7 @@ const TEST_KINDS: [K; 7] = [
     K::QmtSub,
     K::QmtUns,
     K::QmtPubEx,
+    K::QmtPub,
 ];
 
 /// Context-free information lines (ConnRead and Message need the command: see below; the
@@ -1219,7 +1220,6 @@ fn unknown_fallbacks() {
         b"+QMTOPEN: 0,99999999999999999999999", // overflow
         b"+QMTOPEN: 0,0,0",                     // too many fields
         b"+QMTPUBEX: 0,1,0,1,2",                // too many fields
-        b"+QMTPUB: (0-5)",                      // test line only under +QMTPUBEX
         b"+QMTFOO: 1,2",                        // unknown prefix
         b"+CPIN: ",                             // no code
         b"+CFUN: 256",                          // fun out of range

@@ -798,7 +798,7 @@ impl Module {
                         self.ok();
                     }
                     CfgOp::Set(qmt_proto::CfgValue::WillEx(value)) if phase.is_some() => {
-                        let len = phase.map_or(0, |p| p.data_len());
+                        let len = phase.and_then(|p| p.data_len()).unwrap_or(0);
                         let deadline = self.client(idx).cfg.edit_timeout().map(|d| now + d);
                         self.start_data(
                             DataKind::WillEx { client: idx, value },
@@ -1150,6 +1150,12 @@ impl Module {
             | Command::ClockRead
             | Command::Ntp(_)
             | Command::NetworkTime(_)) => self.execute_files_clock(cmd, now),
+            // The publish of sibling modules (EC2x/EG9x/BG9x, BC26): EC200x firmware does not
+            // know `AT+QMTPUB` and refuses it before any prompt, as it refuses any unknown
+            // command (`ERROR`, or `+CME ERROR: 4` after `AT+CMEE`).
+            Command::PubTest | Command::Ec2xPub(_) | Command::Bc26Pub(_) => {
+                self.error(CmeError::OperationNotSupported);
+            }
         }
     }
 

@@ -105,6 +105,29 @@ fn ate0_and_ate1_switch_echo() {
     assert_eq!(h.send("at\r"), "at\r\r\nOK\r\n");
 }
 
+/// EC200x firmware does not know the `AT+QMTPUB` of its siblings (qmt_proto::sibling): every
+/// form, well formed or not, is refused like an unknown command, with no prompt.
+#[test]
+fn the_qmtpub_of_sibling_modules_is_not_supported() {
+    let mut h = Host::quiet();
+    let forms = [
+        "AT+QMTPUB=?\r",
+        "AT+QMTPUB=0,0,0,0,\"t\"\r",
+        "AT+QMTPUB=0,1,1,0,\"t\",5\r",
+        "AT+QMTPUB=0,0,0,0,\"t\",\"msg\"\r",
+        "AT+QMTPUB=9,0,0,0,\"t\"\r",
+        "AT+QMTPUB=0,0,0,0,\"t\",0\r",
+    ];
+    for form in forms {
+        assert_eq!(h.send(form), lines(&["ERROR"]), "{form:?}");
+    }
+    assert_eq!(h.send("AT+CMEE=1\r"), lines(&["OK"]));
+    for form in forms {
+        assert_eq!(h.send(form), lines(&["+CME ERROR: 4"]), "{form:?}");
+    }
+    assert_eq!(h.send("AT\r"), lines(&["OK"]));
+}
+
 #[test]
 fn cmee_modes_shape_errors() {
     let mut h = Host::quiet();

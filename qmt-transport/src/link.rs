@@ -9,8 +9,11 @@
 //! - **One command on the wire at a time** (spec §9), a bounded queue behind it:
 //!   [`SubmitError::QueueFull`] is back-pressure, nothing is dropped.
 //! - **The prompt is a phase**: a command with a data phase is `AwaitPrompt → SendData →
-//!   AwaitFinal`; its data is written only after `> ` (`AT+QMTPUBEX`, `AT+QMTCFG="willex"`) or
-//!   the `CONNECT` line (`AT+QFUPL`), and only if it has exactly the announced length.
+//!   AwaitFinal`; its data is written only after `> ` (`AT+QMTPUBEX`, `AT+QMTCFG="willex"`, the
+//!   `AT+QMTPUB` of EC2x/EG9x/BG9x modules) or the `CONNECT` line (`AT+QFUPL`), and only if it has
+//!   exactly the announced length. The `AT+QMTPUB` without a length
+//!   ([`DataPhase::PromptCtrlZ`]) takes a payload of any length up to its limit, which the link
+//!   refuses at [`Link::submit`] if it holds Ctrl-Z or ESC, and ends with the Ctrl-Z itself.
 //! - **Echo is matched, not guessed**: the link drops the first line equal to the command it
 //!   wrote (ASCII case-insensitively) and nothing else. When that echo was seen (ATE1), the data
 //!   written after a prompt is echoed too: the lines the framer makes of the data are dropped in
@@ -97,6 +100,7 @@ use crate::time::Instant;
 use qmt_proto::kind::{CommandKind, Form};
 use qmt_proto::params::{ClientIdx, MsgId, SslCtxIdx};
 use qmt_proto::recv::{LenMode, PayloadForm};
+use qmt_proto::sibling::ESC;
 use qmt_proto::{
     Command, CommandName, DataPhase, FinalCode, Info, ModuleLine, RecvHook, SslCfg, SslInfo,
     SslName, SslOp, SslValue, Urc,
@@ -188,6 +192,11 @@ pub enum SubmitError {
     /// The data does not match the command's data phase (missing, extra, or another length).
     #[error("data does not match the command: {0}")]
     Data(String),
+    /// The payload cannot be written in the command's data phase: for the `AT+QMTPUB` ended by
+    /// Ctrl-Z ([`DataPhase::PromptCtrlZ`]), a payload holding Ctrl-Z or ESC (the module would cut
+    /// or drop the message) or longer than its limit. Nothing was written.
+    #[error("the payload cannot be written: {0}")]
+    Payload(qmt_proto::error::ParamError),
 }
 
 /// Something that happened on the link.
@@ -322,7 +331,8 @@ pub struct Timeouts {
     pub close: Duration,
     /// `AT+QMTCONN`: `pkt_timeout` (default 5 s).
     pub conn: Duration,
-    /// `AT+QMTSUB`, `AT+QMTUNS`, `AT+QMTPUBEX`: `pkt_timeout × retry_times` (default 15 s).
+    /// `AT+QMTSUB`, `AT+QMTUNS`, `AT+QMTPUBEX`, and the `AT+QMTPUB` of sibling modules:
+    /// `pkt_timeout × retry_times` (default 15 s).
     pub packet: Duration,
     /// Everything else (`AT+QMTRECV`, `AT+QFUPL` …), and the commands of spec §10 without a
     /// longer wait of their own: identity, `AT+CPIN` (§10.3: 5 s), signal, registration, the
@@ -448,8 +458,15 @@ struct Exchange {
     info_client: Option<ClientIdx>,
     /// The command: its encoding without the final `\r` is what its echo looks like.
     command: Command,
-    /// The data not yet written (until the prompt / `CONNECT`).
+    /// The data not yet written (until the prompt / `CONNECT`), with its terminator if it has
+    /// one.
     data: Option<Vec<u8>>,
+    /// The byte that ends the data ([`DataPhase::terminator`]: Ctrl-Z for the EC2x/BG9x
+    /// `AT+QMTPUB` without a length).
+    terminator: Option<u8>,
+    /// The echo of the terminator may still come (ATE1): with the data's last line or alone.
+    /// Which one EC2x/EG9x/BG9x firmware does is not documented, so either is taken.
+    terminator_echo: bool,
     phase: Phase,
     /// The command's echo arrived (the module echoes: ATE1).
     echo_seen: bool,
@@ -471,6 +488,21 @@ struct Exchange {
 impl Exchange {
     fn is_marker(&self) -> bool {
         self.marker.is_some()
+    }
+
+    /// The module echoes (ATE1) and `written` goes after its prompt: expects the echo of the
+    /// payload (without its terminator, whose echo is taken with the last line or alone; a
+    /// replayed capture may end the payload with ESC instead).
+    fn arm_data_echo(&mut self, hook: RecvHook, written: &[u8]) {
+        let payload = match self.terminator {
+            Some(t) => written
+                .strip_suffix(&[t])
+                .or_else(|| written.strip_suffix(&[ESC]))
+                .unwrap_or(written),
+            None => written,
+        };
+        self.data_echo = echo_pieces(hook, payload);
+        self.terminator_echo = self.terminator.is_some();
     }
 
     fn name(&self) -> String {
@@ -558,7 +590,7 @@ impl Timeouts {
             K::QmtOpen => self.open,
             K::QmtClose | K::QmtDisc => self.close,
             K::QmtConn => self.conn,
-            K::QmtSub | K::QmtUns | K::QmtPubEx => self.packet,
+            K::QmtSub | K::QmtUns | K::QmtPubEx | K::QmtPub => self.packet,
             K::QmtRecv | K::QfUpl => self.other,
             K::Cops => self.operator,
             K::Qiact => self.activate,
@@ -677,7 +709,9 @@ impl Link {
     /// Queues a command (with the raw data of its data phase, if it has one).
     ///
     /// `data` must be `Some` with exactly [`DataPhase::data_len`] bytes when
-    /// [`Command::data_phase`] is `Some`, and `None` otherwise ([`SubmitError::Data`]). At most
+    /// [`Command::data_phase`] is `Some`, and `None` otherwise ([`SubmitError::Data`]). For
+    /// [`DataPhase::PromptCtrlZ`] it is the payload alone: checked by [`DataPhase::check_data`]
+    /// ([`SubmitError::Payload`]), and the link writes the Ctrl-Z after it. At most
     /// [`LinkConfig::queue_capacity`] commands wait behind the one on the wire
     /// ([`SubmitError::QueueFull`]: back-pressure, nothing is dropped). After [`close`](Self::close)
     /// the command completes at once with [`CommandError::Closed`].
@@ -687,21 +721,30 @@ impl Link {
         data: Option<Vec<u8>>,
         now: Instant,
     ) -> Result<Token, SubmitError> {
-        match (command.data_phase(), &data) {
+        let mut data = data;
+        match (command.data_phase(), data.as_mut()) {
             (None, None) => {}
-            (Some(phase), Some(d)) if d.len() == phase.data_len() => {}
-            (Some(phase), Some(d)) => {
-                return Err(SubmitError::Data(format!(
-                    "{} bytes given, the command announces {}",
-                    d.len(),
-                    phase.data_len()
-                )));
-            }
+            (Some(phase), Some(d)) => match (phase.data_len(), phase.terminator()) {
+                (Some(len), _) if d.len() != len => {
+                    return Err(SubmitError::Data(format!(
+                        "{} bytes given, the command announces {len}",
+                        d.len(),
+                    )));
+                }
+                (Some(_), _) => {}
+                (None, terminator) => {
+                    // Refused before anything is queued: nothing of it reaches the wire.
+                    phase.check_data(d).map_err(SubmitError::Payload)?;
+                    d.extend(terminator);
+                }
+            },
             (Some(phase), None) => {
-                return Err(SubmitError::Data(format!(
-                    "the command has a data phase of {} bytes, no data given",
-                    phase.data_len()
-                )));
+                return Err(SubmitError::Data(match phase.data_len() {
+                    Some(len) => {
+                        format!("the command has a data phase of {len} bytes, no data given")
+                    }
+                    None => "the command has a data phase ended by Ctrl-Z, no data given".into(),
+                }));
             }
             (None, Some(d)) => {
                 return Err(SubmitError::Data(format!(
@@ -865,7 +908,7 @@ impl Link {
         ex.blind = true;
         if let Some(data) = ex.data.take() {
             if ex.echo_seen {
-                ex.data_echo = echo_pieces(hook, &data);
+                ex.arm_data_echo(hook, &data);
             }
             self.tx.push_data(ex.serial, &data);
         }
@@ -900,8 +943,9 @@ impl Link {
     /// Replaying a capture: the host wrote `data` after the [`Output::Prompt`] of the command on
     /// the wire. `data` need not have the announced length (a capture may hold a placeholder):
     /// the command's echo having been seen, the link then expects the echo of exactly these bytes,
-    /// as it would after writing them. Returns `false`, doing nothing, when no observed command
-    /// waits for its data.
+    /// as it would after writing them. For [`DataPhase::PromptCtrlZ`] `data` is what the host
+    /// wrote, with or without the Ctrl-Z (or ESC) that ended it (captures differ). Returns
+    /// `false`, doing nothing, when no observed command waits for its data.
     pub fn observe_data(&mut self, data: &[u8]) -> bool {
         let hook = self.framer.hook();
         let Some(ex) = self.current.as_mut().filter(|ex| ex.data_unobserved) else {
@@ -909,7 +953,7 @@ impl Link {
         };
         ex.data_unobserved = false;
         if ex.echo_seen {
-            ex.data_echo = echo_pieces(hook, data);
+            ex.arm_data_echo(hook, data);
         }
         true
     }
@@ -1112,9 +1156,10 @@ impl Link {
     ) -> Exchange {
         let serial = self.next_serial;
         self.next_serial += 1;
-        let phase = match command.data_phase() {
-            Some(DataPhase::Prompt { .. }) => Phase::Prompt,
-            Some(DataPhase::Connect { .. }) => Phase::Connect,
+        let data_phase: Option<DataPhase> = command.data_phase();
+        let phase = match data_phase {
+            Some(p) if p.prompted() => Phase::Prompt,
+            Some(_) => Phase::Connect,
             None => Phase::Final,
         };
         let (kind, form) = command.kind();
@@ -1128,6 +1173,8 @@ impl Link {
             info_client: command.info_client(),
             command,
             data,
+            terminator: data_phase.and_then(|p| p.terminator()),
+            terminator_echo: false,
             phase,
             echo_seen: false,
             data_unobserved: false,
@@ -1193,12 +1240,29 @@ impl Link {
         false
     }
 
-    /// Drops the line if it is the next expected piece of a data echo.
+    /// Drops the line if it is the next expected piece of a data echo (or the echo of the
+    /// terminator: with the data's last line, or alone after it).
     fn data_echo_line(&mut self, line: &[u8]) -> bool {
         for ex in self.pending_mut() {
-            if matches!(ex.data_echo.front(), Some(Piece::Line(l)) if l.as_slice() == line) {
-                ex.data_echo.pop_front();
-                return true;
+            let terminated = ex
+                .terminator
+                .filter(|_| ex.terminator_echo)
+                .and_then(|t| line.strip_suffix(&[t]));
+            match ex.data_echo.front() {
+                Some(Piece::Line(l)) if l.as_slice() == line => {
+                    ex.data_echo.pop_front();
+                    return true;
+                }
+                Some(Piece::Line(l)) if ex.data_echo.len() == 1 && terminated == Some(l) => {
+                    ex.data_echo.pop_front();
+                    ex.terminator_echo = false;
+                    return true;
+                }
+                None if terminated == Some(&[]) => {
+                    ex.terminator_echo = false;
+                    return true;
+                }
+                _ => {}
             }
         }
         false
@@ -1283,7 +1347,7 @@ impl Link {
             None => head.data_unobserved = true,
             Some(data) => {
                 if head.echo_seen {
-                    head.data_echo = echo_pieces(hook, &data);
+                    head.arm_data_echo(hook, &data);
                 }
                 let serial = head.serial;
                 self.tx.push_data(serial, &data);
@@ -1684,13 +1748,23 @@ const RESULT_HEADS: [&[u8]; 9] = [
     b"+QMTPING:",
 ];
 
+/// The publish result head of sibling modules (`+QMTPUB:`, spec §6 variation 4; the result of
+/// their `AT+QMTPUB`): tried only when no head of [`RESULT_HEADS`] fits, so that a damaged
+/// `+QMTSUB:` (`+QMTUB:`, one byte from both) is still read as the SUB result of EC200x.
+const SIBLING_HEADS: [&[u8]; 1] = [b"+QMTPUB:"];
+
 /// A line that fits no shape, with its head put right when it is one byte away from exactly one
-/// of [`RESULT_HEADS`] and the result then parses as that line (`+QMTPU2BEX: 0,999,0`,
-/// `+QMTOPN: 1,4`). At a damage rate where one line rarely takes two hits, the fields after an
-/// intact comma are the module's own.
+/// of [`RESULT_HEADS`] (else of [`SIBLING_HEADS`]) and the result then parses as that line
+/// (`+QMTPU2BEX: 0,999,0`, `+QMTOPN: 1,4`). At a damage rate where one line rarely takes two hits,
+/// the fields after an intact comma are the module's own.
 fn repair_head(line: &[u8]) -> Option<Vec<u8>> {
+    repair_head_with(line, &RESULT_HEADS).or_else(|| repair_head_with(line, &SIBLING_HEADS))
+}
+
+/// [`repair_head`] against one list of heads.
+fn repair_head_with(line: &[u8], heads: &[&[u8]]) -> Option<Vec<u8>> {
     let mut found: Option<Vec<u8>> = None;
-    for head in RESULT_HEADS {
+    for &head in heads {
         for k in head.len() - 1..=head.len() + 1 {
             let (Some(h), Some(rest)) = (line.get(..k), line.get(k..)) else {
                 continue;

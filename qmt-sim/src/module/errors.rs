@@ -164,6 +164,15 @@ const KNOWN: [&[u8]; 40] = [
 
 /// The error for a line that starts with `AT` but does not parse as a command.
 pub(super) fn for_unparsable(line: &[u8], err: &qmt_proto::error::ParseError) -> CmeError {
+    // qmt-proto types the `AT+QMTPUB` of sibling modules, so its bad values are parameter errors;
+    // EC200x firmware does not know the command at all.
+    let name_end = line
+        .iter()
+        .position(|b| !b.is_ascii_alphanumeric() && *b != b'+')
+        .unwrap_or(line.len());
+    if line[..name_end].eq_ignore_ascii_case(b"AT+QMTPUB") {
+        return CmeError::OperationNotSupported;
+    }
     if matches!(err, qmt_proto::error::ParseError::Param(_)) {
         return CmeError::IncorrectParameters;
     }
