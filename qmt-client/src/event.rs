@@ -11,21 +11,75 @@ use core::fmt;
 use qmt_proto::Command;
 use qmt_proto::cfg::DataEncoding;
 use qmt_proto::codes::{RecommendedAction, StatCode};
-use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId};
+use qmt_proto::params::{ClientIdx, MsgId, Qos, RecvId, Topic};
 use qmt_proto::recv::{Recv, decode_hex_into};
 
 use crate::correlate::{OpKind, Outcome, Resolution};
 use crate::error::{ClientError, PublishFailure};
 use crate::recovery::RecoveryEvent;
 
-/// The QoS of a received message, as far as `+QMTRECV` tells: it carries the packet id, which is 0
-/// exactly for QoS 0, and says nothing else about QoS 1 versus 2.
+/// The QoS of a received message, as far as the host can tell: `+QMTRECV` carries the packet id
+/// and nothing else about QoS ([`ReceivedQos::infer`] says how it is decided).
+///
+/// EC200x/EC600x/EG912Y write `msgid` 0 exactly for QoS 0 (spec §6). Some BG9x firmware numbers
+/// every message, QoS 0 included; such a message is still typed QoS 0 when the client's
+/// subscriptions say it can be nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReceivedQos {
-    /// `msgid` 0: QoS 0.
+    /// QoS 0: `msgid` 0, or a numbered message on filters all granted QoS 0.
     AtMostOnce,
-    /// `msgid` ≠ 0: QoS 1 or 2 (the module acknowledged it per its QoS, spec §9).
+    /// QoS 1 or 2 (the module acknowledged it per its QoS, spec §9): `msgid` ≠ 0 and a filter
+    /// granted QoS 1 or 2 matches the topic, or none of the client's filters is known to.
     AtLeastOnce,
+}
+
+impl ReceivedQos {
+    /// The QoS of a message with packet id `msgid` on `topic`, for a client whose subscriptions
+    /// the broker granted as `granted` (filter, granted QoS).
+    ///
+    /// - `msgid` 0 is QoS 0.
+    /// - A nonzero `msgid` is QoS 1 or 2 on EC200x/EC600x/EG912Y, which write 0 for every QoS 0
+    ///   message, but not on some BG9x firmware, which numbers every message. A broker delivers a
+    ///   message at no higher QoS than it granted the subscription that matched it (MQTT 3.1.1
+    ///   §3.8.4), so when filters of the client match `topic` and every one of them was granted
+    ///   QoS 0, the message is QoS 0, whatever its `msgid`.
+    /// - Otherwise it is taken as QoS 1 or 2. A BG9x-numbered QoS 0 message on a filter granted
+    ///   QoS 1 or 2 (or on a subscription this host does not know, kept in a persistent session)
+    ///   cannot be told apart from QoS 1.
+    pub fn infer(msgid: MsgId, topic: &str, granted: &[(Topic, Qos)]) -> ReceivedQos {
+        if msgid.get() == 0 {
+            return ReceivedQos::AtMostOnce;
+        }
+        let mut matching = granted
+            .iter()
+            .filter(|(filter, _)| filter_matches(filter.as_str(), topic))
+            .peekable();
+        if matching.peek().is_some() && matching.all(|(_, q)| *q == Qos::AtMostOnce) {
+            ReceivedQos::AtMostOnce
+        } else {
+            ReceivedQos::AtLeastOnce
+        }
+    }
+}
+
+/// Whether the topic filter `filter` matches the topic name `topic` (MQTT 3.1.1 §4.7): `+` is one
+/// level, a final `#` any number of levels (its parent included), and a topic starting with `$`
+/// is not matched by a filter starting with a wildcard.
+fn filter_matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut f = filter.split('/');
+    let mut t = topic.split('/');
+    loop {
+        match (f.next(), t.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
 }
 
 /// A message the broker delivered to a client (spec §5, §6). The module does not report the
@@ -39,7 +93,9 @@ pub struct Message {
     pub client_idx: ClientIdx,
     /// The MQTT packet identifier of the PUBLISH (0 for QoS 0).
     pub msgid: MsgId,
-    /// The QoS, from `msgid`.
+    /// The QoS: from `msgid` alone when the message is built ([`Message::new`],
+    /// [`Message::from_recv`]); the client core refines it with the client's subscriptions
+    /// ([`ReceivedQos::infer`]).
     pub qos: ReceivedQos,
     /// The topic's bytes, then the payload's.
     bytes: Box<[u8]>,
@@ -89,14 +145,18 @@ impl Message {
         Message {
             client_idx,
             msgid,
-            qos: if msgid.get() == 0 {
-                ReceivedQos::AtMostOnce
-            } else {
-                ReceivedQos::AtLeastOnce
-            },
+            qos: ReceivedQos::infer(msgid, "", &[]),
             bytes: bytes.into_boxed_slice(),
             topic_len,
         }
+    }
+
+    /// The message with its QoS decided by the client's subscriptions as the broker granted them
+    /// ([`ReceivedQos::infer`]): a numbered message of BG9x firmware on filters granted QoS 0 is
+    /// QoS 0.
+    pub(crate) fn with_granted(mut self, granted: &[(Topic, Qos)]) -> Message {
+        self.qos = ReceivedQos::infer(self.msgid, self.topic(), granted);
+        self
     }
 
     /// A message from a `+QMTRECV` line (the inline URC, or a line answering `AT+QMTRECV` in
@@ -346,6 +406,46 @@ mod tests {
         );
         assert_eq!(q.msgid.get(), 7);
         assert_eq!(q.qos, ReceivedQos::AtLeastOnce);
+    }
+
+    #[test]
+    fn the_qos_of_a_numbered_message_comes_from_the_granted_filters() {
+        let id = |n| MsgId::new(n).unwrap();
+        let g = |f: &str, q| (Topic::new(f).unwrap(), q);
+        let infer = ReceivedQos::infer;
+        // EC200x: msgid 0 is QoS 0, a nonzero one QoS 1/2 when nothing else is known.
+        assert_eq!(infer(id(0), "a", &[]), ReceivedQos::AtMostOnce);
+        assert_eq!(infer(id(5), "a", &[]), ReceivedQos::AtLeastOnce);
+        // BG9x numbers every message: filters granted QoS 0 make it QoS 0.
+        let qos0 = [
+            g("sensors/+/t", Qos::AtMostOnce),
+            g("cmd/#", Qos::AtMostOnce),
+        ];
+        assert_eq!(infer(id(5), "sensors/1/t", &qos0), ReceivedQos::AtMostOnce);
+        assert_eq!(
+            infer(id(5), "cmd", &qos0),
+            ReceivedQos::AtMostOnce,
+            "# holds its parent"
+        );
+        assert_eq!(infer(id(5), "cmd/a/b", &qos0), ReceivedQos::AtMostOnce);
+        // A topic no known filter matches, or one a filter granted more also matches: QoS 1/2.
+        assert_eq!(infer(id(5), "sensors/1/h", &qos0), ReceivedQos::AtLeastOnce);
+        assert_eq!(infer(id(5), "sensors/t", &qos0), ReceivedQos::AtLeastOnce);
+        let mixed = [g("a/+", Qos::AtMostOnce), g("a/#", Qos::AtLeastOnce)];
+        assert_eq!(infer(id(5), "a/b", &mixed), ReceivedQos::AtLeastOnce);
+        assert_eq!(infer(id(0), "a/b", &mixed), ReceivedQos::AtMostOnce);
+        // `$` topics are not matched by leading wildcards (MQTT 3.1.1 §4.7.2).
+        let all = [g("#", Qos::AtMostOnce)];
+        assert_eq!(infer(id(5), "$SYS/x", &all), ReceivedQos::AtLeastOnce);
+        assert_eq!(infer(id(5), "x", &all), ReceivedQos::AtMostOnce);
+        let sys = [g("$SYS/#", Qos::AtMostOnce)];
+        assert_eq!(infer(id(5), "$SYS/x", &sys), ReceivedQos::AtMostOnce);
+        // A message built from its line, then refined by the client's grants.
+        let m =
+            Message::from_recv(&recv(b"+QMTRECV: 0,9,\"cmd/x\",2,on"), DataEncoding::Text).unwrap();
+        assert_eq!(m.qos, ReceivedQos::AtLeastOnce);
+        let m = m.with_granted(&qos0);
+        assert_eq!((m.qos, m.msgid.get()), (ReceivedQos::AtMostOnce, 9));
     }
 
     #[test]

@@ -1082,7 +1082,10 @@ impl State {
                 let Some(slot) = self.clients[slot_index(idx)].as_mut() else {
                     return;
                 };
-                match Message::from_recv(&recv, slot.options.recv_encoding()) {
+                let granted = slot.recovery.subscriptions();
+                match Message::from_recv(&recv, slot.options.recv_encoding())
+                    .map(|m| m.with_granted(granted))
+                {
                     Ok(m) if !slot.redelivery.delivered(&m, now) => {
                         if first {
                             // The read's reservation is not used.
@@ -1135,7 +1138,10 @@ impl State {
                 let Some(slot) = self.clients[slot_index(idx)].as_mut() else {
                     return;
                 };
-                match Message::from_recv(recv, slot.options.recv_encoding()) {
+                let granted = slot.recovery.subscriptions();
+                match Message::from_recv(recv, slot.options.recv_encoding())
+                    .map(|m| m.with_granted(granted))
+                {
                     Ok(m) if !slot.redelivery.delivered(&m, now) => {
                         self.stats.redeliveries_dropped += 1;
                         tracing::info!(

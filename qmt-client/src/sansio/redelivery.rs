@@ -24,7 +24,7 @@
 
 use core::time::Duration;
 
-use crate::event::Message;
+use crate::event::{Message, ReceivedQos};
 use qmt_transport::time::Instant;
 
 /// How many delivered messages a client remembers: more than a broker's usual in-flight window
@@ -44,8 +44,10 @@ struct Seen {
 impl Seen {
     fn of(m: &Message) -> Option<Seen> {
         let msgid = m.msgid.get();
-        if msgid == 0 {
-            // QoS 0: never sent again.
+        if msgid == 0 || m.qos == ReceivedQos::AtMostOnce {
+            // QoS 0: never sent again. That includes a message some BG9x firmware numbered
+            // (it numbers every message) on filters granted QoS 0 (`ReceivedQos::infer`): its
+            // number is the module's, and an equal one after a reconnect is a new message.
             return None;
         }
         Some(Seen {
@@ -259,6 +261,33 @@ mod tests {
         // QoS 0 is never a resend, and does not end the resends either.
         assert!(r.delivered(&msg(0, "a", b"x"), t));
         assert!(!r.delivered(&msg(7, "a", b"x"), t));
+    }
+
+    #[test]
+    fn a_numbered_qos_0_message_is_never_remembered_nor_dropped() {
+        // BG9x firmware numbers QoS 0 messages too; typed QoS 0 by the client's grants, the same
+        // number, topic and payload again after a persistent reconnect is a new reading.
+        let t = Instant::ZERO;
+        let mut r = Redelivery::new();
+        let mut numbered = msg(5, "sensors/t", b"21");
+        numbered.qos = ReceivedQos::AtMostOnce;
+        assert!(r.delivered(&numbered, t));
+        assert!(r.delivered(&msg(6, "a", b"x"), t));
+        r.connecting(false);
+        r.connected(t);
+        assert!(r.delivered(&numbered, t), "a new message, not a resend");
+        assert!(
+            !r.delivered(&msg(6, "a", b"x"), t),
+            "QoS 1/2 resends still go"
+        );
+        assert!(r.delivered(&numbered, t));
+        assert_eq!(r.dropped, 1);
+        // Typed QoS 1/2, the same line is a resend: the type is what decides.
+        let mut r = Redelivery::new();
+        assert!(r.delivered(&msg(5, "sensors/t", b"21"), t));
+        r.connecting(false);
+        r.connected(t);
+        assert!(!r.delivered(&msg(5, "sensors/t", b"21"), t));
     }
 
     #[test]

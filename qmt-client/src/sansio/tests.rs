@@ -10,6 +10,7 @@ use qmt_transport::time::Instant;
 
 use super::*;
 use crate::error::PublishFailure;
+use crate::event::ReceivedQos;
 use crate::recovery::{BackoffConfig, RecoveryEvent};
 use qmt_proto::uart::{BaudRate, FlowControl};
 
@@ -1354,6 +1355,53 @@ fn a_resend_of_a_delivered_message_after_a_persistent_reconnect_is_dropped() {
         .collect();
     assert_eq!(got, [(7, b"s7".to_vec()), (5, b"s5".to_vec())]);
     assert_eq!(h.core.stats().redeliveries_dropped, 2);
+}
+
+#[test]
+fn a_numbered_qos_0_message_is_typed_qos_0_and_never_dropped_as_a_resend() {
+    // Some BG9x firmware numbers every message, QoS 0 included: `+QMTRECV: 0,5,…` on a filter
+    // granted QoS 0 is a QoS 0 message, and the same number, topic and payload after a persistent
+    // reconnect (the module numbers again, a sensor repeats its reading) is a new message.
+    let o = ClientOptions::builder()
+        .host("broker")
+        .client_id("dev")
+        .clean_session(false)
+        .build()
+        .unwrap();
+    let mut h = H::connected_with(&o, true);
+    let sub = h.submit(Request::Subscribe(vec![(
+        Topic::new("sensors/#").unwrap(),
+        Qos::AtMostOnce,
+    )]));
+    h.answer("AT+QMTSUB=0,1,\"sensors/#\",0", "OK|+QMTSUB: 0,1,0,0");
+    assert!(h.done(sub).is_ok());
+    h.drain();
+    h.line("+QMTRECV: 0,5,\"sensors/t\",2,21");
+    // A topic the QoS 0 filter does not cover keeps the msgid's word: QoS 1/2.
+    h.line("+QMTRECV: 0,6,\"other\",2,on");
+    h.line("+QMTSTAT: 0,1");
+    recover(&mut h, &o);
+    h.answer("AT+QMTSUB=0,2,\"sensors/#\",0", "OK|+QMTSUB: 0,2,0,0");
+    h.line("+QMTRECV: 0,5,\"sensors/t\",2,21");
+    h.line("+QMTRECV: 0,6,\"other\",2,on");
+    let got: Vec<(u16, String, ReceivedQos)> = h
+        .client_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => Some((m.msgid.get(), m.topic().to_owned(), m.qos)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (5, "sensors/t".to_owned(), ReceivedQos::AtMostOnce),
+            (6, "other".to_owned(), ReceivedQos::AtLeastOnce),
+            (5, "sensors/t".to_owned(), ReceivedQos::AtMostOnce),
+        ],
+        "the QoS 0 reading is delivered twice, the QoS 1/2 resend once"
+    );
+    assert_eq!(h.core.stats().redeliveries_dropped, 1);
 }
 
 #[test]
