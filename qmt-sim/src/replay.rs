@@ -515,7 +515,7 @@ impl Replay {
             now,
             rewrite,
             serial,
-            need.map(|d| d.data_len()),
+            need.and_then(|d| d.data_len()),
             (echo_data, upload),
         );
         let urc_rewrite = Rewrite::clients(self.clients);
