@@ -1,4 +1,6 @@
-//! The library behind the `qmt` command: reading captures and decoding them into typed events.
+//! The library behind the `qmt` command: reading captures in the forms people post them
+//! ([`capture::read`], [`capture::pieces`]) and decoding them into typed events
+//! ([`decode::run`], [`decode::run_log`]).
 //!
 //! The binary is a thin clap shell over these modules; they are a library so that fuzz targets and
 //! other tools can run the very same pipeline.

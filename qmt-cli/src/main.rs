@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use qmt_cli::capture::{self, Forced, FormatName};
 use qmt_cli::decode;
 use qmt_proto::recv::LenMode;
 
@@ -27,10 +28,21 @@ struct Cli {
 enum Cmd {
     /// Decode a captured serial log into typed events, one per line, and a summary.
     ///
-    /// The capture is either raw bytes as read from the module's port (echo included), or a text
-    /// log in the `>>` (host) / `<<` (module) form of the spec's transcripts; the form is detected.
-    /// Secrets (passwords, device secrets, keys) are redacted, and uploaded file contents are never
-    /// printed.
+    /// The capture is raw bytes as read from the module's port (echo included), or a text log as
+    /// people post them; the format is detected and named in the summary (`--format` forces it):
+    /// lines ending in CR LF, LF or CR; direction markers `>>`/`<<` (the spec's transcripts),
+    /// `->`/`<-`, `TX:`/`RX:`, `send`/`recv` or `>`/`<`, or none (then `AT` lines are the host's,
+    /// AT traffic the module's, other lines notes); timestamps (`HH:MM:SS[.mmm]`, bracketed or
+    /// not, ISO 8601, seconds since start) with a separator or tag after them (`18:13:18.620 -> `,
+    /// `06:37:04.740 > bgxx: `); CR and LF printed as dots (`AT+CPIN?...+CPIN: READY....OK..`);
+    /// the echo; `// comments` after a command; typographic quotes from forum software (read as
+    /// ASCII, flagged).
+    ///
+    /// Events: `>>` host (command, data), `<<` module (echo, final, info, urc, prompt, connect,
+    /// unknown, overflow, damaged), `--` note (a line of the log that is no AT traffic). With
+    /// timestamps, each final code and two-phase result shows its time after the command, and the
+    /// summary flags answers slower than the spec's maximum response time. Secrets (passwords,
+    /// device secrets, keys) are redacted, and uploaded file contents are never printed.
     Decode {
         /// The capture file; `-` or nothing reads standard input.
         file: Option<PathBuf>,
@@ -42,6 +54,10 @@ enum Cmd {
         /// EC200U form with the payload on the next line.
         #[arg(long, value_enum, default_value_t = RecvLenArg::Auto)]
         recv_len: RecvLenArg,
+        /// Force the capture's format instead of detecting it; names combine with commas
+        /// (`--format dotted,tx-rx`), and what they leave open is still detected.
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "NAME")]
+        format: Vec<FormatArg>,
     },
     /// Run a simulated module on a pseudo-terminal, speaking real MQTT to a real broker.
     ///
@@ -101,6 +117,45 @@ enum RecvLenArg {
     Split,
 }
 
+/// `--format` names: [`FormatName`] under the names the command line uses, one for one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum FormatArg {
+    /// Raw bytes as read from the port.
+    Raw,
+    /// A text log (never raw bytes).
+    Text,
+    /// A text log whose CR and LF were printed as dots.
+    Dotted,
+    /// Direction markers `>>` (host) / `<<` (module).
+    Chevrons,
+    /// Direction markers `->` / `<-`.
+    Arrows,
+    /// Direction markers `TX:` / `RX:` (any case, colon optional).
+    TxRx,
+    /// Direction markers `send` / `recv` (any case, colon optional).
+    SendRecv,
+    /// Direction markers `>` / `<`.
+    Angles,
+    /// No direction markers (a `->` or `>` after each timestamp is the logger's separator).
+    Unmarked,
+}
+
+impl From<FormatArg> for FormatName {
+    fn from(arg: FormatArg) -> FormatName {
+        match arg {
+            FormatArg::Raw => FormatName::Raw,
+            FormatArg::Text => FormatName::Text,
+            FormatArg::Dotted => FormatName::Dotted,
+            FormatArg::Chevrons => FormatName::Chevrons,
+            FormatArg::Arrows => FormatName::Arrows,
+            FormatArg::TxRx => FormatName::TxRx,
+            FormatArg::SendRecv => FormatName::SendRecv,
+            FormatArg::Angles => FormatName::Angles,
+            FormatArg::Unmarked => FormatName::Unmarked,
+        }
+    }
+}
+
 impl From<RecvLenArg> for LenMode {
     fn from(arg: RecvLenArg) -> LenMode {
         match arg {
@@ -125,7 +180,16 @@ fn main() -> ExitCode {
             file,
             json,
             recv_len,
+            format,
         } => {
+            let names: Vec<FormatName> = format.into_iter().map(FormatName::from).collect();
+            let forced = match Forced::from_names(&names) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("qmt decode: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let (name, bytes) = match read_input(file.as_deref()) {
                 Ok(v) => v,
                 Err(msg) => {
@@ -139,7 +203,8 @@ fn main() -> ExitCode {
                 json,
                 recv_len: recv_len.into(),
             };
-            match decode::run(&bytes, &opts, &mut out) {
+            let log = capture::read(&bytes, &forced);
+            match decode::run_log(&log, &opts, &mut out) {
                 Ok(_) => ExitCode::SUCCESS,
                 // A closed pipe (`qmt decode x | head`) is not an error worth a message.
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

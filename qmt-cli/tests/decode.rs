@@ -653,3 +653,369 @@ fn another_clients_message_during_a_slot_read_is_a_urc() {
     assert!(events(&out)[1].text.contains("client_idx: 0"), "{out}");
     assert!(events(&out)[2].text.contains("client_idx: 1"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Logs as people post them: one fixture per format (examples/captures/logs, README there).
+
+fn log_fixture(name: &str) -> PathBuf {
+    capture("logs").join(name)
+}
+
+/// The summary block of a text output, from `summary:` to the end.
+fn summary_block(out: &str) -> &str {
+    let at = out.find("\nsummary:").expect("a summary") + 1;
+    &out[at..]
+}
+
+/// Every fixture's exact summary: the same session (a §10 check, then an MQTT session with a
+/// publish through the prompt, a message received and a disconnect), so the same typed counts;
+/// the notes, the detected format and the timing differ.
+const FIXTURE_SUMMARIES: [(&str, &str); 11] = [
+    (
+        "angles.log",
+        r#"summary: 32 events: command 9, data 1, final 9, info 3, note 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps seconds since start, markers >/<
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "arduino-monitor.log",
+        r#"summary: 32 events: command 9, data 1, final 9, info 3, note 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps HH:MM:SS.mmm, separator "->", no direction markers
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "arrows.log",
+        r#"summary: 32 events: command 9, data 1, final 9, info 3, note 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps [HH:MM:SS], markers ->/<-
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "cr-only.log",
+        r#"summary: 33 events: command 9, data 1, final 9, info 3, note 4, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: CR text, no direction markers
+"#,
+    ),
+    (
+        "crlf.log",
+        r#"summary: 33 events: command 9, data 1, final 9, info 3, note 4, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: CR LF text, no direction markers
+"#,
+    ),
+    (
+        "dotted.log",
+        r#"summary: 29 events: command 9, data 1, final 9, info 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, CR/LF printed as dots, timestamps ISO 8601, no direction markers
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "forum-paste.log",
+        r#"summary: 36 events: command 9, data 1, final 9, info 3, note 7, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps [HH:MM:SS.mmm], no direction markers, typographic quotes on 6 lines read as ASCII quotes
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "lf-echo.log",
+        r#"summary: 33 events: command 9, data 1, final 9, info 3, note 4, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps HH:MM:SS, no direction markers
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "send-recv.log",
+        r#"summary: 32 events: command 9, data 1, final 9, info 3, note 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps [seconds since start], markers send/recv
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "tagged.log",
+        r#"summary: 32 events: command 9, data 1, final 9, info 3, note 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps HH:MM:SS.mmm, separator ">", tag "bgxx", markers >>/<<
+  timing: 14 answers timed, none slower than the spec's maximum
+"#,
+    ),
+    (
+        "tx-rx.log",
+        r#"summary: 32 events: command 9, data 1, final 9, info 3, note 3, prompt 1, urc 6
+  command  Cfg 1, Conn 1, Csq 1, Disc 1, Open 1, PinRead 1, PubEx 1, RegRead 1, Sub 1
+  final    Ok 9
+  info     Pin 1, Reg 1, Signal 1
+  urc      Conn 1, Disc 1, Open 1, PubEx 1, Recv 1, Sub 1
+  unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0
+  format: LF text, timestamps ISO 8601, markers TX:/RX:
+  timing: 14 answers timed, 1 SLOWER than the spec's maximum:
+    line 19: urc Conn 28.025 s after AT+QMTCONN (spec: at most 20 s)
+"#,
+    ),
+];
+
+#[test]
+fn every_log_format_fixture_has_its_exact_summary() {
+    let mut names: Vec<String> = std::fs::read_dir(capture("logs"))
+        .expect("examples/captures/logs")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".log"))
+        .collect();
+    names.sort();
+    let covered: Vec<&str> = FIXTURE_SUMMARIES.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, covered, "every fixture is checked");
+    for (name, want) in FIXTURE_SUMMARIES {
+        let out = decode_ok(&log_fixture(name), &[]);
+        assert_eq!(summary_block(&out), want, "{name}:\n{out}");
+        for l in out.lines().take_while(|l| !l.is_empty()) {
+            assert!(
+                l.starts_with(">> ") || l.starts_with("<< ") || l.starts_with("-- "),
+                "{name}: {l:?}"
+            );
+            let kind = l[3..].split_whitespace().next().unwrap_or("");
+            assert!(
+                !matches!(
+                    kind,
+                    "unknown" | "invalid" | "overflow" | "damaged" | "echo"
+                ),
+                "{name}: {l}"
+            );
+        }
+    }
+}
+
+/// The typed events of a `--json` output (kind, name, value), notes apart.
+fn typed_events(json: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    json.iter()
+        .filter(|v| v.get("summary").is_none() && v["kind"] != "note")
+        .map(|v| {
+            (
+                v["kind"].as_str().expect("kind").to_string(),
+                v["name"].as_str().unwrap_or("").to_string(),
+                v["value"].as_str().expect("value").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_fixture_holds_the_same_events_with_lines_and_timestamps() {
+    let reference = typed_events(&json_lines(&decode_ok(
+        &log_fixture("crlf.log"),
+        &["--json"],
+    )));
+    assert_eq!(reference.len(), 29);
+    for (name, _) in FIXTURE_SUMMARIES {
+        let json = json_lines(&decode_ok(&log_fixture(name), &["--json"]));
+        assert_eq!(typed_events(&json), reference, "{name}");
+        let (summary, events) = json.split_last().expect("summary");
+        let timestamped = !summary["summary"]["format"]["timestamps"].is_null();
+        let mut last_line = 0;
+        let mut last_ms = 0;
+        for ev in events {
+            // Every event names its log line, in order.
+            let line = ev["line"].as_u64().expect("text logs carry lines");
+            assert!(line >= last_line, "{name}: {ev}");
+            last_line = line;
+            if timestamped && ev["kind"] != "note" {
+                // A note may be a comment line without a timestamp; AT traffic has one.
+                let ms = ev["time_ms"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{name}: {ev}"));
+                assert!(ms >= last_ms, "{name}: {ev}");
+                last_ms = ms;
+                assert!(ev["time"].is_string(), "{name}: {ev}");
+            } else if !timestamped {
+                assert!(ev.get("time").is_none(), "{name}: {ev}");
+            }
+            // The notes have no direction.
+            assert_eq!(ev["dir"].is_null(), ev["kind"] == "note", "{name}: {ev}");
+        }
+    }
+}
+
+#[test]
+fn answers_slower_than_the_spec_are_flagged() {
+    let out = decode_ok(&log_fixture("tx-rx.log"), &[]);
+    assert!(out.contains(
+        "<< urc      Conn { client_idx: 0, result: Acked, value: Some(Connack(Accepted)) }  [+28.025 s after AT+QMTCONN, SLOWER than the spec's 20 s]\n"
+    ), "{out}");
+    assert!(
+        out.contains("<< final    Ok  [+0.021 s after AT+CPIN?]\n"),
+        "{out}"
+    );
+    let json = json_lines(&decode_ok(&log_fixture("tx-rx.log"), &["--json"]));
+    let conn = json
+        .iter()
+        .find(|v| v["name"] == "Conn" && v["kind"] == "urc")
+        .expect("the CONN result");
+    assert_eq!(conn["elapsed_ms"], 28_025);
+    assert_eq!(conn["max_ms"], 20_000);
+    assert_eq!(conn["slow"], true);
+    assert_eq!(conn["after"], "AT+QMTCONN");
+    assert_eq!(conn["time"], "2024-05-01T12:00:29.663Z");
+    let timing = &json.last().expect("summary")["summary"]["timing"];
+    assert_eq!(timing["timed"], 14);
+    assert_eq!(
+        timing["slow"],
+        serde_json::json!([{"line": 19, "command": "AT+QMTCONN", "answer": "urc Conn", "elapsed_ms": 28025, "max_ms": 20000}])
+    );
+    // A log without timestamps times nothing and says nothing of timing.
+    let out = decode_ok(&log_fixture("crlf.log"), &[]);
+    assert!(
+        !out.contains("timing:") && !out.contains(" after AT"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_log_s_own_packet_timeout_sets_the_limit() {
+    // `AT+QMTCFG="timeout",0,2,1,0`: 2 s × (1 retry + 1) = 4 s for the CONN result (spec §9).
+    let log = |cfg: &str| {
+        format!(
+            "{cfg}12:00:00.000 -> AT+QMTCONN=0,\"gw\"\n12:00:00.020 -> OK\n12:00:05.000 -> +QMTCONN: 0,0,0\n"
+        )
+    };
+    let with = TempFile::new(
+        "pkt-timeout",
+        log("11:59:59.000 -> AT+QMTCFG=\"timeout\",0,2,1,0\n11:59:59.010 -> OK\n").as_bytes(),
+    );
+    let out = decode_ok(&with.0, &[]);
+    assert!(
+        out.contains("[+5.000 s after AT+QMTCONN, SLOWER than the spec's 4 s]"),
+        "{out}"
+    );
+    let without = TempFile::new("pkt-default", log("").as_bytes());
+    let out = decode_ok(&without.0, &[]);
+    assert!(out.contains("[+5.000 s after AT+QMTCONN]\n"), "{out}");
+    assert!(out.contains("none slower than the spec's maximum"), "{out}");
+}
+
+#[test]
+fn a_time_of_day_crosses_midnight() {
+    let f = TempFile::new(
+        "midnight",
+        b"23:59:59.900 -> AT+CSQ\n00:00:00.050 -> +CSQ: 24,99\n00:00:00.100 -> OK\n",
+    );
+    let out = decode_ok(&f.0, &[]);
+    assert!(
+        out.contains("<< final    Ok  [+0.200 s after AT+CSQ]\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_format_can_be_forced() {
+    // A text log that starts with a blank CR LF line looks like raw port bytes.
+    let f = TempFile::new("forced", b"\r\nAT+CSQ\r\n+CSQ: 24,99\r\nOK\r\n");
+    let auto = decode_ok(&f.0, &[]);
+    assert!(auto.contains("<< echo     Csq\n"), "{auto}");
+    assert!(
+        auto.contains("  format: raw bytes from the port\n"),
+        "{auto}"
+    );
+    let text = decode_ok(&f.0, &["--format", "text"]);
+    assert!(text.contains(">> command  Csq\n"), "{text}");
+    assert!(
+        text.contains("  format: CR LF text, no direction markers\n"),
+        "{text}"
+    );
+
+    // Forcing raw bytes on a text log: one line of unknown bytes, as before this reader.
+    let raw = decode_ok(&log_fixture("crlf.log"), &["--format", "raw"]);
+    assert!(raw.contains("  format: raw bytes from the port\n"), "{raw}");
+    // Forcing no markers on an arrows log: the arrows stay in the text.
+    let unmarked = decode_ok(&log_fixture("arrows.log"), &["--format", "text,unmarked"]);
+    assert!(unmarked.contains("no direction markers"), "{unmarked}");
+    assert!(!unmarked.contains(">> command"), "{unmarked}");
+
+    // Contradictions are a one-line error and exit status 2.
+    let out = qmt(
+        &[
+            "decode".as_ref(),
+            log_fixture("crlf.log").as_os_str(),
+            "--format".as_ref(),
+            "raw,dotted".as_ref(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "qmt decode: --format raw and dotted contradict each other\n"
+    );
+}
+
+#[test]
+fn help_lists_the_format_names() {
+    let out = qmt(&["decode".as_ref(), "--help".as_ref()], None);
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for name in [
+        "raw",
+        "text",
+        "dotted",
+        "chevrons",
+        "arrows",
+        "tx-rx",
+        "send-recv",
+        "angles",
+        "unmarked",
+    ] {
+        assert!(
+            help.contains(&format!("- {name}:")),
+            "{name} missing:\n{help}"
+        );
+    }
+}
