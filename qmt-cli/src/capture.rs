@@ -116,7 +116,11 @@ pub fn read(bytes: &[u8], forced: &Forced) -> Log {
         })
         .collect();
     let refs: Vec<&[u8]> = lines.iter().map(|l| &**l).collect();
-    let layout = Layout::detect(&refs, forced.markers);
+    // A file whose first line is `>>`/`<<` is the project's own form, however many notes follow.
+    let markers = forced
+        .markers
+        .or_else(|| is_text_log(bytes).then_some(Some(MarkerStyle::Chevrons)));
+    let layout = Layout::detect(&refs, markers);
     let parts: Vec<layout::Parts<'_>> = refs.iter().map(|l| layout.split(l)).collect();
     let dotted = forced
         .dotted
@@ -265,6 +269,17 @@ mod tests {
             log.pieces[1].time.as_ref().map(|t| t.text.as_str()),
             Some("[10:00:00.180]")
         );
+    }
+
+    #[test]
+    fn the_project_form_with_many_notes() {
+        let log = read(
+            b">> AT\n<< OK\nnote one\nnote two\nnote three\nnote four\n",
+            &Forced::default(),
+        );
+        assert_eq!(log.format.to_string(), "LF text, markers >>/<<");
+        assert_eq!(log.pieces[0].kind, PieceKind::Command);
+        assert_eq!(log.pieces.len(), 6);
     }
 
     #[test]

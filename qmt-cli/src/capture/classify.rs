@@ -84,7 +84,13 @@ impl Sorter {
             return;
         }
         if let Some(g) = &mut self.gather {
-            let ends = l.dir.is_some() || is_at_command(t) || is_typed(t) || is_plus_line(t);
+            // A file's lines may each be marked as the host's; the module's next line, or a
+            // command, ends them.
+            let ends = match l.dir {
+                Some(Direction::Module) => true,
+                Some(Direction::Host) => is_at_command(t),
+                None => is_at_command(t) || is_typed(t) || is_plus_line(t),
+            };
             if !ends {
                 if !g.bytes.is_empty() {
                     g.bytes.push(b'\n');
@@ -105,7 +111,7 @@ impl Sorter {
     }
 
     /// The project's own form, as before: `>>` and `<<` lines as written, `#` lines and blank
-    /// ones skipped; other lines are read as in other logs.
+    /// ones skipped; any other line is a note (the form marks all its traffic).
     fn push_native(&mut self, l: LogLine<'_>) {
         match l.dir {
             Some(Direction::Host) => {
@@ -119,7 +125,7 @@ impl Sorter {
             None => {
                 let t = trim(l.text);
                 if !t.is_empty() && !t.starts_with(b"#") {
-                    self.unmarked(&l, t);
+                    self.piece(PieceKind::Note, t.to_vec(), &l);
                 }
             }
         }
@@ -474,6 +480,7 @@ mod tests {
             &[
                 (None, "# c"),
                 (Some(Direction::Host), "AT+QMTOPEN?"),
+                (None, "   (an aside)"),
                 (Some(Direction::Module), "OK"),
                 (Some(Direction::Module), ">"),
                 (Some(Direction::Host), "data, with spaces  "),
@@ -483,6 +490,7 @@ mod tests {
             got,
             [
                 k(C, "AT+QMTOPEN?"),
+                k(N, "(an aside)"),
                 k(M, "\r\nOK\r\n"),
                 k(M, "\r\n> "),
                 k(C, "data, with spaces  "),
@@ -496,6 +504,22 @@ mod tests {
         assert!(is_plus_line(b"+CME ERROR: 10"));
         assert!(!is_plus_line(b"+AbC/9xyz+QQ"));
         assert!(!is_plus_line(b"+ added: a feature"));
+    }
+
+    #[test]
+    fn marked_file_lines_are_gathered() {
+        let got = sort(
+            false,
+            &[
+                (Some(Direction::Host), "AT+QFUPL=\"UFS:a.pem\",12,100"),
+                (Some(Direction::Module), "CONNECT"),
+                (Some(Direction::Host), "-----"),
+                (Some(Direction::Host), "ABCDE"),
+                (Some(Direction::Module), "+QFUPL: 12,1234"),
+            ],
+        );
+        assert_eq!(got[2], k(D, "-----\nABCDE\n"));
+        assert_eq!(got.len(), 4);
     }
 
     #[test]
