@@ -139,6 +139,9 @@ fn op_key(cmd: &Command) -> Option<OpKey> {
         Command::Sub(s) => (OpKind::Sub, s.client_idx().get(), s.msgid().get()),
         Command::Uns(u) => (OpKind::Uns, u.client_idx().get(), u.msgid().get()),
         Command::PubEx(p) => (OpKind::Pub, p.client_idx().get(), p.msgid().get()),
+        // The sibling modules' publishes, answered by `+QMTPUB:` (spec §6 variation 4).
+        Command::Ec2xPub(p) => (OpKind::Pub, p.client_idx().get(), p.msgid().get()),
+        Command::Bc26Pub(p) => (OpKind::Pub, p.client_idx().get(), p.msgid().get()),
         _ => return None,
     })
 }

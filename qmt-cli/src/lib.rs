@@ -1,6 +1,7 @@
 //! The library behind the `qmt` command: reading captures in the forms people post them
 //! ([`capture::read`], [`capture::pieces`]) and decoding them into typed events
-//! ([`decode::run`], [`decode::run_log`]).
+//! ([`decode::run`], [`decode::run_log`]), and turning a field log into the script
+//! `qmt sim --replay` plays ([`replay::script_from_log`]).
 //!
 //! The binary is a thin clap shell over these modules; they are a library so that fuzz targets and
 //! other tools can run the very same pipeline.
@@ -19,4 +20,5 @@
 
 pub mod capture;
 pub mod decode;
+pub mod replay;
 pub mod trace;

@@ -18,10 +18,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use qmt_cli::capture::{Forced, FormatName};
+use qmt_cli::replay::script_from_log;
 use qmt_cli::trace::Tracer;
+use qmt_sim::replay::Speed;
 use qmt_sim::{
-    BootUrcs, BrokerChoice, ClockSim, Fault, LineConfig, NetworkSim, RegOutcome, Sim, SimCard,
-    SimConfig, SimPin,
+    BootUrcs, BrokerChoice, ClockSim, Fault, LineConfig, NetworkSim, RegOutcome, ReplayConfig, Sim,
+    SimCard, SimConfig, SimPin,
 };
 
 /// `qmt sim` flags.
@@ -58,6 +61,37 @@ pub struct SimArgs {
     network: NetworkArgs,
     #[command(flatten)]
     files_clock: FilesClockArgs,
+    #[command(flatten)]
+    replay: ReplayArgs,
+}
+
+/// `qmt sim --replay LOG`: the module side of a field log instead of a simulated module.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Replay a log")]
+pub struct ReplayArgs {
+    /// Play the module side of this log (any form `qmt decode` reads): each host command is
+    /// answered with what the log's module answered to the matching command (same kind, equal
+    /// arguments first; hosts and secrets need not match), URCs and late results at their times
+    /// in the log. A command the log does not cover is answered ERROR and reported here. No
+    /// broker, no network; --broker, --fault (but split) and the network flags are ignored.
+    #[arg(long, value_name = "LOG")]
+    replay: Option<std::path::PathBuf>,
+    /// Play the log's times faster (2) or slower (0.5) than logged.
+    #[arg(long, value_name = "FACTOR", default_value = "1", value_parser = parse_speed, requires = "replay")]
+    replay_speed: Speed,
+    /// The log's format, as `qmt decode --format` (names combine with commas).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "NAME",
+        requires = "replay"
+    )]
+    replay_format: Vec<crate::FormatArg>,
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    s.parse::<Speed>().map_err(|e| e.to_string())
 }
 
 /// The file system and clock flags (spec §10.8, §10.9). Without any, the file system is empty,
@@ -310,11 +344,14 @@ fn parse_split(s: &str) -> Result<(usize, u64), String> {
 /// the embedded broker are all released by the kernel), so a handler would add a dependency and
 /// code without adding correctness.
 pub fn run(args: SimArgs) -> ExitCode {
+    if let Some(log) = &args.replay.replay {
+        return run_replay(log, &args);
+    }
     let mut config = SimConfig {
         broker: args
             .broker
             .map_or(BrokerChoice::Embedded, BrokerChoice::External),
-        resolve: args.resolve,
+        resolve: args.resolve.clone(),
         network: {
             let mut n = args.network.to_network();
             let now_unix = std::time::SystemTime::now()
@@ -325,23 +362,10 @@ pub fn run(args: SimArgs) -> ExitCode {
             args.files_clock.apply(&mut n, now_unix);
             n
         },
-        line: LineConfig {
-            baud: args.baud,
-            latency: Duration::from_millis(args.latency),
-        },
         ..SimConfig::default()
     };
-    if let Some((max_chunk, delay_ms)) = args.split_writes {
-        config.initial_faults.push(Fault::SplitWrites {
-            max_chunk,
-            delay_ms,
-        });
-    }
-    config.initial_faults.extend(args.fault);
-    if args.trace {
-        let mut tracer = Tracer::default();
-        config.trace = Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes)));
-    }
+    serial_line(&args, &mut config);
+    config.initial_faults.extend(args.fault.iter().cloned());
     let sim = match Sim::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -389,5 +413,102 @@ pub fn run(args: SimArgs) -> ExitCode {
     }
     loop {
         std::thread::park();
+    }
+}
+
+/// `qmt sim --replay LOG`: the replay core on the pty; reports each command the log does not
+/// cover as it comes, until interrupted.
+fn run_replay(path: &std::path::Path, args: &SimArgs) -> ExitCode {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("qmt sim: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let names: Vec<FormatName> = args
+        .replay
+        .replay_format
+        .iter()
+        .map(|&f| FormatName::from(f))
+        .collect();
+    let forced = match Forced::from_names(&names) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("qmt sim: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let log = script_from_log(&bytes, &forced);
+    let exchanges = log.script.exchanges();
+    if exchanges == 0 {
+        eprintln!(
+            "qmt sim: {} holds no host command to answer (read as {})",
+            path.display(),
+            log.format
+        );
+        return ExitCode::from(2);
+    }
+    let mut config = SimConfig {
+        replay: Some(ReplayConfig {
+            script: log.script,
+            speed: args.replay.replay_speed,
+        }),
+        ..SimConfig::default()
+    };
+    serial_line(args, &mut config);
+    let sim = match Sim::start(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("qmt sim: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!(
+        "qmt sim: replaying {} ({exchanges} exchanges, {}; {} host lines skipped) on {}",
+        path.display(),
+        log.format,
+        log.skipped,
+        sim.pty_path().display()
+    );
+    println!(
+        "connect with: picocom -b 115200 {}   (Ctrl-C here stops the sim)",
+        sim.pty_path().display()
+    );
+    // Each uncovered command once (a host polls: `AT+CPIN?` may come every second).
+    let mut seen = std::collections::BTreeSet::new();
+    let mut reported = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let Some(stats) = sim.replay_stats() else {
+            eprintln!("qmt sim: the replay has stopped");
+            return ExitCode::from(1);
+        };
+        for command in stats.uncovered.iter().skip(reported) {
+            if seen.insert(command.clone()) {
+                eprintln!(
+                    "qmt sim: the log does not cover {command}: answered ERROR (each time; not repeated here)"
+                );
+            }
+        }
+        reported = stats.uncovered.len();
+    }
+}
+
+/// What both modes take from the flags: the line's pace, split writes, the trace.
+fn serial_line(args: &SimArgs, config: &mut SimConfig) {
+    config.line = LineConfig {
+        baud: args.baud,
+        latency: Duration::from_millis(args.latency),
+    };
+    if let Some((max_chunk, delay_ms)) = args.split_writes {
+        config.initial_faults.push(Fault::SplitWrites {
+            max_chunk,
+            delay_ms,
+        });
+    }
+    if args.trace {
+        let mut tracer = Tracer::default();
+        config.trace = Some(Box::new(move |dir, bytes| tracer.trace(dir, bytes)));
     }
 }

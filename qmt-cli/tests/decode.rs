@@ -1019,3 +1019,39 @@ fn help_lists_the_format_names() {
         );
     }
 }
+
+/// The sibling modules' publish forms in a serial monitor's log (`examples/captures/sibling/`):
+/// BG96/EC25 `AT+QMTPUB` with its payload ended by Ctrl-Z and with a length, BC26's inline
+/// message, `+QMTPUB:` results timed against them, a numbered message with unescaped quotes.
+#[test]
+fn sibling_publish_forms_decode_typed_and_timed() {
+    let out = decode_ok(&capture("sibling").join("sibling-publish.log"), &[]);
+    assert_eq!(
+        summary_block(&out),
+        "summary: 29 events: command 7, data 2, final 7, note 3, prompt 2, urc 8\n\
+         \x20 command  Bc26Pub 1, Conn 1, Disc 1, Ec2xPub 2, Open 1, Sub 1\n\
+         \x20 final    Ok 7\n\
+         \x20 urc      Conn 1, Disc 1, Open 1, PubEx 3, Recv 1, Sub 1\n\
+         \x20 unknown lines: 0, overflows: 0, invalid commands: 0, checksum mismatches: 0\n\
+         \x20 format: LF text, timestamps HH:MM:SS.mmm, separator \"->\", no direction markers\n\
+         \x20 timing: 14 answers timed, none slower than the spec's maximum\n",
+        "{out}"
+    );
+    let data: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix(">> data     "))
+        .collect();
+    // The Ctrl-Z is the terminator, not the payload; the counted form takes its 8 bytes.
+    assert_eq!(
+        data,
+        ["11 bytes: \"{\\\"relay\\\":1}\"", "8 bytes: \"relay=0;\""]
+    );
+    assert!(
+        out.contains("PubEx { prefix: Pub, client_idx: 0, msgid: 2, result: Acked, value: None }  [+0.512 s after AT+QMTPUB]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("message: \"inline message\""),
+        "the BC26 form keeps its inline message: {out}"
+    );
+}

@@ -50,6 +50,13 @@
 //!   before them in the log (those before the first exchange: after the start). Chunks of
 //!   different exchanges interleave by time; one exchange's chunks keep their order. A delay is
 //!   played at most [`MAX_DELAY`].
+//! - **The log's module goes on while the host is quiet.** After the host is answered from an
+//!   exchange, what the log's module sent *after their own answers* in the following exchanges
+//!   the host has not used (a message that arrived while the log's host was publishing, a
+//!   `+QMTSTAT`) is played on the log's pace as if those commands had come at once, never sooner
+//!   than [`QUIET_AFTER`]; the host's next command stops it. So a host that only subscribes still
+//!   gets the message the log's module received after a publish. What was played this way is not
+//!   played again when that exchange is used.
 //! - Host lines that do not start with `AT` are echoed (when echo is on) and otherwise ignored,
 //!   as a real module's AT parser skips noise (so a host's data written blind, without a prompt,
 //!   is not a command).
@@ -236,6 +243,10 @@ pub struct Replay {
     serial: SerialSettings,
     uses: u64,
     stats: ReplayStats,
+    /// The log's module going on while the host is quiet: what the following exchanges' module
+    /// sent after their own answer (a message arriving, a `+QMTSTAT`), by (time, order), with
+    /// the exchange it came from. Dropped when the host sends its next command.
+    quiet: BTreeMap<(Instant, u64), (usize, Vec<u8>)>,
 }
 
 impl fmt::Debug for Replay {
@@ -274,6 +285,7 @@ impl Replay {
             clients: [0, 1, 2, 3, 4, 5],
             serial: SerialSettings::default(),
             uses: 0,
+            quiet: BTreeMap::new(),
         };
         let rewrite = Rewrite::clients(r.clients);
         for chunk in std::mem::take(&mut r.table.leading) {
@@ -324,7 +336,12 @@ impl Replay {
 
     /// When the next bytes are due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.queue.keys().next().map(|&(at, _)| at)
+        let queued = self.queue.keys().next().map(|&(at, _)| at);
+        let quiet = self.quiet.keys().next().map(|&(at, _)| at);
+        match (queued, quiet) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Bytes for the host, if any are due.
@@ -372,8 +389,13 @@ impl Replay {
             return;
         }
         let host = Cmd::new(&line.bytes);
+        // The host spoke: the log's timeline is anchored again at the exchange it gets.
+        self.quiet.clear();
         match self.choose(&host) {
-            Answer::Fresh(i) => self.play(i, false, &host, line.terminator, now),
+            Answer::Fresh(i) => {
+                self.play(i, false, &host, line.terminator, now);
+                self.go_on_quietly(i, now);
+            }
             Answer::Again(i) => self.play(i, true, &host, line.terminator, now),
             Answer::Ok => {
                 self.echo_line(&line, now);
@@ -442,7 +464,11 @@ impl Replay {
         entry.last_use = uses;
         let (log_echoed, echo_cr) = (entry.echoed, entry.echo_cr);
         let data_echoed = entry.data_echoed;
-        let limit = if again { entry.end } else { entry.parts.len() };
+        let limit = if again || entry.quiet_played {
+            entry.end
+        } else {
+            entry.parts.len()
+        };
         let ok_at = entry.ok_at;
         let is_open = entry.cmd.is_open();
         let ids = match (entry.cmd.client(), entry.cmd.msgid(), host.msgid()) {
@@ -458,7 +484,7 @@ impl Replay {
         };
         let log_client = entry.cmd.client();
         let log_cmd = entry.cmd.cmd.clone();
-        let urcs = if again {
+        let urcs = if again || entry.quiet_played {
             Vec::new()
         } else {
             entry.urcs.clone()
@@ -629,6 +655,45 @@ impl Replay {
 
     // ---- time ----------------------------------------------------------------------------
 
+    /// After the host was answered from exchange `i` at `now`: what the log's module sent, after
+    /// their own answers, in the exchanges that follow and that the host has not used (a message
+    /// that arrived while the log's host published, which a host that only subscribes still
+    /// waits for), played on the log's timeline as if those commands had come at once, until the
+    /// host sends its next command.
+    fn go_on_quietly(&mut self, i: usize, now: Instant) {
+        let rewrite = Rewrite::clients(self.clients);
+        // Never sooner than QUIET_AFTER: a host that goes on with its session is not overtaken
+        // by the log's (and an untimed log's chunks all have no delay).
+        let earliest = now.checked_add(QUIET_AFTER).unwrap_or(now);
+        let mut at = now;
+        let mut items = Vec::new();
+        for (j, e) in self.table.entries.iter().enumerate().skip(i + 1) {
+            if e.used || e.quiet_played {
+                continue;
+            }
+            for (k, part) in e.parts.iter().enumerate() {
+                if let Part::Module(c) = part {
+                    at = self.after(at, c.delay);
+                    if k >= e.end {
+                        items.push((at, j, rewrite.apply(&c.bytes)));
+                    }
+                }
+            }
+            for c in &e.urcs {
+                at = self.after(at, c.delay);
+                items.push((at, j, rewrite.apply(&c.bytes)));
+            }
+        }
+        for (at, j, bytes) in items {
+            if bytes.is_empty() {
+                continue;
+            }
+            let at = at.max(earliest);
+            self.seq += 1;
+            self.quiet.insert((at, self.seq), (j, bytes));
+        }
+    }
+
     fn after(&self, at: Instant, delay: Duration) -> Instant {
         let d = self.speed.scale(delay);
         at.checked_add(d).unwrap_or(at)
@@ -644,6 +709,25 @@ impl Replay {
 
     /// Moves what is due by `now` to the output, in order.
     fn release(&mut self, now: Instant) {
+        while let Some(entry) = self.quiet.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (i, bytes) = entry.remove();
+            // Played: a later use of that exchange does not play it again.
+            if let Some(e) = self.table.entries.get_mut(i) {
+                e.quiet_played = true;
+            }
+            let seq = self.seq + 1;
+            self.seq = seq;
+            self.queue.insert(
+                (now, seq),
+                Out {
+                    bytes,
+                    serial: None,
+                },
+            );
+        }
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -656,6 +740,10 @@ impl Replay {
         }
     }
 }
+
+/// How long the host must have been quiet before the log's module goes on without it
+/// (`Replay::go_on_quietly`).
+pub const QUIET_AFTER: Duration = Duration::from_secs(1);
 
 /// Commands answered `OK` when the log has none of their kind.
 fn is_basic(host: &Cmd) -> bool {

@@ -546,3 +546,50 @@ fn speed_is_a_positive_finite_factor() {
     let e = "fast".parse::<Speed>().unwrap_err();
     assert!(e.to_string().contains("fast"), "{e}");
 }
+
+/// A host that only subscribes still gets the message the log's module delivered while the
+/// log's host was publishing: after the host's last command, the log's module goes on with what
+/// the following (unused) exchanges received after their own answers, at the log's pace, without
+/// their answers; the next host command stops that timeline, and an exchange whose message was
+/// played that way plays only its answer when used.
+#[test]
+fn the_logs_module_goes_on_while_the_host_is_quiet() {
+    let mut s = Script::new();
+    s.push_command(b"AT+QMTSUB=0,1,\"cmd\",1", Some(0)).unwrap();
+    s.push_module(b"\r\nOK\r\n", Some(10));
+    s.push_module(b"\r\n+QMTSUB: 0,1,0,1\r\n", Some(300));
+    s.push_command(b"AT+QMTPUBEX=0,2,1,0,\"state\",2", Some(400))
+        .unwrap();
+    s.push_module(b"\r\n> ", Some(410));
+    s.push_data(b"on", Some(420)).unwrap();
+    s.push_module(b"\r\nOK\r\n", Some(450));
+    s.push_module(b"\r\n+QMTPUBEX: 0,2,0\r\n", Some(700));
+    s.push_module(b"\r\n+QMTRECV: 0,3,\"cmd\",4,\"stop\"\r\n", Some(2_700));
+
+    // Only subscribing: the message comes about 2.3 s later (the PUBEX's chunks, played as if
+    // it had come at once), and neither its prompt nor its answer is played.
+    let mut h = Host::new(s.clone());
+    h.send("AT+QMTSUB=0,1,\"cmd\",1");
+    let got = h.wait(300);
+    assert!(got.contains("+QMTSUB: 0,1,0,1"), "{got:?}");
+    assert_eq!(h.wait(1_500), "");
+    let got = h.wait(1_000);
+    assert_eq!(got, "\r\n+QMTRECV: 0,3,\"cmd\",4,\"stop\"\r\n");
+    // The publish, used afterwards, answers without delivering the message a second time.
+    h.send("AT+QMTPUBEX=0,2,1,0,\"state\",2");
+    h.raw(b"on");
+    let rest = h.drain();
+    assert!(rest.contains("+QMTPUBEX: 0,2,0"), "{rest:?}");
+    assert!(!rest.contains("+QMTRECV"), "{rest:?}");
+
+    // A host that publishes before the message is due gets it with the publish, once.
+    let mut h = Host::new(s);
+    h.send("AT+QMTSUB=0,1,\"cmd\",1");
+    h.wait(300);
+    h.send("AT+QMTPUBEX=0,2,1,0,\"state\",2");
+    let mut all = h.wait(20);
+    all.push_str(&h.raw(b"on"));
+    all.push_str(&h.drain());
+    assert_eq!(all.matches("+QMTRECV").count(), 1, "{all:?}");
+    assert!(all.contains("+QMTPUBEX: 0,2,0"), "{all:?}");
+}

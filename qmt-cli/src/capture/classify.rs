@@ -202,7 +202,7 @@ impl Sorter {
         }
         let (line, comment) = split_comment(t, true);
         let module = is_module_line(line);
-        if !module && matches!(self.pending, Some(DataPhase::Prompt { .. })) {
+        if !module && self.pending.is_some_and(|p| p.prompted()) {
             // A publish whose prompt the log left out: this is its data.
             self.pending = None;
             self.piece(PieceKind::Data, t.to_vec(), l);
@@ -228,7 +228,8 @@ impl Sorter {
     /// A module line: framed as the module sends it, and the state it changes.
     fn module_line(&mut self, l: &LogLine<'_>, line: &[u8]) {
         let bytes = if line == b">" || line == b"> " {
-            if let Some(p @ DataPhase::Prompt { .. }) = self.pending {
+            // `AT+QMTPUBEX`'s counted data, or a sibling `AT+QMTPUB`'s data up to Ctrl-Z.
+            if let Some(p) = self.pending.filter(DataPhase::prompted) {
                 self.awaiting = Some(p);
                 self.pending = None;
             }
@@ -301,14 +302,17 @@ impl Sorter {
 /// The data of `phase` as the log shows it: the untrimmed text when it has the announced
 /// length (a payload may end with spaces), the trimmed one otherwise.
 fn data_text<'a>(untrimmed: &'a [u8], trimmed: &'a [u8], phase: DataPhase) -> &'a [u8] {
-    let want = phase.data_len();
     let untrimmed = untrimmed.strip_suffix(b"\r").unwrap_or(untrimmed);
-    // Otherwise the trimmed text, even of another length: decode reports the difference (a
-    // placeholder, or a host that wrote other than it announced).
-    if untrimmed.len() == want {
-        untrimmed
-    } else {
-        trimmed
+    match phase.data_len() {
+        Some(want) if untrimmed.len() == want => untrimmed,
+        // The Ctrl-Z phase of a sibling module's `AT+QMTPUB` announces no length: the payload
+        // is the whole text up to its Ctrl-Z (trailing spaces included).
+        None => untrimmed
+            .strip_suffix(&[qmt_proto::sibling::CTRL_Z])
+            .unwrap_or(untrimmed),
+        // Otherwise the trimmed text, even of another length: decode reports the difference (a
+        // placeholder, or a host that wrote other than it announced).
+        Some(_) => trimmed,
     }
 }
 

@@ -67,13 +67,16 @@ impl fmt::Display for LineEnding {
 }
 
 /// Whether `bytes` are what a port read returned rather than a log written for people: control
-/// bytes a text never holds (NUL, and the other C0 bytes but tab, CR, LF and an ANSI colour's
-/// ESC), a module line's leading CR LF at the very start, or an echoed command's CR followed by
+/// bytes a text never holds (NUL, and the other C0 bytes but tab, CR, LF, an ANSI colour's
+/// ESC and a Ctrl-Z ending a line), a module line's leading CR LF at the very start, or an echoed command's CR followed by
 /// the module's CR LF (`AT\r\r\nOK`).
 pub fn looks_raw(bytes: &[u8]) -> bool {
     let control = bytes.iter().enumerate().any(|(i, &b)| match b {
         b'\t' | b'\r' | b'\n' => false,
         0x1b => bytes.get(i + 1) != Some(&b'['),
+        // The Ctrl-Z that ends a sibling module's `AT+QMTPUB` payload, at the end of its line
+        // (qmt_proto::sibling).
+        0x1a => !matches!(bytes.get(i + 1), None | Some(b'\r' | b'\n')),
         0..0x20 | 0x7f => true,
         _ => false,
     });
@@ -83,6 +86,13 @@ pub fn looks_raw(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ctrl_z_ends_a_line_of_text_but_elsewhere_is_raw() {
+        assert!(!looks_raw(b"AT+QMTPUB=0,0,0,0,\"t\"\n>\nhello\x1a\nOK\n"));
+        assert!(!looks_raw(b"hello\x1a"));
+        assert!(looks_raw(b"hel\x1alo\n"));
+    }
 
     #[test]
     fn endings_are_detected_and_split() {

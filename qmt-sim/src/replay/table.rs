@@ -175,6 +175,9 @@ pub(super) struct Entry {
     /// For a client-state read: the log's `AT+QMTOPEN=` exchange before it.
     pub(super) open_anchor: Option<usize>,
     pub(super) used: bool,
+    /// What it sent after its own answer was played while the host was quiet (`Replay`'s
+    /// `go_on_quietly`): a use plays only its answer.
+    pub(super) quiet_played: bool,
     /// When it was last used (a serial; 0: never).
     pub(super) last_use: u64,
 }
@@ -242,6 +245,7 @@ impl Entry {
             urcs: Vec::new(),
             open_anchor,
             used: false,
+            quiet_played: false,
             last_use: 0,
         }
     }
