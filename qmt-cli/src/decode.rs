@@ -140,8 +140,16 @@ fn op_key(cmd: &Command) -> Option<OpKey> {
         Command::Uns(u) => (OpKind::Uns, u.client_idx().get(), u.msgid().get()),
         Command::PubEx(p) => (OpKind::Pub, p.client_idx().get(), p.msgid().get()),
         // The sibling modules' publishes, answered by `+QMTPUB:` (spec §6 variation 4).
-        Command::Ec2xPub(p) => (OpKind::Pub, p.client_idx().get(), p.msgid().get()),
-        Command::Bc26Pub(p) => (OpKind::Pub, p.client_idx().get(), p.msgid().get()),
+        Command::Ec2xPub(p) => (
+            OpKind::Pub,
+            p.head().client_idx().get(),
+            p.head().msgid().get(),
+        ),
+        Command::Bc26Pub(p) => (
+            OpKind::Pub,
+            p.head().client_idx().get(),
+            p.head().msgid().get(),
+        ),
         _ => return None,
     })
 }

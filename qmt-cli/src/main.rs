@@ -57,7 +57,7 @@ enum Cmd {
         /// Force the capture's format instead of detecting it; names combine with commas
         /// (`--format dotted,tx-rx`), and what they leave open is still detected.
         #[arg(long, value_enum, value_delimiter = ',', value_name = "NAME")]
-        format: Vec<FormatArg>,
+        format: Vec<FormatName>,
     },
     /// Run a simulated module on a pseudo-terminal, speaking real MQTT to a real broker.
     ///
@@ -117,45 +117,6 @@ enum RecvLenArg {
     Split,
 }
 
-/// `--format` names: [`FormatName`] under the names the command line uses, one for one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum FormatArg {
-    /// Raw bytes as read from the port.
-    Raw,
-    /// A text log (never raw bytes).
-    Text,
-    /// A text log whose CR and LF were printed as dots.
-    Dotted,
-    /// Direction markers `>>` (host) / `<<` (module).
-    Chevrons,
-    /// Direction markers `->` / `<-`.
-    Arrows,
-    /// Direction markers `TX:` / `RX:` (any case, colon optional).
-    TxRx,
-    /// Direction markers `send` / `recv` (any case, colon optional).
-    SendRecv,
-    /// Direction markers `>` / `<`.
-    Angles,
-    /// No direction markers (a `->` or `>` after each timestamp is the logger's separator).
-    Unmarked,
-}
-
-impl From<FormatArg> for FormatName {
-    fn from(arg: FormatArg) -> FormatName {
-        match arg {
-            FormatArg::Raw => FormatName::Raw,
-            FormatArg::Text => FormatName::Text,
-            FormatArg::Dotted => FormatName::Dotted,
-            FormatArg::Chevrons => FormatName::Chevrons,
-            FormatArg::Arrows => FormatName::Arrows,
-            FormatArg::TxRx => FormatName::TxRx,
-            FormatArg::SendRecv => FormatName::SendRecv,
-            FormatArg::Angles => FormatName::Angles,
-            FormatArg::Unmarked => FormatName::Unmarked,
-        }
-    }
-}
-
 impl From<RecvLenArg> for LenMode {
     fn from(arg: RecvLenArg) -> LenMode {
         match arg {
@@ -182,8 +143,7 @@ fn main() -> ExitCode {
             recv_len,
             format,
         } => {
-            let names: Vec<FormatName> = format.into_iter().map(FormatName::from).collect();
-            let forced = match Forced::from_names(&names) {
+            let forced = match Forced::from_names(&format) {
                 Ok(f) => f,
                 Err(e) => {
                     eprintln!("qmt decode: {e}");

@@ -87,7 +87,7 @@ pub struct ReplayArgs {
         value_name = "NAME",
         requires = "replay"
     )]
-    replay_format: Vec<crate::FormatArg>,
+    replay_format: Vec<FormatName>,
 }
 
 fn parse_speed(s: &str) -> Result<Speed, String> {
@@ -426,13 +426,7 @@ fn run_replay(path: &std::path::Path, args: &SimArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let names: Vec<FormatName> = args
-        .replay
-        .replay_format
-        .iter()
-        .map(|&f| FormatName::from(f))
-        .collect();
-    let forced = match Forced::from_names(&names) {
+    let forced = match Forced::from_names(&args.replay.replay_format) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("qmt sim: {e}");

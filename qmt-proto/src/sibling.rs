@@ -77,6 +77,78 @@ pub fn check_ctrl_z_payload(payload: &[u8]) -> Result<(), ParamError> {
     }
 }
 
+/// What every `AT+QMTPUB` form starts with: `<client_idx>,<msgid>,<qos>,<retain>,"<topic>"`,
+/// with `msgid` 0 exactly when `qos` is 0.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PubHead {
+    client_idx: ClientIdx,
+    msgid: MsgId,
+    qos: Qos,
+    retain: bool,
+    topic: Topic,
+}
+
+impl PubHead {
+    /// The head of a publish on `topic`.
+    ///
+    /// # Errors
+    /// `msgid` is not 0 at QoS 0, or 0 at QoS 1 or 2.
+    pub fn new(
+        client_idx: ClientIdx,
+        msgid: MsgId,
+        qos: Qos,
+        retain: bool,
+        topic: Topic,
+    ) -> Result<PubHead, ParamError> {
+        check_pub_msgid(qos, msgid)?;
+        Ok(PubHead {
+            client_idx,
+            msgid,
+            qos,
+            retain,
+            topic,
+        })
+    }
+
+    /// The client (0–5; BC26's `<connectID>`).
+    pub fn client_idx(&self) -> ClientIdx {
+        self.client_idx
+    }
+
+    /// The packet identifier (0 for QoS 0).
+    pub fn msgid(&self) -> MsgId {
+        self.msgid
+    }
+
+    /// The quality of service.
+    pub fn qos(&self) -> Qos {
+        self.qos
+    }
+
+    /// Whether the broker retains the message.
+    pub fn retain(&self) -> bool {
+        self.retain
+    }
+
+    /// The topic name.
+    pub fn topic(&self) -> &Topic {
+        &self.topic
+    }
+
+    /// `AT+QMTPUB=<idx>,<msgid>,<qos>,<retain>,"<topic>"`.
+    fn write(&self, o: &mut Out<'_>) {
+        o.raw(b"AT+QMTPUB=")
+            .num(self.client_idx)
+            .comma()
+            .num(self.msgid)
+            .comma()
+            .num(self.qos)
+            .comma();
+        put_flag(o, self.retain);
+        o.comma().quoted(self.topic.as_str());
+    }
+}
+
 /// `AT+QMTPUB=<client_idx>,<msgid>,<qos>,<retain>,"<topic>"[,<msglen>]`: the publish of EC2x, EG9x
 /// and BG9x modules (see the [module docs](self) for the sources).
 ///
@@ -86,11 +158,7 @@ pub fn check_ctrl_z_payload(payload: &[u8]) -> Result<(), ParamError> {
 /// `+QMTPUB: <client_idx>,<msgid>,<result>[,<value>]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Ec2xPub {
-    client_idx: ClientIdx,
-    msgid: MsgId,
-    qos: Qos,
-    retain: bool,
-    topic: Topic,
+    head: PubHead,
     msglen: Option<MsgLen>,
 }
 
@@ -104,13 +172,8 @@ impl Ec2xPub {
         retain: bool,
         topic: Topic,
     ) -> Result<Ec2xPub, ParamError> {
-        check_pub_msgid(qos, msgid)?;
         Ok(Ec2xPub {
-            client_idx,
-            msgid,
-            qos,
-            retain,
-            topic,
+            head: PubHead::new(client_idx, msgid, qos, retain, topic)?,
             msglen: None,
         })
     }
@@ -124,13 +187,8 @@ impl Ec2xPub {
         topic: Topic,
         msglen: MsgLen,
     ) -> Result<Ec2xPub, ParamError> {
-        check_pub_msgid(qos, msgid)?;
         Ok(Ec2xPub {
-            client_idx,
-            msgid,
-            qos,
-            retain,
-            topic,
+            head: PubHead::new(client_idx, msgid, qos, retain, topic)?,
             msglen: Some(msglen),
         })
     }
@@ -149,29 +207,9 @@ impl Ec2xPub {
         Ec2xPub::counted(client_idx, msgid, qos, retain, topic, msglen)
     }
 
-    /// The client (0–5).
-    pub fn client_idx(&self) -> ClientIdx {
-        self.client_idx
-    }
-
-    /// The packet identifier (0 for QoS 0).
-    pub fn msgid(&self) -> MsgId {
-        self.msgid
-    }
-
-    /// The quality of service.
-    pub fn qos(&self) -> Qos {
-        self.qos
-    }
-
-    /// Whether the broker retains the message.
-    pub fn retain(&self) -> bool {
-        self.retain
-    }
-
-    /// The topic name.
-    pub fn topic(&self) -> &Topic {
-        &self.topic
+    /// Client, packet id, QoS, retain flag and topic.
+    pub fn head(&self) -> &PubHead {
+        &self.head
     }
 
     /// How many bytes follow `> `; `None` for the form that ends them with Ctrl-Z.
@@ -181,14 +219,7 @@ impl Ec2xPub {
 
     /// The command line without `\r`.
     pub(crate) fn write(&self, o: &mut Out<'_>) {
-        write_head(
-            o,
-            self.client_idx,
-            self.msgid,
-            self.qos,
-            self.retain,
-            &self.topic,
-        );
+        self.head.write(o);
         if let Some(n) = self.msglen {
             o.comma().num(n);
         }
@@ -203,11 +234,7 @@ impl Ec2xPub {
 /// payloads need a module with a data phase.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Bc26Pub {
-    client_idx: ClientIdx,
-    msgid: MsgId,
-    qos: Qos,
-    retain: bool,
-    topic: Topic,
+    head: PubHead,
     message: InlineMessage,
 }
 
@@ -221,40 +248,15 @@ impl Bc26Pub {
         topic: Topic,
         message: InlineMessage,
     ) -> Result<Bc26Pub, ParamError> {
-        check_pub_msgid(qos, msgid)?;
         Ok(Bc26Pub {
-            client_idx,
-            msgid,
-            qos,
-            retain,
-            topic,
+            head: PubHead::new(client_idx, msgid, qos, retain, topic)?,
             message,
         })
     }
 
-    /// The client (`<connectID>`, 0–5).
-    pub fn client_idx(&self) -> ClientIdx {
-        self.client_idx
-    }
-
-    /// The packet identifier (0 for QoS 0).
-    pub fn msgid(&self) -> MsgId {
-        self.msgid
-    }
-
-    /// The quality of service.
-    pub fn qos(&self) -> Qos {
-        self.qos
-    }
-
-    /// Whether the broker retains the message.
-    pub fn retain(&self) -> bool {
-        self.retain
-    }
-
-    /// The topic name.
-    pub fn topic(&self) -> &Topic {
-        &self.topic
+    /// Client (`<connectID>`), packet id, QoS, retain flag and topic.
+    pub fn head(&self) -> &PubHead {
+        &self.head
     }
 
     /// The message.
@@ -264,36 +266,9 @@ impl Bc26Pub {
 
     /// The command line without `\r`.
     pub(crate) fn write(&self, o: &mut Out<'_>) {
-        write_head(
-            o,
-            self.client_idx,
-            self.msgid,
-            self.qos,
-            self.retain,
-            &self.topic,
-        );
+        self.head.write(o);
         o.comma().quoted(self.message.as_str());
     }
-}
-
-/// `AT+QMTPUB=<idx>,<msgid>,<qos>,<retain>,"<topic>"`, shared by every form.
-fn write_head(
-    o: &mut Out<'_>,
-    idx: ClientIdx,
-    msgid: MsgId,
-    qos: Qos,
-    retain: bool,
-    topic: &Topic,
-) {
-    o.raw(b"AT+QMTPUB=")
-        .num(idx)
-        .comma()
-        .num(msgid)
-        .comma()
-        .num(qos)
-        .comma();
-    put_flag(o, retain);
-    o.comma().quoted(topic.as_str());
 }
 
 /// The write form of `AT+QMTPUB`, one of the two types.

@@ -593,3 +593,18 @@ fn the_logs_module_goes_on_while_the_host_is_quiet() {
     assert_eq!(all.matches("+QMTRECV").count(), 1, "{all:?}");
     assert!(all.contains("+QMTPUBEX: 0,2,0"), "{all:?}");
 }
+
+/// A sibling module's `AT+QMTPUB` (BC26's inline form here) is answered with the host's packet id
+/// in its `+QMTPUB:` result, as `AT+QMTPUBEX` is.
+#[test]
+fn a_sibling_publish_result_names_the_hosts_msgid() {
+    let mut s = Script::new();
+    s.push_command(b"AT+QMTPUB=0,4,1,0,\"t\",\"hi\"", Some(0))
+        .unwrap();
+    s.push_module(b"\r\nOK\r\n", Some(10));
+    s.push_module(b"\r\n+QMTPUB: 0,4,0\r\n", Some(200));
+    let mut h = Host::new(s);
+    h.send("AT+QMTPUB=0,9,1,0,\"t\",\"other\"");
+    let got = h.drain();
+    assert!(got.ends_with("\r\n+QMTPUB: 0,9,0\r\n"), "{got:?}");
+}

@@ -69,8 +69,8 @@ impl fmt::Display for TextFormat {
 }
 
 /// A name `qmt decode --format` takes: each forces one aspect of the format, the others are
-/// still detected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// still detected. The command line takes them as they are (`clap::ValueEnum`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum FormatName {
     /// Raw bytes as read from the port.
     Raw,
@@ -82,9 +82,9 @@ pub enum FormatName {
     Chevrons,
     /// Direction markers `->` / `<-`.
     Arrows,
-    /// Direction markers `TX:` / `RX:`.
+    /// Direction markers `TX:` / `RX:` (any case, colon optional).
     TxRx,
-    /// Direction markers `send` / `recv`.
+    /// Direction markers `send` / `recv` (any case, colon optional).
     SendRecv,
     /// Direction markers `>` / `<`.
     Angles,

@@ -83,6 +83,8 @@ impl Cmd {
             Command::Sub(s) => s.client_idx(),
             Command::Uns(u) => u.client_idx(),
             Command::PubEx(p) => p.client_idx(),
+            Command::Ec2xPub(p) => p.head().client_idx(),
+            Command::Bc26Pub(p) => p.head().client_idx(),
             Command::Recv(r) => r.client_idx,
             Command::Cfg(c) => c.client_idx(),
             _ => return None,
@@ -90,12 +92,14 @@ impl Cmd {
         Some(idx.get())
     }
 
-    /// The packet identifier of a SUB, UNS or PUBEX.
+    /// The packet identifier of a SUB, UNS or publish (a sibling module's `AT+QMTPUB` too).
     pub(super) fn msgid(&self) -> Option<u16> {
         match self.cmd.as_ref()? {
             Command::Sub(s) => Some(s.msgid().get()),
             Command::Uns(u) => Some(u.msgid().get()),
             Command::PubEx(p) => Some(p.msgid().get()),
+            Command::Ec2xPub(p) => Some(p.head().msgid().get()),
+            Command::Bc26Pub(p) => Some(p.head().msgid().get()),
             _ => None,
         }
     }
@@ -111,6 +115,7 @@ impl Cmd {
             Some(Command::Sub(_)) => &[b"+QMTSUB: "],
             Some(Command::Uns(_)) => &[b"+QMTUNS: "],
             Some(Command::PubEx(_)) => &[b"+QMTPUBEX: ", b"+QMTPUB: "],
+            Some(Command::Ec2xPub(_) | Command::Bc26Pub(_)) => &[b"+QMTPUB: "],
             Some(Command::Ntp(_)) => &[b"+QNTP: "],
             _ => &[],
         }
